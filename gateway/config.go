@@ -1,0 +1,126 @@
+package gateway
+
+import (
+	"time"
+)
+
+// Config is a loaded, validated config.yaml. LoadConfig (config_load.go)
+// builds it: defaults, then strict parse, then validation.
+type Config struct {
+	Path        string                       `yaml:"-"` // the file it was read from
+	Server      ServerConfig                 `yaml:"server"`
+	Admin       AdminConfig                  `yaml:"admin"`
+	Store       StoreConfig                  `yaml:"store"`
+	Sources     map[string]*SourceConfig     `yaml:"sources"`
+	Subscribers map[string]*SubscriberConfig `yaml:"subscribers"`
+}
+
+// ServerConfig is the public ingest listener.
+type ServerConfig struct {
+	Listen  string    `yaml:"listen"`   // default "127.0.0.1:8080"
+	TLS     TLSConfig `yaml:"tls"`      // both files set: HTTPS
+	MaxBody ByteSize  `yaml:"max_body"` // default 5MB
+}
+
+// TLSConfig names a certificate and key in PEM files.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// AdminConfig is the admin listener (API, metrics, dashboard).
+type AdminConfig struct {
+	Listen string `yaml:"listen"` // default "127.0.0.1:9090"
+	Token  Secret `yaml:"token"`  // required unless Listen is loopback
+}
+
+// StoreConfig selects and configures the store backend.
+type StoreConfig struct {
+	Path         string        `yaml:"path"`          // embedded store directory, default "./data"
+	Redis        *RedisConfig  `yaml:"redis"`         // present: the Redis backend
+	Retention    time.Duration `yaml:"retention"`     // default 168h
+	DedupeWindow time.Duration `yaml:"dedupe_window"` // default 72h
+}
+
+// RedisConfig points at a Redis server, cluster or sentinel set.
+type RedisConfig struct {
+	URL    Secret `yaml:"url"`    // may hold a password: never printed
+	Prefix string `yaml:"prefix"` // key prefix, default "hookgate"
+}
+
+// SourceConfig is one upstream account posting to /webhooks/{Name}.
+type SourceConfig struct {
+	Name     string   `yaml:"-"`
+	Provider string   `yaml:"provider"`
+	Secrets  []Secret `yaml:"secrets"` // any may verify (rotation); none empty
+}
+
+// SubscriberConfig is one internal consumer.
+type SubscriberConfig struct {
+	Name        string            `yaml:"-"`
+	URL         string            `yaml:"url"`
+	Secrets     []Secret          `yaml:"secret"`  // whsec_<base64>; one or a list (rotation); a scalar in YAML is a one-item list
+	Events      []string          `yaml:"events"`  // default ["**"]
+	Sources     []string          `yaml:"sources"` // default: all sources
+	Timeout     time.Duration     `yaml:"timeout"`
+	MaxInFlight int               `yaml:"max_in_flight"`
+	Headers     map[string]string `yaml:"headers"`
+	Retry       RetryConfig       `yaml:"retry"`
+	Breaker     BreakerConfig     `yaml:"breaker"`
+
+	// SigningKeys are the decoded Secrets, in order; filled by validation.
+	SigningKeys [][]byte `yaml:"-"`
+	// Patterns are the compiled Events; filled by validation.
+	Patterns []Pattern `yaml:"-"`
+}
+
+// RetryConfig bounds a subscriber's retries.
+type RetryConfig struct {
+	MaxAttempts    int           `yaml:"max_attempts"`    // default 10
+	InitialBackoff time.Duration `yaml:"initial_backoff"` // default 2s
+	MaxBackoff     time.Duration `yaml:"max_backoff"`     // default 10m
+	MaxAge         time.Duration `yaml:"max_age"`         // default 24h
+}
+
+// BreakerConfig tunes a subscriber's circuit breaker.
+type BreakerConfig struct {
+	ConsecutiveFailures int           `yaml:"consecutive_failures"` // default 5
+	Cooldown            time.Duration `yaml:"cooldown"`             // default 30s
+}
+
+// Subscriber defaults, as SPEC 2 gives them.
+const (
+	DefaultTimeout             = 10 * time.Second
+	DefaultMaxInFlight         = 16
+	DefaultMaxAttempts         = 10
+	DefaultInitialBackoff      = 2 * time.Second
+	DefaultMaxBackoff          = 10 * time.Minute
+	DefaultMaxAge              = 24 * time.Hour
+	DefaultConsecutiveFailures = 5
+	DefaultCooldown            = 30 * time.Second
+)
+
+// Secret is a string that never prints: String, GoString, MarshalJSON and
+// MarshalYAML all redact it. Use Reveal to get the value.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String redacts the secret.
+func (s Secret) String() string { return redacted }
+
+// GoString redacts the secret.
+func (s Secret) GoString() string { return redacted }
+
+// MarshalJSON redacts the secret.
+func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
+
+// MarshalYAML redacts the secret.
+func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
+
+// ByteSize is a size in bytes; in YAML a number or a string with a KB or MB
+// (1024-based) suffix: "5MB".
+type ByteSize int64

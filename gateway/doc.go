@@ -1,0 +1,9 @@
+// Package gateway holds hookgate's domain: the envelope every event is
+// normalized into, the Provider interface that upstream plugins implement,
+// the Store interface that durable backends implement, event-pattern routing,
+// the configuration types, and the sentinel errors.
+//
+// It imports nothing else of hookgate's and no web framework: plugins,
+// stores, the delivery engine and the HTTP routes all depend on it, never
+// the other way round.
+package gateway

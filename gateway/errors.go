@@ -1,0 +1,28 @@
+package gateway
+
+import "errors"
+
+// Sentinel errors. Wrap them with fmt.Errorf("op: %w", err); routes/ maps
+// them to HTTP status codes in one place.
+var (
+	// ErrSignature: the request's signature is missing or matches none of the
+	// source's secrets. Answered 401.
+	ErrSignature = errors.New("signature missing or invalid")
+	// ErrPayload: the body is authentic but is not a payload of the provider.
+	// Wrapped with a short reason. Answered 400.
+	ErrPayload = errors.New("malformed payload")
+	// ErrUnknownSource: no source of that name is configured. Answered 404.
+	ErrUnknownSource = errors.New("unknown source")
+	// ErrTooLarge: the body exceeds server.max_body. Answered 413.
+	ErrTooLarge = errors.New("body too large")
+	// ErrUnavailable: the store could not be reached or did not confirm a
+	// write. Answered 503 so that the provider retries.
+	ErrUnavailable = errors.New("store unavailable")
+	// ErrNotFound: no such event, delivery or subscriber. Answered 404.
+	ErrNotFound = errors.New("not found")
+	// ErrLeaseLost: the claim on a delivery expired and the delivery may now
+	// be in another worker's hands; the caller's result was not recorded.
+	ErrLeaseLost = errors.New("delivery lease lost")
+	// ErrLocked: another process holds the store (embedded store only).
+	ErrLocked = errors.New("store locked by another process")
+)

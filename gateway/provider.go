@@ -1,0 +1,112 @@
+package gateway
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Header gives a request header's value by canonical or any-case name, ""
+// when absent. http.Header satisfies it. Values may only be valid for the
+// duration of the Provider call they are passed to.
+type Header interface {
+	Get(name string) string
+}
+
+// Request is one upstream webhook request, as routes/ hands it to a Provider.
+type Request struct {
+	Header     Header
+	Body       []byte // the raw body, exactly as received
+	ReceivedAt time.Time
+}
+
+// Batch is what a Provider makes of one authentic request.
+type Batch struct {
+	// Events in the order the request carried them; may be empty.
+	Events []Event
+	// Test is set when the request is the provider's registration test
+	// (catalog360's empty batch signed with "test-webhook"): it is answered
+	// 200 and nothing is stored or fanned out.
+	Test bool
+}
+
+// Provider decodes one upstream's webhooks. Implementations live in
+// plugins/<name> and register themselves with RegisterProvider in init.
+//
+// Providers are stateless and safe for concurrent use.
+type Provider interface {
+	// Decode authenticates req against secrets, any of which may have signed
+	// it (rotation), comparing in constant time over the raw body before any
+	// parsing, and then decodes its events.
+	//
+	// It returns an error wrapping ErrSignature when the signature is
+	// missing, malformed or matches no secret, and one wrapping ErrPayload,
+	// with a short reason, when the body is authentic but not a payload of
+	// this provider. Empty secrets never verify anything.
+	Decode(req Request, secrets [][]byte) (Batch, error)
+
+	// Sign returns the header that authenticates body under secret exactly
+	// as the upstream provider would send it. Used by the load generator,
+	// `hookgate send` and tests.
+	Sign(body, secret []byte) (name, value string)
+}
+
+var (
+	providersMu sync.RWMutex
+	providers   = map[string]Provider{}
+)
+
+// RegisterProvider makes a provider available under name, the value of
+// sources.<source>.provider in the config. It panics if name is taken or p
+// is nil, as database/sql's Register does.
+func RegisterProvider(name string, p Provider) {
+	providersMu.Lock()
+	defer providersMu.Unlock()
+	if p == nil {
+		panic("gateway: RegisterProvider " + name + " with nil provider")
+	}
+	if _, dup := providers[name]; dup {
+		panic("gateway: RegisterProvider called twice for " + name)
+	}
+	providers[name] = p
+}
+
+// LookupProvider returns the provider registered under name.
+func LookupProvider(name string) (Provider, error) {
+	providersMu.RLock()
+	defer providersMu.RUnlock()
+	p, ok := providers[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown provider %q (known: %v)", name, providerNamesLocked())
+	}
+	return p, nil
+}
+
+// ProviderNames lists the registered providers, sorted.
+func ProviderNames() []string {
+	providersMu.RLock()
+	defer providersMu.RUnlock()
+	return providerNamesLocked()
+}
+
+func providerNamesLocked() []string {
+	names := make([]string, 0, len(providers))
+	for n := range providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Sampler is implemented by providers that ship sample payloads, one per
+// event type they know, for `hookgate send` and the load generator.
+type Sampler interface {
+	// SampleTypes lists the upstream event types with a sample, sorted
+	// (e.g. "product.updated" for iimmpact, "assetitem_updated" for
+	// catalog360).
+	SampleTypes() []string
+	// Sample returns a complete, unsigned request body carrying one event of
+	// the given upstream type, or an error naming the known types.
+	Sample(eventType string) ([]byte, error)
+}

@@ -1,0 +1,288 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// DeliveryStatus is the state of one event's delivery to one subscriber.
+type DeliveryStatus string
+
+// Delivery states. A delivery starts pending, is retrying after a failed
+// attempt that may be tried again, and ends delivered or dead. The admin API
+// can put a delivered or dead delivery back to pending (redeliver).
+const (
+	StatusPending   DeliveryStatus = "pending"
+	StatusRetrying  DeliveryStatus = "retrying"
+	StatusDelivered DeliveryStatus = "delivered"
+	StatusDead      DeliveryStatus = "dead"
+	// StatusUnrouted is an event's status (never a delivery's) when no
+	// subscriber matched it.
+	StatusUnrouted DeliveryStatus = "unrouted"
+)
+
+// NewEvent is one event to store, with the subscribers it is to reach.
+type NewEvent struct {
+	Envelope Envelope // ID, Source, Type and Subject are indexed
+	// Body is the envelope serialized; these exact bytes are signed and sent.
+	Body        []byte
+	ReceivedAt  time.Time
+	Subscribers []string // one delivery each, due at ReceivedAt
+}
+
+// PutResult tells what Put did with one NewEvent.
+type PutResult struct {
+	// Duplicate: an event with this id was stored within the dedupe window.
+	// Nothing was written but its duplicates counter, no delivery was made.
+	Duplicate bool
+}
+
+// Claim is a delivery leased to one worker by Store.Claim.
+type Claim struct {
+	EventID    string
+	Subscriber string
+	Attempts   int       // attempts made before this claim
+	CreatedAt  time.Time // when the delivery was created or last redelivered; max_age counts from here
+	Body       []byte    // the stored envelope
+	Token      string    // identifies this lease; Record and Release need it
+}
+
+// Attempt is one recorded try to deliver.
+type Attempt struct {
+	N          int           `json:"attempt"` // 1-based; set by the store
+	At         time.Time     `json:"at"`
+	Duration   time.Duration `json:"-"`
+	StatusCode int           `json:"status_code,omitempty"` // 0: no response
+	Error      string        `json:"error,omitempty"`
+}
+
+// MarshalJSON renders Duration as duration_ms, the admin API's field.
+func (a Attempt) MarshalJSON() ([]byte, error) {
+	type plain Attempt
+	return json.Marshal(struct {
+		plain
+		DurationMS int64 `json:"duration_ms"`
+	}{plain(a), a.Duration.Milliseconds()})
+}
+
+// Outcome is what became of one attempt.
+type Outcome struct {
+	Attempt Attempt
+	// Status is StatusDelivered, StatusRetrying or StatusDead.
+	Status DeliveryStatus
+	// NextAttemptAt is when a StatusRetrying delivery is due again.
+	NextAttemptAt time.Time
+}
+
+// DeliveryRecord is a delivery as the admin API shows it.
+type DeliveryRecord struct {
+	EventID        string         `json:"event_id"`
+	Subscriber     string         `json:"subscriber"`
+	Status         DeliveryStatus `json:"status"`
+	Attempts       int            `json:"attempts"`
+	CreatedAt      time.Time      `json:"created_at"`
+	NextAttemptAt  *time.Time     `json:"next_attempt_at"` // nil once delivered or dead
+	LastStatusCode int            `json:"last_status_code,omitempty"`
+	LastError      string         `json:"last_error,omitempty"`
+	History        []Attempt      `json:"history"` // oldest first
+}
+
+// EventRecord is a stored event with its deliveries.
+type EventRecord struct {
+	Envelope   json.RawMessage // the stored body
+	ID         string
+	Source     string
+	Type       string
+	Subject    string
+	ReceivedAt time.Time
+	Duplicates int              // redeliveries recognized by Put
+	Deliveries []DeliveryRecord // sorted by subscriber
+}
+
+// EventFilter selects events for Store.List. Zero fields match everything.
+type EventFilter struct {
+	Source     string
+	Type       string
+	Subscriber string // events with a delivery to this subscriber
+	// Status: events with at least one delivery (to Subscriber, if set) in
+	// this status; StatusUnrouted: events with no delivery.
+	Status DeliveryStatus
+	Limit  int    // at most this many; the store caps it (default 50, max 500)
+	Cursor string // from a previous EventPage; "" for the newest
+}
+
+// EventSummary is one row of an event listing.
+type EventSummary struct {
+	ID         string         `json:"id"`
+	Source     string         `json:"source"`
+	Type       string         `json:"type"`
+	Subject    string         `json:"subject,omitempty"`
+	ReceivedAt time.Time      `json:"received_at"`
+	Status     DeliveryStatus `json:"status"` // see EventStatus
+}
+
+// EventPage is one page of an event listing, newest first.
+type EventPage struct {
+	Events     []EventSummary `json:"events"`
+	NextCursor string         `json:"next_cursor"` // "" on the last page
+}
+
+// SubscriberStats are the store's counters for one subscriber.
+type SubscriberStats struct {
+	Pending       int64     // pending or retrying, held or not
+	Dead          int64     // dead and not yet expired or redelivered
+	Delivered     int64     // ever delivered (within the store's lifetime)
+	LastSuccessAt time.Time // zero if never
+	LastError     string    // of the latest failed attempt, "" if none since the last success
+}
+
+// EventStatus sums up deliveries for listings: dead if any is dead, else
+// retrying if any is, else pending if any is, else delivered; unrouted when
+// there are none.
+func EventStatus(deliveries []DeliveryStatus) DeliveryStatus {
+	if len(deliveries) == 0 {
+		return StatusUnrouted
+	}
+	rank := map[DeliveryStatus]int{StatusDelivered: 0, StatusPending: 1, StatusRetrying: 2, StatusDead: 3}
+	worst := StatusDelivered
+	for _, s := range deliveries {
+		if rank[s] > rank[worst] {
+			worst = s
+		}
+	}
+	return worst
+}
+
+// Store keeps events and their deliveries durably. Implementations live in
+// gateway/<backend> and register with RegisterStore.
+//
+// All methods are safe for concurrent use, by goroutines of one process and
+// by several processes sharing one backend (where the backend allows
+// sharing). Methods return errors wrapping ErrUnavailable when the backend
+// cannot be reached, ErrNotFound for a missing event, ErrLeaseLost as stated.
+// Times are passed in by the caller so that tests control the clock.
+type Store interface {
+	// Put stores each event and a delivery per listed subscriber, due at
+	// once. Each event is all-or-nothing, and when Put returns nil every
+	// event is durable (as durable as the backend is configured to be).
+	// Events whose id was stored within the dedupe window are not stored
+	// again (PutResult.Duplicate); the same id twice in one call is stored
+	// once. On error the caller must assume nothing was stored. Put may
+	// coalesce concurrent calls into one write.
+	Put(ctx context.Context, events []NewEvent) ([]PutResult, error)
+
+	// Claim leases up to max of the subscriber's deliveries that are due at
+	// now, oldest due first, to the caller until now+lease. A delivery is in
+	// at most one unexpired lease; one whose lease expires is due again,
+	// without an attempt counted, and may be claimed by anyone. Paused
+	// subscribers are not checked here: the caller does not claim for them.
+	Claim(ctx context.Context, subscriber string, now time.Time, max int, lease time.Duration) ([]Claim, error)
+
+	// Record records an attempt and its outcome and ends the lease:
+	// delivered and dead deliveries leave the queue, retrying ones are due
+	// again at o.NextAttemptAt. It returns ErrLeaseLost, recording nothing,
+	// if c's lease is no longer the delivery's current one.
+	Record(ctx context.Context, c Claim, o Outcome) error
+
+	// Release hands a claimed delivery back without an attempt counted, due
+	// again at at (breaker open, shutdown). ErrLeaseLost as for Record.
+	Release(ctx context.Context, c Claim, at time.Time) error
+
+	// Event returns one event with its deliveries and their history.
+	Event(ctx context.Context, id string) (EventRecord, error)
+
+	// List returns events matching f, newest received first, using indexes
+	// rather than scanning every event.
+	List(ctx context.Context, f EventFilter) (EventPage, error)
+
+	// Dead returns up to limit of the subscriber's dead deliveries, most
+	// recently dead first, without history.
+	Dead(ctx context.Context, subscriber string, limit int) ([]DeliveryRecord, error)
+
+	// Redeliver puts the event's delivery to subscriber (all its deliveries
+	// when subscriber is "") back in the queue, due at now, attempts reset to
+	// zero, CreatedAt = now, history kept. A subscriber the event has no
+	// delivery for gets a new one. It returns how many were queued;
+	// ErrNotFound if there is no such event.
+	Redeliver(ctx context.Context, eventID, subscriber string, now time.Time) (int, error)
+
+	// RedeliverDead does Redeliver for every dead delivery of subscriber and
+	// returns how many it queued.
+	RedeliverDead(ctx context.Context, subscriber string, now time.Time) (int, error)
+
+	// Stats returns the subscriber's counters.
+	Stats(ctx context.Context, subscriber string) (SubscriberStats, error)
+
+	// SetPaused holds (true) or releases (false) a subscriber's deliveries,
+	// for every process sharing the store. Paused reads it back.
+	SetPaused(ctx context.Context, subscriber string, paused bool) error
+	Paused(ctx context.Context, subscriber string) (bool, error)
+
+	// Sweep drops what retention has ended at now: events, their deliveries
+	// and history, dead deliveries, index entries. Backends with native
+	// expiry may do less here but must leave no dangling index entries.
+	Sweep(ctx context.Context, now time.Time) error
+
+	// Ping reports whether the backend answers.
+	Ping(ctx context.Context) error
+
+	// Close releases the backend. Other methods must not be called after.
+	Close() error
+}
+
+// StoreOpener opens a store from the config's store block.
+type StoreOpener func(cfg StoreConfig) (Store, error)
+
+var (
+	storesMu sync.RWMutex
+	stores   = map[string]StoreOpener{}
+)
+
+// Store backend names, chosen by the config: "redis" when store.redis is
+// present, else "embedded".
+const (
+	StoreRedis    = "redis"
+	StoreEmbedded = "embedded"
+)
+
+// RegisterStore makes a backend available under name. It panics if name is
+// taken or open is nil.
+func RegisterStore(name string, open StoreOpener) {
+	storesMu.Lock()
+	defer storesMu.Unlock()
+	if open == nil {
+		panic("gateway: RegisterStore " + name + " with nil opener")
+	}
+	if _, dup := stores[name]; dup {
+		panic("gateway: RegisterStore called twice for " + name)
+	}
+	stores[name] = open
+}
+
+// OpenStore opens the backend the config selects.
+func OpenStore(cfg StoreConfig) (Store, error) {
+	name := StoreEmbedded
+	if cfg.Redis != nil {
+		name = StoreRedis
+	}
+	storesMu.RLock()
+	open, ok := stores[name]
+	var known []string
+	for n := range stores {
+		known = append(known, n)
+	}
+	storesMu.RUnlock()
+	if !ok {
+		sort.Strings(known)
+		return nil, fmt.Errorf("open store: backend %q not built in (have %v)", name, known)
+	}
+	s, err := open(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s store: %w", name, err)
+	}
+	return s, nil
+}
