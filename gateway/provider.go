@@ -109,4 +109,8 @@ type Sampler interface {
 	// Sample returns a complete, unsigned request body carrying one event of
 	// the given upstream type, or an error naming the known types.
 	Sample(eventType string) ([]byte, error)
+	// KnownTypes lists the envelope types the provider documents
+	// ("iimmpact.product.updated", ...), sorted; `hookgate check` prints the
+	// routing table over them. Unknown types still pass through.
+	KnownTypes() []string
 }
