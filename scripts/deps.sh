@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs and the machine lacks: redis-server
+# (the Redis store's tests and the end-to-end tests run a real one).
+# Debian/Ubuntu; run as root or with sudo available.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v go >/dev/null 2>&1 || { echo "deps: Go is required (https://go.dev/dl/), see go.mod for the version" >&2; exit 1; }
+
+if [ ${#need[@]} -gt 0 ]; then
+  echo "deps: installing ${need[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
