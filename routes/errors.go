@@ -1,0 +1,127 @@
+package routes
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// maxReason bounds the reason echoed to the client in a 400, so that a
+// provider's error message can never turn into a large response.
+const maxReason = 200
+
+// statusOf is the one place where errors become HTTP status codes, as caddy's
+// modules/caddyhttp/errors.go does it. Anything unexpected is a 503: the
+// upstream retries, and an event is never acknowledged by mistake.
+func statusOf(err error) int {
+	var fe *fiber.Error
+	switch {
+	case errors.Is(err, gateway.ErrSignature):
+		return fiber.StatusUnauthorized
+	case errors.Is(err, gateway.ErrPayload):
+		return fiber.StatusBadRequest
+	case errors.Is(err, gateway.ErrUnknownSource), errors.Is(err, gateway.ErrNotFound):
+		return fiber.StatusNotFound
+	case errors.Is(err, gateway.ErrTooLarge):
+		return fiber.StatusRequestEntityTooLarge
+	case errors.As(err, &fe):
+		return fe.Code
+	default:
+		return fiber.StatusServiceUnavailable
+	}
+}
+
+// publicMessage is what the client is told. Only a 400 (and a request error
+// of our own making) carries detail; the rest say no more than the sentinel,
+// so that internal addresses and the like stay in the log.
+func publicMessage(err error, status int) string {
+	var fe *fiber.Error
+	switch {
+	case status == fiber.StatusBadRequest && errors.Is(err, gateway.ErrPayload):
+		msg := err.Error()
+		if len(msg) > maxReason {
+			msg = msg[:maxReason]
+		}
+		return msg
+	case errors.As(err, &fe):
+		return fe.Message
+	case status == fiber.StatusUnauthorized:
+		return gateway.ErrSignature.Error()
+	case status == fiber.StatusNotFound && errors.Is(err, gateway.ErrUnknownSource):
+		return gateway.ErrUnknownSource.Error()
+	case status == fiber.StatusNotFound:
+		return gateway.ErrNotFound.Error()
+	case status == fiber.StatusRequestEntityTooLarge:
+		return gateway.ErrTooLarge.Error()
+	default:
+		return gateway.ErrUnavailable.Error()
+	}
+}
+
+// errorHandler answers every error with {"error": "..."} and its status, and
+// logs the ones an operator must see, at most once a second per status so a
+// flood of bad requests cannot flood the log.
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	limits := map[int]*logLimiter{
+		fiber.StatusUnauthorized:       {},
+		fiber.StatusBadRequest:         {},
+		fiber.StatusServiceUnavailable: {},
+	}
+	return func(c *fiber.Ctx, err error) error {
+		status := statusOf(err)
+		if l, ok := limits[status]; ok {
+			var fe *fiber.Error
+			if !errors.As(err, &fe) {
+				if n, ok := l.allow(time.Now()); ok {
+					level := slog.LevelWarn
+					if status == fiber.StatusServiceUnavailable {
+						level = slog.LevelError
+					}
+					log.Log(c.UserContext(), level, "request refused",
+						"status", status, "method", c.Method(), "path", c.Path(),
+						"error", err.Error(), "suppressed", n)
+				}
+			}
+		}
+		return sendError(c, status, publicMessage(err, status))
+	}
+}
+
+// sendError writes {"error": msg}.
+func sendError(c *fiber.Ctx, status int, msg string) error {
+	quoted, err := json.Marshal(msg)
+	if err != nil {
+		quoted = []byte(`"error"`)
+	}
+	buf := make([]byte, 0, len(quoted)+10)
+	buf = append(buf, `{"error":`...)
+	buf = append(buf, quoted...)
+	buf = append(buf, '}')
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(buf)
+}
+
+// logLimiter lets one log line through per second and counts the rest.
+type logLimiter struct {
+	last       atomic.Int64 // unix second of the last line let through
+	suppressed atomic.Int64
+}
+
+// allow reports whether a line may be logged now, and how many were
+// suppressed since the last one.
+func (l *logLimiter) allow(now time.Time) (int64, bool) {
+	sec := now.Unix()
+	last := l.last.Load()
+	if sec <= last || !l.last.CompareAndSwap(last, sec) {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	return l.suppressed.Swap(0), true
+}

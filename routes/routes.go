@@ -1,0 +1,151 @@
+// Package routes is hookgate's HTTP layer: the public ingest listener and
+// the admin listener, as Fiber apps. It is the only importer of Fiber; it
+// copies what it needs out of fiber.Ctx before handing it to the gateway,
+// and chooses every status code in errors.go.
+package routes
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// Engine is what the routes need of the delivery engine
+// (gateway/deliver.Engine satisfies it).
+type Engine interface {
+	// Breaker returns the subscriber's circuit state: "closed", "open" or
+	// "half-open".
+	Breaker(subscriber string) string
+	// Notify wakes the subscriber's workers: new work is due. It must not
+	// block.
+	Notify(subscriber string)
+}
+
+// Reloader reloads the config file and reports on the loads; the serve
+// command implements it.
+type Reloader interface {
+	// Reload reads the config file again and swaps it in; on error the old
+	// config stays in force and the error (file:line: key: message) is
+	// returned.
+	Reload() error
+	// LoadedAt is when the config in force was loaded.
+	LoadedAt() time.Time
+	// LastReloadError is the error of the latest failed reload, "" when the
+	// latest reload succeeded or none was tried.
+	LastReloadError() string
+}
+
+// Deps are the parts the routes serve from. Ingester, Store and Engine are
+// required; the config in force is always Ingester.Config(), so a reload
+// reaches the routes without rebuilding the apps.
+type Deps struct {
+	Ingester *gateway.Ingester
+	Store    gateway.Store
+	Engine   Engine
+	Reloader Reloader // nil: no reload endpoint, status shows no load info
+	// StoreKind names the backend for the status endpoint ("redis",
+	// "embedded"); never its address.
+	StoreKind string
+	Version   string
+	Logger    *slog.Logger     // default slog.Default()
+	Now       func() time.Time // default time.Now
+}
+
+func (d *Deps) defaults() {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+}
+
+// Listener timeouts. Reads allow a max_body upload over a slow link; idle
+// keep-alive connections are reaped so that shutdown is not held up long.
+const (
+	readTimeout  = 30 * time.Second
+	writeTimeout = 30 * time.Second
+	idleTimeout  = 90 * time.Second
+	// pingTimeout bounds the store check of /readyz.
+	pingTimeout = 2 * time.Second
+	// adminBodyLimit is plenty for the admin API, which takes no bodies.
+	adminBodyLimit = 64 << 10
+)
+
+func fiberConfig(bodyLimit int, log *slog.Logger) fiber.Config {
+	return fiber.Config{
+		AppName:               "hookgate",
+		DisableStartupMessage: true,
+		BodyLimit:             bodyLimit,
+		ReadTimeout:           readTimeout,
+		WriteTimeout:          writeTimeout,
+		IdleTimeout:           idleTimeout,
+		ErrorHandler:          errorHandler(log),
+	}
+}
+
+// Public returns the app of the public listener: ingest and health.
+//
+// The body limit is the config's server.max_body at the time of the call;
+// a reload can lower it (the handler checks) but not raise it past this
+// value, which takes a restart.
+func Public(d Deps) *fiber.App {
+	d.defaults()
+	limit := int(d.Ingester.Config().Server.MaxBody)
+	if limit <= 0 {
+		limit = fiber.DefaultBodyLimit
+	}
+	app := fiber.New(fiberConfig(limit, d.Logger))
+	h := &ingestHandler{in: d.Ingester, now: d.Now}
+	app.Post("/webhooks/:source", h.post)
+	app.Head("/webhooks/:source", h.head)
+	health(app, d)
+	return app
+}
+
+// Admin returns the app of the admin listener: the admin API behind the
+// bearer token, and health.
+func Admin(d Deps) *fiber.App {
+	d.defaults()
+	app := fiber.New(fiberConfig(adminBodyLimit, d.Logger))
+	app.Use("/admin", bearer(d.Ingester))
+	a := &admin{Deps: d}
+	api := app.Group("/admin/api")
+	api.Get("/status", a.status)
+	api.Get("/subscribers", a.subscribers)
+	api.Post("/subscribers/:name/redeliver-dead", a.redeliverDead)
+	api.Post("/subscribers/:name/pause", a.pause)
+	api.Post("/subscribers/:name/resume", a.resume)
+	api.Get("/events", a.events)
+	api.Get("/events/:id", a.event)
+	api.Post("/events/:id/redeliver", a.redeliver)
+	api.Get("/dead", a.dead)
+	api.Post("/reload", a.reload)
+	health(app, d)
+	return app
+}
+
+// health mounts /healthz (the process lives) and /readyz (config loaded
+// and the store answers).
+func health(app *fiber.App, d Deps) {
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.SendString(`{"status":"ok"}`)
+	})
+	app.Get("/readyz", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		if d.Ingester.Config() == nil {
+			return c.Status(fiber.StatusServiceUnavailable).SendString(`{"status":"unavailable","error":"no config loaded"}`)
+		}
+		ctx, cancel := context.WithTimeout(c.UserContext(), pingTimeout)
+		defer cancel()
+		if err := d.Store.Ping(ctx); err != nil {
+			return c.Status(fiber.StatusServiceUnavailable).SendString(`{"status":"unavailable","error":"store unavailable"}`)
+		}
+		return c.SendString(`{"status":"ready"}`)
+	})
+}
