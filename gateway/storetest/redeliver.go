@@ -1,0 +1,154 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+func testRedeliver(t *testing.T, h harness) {
+	now := at(time.Hour)
+	tests := []struct {
+		name      string
+		sub       string
+		wantN     int
+		wantFresh []string // deliveries back to pending, created at now
+		wantKept  map[string]gateway.DeliveryStatus
+	}{
+		{"the dead one", "sub-b", 1, []string{"sub-b"}, map[string]gateway.DeliveryStatus{"sub-a": gateway.StatusDelivered}},
+		{"the delivered one", "sub-a", 1, []string{"sub-a"}, map[string]gateway.DeliveryStatus{"sub-b": gateway.StatusDead}},
+		{"all", "", 2, []string{"sub-a", "sub-b"}, nil},
+		{"a new subscriber", "sub-c", 1, []string{"sub-c"},
+			map[string]gateway.DeliveryStatus{"sub-a": gateway.StatusDelivered, "sub-b": gateway.StatusDead}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := h.store(t)
+			put(t, s, newEvent("evt_rd", "src1", "src1.product.updated", at(0), "sub-a", "sub-b"))
+			record(t, s, claimOne(t, s, "sub-a", at(0)), delivered(at(time.Second)))
+			record(t, s, claimOne(t, s, "sub-b", at(0)), dead(at(time.Second), "HTTP 400"))
+
+			n, err := s.Redeliver(context.Background(), "evt_rd", tc.sub, now)
+			if err != nil || n != tc.wantN {
+				t.Fatalf("Redeliver(%q) = %d, %v; want %d, nil", tc.sub, n, err, tc.wantN)
+			}
+			rec := getEvent(t, s, "evt_rd")
+			if want := 2 + boolInt(tc.sub == "sub-c"); len(rec.Deliveries) != want {
+				t.Errorf("got %d deliveries, want %d", len(rec.Deliveries), want)
+			}
+			for _, sub := range tc.wantFresh {
+				d := delivery(t, s, "evt_rd", sub)
+				checkFresh(t, d, "evt_rd", now)
+				// History is kept: the one earlier attempt, if any.
+				if want := boolInt(sub != "sub-c"); len(d.History) != want {
+					t.Errorf("%s: %d history entries after Redeliver, want %d", sub, len(d.History), want)
+				}
+				c := claimOne(t, s, sub, now)
+				if c.Attempts != 0 || !c.CreatedAt.Equal(now) {
+					t.Errorf("%s: claim after Redeliver: Attempts %d, CreatedAt %v; want 0, %v", sub, c.Attempts, c.CreatedAt, now)
+				}
+				if got := stats(t, s, sub); got.Pending != 1 || got.Dead != 0 {
+					t.Errorf("%s: Stats pending %d dead %d, want 1, 0", sub, got.Pending, got.Dead)
+				}
+			}
+			for sub, want := range tc.wantKept {
+				if got := delivery(t, s, "evt_rd", sub).Status; got != want {
+					t.Errorf("%s: untouched delivery now %s, want %s", sub, got, want)
+				}
+			}
+			if tc.sub != "" {
+				page, err := s.List(context.Background(), gateway.EventFilter{Subscriber: tc.sub})
+				if err != nil || len(page.Events) != 1 {
+					t.Errorf("List(subscriber %s) = %+v, %v; want the event", tc.sub, page.Events, err)
+				}
+			}
+			dl, err := s.Dead(context.Background(), "sub-b", 10)
+			if wantDead := boolInt(tc.sub == "sub-a" || tc.sub == "sub-c"); err != nil || len(dl) != wantDead {
+				t.Errorf("Dead(sub-b) = %d entries, %v; want %d", len(dl), err, wantDead)
+			}
+		})
+	}
+}
+
+func testRedeliverDead(t *testing.T, h harness) {
+	s := h.store(t)
+	for _, id := range []string{"evt_x1", "evt_x2", "evt_x3", "evt_x4"} {
+		put(t, s, newEvent(id, "src1", "src1.product.updated", at(0), "sub-a", "sub-b"))
+	}
+	for _, c := range claim(t, s, "sub-a", at(0), 10) {
+		if c.EventID == "evt_x4" {
+			record(t, s, c, delivered(at(time.Second)))
+		} else {
+			record(t, s, c, dead(at(time.Second), "HTTP 422"))
+		}
+	}
+	for _, c := range claim(t, s, "sub-b", at(0), 10) {
+		record(t, s, c, dead(at(time.Second), "HTTP 422"))
+	}
+
+	now := at(time.Hour)
+	n, err := s.RedeliverDead(context.Background(), "sub-a", now)
+	if err != nil || n != 3 {
+		t.Fatalf("RedeliverDead(sub-a) = %d, %v; want 3, nil", n, err)
+	}
+	if got := stats(t, s, "sub-a"); got.Pending != 3 || got.Dead != 0 || got.Delivered != 1 {
+		t.Errorf("Stats(sub-a) = %+v, want pending 3, dead 0, delivered 1", got)
+	}
+	if dl, err := s.Dead(context.Background(), "sub-a", 10); err != nil || len(dl) != 0 {
+		t.Errorf("Dead(sub-a) after RedeliverDead = %d entries, %v; want 0", len(dl), err)
+	}
+	if got := stats(t, s, "sub-b").Dead; got != 4 {
+		t.Errorf("Stats(sub-b).Dead = %d, want 4 (untouched)", got)
+	}
+	for _, c := range claim(t, s, "sub-a", now, 10) {
+		if c.Attempts != 0 || !c.CreatedAt.Equal(now) || c.EventID == "evt_x4" {
+			t.Errorf("claim after RedeliverDead = %s, %d attempts, created %v; want a dead one, 0, %v", c.EventID, c.Attempts, c.CreatedAt, now)
+		}
+	}
+	if n, err := s.RedeliverDead(context.Background(), "sub-a", now); err != nil || n != 0 {
+		t.Errorf("second RedeliverDead = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testPaused(t *testing.T, h harness) {
+	s := h.store(t)
+	ctx := context.Background()
+	steps := []struct {
+		sub    string
+		set    *bool
+		wantA  bool
+		wantB  bool
+		action string
+	}{
+		{action: "initially", wantA: false, wantB: false},
+		{action: "pause a", sub: "sub-a", set: ptr(true), wantA: true, wantB: false},
+		{action: "pause a again", sub: "sub-a", set: ptr(true), wantA: true, wantB: false},
+		{action: "pause b", sub: "sub-b", set: ptr(true), wantA: true, wantB: true},
+		{action: "resume a", sub: "sub-a", set: ptr(false), wantA: false, wantB: true},
+		{action: "resume a again", sub: "sub-a", set: ptr(false), wantA: false, wantB: true},
+	}
+	for _, st := range steps {
+		if st.set != nil {
+			if err := s.SetPaused(ctx, st.sub, *st.set); err != nil {
+				t.Fatalf("%s: SetPaused: %v", st.action, err)
+			}
+		}
+		for sub, want := range map[string]bool{"sub-a": st.wantA, "sub-b": st.wantB} {
+			got, err := s.Paused(ctx, sub)
+			if err != nil || got != want {
+				t.Errorf("%s: Paused(%s) = %v, %v; want %v, nil", st.action, sub, got, err, want)
+			}
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func ptr[T any](v T) *T { return &v }
