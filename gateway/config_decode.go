@@ -1,0 +1,253 @@
+package gateway
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// decoder fills a Config from a yaml.Node tree, strictly.
+//
+// It walks the nodes itself instead of calling yaml.v3's Decode: Node.Decode
+// forgets KnownFields, yaml.v3's own errors carry a line but not the key
+// path an operator searches for, and a subscriber's secret is a scalar or a
+// list, which []Secret cannot say by itself. Walking also lets it record
+// the line of every key, which validation uses to place its errors.
+type decoder struct {
+	file  string
+	errs  []*ConfigError
+	lines map[string]int    // key path -> line of the key (or list item)
+	vals  map[string][2]int // key path -> line and column of its value
+}
+
+// at records where key and its value node are.
+func (d *decoder) at(key string, keyLine int, val *yaml.Node) {
+	d.lines[key] = keyLine
+	d.vals[key] = [2]int{val.Line, val.Column}
+}
+
+var (
+	durationType   = reflect.TypeFor[time.Duration]()
+	byteSizeType   = reflect.TypeFor[ByteSize]()
+	secretListType = reflect.TypeFor[[]Secret]()
+)
+
+// defaulter is implemented by config blocks that have defaults of their
+// own; the decoder applies them when the block first appears in the file,
+// before its keys are read, so that an explicit value always wins.
+type defaulter interface{ SetDefaults() }
+
+func (d *decoder) errorf(line int, path, format string, args ...any) {
+	d.errs = append(d.errs, &ConfigError{File: d.file, Line: line, Key: path, Err: fmt.Errorf(format, args...)})
+}
+
+// decode reads node n into v. A null node leaves v as it is, so that
+// `timeout:` with nothing after it keeps the default.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+			if df, ok := v.Interface().(defaulter); ok {
+				df.SetDefaults()
+			}
+		}
+		d.decode(n, v.Elem(), path)
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return
+	}
+	switch v.Type() {
+	case durationType:
+		if s, ok := d.scalar(n, path, "a duration (1500ms, 2m)"); ok {
+			dur, err := time.ParseDuration(s)
+			if err != nil {
+				d.errorf(n.Line, path, "invalid duration %q (want e.g. 1500ms, 2m, 168h)", s)
+				return
+			}
+			v.SetInt(int64(dur))
+		}
+		return
+	case byteSizeType:
+		if s, ok := d.scalar(n, path, "a size (5MB)"); ok {
+			size, err := ParseByteSize(s)
+			if err != nil {
+				d.errorf(n.Line, path, "%v", err)
+				return
+			}
+			v.SetInt(int64(size))
+		}
+		return
+	case secretListType:
+		if n.Kind == yaml.ScalarNode {
+			d.at(path+"[0]", n.Line, n)
+			v.Set(reflect.ValueOf([]Secret{Secret(n.Value)}))
+			return
+		}
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		d.decodeStruct(n, v, path)
+	case reflect.Map:
+		d.decodeMap(n, v, path)
+	case reflect.Slice:
+		d.decodeSlice(n, v, path)
+	case reflect.String:
+		if s, ok := d.scalar(n, path, "a string"); ok {
+			v.SetString(s)
+		}
+	case reflect.Int, reflect.Int64:
+		if s, ok := d.scalar(n, path, "an integer"); ok {
+			i, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n.ShortTag() != "!!int" {
+				d.errorf(n.Line, path, "must be an integer, got %q", s)
+				return
+			}
+			v.SetInt(i)
+		}
+	case reflect.Bool:
+		if s, ok := d.scalar(n, path, "true or false"); ok {
+			b, err := strconv.ParseBool(s)
+			if err != nil || n.ShortTag() != "!!bool" {
+				d.errorf(n.Line, path, "must be true or false, got %q", s)
+				return
+			}
+			v.SetBool(b)
+		}
+	default:
+		d.errorf(n.Line, path, "cannot hold a %s", v.Type())
+	}
+}
+
+// scalar returns n's text, or records that a scalar was wanted. It never
+// quotes the node's content: the node may be a secret.
+func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n.Line, path, "must be %s, got %s", want, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return "a scalar"
+	}
+	return "something else"
+}
+
+// pairs returns a mapping node's key/value pairs, reporting keys that are
+// not plain strings or that appear twice.
+func (d *decoder) pairs(n *yaml.Node, path, want string) [][2]*yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n.Line, path, "must be %s, got %s", want, kindName(n))
+		return nil
+	}
+	seen := map[string]int{}
+	var out [][2]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k.Line, path, "keys must be plain strings, got %s", kindName(k))
+			continue
+		}
+		if first, dup := seen[k.Value]; dup {
+			d.errorf(k.Line, join(path, k.Value), "duplicate key (first at line %d)", first)
+			continue
+		}
+		seen[k.Value] = k.Line
+		out = append(out, [2]*yaml.Node{k, val})
+	}
+	return out
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	for _, kv := range d.pairs(n, path, "a mapping of keys") {
+		k, val := kv[0], kv[1]
+		key := join(path, k.Value)
+		idx := fieldByTag(t, k.Value)
+		if idx < 0 {
+			d.errorf(k.Line, key, "unknown key (known: %s)", strings.Join(knownKeys(t), ", "))
+			continue
+		}
+		d.at(key, k.Line, val)
+		d.decode(val, v.Field(idx), key)
+	}
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
+	t := v.Type()
+	if t.Key().Kind() != reflect.String {
+		d.errorf(n.Line, path, "cannot hold a %s", t)
+		return
+	}
+	pairs := d.pairs(n, path, "a mapping of names")
+	if pairs == nil {
+		return
+	}
+	if v.IsNil() {
+		v.Set(reflect.MakeMap(t))
+	}
+	for _, kv := range pairs {
+		k, val := kv[0], kv[1]
+		key := join(path, k.Value)
+		d.at(key, k.Line, val)
+		elem := reflect.New(t.Elem()).Elem()
+		d.decode(val, elem, key)
+		v.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), elem)
+	}
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n.Line, path, "must be a list, got %s", kindName(n))
+		return
+	}
+	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		key := fmt.Sprintf("%s[%d]", path, i)
+		d.at(key, item.Line, item)
+		d.decode(item, out.Index(i), key)
+	}
+	v.Set(out)
+}
+
+// fieldByTag finds the struct field whose yaml tag names key.
+func fieldByTag(t reflect.Type, key string) int {
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name == key && name != "-" {
+			return i
+		}
+	}
+	return -1
+}
+
+func knownKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

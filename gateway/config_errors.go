@@ -1,0 +1,73 @@
+package gateway
+
+import (
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ConfigError is one problem in a config file, located so that an operator
+// can go straight to it: "config.yaml:14: subscribers.search-indexer.timeout:
+// must be > 0". Line is 0 when the problem has no place in the file (a
+// required block that is missing altogether); Key is "" when the problem is
+// not about one key (a YAML syntax error). Err never holds a secret's value.
+type ConfigError struct {
+	File string
+	Line int
+	Key  string
+	Err  error
+}
+
+// Error renders "file:line: key: message", leaving out what is unknown.
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		b.WriteString(":")
+		b.WriteString(strconv.Itoa(e.Line))
+	}
+	if e.Key != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Key)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ConfigErrors is every problem found in one config file. Loading reports
+// them all at once, so that a broken file takes one round of edits to fix
+// rather than one per error.
+type ConfigErrors []*ConfigError
+
+// Error renders one error per line, in file order.
+func (es ConfigErrors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap returns the individual errors, for errors.Is and errors.As.
+func (es ConfigErrors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// sortByPlace orders errors as they appear in the file; errors without a
+// line (missing blocks) come first, as they concern the file as a whole.
+func (es ConfigErrors) sortByPlace() {
+	sort.SliceStable(es, func(i, j int) bool {
+		if es[i].Line != es[j].Line {
+			return es[i].Line < es[j].Line
+		}
+		return es[i].Key < es[j].Key
+	})
+}

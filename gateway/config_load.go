@@ -1,0 +1,160 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults for the blocks other than subscribers (whose defaults are the
+// Default* constants in config.go).
+const (
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultAdminListen  = "127.0.0.1:9090"
+	DefaultMaxBody      = 5 * MB
+	DefaultStorePath    = "./data"
+	DefaultRedisPrefix  = "hookgate"
+	DefaultRetention    = 168 * time.Hour
+	DefaultDedupeWindow = 72 * time.Hour
+)
+
+// DefaultConfig returns a Config holding every default and no sources or
+// subscribers. It is not valid by itself: a config needs a source.
+func DefaultConfig() *Config {
+	return &Config{
+		Server: ServerConfig{Listen: DefaultListen, MaxBody: DefaultMaxBody},
+		Admin:  AdminConfig{Listen: DefaultAdminListen},
+		Store: StoreConfig{
+			Path:         DefaultStorePath,
+			Retention:    DefaultRetention,
+			DedupeWindow: DefaultDedupeWindow,
+		},
+	}
+}
+
+// SetDefaults fills every subscriber setting that has a default: events
+// ["**"], timeout, max_in_flight, retry and breaker. It overwrites, so call
+// it on a new SubscriberConfig before setting fields.
+func (s *SubscriberConfig) SetDefaults() {
+	s.Events = []string{"**"}
+	s.Timeout = DefaultTimeout
+	s.MaxInFlight = DefaultMaxInFlight
+	s.Retry = RetryConfig{
+		MaxAttempts:    DefaultMaxAttempts,
+		InitialBackoff: DefaultInitialBackoff,
+		MaxBackoff:     DefaultMaxBackoff,
+		MaxAge:         DefaultMaxAge,
+	}
+	s.Breaker = BreakerConfig{ConsecutiveFailures: DefaultConsecutiveFailures, Cooldown: DefaultCooldown}
+}
+
+// SetDefaults fills the Redis key prefix. It overwrites, so call it on a
+// new RedisConfig before setting fields.
+func (r *RedisConfig) SetDefaults() { r.Prefix = DefaultRedisPrefix }
+
+// LoadConfig reads, expands, parses and validates the config file at path,
+// taking ${VAR} values from the process environment. A file with problems
+// yields ConfigErrors listing all of them.
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return ParseConfig(path, data, os.LookupEnv)
+}
+
+// ParseConfig builds a Config from data, the content of the file at path
+// (used in error messages and as Config.Path): ${VAR} and ${VAR:-default}
+// are expanded with env (nil means os.LookupEnv), defaults are applied, the
+// YAML is decoded strictly, and the result validated. On any problem it
+// returns nil and ConfigErrors holding every problem found, each naming the
+// file, line and key; no message carries a secret's value.
+func ParseConfig(path string, data []byte, env func(string) (string, bool)) (*Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	exp := expandEnv(path, data, env)
+	d := &decoder{file: path, lines: map[string]int{}, vals: map[string][2]int{}}
+	d.errs = append(d.errs, exp.errs...)
+	cfg := DefaultConfig()
+	cfg.Path = path
+
+	root, err := parseDocument(exp.data)
+	if err != nil {
+		d.errs = append(d.errs, yamlSyntaxError(path, err))
+	} else if root != nil {
+		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+	}
+	// Validation of a tree that did not decode would only add noise
+	// ("at least one source" when the sources block was unreadable).
+	if len(d.errs) == 0 {
+		v := &validator{file: path, lines: d.lines, vals: d.vals, hint: exp.emptyHint}
+		v.config(cfg)
+		d.errs = append(d.errs, v.errs...)
+	}
+	if len(d.errs) > 0 {
+		errs := ConfigErrors(d.errs)
+		errs.sortByPlace()
+		return nil, errs
+	}
+	return cfg, nil
+}
+
+// parseDocument parses data into a node tree and returns the top-level
+// node, or nil for an empty file. More than one YAML document is an error:
+// the others would be silently ignored.
+func parseDocument(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("yaml: line %d: only one YAML document is allowed", more.Line)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
+		return nil, nil
+	}
+	return doc.Content[0], nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// yamlSyntaxError places a yaml.v3 syntax error, which carries its line
+// only in its text ("yaml: line 3: did not find expected key").
+func yamlSyntaxError(path string, err error) *ConfigError {
+	msg := err.Error()
+	m := yamlLineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return &ConfigError{File: path, Err: err}
+	}
+	n, _ := strconv.Atoi(m[1])
+	msg = strings.TrimPrefix(msg, m[0])
+	return &ConfigError{File: path, Line: n, Err: fmt.Errorf("invalid YAML: %s", msg)}
+}
+
+// Redacted renders the config as YAML with every secret replaced by
+// "[redacted]": safe to log or show in the admin API.
+func (c *Config) Redacted() string {
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		return fmt.Sprintf("config: %v", err)
+	}
+	return string(out)
+}

@@ -1,0 +1,187 @@
+package gateway_test
+
+import (
+	"errors"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+var specEnv = map[string]string{
+	"IIMMPACT_WEBHOOK_SECRET": "iim-secret-value",
+	"CATALOG360_WEBHOOK_KEY":  "c360-secret-value",
+	"SEARCH_INDEXER_SECRET":   whsec,
+}
+
+func TestParseConfigSpecExample(t *testing.T) {
+	data, err := os.ReadFile("testdata/config/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := gateway.ParseConfig("testdata/config/spec.yaml", data, envMap(specEnv))
+	if err != nil {
+		t.Fatalf("ParseConfig:\n%v", err)
+	}
+	if cfg.Path != "testdata/config/spec.yaml" {
+		t.Errorf("Path = %q", cfg.Path)
+	}
+	if got, want := cfg.Server, (gateway.ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 5 << 20}); got != want {
+		t.Errorf("Server = %+v, want %+v", got, want)
+	}
+	if got, want := cfg.Admin, (gateway.AdminConfig{Listen: "127.0.0.1:9090"}); got != want {
+		t.Errorf("Admin = %+v, want %+v", got, want)
+	}
+	if cfg.Store.Redis == nil || cfg.Store.Redis.URL.Reveal() != "redis://127.0.0.1:6379/0" || cfg.Store.Redis.Prefix != "hookgate" {
+		t.Errorf("Store.Redis = %+v", cfg.Store.Redis)
+	}
+	if cfg.Store.Retention != 168*time.Hour || cfg.Store.DedupeWindow != 72*time.Hour {
+		t.Errorf("Store = %+v", cfg.Store)
+	}
+	iim := cfg.Sources["iimmpact"]
+	if iim == nil || iim.Name != "iimmpact" || iim.Provider != "iimmpact" ||
+		!reflect.DeepEqual(iim.Secrets, []gateway.Secret{"iim-secret-value"}) {
+		t.Errorf("sources.iimmpact = %+v", iim)
+	}
+	sub := cfg.Subscribers["search-indexer"]
+	if sub == nil {
+		t.Fatal("no subscriber search-indexer")
+	}
+	want := gateway.SubscriberConfig{
+		Name:        "search-indexer",
+		URL:         "http://search.internal:8000/hooks/catalog",
+		Secrets:     []gateway.Secret{whsec},
+		Events:      []string{"iimmpact.product.*", "*.option.**"},
+		Sources:     []string{"iimmpact"},
+		Timeout:     10 * time.Second,
+		MaxInFlight: 16,
+		Headers:     map[string]string{"X-Team": "search"},
+		Retry:       gateway.RetryConfig{MaxAttempts: 10, InitialBackoff: 2 * time.Second, MaxBackoff: 10 * time.Minute, MaxAge: 24 * time.Hour},
+		Breaker:     gateway.BreakerConfig{ConsecutiveFailures: 5, Cooldown: 30 * time.Second},
+		SigningKeys: [][]byte{[]byte("0123456789abcdefghijklmn")},
+	}
+	want.Patterns = sub.Patterns // compared below by routing
+	if !reflect.DeepEqual(*sub, want) {
+		t.Errorf("subscriber =\n%+v\nwant\n%+v", *sub, want)
+	}
+	routes := []struct {
+		source, typ string
+		want        []string
+	}{
+		{"iimmpact", "iimmpact.product.updated", []string{"search-indexer"}},
+		{"iimmpact", "iimmpact.option.deleted", []string{"search-indexer"}},
+		{"iimmpact", "iimmpact.category.created", nil},
+		{"catalog360", "catalog360.option.a.b", nil}, // not one of its sources
+	}
+	for _, r := range routes {
+		if got := cfg.Routes(r.source, r.typ); !reflect.DeepEqual(got, r.want) {
+			t.Errorf("Routes(%q, %q) = %v, want %v", r.source, r.typ, got, r.want)
+		}
+	}
+}
+
+func TestParseConfigDefaults(t *testing.T) {
+	cfg := mustParse(t, minimal+`subscribers:
+  indexer:
+    url: http://127.0.0.1:8000/hooks
+    secret: `+whsec+`
+`, nil)
+	if got, want := cfg.Server, (gateway.ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 5 << 20}); got != want {
+		t.Errorf("Server = %+v, want %+v", got, want)
+	}
+	if cfg.Admin.Listen != "127.0.0.1:9090" || cfg.Admin.Token != "" {
+		t.Errorf("Admin = %+v", cfg.Admin)
+	}
+	if got, want := cfg.Store, (gateway.StoreConfig{Path: "./data", Retention: 168 * time.Hour, DedupeWindow: 72 * time.Hour}); got != want {
+		t.Errorf("Store = %+v, want %+v", got, want)
+	}
+	sub := cfg.Subscribers["indexer"]
+	var want gateway.SubscriberConfig
+	want.SetDefaults()
+	if !reflect.DeepEqual(sub.Events, []string{"**"}) || sub.Sources != nil || sub.Timeout != want.Timeout ||
+		sub.MaxInFlight != want.MaxInFlight || sub.Retry != want.Retry || sub.Breaker != want.Breaker {
+		t.Errorf("subscriber = %+v, want the defaults %+v", sub, want)
+	}
+	if got := cfg.Routes("iimmpact", "iimmpact.anything.at.all"); !reflect.DeepEqual(got, []string{"indexer"}) {
+		t.Errorf("Routes = %v, want [indexer]", got)
+	}
+}
+
+func TestParseConfigRedisDefaults(t *testing.T) {
+	cfg := mustParse(t, minimal+"store:\n  redis:\n    url: redis://localhost:6379/0\n", nil)
+	if cfg.Store.Redis == nil || cfg.Store.Redis.Prefix != "hookgate" {
+		t.Errorf("Store.Redis = %+v, want the prefix defaulted", cfg.Store.Redis)
+	}
+}
+
+func TestParseConfigSecretScalarOrList(t *testing.T) {
+	const other = "whsec_YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4"
+	tests := []struct {
+		name   string
+		secret string
+		want   []gateway.Secret
+	}{
+		{"scalar", whsec, []gateway.Secret{whsec}},
+		{"flow list", "[" + whsec + ", " + other + "]", []gateway.Secret{whsec, other}},
+		{"block list", "\n      - " + whsec + "\n      - " + other, []gateway.Secret{whsec, other}},
+		{"unpadded base64", "whsec_MDEyMzQ1Njc4OWFiY2RlZmc", []gateway.Secret{"whsec_MDEyMzQ1Njc4OWFiY2RlZmc"}},
+		{"padded base64", "whsec_MDEyMzQ1Njc4OWFiY2RlZmc=", []gateway.Secret{"whsec_MDEyMzQ1Njc4OWFiY2RlZmc="}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := mustParse(t, minimal+"subscribers:\n  s:\n    url: https://x.example/h\n    secret: "+tt.secret+"\n", nil)
+			sub := cfg.Subscribers["s"]
+			if !reflect.DeepEqual(sub.Secrets, tt.want) {
+				t.Errorf("Secrets = %q, want %q", sub.Secrets, tt.want)
+			}
+			if len(sub.SigningKeys) != len(tt.want) {
+				t.Errorf("%d signing keys, want %d", len(sub.SigningKeys), len(tt.want))
+			}
+		})
+	}
+}
+
+func TestParseConfigDurationsAndSizes(t *testing.T) {
+	cfg := mustParse(t, minimal+`server:
+  max_body: 512KB
+store:
+  retention: 2h30m
+  dedupe_window: 90m
+subscribers:
+  s:
+    url: https://x.example/h
+    secret: `+whsec+`
+    timeout: 1500ms
+    retry: {initial_backoff: 250ms, max_backoff: 1m}
+`, nil)
+	if cfg.Server.MaxBody != 512<<10 {
+		t.Errorf("max_body = %d", cfg.Server.MaxBody)
+	}
+	if cfg.Store.Retention != 150*time.Minute || cfg.Store.DedupeWindow != 90*time.Minute {
+		t.Errorf("store = %+v", cfg.Store)
+	}
+	sub := cfg.Subscribers["s"]
+	if sub.Timeout != 1500*time.Millisecond || sub.Retry.InitialBackoff != 250*time.Millisecond ||
+		sub.Retry.MaxBackoff != time.Minute || sub.Retry.MaxAttempts != gateway.DefaultMaxAttempts {
+		t.Errorf("subscriber = %+v", sub)
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	cfg, err := gateway.LoadConfig("testdata/config/does-not-exist.yaml")
+	if cfg != nil || err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadConfig(missing) = %v, %v; want an os.ErrNotExist error", cfg, err)
+	}
+	t.Setenv("IIMMPACT_WEBHOOK_SECRET", "from-the-environment")
+	t.Setenv("CATALOG360_WEBHOOK_KEY", "c360")
+	t.Setenv("SEARCH_INDEXER_SECRET", whsec)
+	cfg, err = gateway.LoadConfig("testdata/config/spec.yaml")
+	if err != nil {
+		t.Fatalf("LoadConfig:\n%v", err)
+	}
+	if got := cfg.Sources["iimmpact"].Secrets[0].Reveal(); got != "from-the-environment" {
+		t.Errorf("iimmpact secret = %q, want the environment's", got)
+	}
+}

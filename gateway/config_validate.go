@@ -1,0 +1,184 @@
+package gateway
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// nameRE is what source and subscriber names must match (SPEC 2): they
+// appear in URLs, envelope sources, store keys and metric labels.
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// validator checks a decoded Config, collecting every problem, and fills
+// the derived fields (names, signing keys, compiled patterns).
+type validator struct {
+	file  string
+	lines map[string]int             // key path -> line, from the decoder
+	vals  map[string][2]int          // key path -> value line, column
+	hint  func(line, col int) string // why a value is empty, if an env var made it so
+	errs  []*ConfigError
+}
+
+// Validate checks a Config built in code rather than loaded from a file,
+// and fills its derived fields (Name, SigningKeys, Patterns) as loading
+// does. Errors are ConfigErrors without line numbers.
+func (c *Config) Validate() error {
+	v := &validator{file: c.Path}
+	v.config(c)
+	if len(v.errs) > 0 {
+		return ConfigErrors(v.errs)
+	}
+	return nil
+}
+
+// add records a problem with key, placed at the key's line or, for a key
+// the file does not have, at its nearest enclosing key's.
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, &ConfigError{File: v.file, Line: v.line(key), Key: key, Err: fmt.Errorf(format, args...)})
+}
+
+func (v *validator) line(key string) int {
+	for k := key; k != ""; {
+		if l, ok := v.lines[k]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			break
+		}
+		k = k[:i]
+	}
+	return 0
+}
+
+// emptyHint says which environment variable left key's value empty, if one
+// did: " (IIMMPACT_WEBHOOK_SECRET is unset)".
+func (v *validator) emptyHint(key string) string {
+	if v.hint == nil {
+		return ""
+	}
+	if p, ok := v.vals[key]; ok {
+		if h := v.hint(p[0], p[1]); h != "" {
+			return h
+		}
+	}
+	if l, ok := v.lines[key]; ok {
+		return v.hint(l, 0)
+	}
+	return ""
+}
+
+func (v *validator) config(c *Config) {
+	v.listen("server.listen", c.Server.Listen)
+	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
+		v.add("server.tls", "cert_file and key_file must be set together (both: HTTPS, neither: HTTP)")
+	}
+	if c.Server.MaxBody <= 0 {
+		v.add("server.max_body", "must be > 0")
+	}
+	if v.listen("admin.listen", c.Admin.Listen) && c.Admin.Token == "" && !loopback(c.Admin.Listen) {
+		v.add("admin.token", "required when admin.listen is not a loopback address%s", v.emptyHint("admin.token"))
+	}
+	v.store(&c.Store)
+	v.sources(c)
+	v.subscribers(c)
+}
+
+// listen checks a host:port listen address and reports whether it is one.
+func (v *validator) listen(key, addr string) bool {
+	if addr == "" {
+		v.add(key, "required (host:port, e.g. 127.0.0.1:8080)")
+		return false
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.add(key, "must be host:port, got %q", addr)
+		return false
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		v.add(key, "port must be a number from 0 to 65535, got %q", port)
+		return false
+	}
+	return true
+}
+
+// loopback reports whether addr's host only accepts connections from this
+// machine, in which case the admin API may go without a token.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (v *validator) store(s *StoreConfig) {
+	if s.Redis != nil {
+		if s.Redis.URL == "" {
+			v.add("store.redis.url", "required when store.redis is present%s", v.emptyHint("store.redis.url"))
+		}
+		if s.Redis.Prefix == "" {
+			v.add("store.redis.prefix", "must not be empty")
+		}
+	} else if s.Path == "" {
+		v.add("store.path", "required when there is no store.redis block")
+	}
+	if s.Retention <= 0 {
+		v.add("store.retention", "must be > 0")
+	}
+	if s.DedupeWindow <= 0 {
+		v.add("store.dedupe_window", "must be > 0")
+	} else if s.Retention > 0 && s.DedupeWindow > s.Retention {
+		v.add("store.dedupe_window", "%s is longer than store.retention (%s): events would be forgotten while still deduplicated against",
+			s.DedupeWindow, s.Retention)
+	}
+}
+
+func (v *validator) sources(c *Config) {
+	if len(c.Sources) == 0 {
+		v.add("sources", "at least one source is required")
+		return
+	}
+	for _, name := range sortedKeys(c.Sources) {
+		key := "sources." + name
+		src := c.Sources[name]
+		if src == nil {
+			src = &SourceConfig{}
+			c.Sources[name] = src
+		}
+		src.Name = name
+		if !nameRE.MatchString(name) {
+			v.add(key, "name must match [a-z0-9][a-z0-9_-]*")
+		}
+		if src.Provider == "" {
+			v.add(key+".provider", "required (known: %s)", strings.Join(ProviderNames(), ", "))
+		} else if _, err := LookupProvider(src.Provider); err != nil {
+			v.add(key+".provider", "%v", err)
+		}
+		if len(src.Secrets) == 0 {
+			v.add(key+".secrets", "at least one secret is required%s", v.emptyHint(key+".secrets"))
+		}
+		for i, s := range src.Secrets {
+			if k := fmt.Sprintf("%s.secrets[%d]", key, i); s == "" {
+				v.add(k, "empty secret%s", v.emptyHint(k))
+			}
+		}
+	}
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,183 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// secretPrefix starts every Standard Webhooks signing secret.
+const secretPrefix = "whsec_"
+
+// minKeyLen is the shortest signing key accepted: the Standard Webhooks
+// spec asks for 24 to 64 bytes; 16 bytes (128 bits) is the floor below
+// which an HMAC key is guessable.
+const minKeyLen = 16
+
+// reservedHeaders are set by hookgate on every delivery; a subscriber's
+// headers may not replace them, or signatures and framing would break.
+var reservedHeaders = map[string]bool{
+	"webhook-id":        true,
+	"webhook-timestamp": true,
+	"webhook-signature": true,
+	"content-type":      true,
+	"content-length":    true,
+	"user-agent":        true,
+	"host":              true,
+}
+
+func (v *validator) subscribers(c *Config) {
+	for _, name := range sortedKeys(c.Subscribers) {
+		key := "subscribers." + name
+		sub := c.Subscribers[name]
+		if sub == nil {
+			sub = &SubscriberConfig{}
+			sub.SetDefaults()
+			c.Subscribers[name] = sub
+		}
+		sub.Name = name
+		if !nameRE.MatchString(name) {
+			v.add(key, "name must match [a-z0-9][a-z0-9_-]*")
+		}
+		v.subscriberURL(key+".url", sub.URL)
+		sub.SigningKeys = v.signingKeys(key+".secret", sub.Secrets)
+		sub.Patterns = v.patterns(key+".events", sub.Events)
+		for i, src := range sub.Sources {
+			if _, ok := c.Sources[src]; !ok {
+				v.add(fmt.Sprintf("%s.sources[%d]", key, i), "unknown source %q (configured: %s)",
+					src, strings.Join(sortedKeys(c.Sources), ", "))
+			}
+		}
+		if sub.Timeout <= 0 {
+			v.add(key+".timeout", "must be > 0")
+		}
+		if sub.MaxInFlight < 1 {
+			v.add(key+".max_in_flight", "must be >= 1")
+		}
+		v.retry(key+".retry", sub.Retry)
+		if sub.Breaker.ConsecutiveFailures < 1 {
+			v.add(key+".breaker.consecutive_failures", "must be >= 1")
+		}
+		if sub.Breaker.Cooldown <= 0 {
+			v.add(key+".breaker.cooldown", "must be > 0")
+		}
+		v.headers(key+".headers", sub.Headers)
+	}
+}
+
+// subscriberURL checks the delivery URL without quoting it: it may carry
+// credentials in its userinfo or query.
+func (v *validator) subscriberURL(key, raw string) {
+	if raw == "" {
+		v.add(key, "required (an absolute http or https URL)%s", v.emptyHint(key))
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(key, "must be an absolute http or https URL")
+	}
+}
+
+// signingKeys decodes whsec_<base64> secrets into HMAC keys, in order.
+func (v *validator) signingKeys(key string, secrets []Secret) [][]byte {
+	if len(secrets) == 0 {
+		v.add(key, "required: whsec_<base64>, or a list of them for rotation%s", v.emptyHint(key))
+		return nil
+	}
+	keys := make([][]byte, 0, len(secrets))
+	for i, s := range secrets {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		raw := s.Reveal()
+		if raw == "" {
+			v.add(k, "empty secret%s", v.emptyHint(k))
+			continue
+		}
+		b64, ok := strings.CutPrefix(raw, secretPrefix)
+		if !ok {
+			v.add(k, "must start with %s followed by base64", secretPrefix)
+			continue
+		}
+		b, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			b, err = base64.RawStdEncoding.DecodeString(b64)
+		}
+		if err != nil {
+			v.add(k, "is not valid base64 after %s", secretPrefix)
+			continue
+		}
+		if len(b) < minKeyLen {
+			v.add(k, "key is %d bytes; at least %d are required", len(b), minKeyLen)
+			continue
+		}
+		keys = append(keys, b)
+	}
+	return keys
+}
+
+func (v *validator) patterns(key string, events []string) []Pattern {
+	if len(events) == 0 {
+		v.add(key, "must list at least one pattern (leave events out for all events)")
+		return nil
+	}
+	out := make([]Pattern, 0, len(events))
+	for i, e := range events {
+		p, err := ParsePattern(e)
+		if err != nil {
+			v.add(fmt.Sprintf("%s[%d]", key, i), "%v", err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (v *validator) retry(key string, r RetryConfig) {
+	if r.MaxAttempts < 1 {
+		v.add(key+".max_attempts", "must be >= 1")
+	}
+	if r.InitialBackoff <= 0 {
+		v.add(key+".initial_backoff", "must be > 0")
+	}
+	if r.MaxBackoff <= 0 {
+		v.add(key+".max_backoff", "must be > 0")
+	}
+	if r.InitialBackoff > 0 && r.MaxBackoff > 0 && r.InitialBackoff > r.MaxBackoff {
+		v.add(key+".initial_backoff", "%s is more than max_backoff (%s)", r.InitialBackoff, r.MaxBackoff)
+	}
+	if r.MaxAge <= 0 {
+		v.add(key+".max_age", "must be > 0")
+	}
+}
+
+// headers checks extra request headers. Values are never quoted: they
+// often carry credentials.
+func (v *validator) headers(key string, h map[string]string) {
+	for _, name := range sortedKeys(h) {
+		k := key + "." + name
+		switch {
+		case !validHeaderName(name):
+			v.add(k, "not a valid header name")
+		case reservedHeaders[strings.ToLower(name)]:
+			v.add(k, "is set by hookgate and cannot be configured")
+		case strings.ContainsAny(h[name], "\r\n\x00"):
+			v.add(k, "value contains a line break or NUL")
+		}
+	}
+}
+
+// validHeaderName reports whether s is an RFC 9110 token.
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
