@@ -60,7 +60,7 @@ func TestExpandEnvHints(t *testing.T) {
 		line, col int
 		want      string
 	}{
-		{1, 5, " (A is unset)"},            // first quoted item: `["", ""]`, column of its quote
+		{1, 5, " (A is unset)"},             // first quoted item: `["", ""]`, column of its quote
 		{1, 9, " (EMPTY is set but empty)"}, // second item
 		{2, 4, " (B is unset)"},
 		{3, 1, ""},
