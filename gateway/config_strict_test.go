@@ -1,0 +1,104 @@
+package gateway_test
+
+import (
+	"testing"
+)
+
+// TestParseConfigStrict covers what the decoder refuses: unknown keys at
+// every depth, wrong types, duplicate keys and malformed YAML, each placed
+// by line and key.
+func TestParseConfigStrict(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{name: "unknown top-level key", src: minimal + "serve:\n  listen: x\n",
+			want: []string{"config.yaml:5: serve: unknown key (known: server, admin, store, sources, subscribers)"}},
+		{name: "unknown key in server", src: "server:\n  listn: 127.0.0.1:1\n" + minimal,
+			want: []string{"config.yaml:2: server.listn: unknown key (known: listen, tls, max_body)"}},
+		{name: "unknown key in tls", src: minimal + "server:\n  tls: {cert: x}\n",
+			want: []string{"config.yaml:6: server.tls.cert: unknown key (known: cert_file, key_file)"}},
+		{name: "unknown key in a source", src: "sources:\n  iimmpact:\n    provider: iimmpact\n    secret: x\n",
+			want: []string{"config.yaml:4: sources.iimmpact.secret: unknown key (known: provider, secrets)"}},
+		{name: "unknown key in redis", src: minimal + "store:\n  redis:\n    url: redis://x\n    db: 1\n",
+			want: []string{"config.yaml:8: store.redis.db: unknown key (known: url, prefix)"}},
+		{name: "unknown key deep in a subscriber", src: withSub("    retry:\n      max_attempt: 3\n"),
+			want: []string{"config.yaml:10: subscribers.s.retry.max_attempt: unknown key (known: max_attempts, initial_backoff, max_backoff, max_age)"}},
+		{name: "derived fields are not keys", src: withSub("    signingkeys: x\n"),
+			want: []string{"config.yaml:9: subscribers.s.signingkeys: unknown key"}},
+		{name: "every unknown key", src: "a: 1\nsources:\n  x:\n    b: 2\n    provider: iimmpact\n    secrets: [k]\nc: 3\n",
+			want: []string{
+				"config.yaml:1: a: unknown key",
+				"config.yaml:4: sources.x.b: unknown key",
+				"config.yaml:7: c: unknown key",
+			}},
+		{name: "duration without unit", src: withSub("    timeout: 10\n"),
+			want: []string{`config.yaml:9: subscribers.s.timeout: invalid duration "10" (want e.g. 1500ms, 2m, 168h)`}},
+		{name: "duration garbage", src: minimal + "store:\n  retention: a week\n",
+			want: []string{`config.yaml:6: store.retention: invalid duration "a week"`}},
+		{name: "size garbage", src: minimal + "server:\n  max_body: 5 megs\n",
+			want: []string{`config.yaml:6: server.max_body: invalid size "5 megs" (want bytes, or a number with KB or MB: 5MB)`}},
+		{name: "size negative", src: minimal + "server:\n  max_body: -5MB\n",
+			want: []string{`config.yaml:6: server.max_body: invalid size "-5MB"`}},
+		{name: "integer garbage", src: withSub("    max_in_flight: many\n"),
+			want: []string{`config.yaml:9: subscribers.s.max_in_flight: must be an integer, got "many"`}},
+		{name: "integer as float", src: withSub("    max_in_flight: 1.5\n"),
+			want: []string{`config.yaml:9: subscribers.s.max_in_flight: must be an integer, got "1.5"`}},
+		{name: "integer quoted", src: withSub("    max_in_flight: \"4\"\n"),
+			want: []string{`config.yaml:9: subscribers.s.max_in_flight: must be an integer, got "4"`}},
+		{name: "block is a list", src: minimal + "server: [a]\n",
+			want: []string{"config.yaml:5: server: must be a mapping of keys, got a list"}},
+		{name: "block is a scalar", src: minimal + "admin: yes\n",
+			want: []string{"config.yaml:5: admin: must be a mapping of keys, got a scalar"}},
+		{name: "sources is a list", src: "sources: [iimmpact]\n",
+			want: []string{"config.yaml:1: sources: must be a mapping of names, got a list"}},
+		{name: "secrets is a mapping", src: "sources:\n  a:\n    provider: iimmpact\n    secrets: {k: v}\n",
+			want: []string{"config.yaml:4: sources.a.secrets: must be a list, got a mapping"}},
+		{name: "string is a list", src: subWithout("    url: [a]\n    secret: " + whsec + "\n"),
+			want: []string{"config.yaml:7: subscribers.s.url: must be a string, got a list"}},
+		{name: "events is a scalar", src: withSub("    events: \"**\"\n"),
+			want: []string{"config.yaml:9: subscribers.s.events: must be a list, got a scalar"}},
+		{name: "headers is a list", src: withSub("    headers: [X-A]\n"),
+			want: []string{"config.yaml:9: subscribers.s.headers: must be a mapping of names, got a list"}},
+		{name: "duplicate source", src: minimal + "  iimmpact:\n    provider: iimmpact\n    secrets: [y]\n",
+			want: []string{"config.yaml:5: sources.iimmpact: duplicate key (first at line 2)"}},
+		{name: "duplicate key in a block", src: withSub("    timeout: 1s\n    timeout: 2s\n"),
+			want: []string{"config.yaml:10: subscribers.s.timeout: duplicate key (first at line 9)"}},
+		{name: "top level is a list", src: "- a\n",
+			want: []string{"config.yaml:1: must be a mapping of keys, got a list"}},
+		{name: "syntax error", src: minimal + "subscribers:\n  s: [\n",
+			want: []string{"config.yaml:6: invalid YAML: did not find expected node content"}},
+		{name: "tab indentation", src: "sources:\n\tiimmpact: {}\n",
+			want: []string{"config.yaml:2: invalid YAML: found character that cannot start any token"}},
+		{name: "two documents", src: minimal + "---\nsources: {}\n",
+			want: []string{"config.yaml:5: invalid YAML: only one YAML document is allowed"}},
+		{name: "env error and decode error together", src: minimal + "server:\n  listen: ${UNTERMINATED\n  nope: 1\n",
+			want: []string{
+				"config.yaml:6: unterminated ${ (write $$ for a literal $)",
+				"config.yaml:7: server.nope: unknown key",
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkErrLines(t, errLines(t, tt.src, nil), tt.want)
+		})
+	}
+}
+
+// Aliases are plain YAML and resolve like the value they point at.
+func TestParseConfigAliases(t *testing.T) {
+	cfg := mustParse(t, minimal+`subscribers:
+  a:
+    url: https://a.example/h
+    secret: &key `+whsec+`
+    retry: &retry {max_attempts: 3}
+  b:
+    url: https://b.example/h
+    secret: *key
+    retry: *retry
+`, nil)
+	if got := cfg.Subscribers["b"]; got.Retry.MaxAttempts != 3 || len(got.SigningKeys) != 1 {
+		t.Errorf("subscriber b = %+v, want the aliased secret and retry", got)
+	}
+}
