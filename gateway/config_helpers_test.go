@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/hookgate/hookgate/gateway"
+	// The real providers, where they exist; registerIfMissing covers the
+	// rest until they land.
+	_ "github.com/hookgate/hookgate/plugins"
 )
 
 // testProvider stands in for a plugin where the real one is not linked
