@@ -6,5 +6,6 @@ package plugins
 
 import (
 	// Providers, one per upstream; add new ones here.
+	_ "github.com/hookgate/hookgate/plugins/catalog360"
 	_ "github.com/hookgate/hookgate/plugins/iimmpact"
 )
