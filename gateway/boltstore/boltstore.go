@@ -1,0 +1,194 @@
+// Package boltstore is hookgate's embedded single-node Store, kept in one
+// bbolt file under store.path. It is chosen when the config has no
+// store.redis block.
+//
+// bbolt takes an exclusive file lock, so exactly one process uses a store
+// directory; every write transaction is committed and fsynced before the
+// method returns, and bbolt runs write transactions one at a time, which is
+// what makes Claim's leases exclusive. Put (the ingest path), Claim, Record
+// and Release go through a group commit (groupcommit.go) so that concurrent
+// callers share one commit and one fsync.
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+func init() { gateway.RegisterStore(gateway.StoreEmbedded, Open) }
+
+var _ gateway.Store = (*Store)(nil)
+
+// FileName is the database file inside store.path.
+const FileName = "hookgate.db"
+
+// Defaults for a StoreConfig whose durations are unset, as SPEC 2 gives them.
+const (
+	DefaultRetention    = 168 * time.Hour
+	DefaultDedupeWindow = 72 * time.Hour
+	DefaultPath         = "./data"
+)
+
+// lockTimeout bounds the wait for another process's file lock, so that a
+// second hookgate on the same directory fails fast instead of hanging.
+var lockTimeout = time.Second
+
+// maxGroup bounds the writes one group commit carries, so that a burst
+// becomes several moderate transactions rather than one huge one.
+const maxGroup = 1000
+
+// Store is the embedded Store. Create it with Open.
+type Store struct {
+	db        *bolt.DB
+	gc        *groupCommit
+	file      string
+	retention time.Duration
+	dedupe    time.Duration
+}
+
+// Open opens or creates the store in the directory cfg.Path (created 0700,
+// the file 0600). It fails with an error wrapping gateway.ErrLocked when
+// another process, or another Open in this one, holds the directory.
+func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
+	dir := cfg.Path
+	if dir == "" {
+		dir = DefaultPath
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open store dir: %w", err)
+	}
+	file := filepath.Join(dir, FileName)
+	// NoFreelistSync: the free-page list is rebuilt on open instead of
+	// written with every commit, which halves a small commit's writes;
+	// durability of the data is unchanged (etcd runs bbolt this way).
+	db, err := bolt.Open(file, 0o600, &bolt.Options{
+		Timeout:        lockTimeout,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: another hookgate process holds this store (the file is locked, not damaged): %w",
+			file, gateway.ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", file, err)
+	}
+	s := &Store{db: db, gc: &groupCommit{db: db, max: maxGroup}, file: file,
+		retention: cfg.Retention, dedupe: cfg.DedupeWindow}
+	if s.retention <= 0 {
+		s.retention = DefaultRetention
+	}
+	if s.dedupe <= 0 {
+		s.dedupe = DefaultDedupeWindow
+	}
+	if err := db.Update(initBuckets); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", file, err)
+	}
+	return s, nil
+}
+
+// initBuckets creates the top-level buckets of a new file and checks the
+// schema version of an existing one.
+func initBuckets(tx *bolt.Tx) error {
+	for _, name := range topBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	list := tx.Bucket(bktList)
+	for _, name := range listBuckets {
+		if _, err := list.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket list/%s: %w", name, err)
+		}
+	}
+	meta := tx.Bucket(bktMeta)
+	switch v := meta.Get([]byte("version")); {
+	case v == nil:
+		return meta.Put([]byte("version"), []byte(schemaVersion))
+	case string(v) != schemaVersion:
+		return fmt.Errorf("schema version %q, this hookgate reads %q", v, schemaVersion)
+	}
+	return nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.file }
+
+// Ping reports whether the database is open and readable.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.view(ctx, "ping", func(t *txn) error { return nil })
+}
+
+// Close closes the database, waiting for transactions in progress.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", s.file, err)
+	}
+	return nil
+}
+
+// inputError marks a caller's mistake, so that it is not reported as the
+// store being unavailable.
+type inputError struct{ msg string }
+
+func (e *inputError) Error() string { return e.msg }
+
+func badInput(format string, args ...any) error {
+	return &inputError{msg: fmt.Sprintf(format, args...)}
+}
+
+// wrap names the operation and classifies err: the contract's own errors
+// and caller mistakes pass through; anything else (closed database, I/O,
+// a record that does not decode) means the store cannot answer and wraps
+// gateway.ErrUnavailable.
+func wrap(op string, err error) error {
+	var in *inputError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gateway.ErrNotFound), errors.Is(err, gateway.ErrLeaseLost),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
+		errors.As(err, &in):
+		return fmt.Errorf("%s: %w", op, err)
+	default:
+		return fmt.Errorf("%s: %w: %w", op, gateway.ErrUnavailable, err)
+	}
+}
+
+// view runs fn in a read transaction.
+func (s *Store) view(ctx context.Context, op string, fn func(t *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return wrap(op, err)
+	}
+	return wrap(op, s.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx)) }))
+}
+
+// update runs fn in a write transaction of its own.
+func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return wrap(op, err)
+	}
+	return wrap(op, s.db.Update(func(tx *bolt.Tx) error { return fn(newTxn(tx)) }))
+}
+
+// batch runs fn in a write transaction that concurrent callers may share.
+// fn may run more than once (a group is retried without a failing member),
+// so it must reset whatever it reports back on every run. A
+// failing fn rolls back the whole shared transaction, so expected outcomes
+// such as a lost lease are reported through variables, not errors.
+func (s *Store) batch(ctx context.Context, op string, fn func(t *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return wrap(op, err)
+	}
+	return wrap(op, s.gc.do(func(tx *bolt.Tx) error { return fn(newTxn(tx)) }))
+}

@@ -1,0 +1,170 @@
+package boltstore
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// checkIndexes fails unless every index entry matches a record and every
+// record has its entries: the invariant txn.setDelivery keeps.
+func checkIndexes(t *testing.T, s *Store) {
+	t.Helper()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		x := newTxn(tx)
+		want := map[string]int{} // index bucket path -> entries expected
+		pending, dead := map[string]int64{}, map[string]int64{}
+		has := func(parent *bolt.Bucket, path, name string, key []byte) {
+			want[path+"/"+name]++
+			if b := parent.Bucket([]byte(name)); b == nil || b.Get(key) == nil && !keyExists(b, key) {
+				t.Errorf("missing index entry %s/%q -> %q", path, name, key)
+			}
+		}
+		err := x.events.ForEach(func(k, v []byte) error {
+			id := string(k)
+			ev, err := decodeEvent(v, false)
+			if err != nil {
+				return err
+			}
+			lk := timeKey(ev.ReceivedAt, id)
+			want["all/"]++
+			if !keyExists(x.listAll, lk) {
+				t.Errorf("missing list/all entry for %s", id)
+			}
+			has(x.listSrc, "src", ev.Source, lk)
+			has(x.listType, "type", ev.Type, lk)
+			subs, recs, err := x.eventDeliveries(id)
+			if err != nil {
+				return err
+			}
+			sts := map[gateway.DeliveryStatus]bool{gateway.StatusUnrouted: len(recs) == 0}
+			for i, sub := range subs {
+				r := recs[i]
+				sts[r.Status] = true
+				has(x.listSub, "sub", sub, lk)
+				has(x.listSS, "substatus", string(subStatusName(sub, string(r.Status))), lk)
+				if r.queued() {
+					pending[sub]++
+					has(x.due, "due", sub, timeKey(r.DueAt, id))
+				}
+				if r.Status == gateway.StatusDead {
+					dead[sub]++
+					has(x.dead, "dead", sub, timeKey(r.DeadAt, id))
+				}
+			}
+			for st, ok := range sts {
+				if ok {
+					has(x.listSt, "status", string(st), lk)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		got := map[string]int{"all/": x.listAll.Stats().KeyN}
+		for path, parent := range map[string]*bolt.Bucket{"src": x.listSrc, "type": x.listType, "sub": x.listSub,
+			"substatus": x.listSS, "status": x.listSt, "due": x.due, "dead": x.dead} {
+			parent.ForEachBucket(func(name []byte) error {
+				if n := parent.Bucket(name).Stats().KeyN; n > 0 {
+					got[path+"/"+string(name)] = n
+				}
+				return nil
+			})
+		}
+		for k, n := range got {
+			if n != want[k] {
+				t.Errorf("index %q has %d entries, want %d", k, n, want[k])
+			}
+		}
+		for k, n := range want {
+			if _, seen := got[k]; !seen {
+				t.Errorf("index %q has %d entries, want %d", k, got[k], n)
+			}
+		}
+		return x.stats.ForEach(func(k, v []byte) error {
+			st, err := decodeStats(v)
+			if err != nil {
+				return err
+			}
+			if st.Pending != pending[string(k)] || st.Dead != dead[string(k)] {
+				t.Errorf("stats %s: pending %d dead %d, records say %d, %d", k, st.Pending, st.Dead, pending[string(k)], dead[string(k)])
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("check indexes: %v", err)
+	}
+}
+
+// keyExists reports whether key is in b; index values are empty, and
+// bbolt's Get cannot tell an empty value from a missing key.
+func keyExists(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return k != nil && string(k) == string(key)
+}
+
+// TestIndexesFollowRecords drives deliveries through every transition and
+// checks the indexes after each step, then sweeps everything and checks
+// that no record or index entry is left.
+func TestIndexesFollowRecords(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	ok := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	sec := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Second) }
+	_, err := s.Put(ctx, []gateway.NewEvent{
+		testEvent("evt_1", sec(0), "sub-a", "sub-b"),
+		testEvent("evt_2", sec(1), "sub-a"),
+		testEvent("evt_3", sec(2)),
+		testEvent("evt_4", sec(3), "sub-b", "sub-b"),
+	})
+	ok("Put", err)
+	checkIndexes(t, s)
+
+	cs, err := s.Claim(ctx, "sub-a", sec(5), 10, time.Minute)
+	ok("Claim sub-a", err)
+	checkIndexes(t, s)
+	ok("Record delivered", s.Record(ctx, cs[0], gateway.Outcome{Status: gateway.StatusDelivered, Attempt: gateway.Attempt{At: sec(6), StatusCode: 200}}))
+	ok("Record retrying", s.Record(ctx, cs[1], gateway.Outcome{Status: gateway.StatusRetrying, NextAttemptAt: sec(60),
+		Attempt: gateway.Attempt{At: sec(6), StatusCode: 500}}))
+	checkIndexes(t, s)
+
+	cs, err = s.Claim(ctx, "sub-b", sec(5), 10, time.Minute)
+	ok("Claim sub-b", err)
+	ok("Record dead", s.Record(ctx, cs[0], gateway.Outcome{Status: gateway.StatusDead, Attempt: gateway.Attempt{At: sec(7), StatusCode: 410}}))
+	ok("Release", s.Release(ctx, cs[1], sec(30)))
+	checkIndexes(t, s)
+
+	_, err = s.Redeliver(ctx, "evt_1", "", sec(100))
+	ok("Redeliver all", err)
+	_, err = s.Redeliver(ctx, "evt_3", "sub-c", sec(100))
+	ok("Redeliver to a new subscriber", err)
+	checkIndexes(t, s)
+
+	// A redelivery after the dedupe window replaces the old event.
+	_, err = s.Put(ctx, []gateway.NewEvent{testEvent("evt_2", sec(7200), "sub-c")})
+	ok("Put after the window", err)
+	checkIndexes(t, s)
+
+	ok("Sweep", s.Sweep(ctx, t0.Add(1000*time.Hour)))
+	checkIndexes(t, s)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bktEvents, bktDeliveries, bktHistory, bktDedupe, bktDedupeExp} {
+			if n := tx.Bucket(name).Stats().KeyN; n != 0 {
+				t.Errorf("bucket %s has %d keys after sweeping everything", name, n)
+			}
+		}
+		return nil
+	})
+	ok("view", err)
+}

@@ -1,0 +1,114 @@
+package boltstore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"time"
+)
+
+// Bucket names. Top-level buckets hold records; the index buckets hold
+// nested buckets (one per subscriber, source, type or status) whose keys are
+// ordered so that each query is a cursor seek, and whose values are empty.
+var (
+	bktMeta       = []byte("meta")       // "version" -> schema version
+	bktEvents     = []byte("events")     // eventID -> eventRec
+	bktDeliveries = []byte("deliveries") // eventID \x00 sub -> deliveryRec
+	bktHistory    = []byte("history")    // eventID \x00 sub \x00 seq(4) -> attempt
+	bktDue        = []byte("due")        // sub / time(8) eventID: queued deliveries, leased ones at lease end
+	bktDead       = []byte("dead")       // sub / deadAt(8) eventID
+	bktDedupe     = []byte("dedupe")     // eventID -> deadline(8)
+	bktDedupeExp  = []byte("dedupe_exp") // deadline(8) eventID: what Sweep forgets
+	bktStats      = []byte("stats")      // sub -> statsRec
+	bktPaused     = []byte("paused")     // sub -> ""
+	bktList       = []byte("list")       // the listing indexes below, all by received time(8) eventID
+	bktListAll    = []byte("all")        // every event; Sweep walks it oldest first
+	bktListSrc    = []byte("src")        // source / ...
+	bktListType   = []byte("type")       // type / ...
+	bktListSub    = []byte("sub")        // sub / ...: events with a delivery to sub
+	bktListStatus = []byte("status")     // status / ...: events with a delivery in status (unrouted: none)
+	bktListSubSt  = []byte("substatus")  // sub \x00 status / ...: events whose delivery to sub is in status
+
+	topBuckets = [][]byte{bktMeta, bktEvents, bktDeliveries, bktHistory, bktDue, bktDead,
+		bktDedupe, bktDedupeExp, bktStats, bktPaused, bktList}
+	listBuckets = [][]byte{bktListAll, bktListSrc, bktListType, bktListSub, bktListStatus, bktListSubSt}
+)
+
+// schemaVersion is written on creation; Open refuses a file of another one
+// rather than misreading it.
+const schemaVersion = "1"
+
+// timeBits maps a time to an unsigned number whose big-endian bytes sort as
+// the times do. The zero time maps to 0 (before everything) because
+// time.Time{}.UnixNano overflows.
+func timeBits(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	return uint64(t.UnixNano()) ^ (1 << 63)
+}
+
+// bitsTime undoes timeBits; times come back in UTC.
+func bitsTime(v uint64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(v^(1<<63))).UTC()
+}
+
+// timeKey is an index key: the time, then the event id, so that entries of
+// one instant still differ and sort by id.
+func timeKey(t time.Time, eventID string) []byte {
+	k := make([]byte, 8, 8+len(eventID))
+	binary.BigEndian.PutUint64(k, timeBits(t))
+	return append(k, eventID...)
+}
+
+// splitTimeKey undoes timeKey.
+func splitTimeKey(k []byte) (time.Time, string) {
+	if len(k) < 8 {
+		return time.Time{}, ""
+	}
+	return bitsTime(binary.BigEndian.Uint64(k)), string(k[8:])
+}
+
+// deliveryKey names one event's delivery to one subscriber. Ids and names
+// never hold a NUL, so an event's deliveries share the prefix eventID\x00
+// and come out sorted by subscriber.
+func deliveryKey(eventID, sub string) []byte {
+	k := make([]byte, 0, len(eventID)+1+len(sub))
+	k = append(k, eventID...)
+	k = append(k, 0)
+	return append(k, sub...)
+}
+
+// deliveryPrefix is the common prefix of an event's delivery keys.
+func deliveryPrefix(eventID string) []byte {
+	return append([]byte(eventID), 0)
+}
+
+// historyKey names the seq-th (1-based) recorded attempt of a delivery.
+func historyKey(eventID, sub string, seq uint32) []byte {
+	k := append(deliveryKey(eventID, sub), 0, 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(k[len(k)-4:], seq)
+	return k
+}
+
+// historyPrefix is the common prefix of a delivery's history keys.
+func historyPrefix(eventID, sub string) []byte {
+	return append(deliveryKey(eventID, sub), 0)
+}
+
+// subStatusName names a subscriber+status listing bucket.
+func subStatusName(sub string, st string) []byte {
+	return []byte(sub + "\x00" + st)
+}
+
+// hasPrefix is bytes.HasPrefix, named for the cursor loops.
+func hasPrefix(k, prefix []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) }
+
+// u64 encodes v big-endian.
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}

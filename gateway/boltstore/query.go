@@ -1,0 +1,146 @@
+package boltstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// Listing limits, as EventFilter documents them; Dead uses the same.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+func capLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	}
+	return n
+}
+
+// Event returns the event with its deliveries and their full history.
+func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, error) {
+	var out gateway.EventRecord
+	err := s.view(ctx, "event "+id, func(t *txn) error {
+		ev, ok, err := t.getEvent(id, true)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return gateway.ErrNotFound
+		}
+		out = gateway.EventRecord{Envelope: ev.Body, ID: id, Source: ev.Source, Type: ev.Type,
+			Subject: ev.Subject, ReceivedAt: ev.ReceivedAt, Duplicates: int(ev.Duplicates),
+			Deliveries: []gateway.DeliveryRecord{}}
+		subs, recs, err := t.eventDeliveries(id)
+		if err != nil {
+			return err
+		}
+		for i, sub := range subs {
+			d := deliveryRecord(id, sub, &recs[i])
+			if d.History, err = t.readHistory(id, sub); err != nil {
+				return err
+			}
+			out.Deliveries = append(out.Deliveries, d)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// deliveryRecord is rec as the admin API shows it, without history.
+func deliveryRecord(id, sub string, rec *deliveryRec) gateway.DeliveryRecord {
+	d := gateway.DeliveryRecord{EventID: id, Subscriber: sub, Status: rec.Status, Attempts: rec.Attempts,
+		CreatedAt: rec.CreatedAt, LastStatusCode: rec.LastCode, LastError: rec.LastError}
+	if rec.queued() {
+		next := rec.NextAt
+		d.NextAttemptAt = &next
+	}
+	return d
+}
+
+// readHistory returns a delivery's attempts, oldest first.
+func (t *txn) readHistory(id, sub string) ([]gateway.Attempt, error) {
+	hist := []gateway.Attempt{}
+	prefix := historyPrefix(id, sub)
+	c := t.history.Cursor()
+	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
+		a, err := decodeAttempt(v)
+		if err != nil {
+			return nil, fmt.Errorf("history %q: %w", k, err)
+		}
+		hist = append(hist, a)
+	}
+	return hist, nil
+}
+
+// Dead returns the subscriber's dead deliveries, most recently dead first:
+// a reverse walk of its dead index.
+func (s *Store) Dead(ctx context.Context, sub string, limit int) ([]gateway.DeliveryRecord, error) {
+	limit = capLimit(limit)
+	out := []gateway.DeliveryRecord{}
+	err := s.view(ctx, "dead "+sub, func(t *txn) error {
+		dead := t.dead.Bucket([]byte(sub))
+		if dead == nil {
+			return nil
+		}
+		c := dead.Cursor()
+		for k, _ := c.Last(); k != nil && len(out) < limit; k, _ = c.Prev() {
+			_, id := splitTimeKey(k)
+			rec, ok, err := t.getDelivery(id, sub)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("dead entry %s/%s without its delivery: %w", sub, id, errCorrupt)
+			}
+			out = append(out, deliveryRecord(id, sub, &rec))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Stats returns the subscriber's counters; a subscriber the store has not
+// seen has all zero.
+func (s *Store) Stats(ctx context.Context, sub string) (gateway.SubscriberStats, error) {
+	var st gateway.SubscriberStats
+	err := s.view(ctx, "stats "+sub, func(t *txn) error {
+		v := t.stats.Get([]byte(sub))
+		if v == nil {
+			return nil
+		}
+		var err error
+		st, err = decodeStats(v)
+		return err
+	})
+	return st, err
+}
+
+// SetPaused holds or releases the subscriber's deliveries.
+func (s *Store) SetPaused(ctx context.Context, sub string, paused bool) error {
+	return s.update(ctx, "pause "+sub, func(t *txn) error {
+		if paused {
+			return t.paused.Put([]byte(sub), []byte{1}) // Get sees a nil value as absent
+		}
+		return t.paused.Delete([]byte(sub))
+	})
+}
+
+// Paused reports whether the subscriber's deliveries are held.
+func (s *Store) Paused(ctx context.Context, sub string) (bool, error) {
+	var paused bool
+	err := s.view(ctx, "paused "+sub, func(t *txn) error {
+		paused = t.paused.Get([]byte(sub)) != nil
+		return nil
+	})
+	return paused, err
+}

@@ -1,0 +1,225 @@
+package boltstore
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// txn is one transaction with its top-level buckets looked up once. Its
+// methods keep every index in step with the records; nothing else writes
+// to the buckets.
+type txn struct {
+	tx                                                  *bolt.Tx
+	events, deliveries, history, due, dead              *bolt.Bucket
+	dedupe, dedupeExp, stats, paused                    *bolt.Bucket
+	listAll, listSrc, listType, listSub, listSt, listSS *bolt.Bucket
+}
+
+func newTxn(tx *bolt.Tx) *txn {
+	t := &txn{tx: tx,
+		events: tx.Bucket(bktEvents), deliveries: tx.Bucket(bktDeliveries), history: tx.Bucket(bktHistory),
+		due: tx.Bucket(bktDue), dead: tx.Bucket(bktDead), dedupe: tx.Bucket(bktDedupe),
+		dedupeExp: tx.Bucket(bktDedupeExp), stats: tx.Bucket(bktStats), paused: tx.Bucket(bktPaused),
+	}
+	if list := tx.Bucket(bktList); list != nil {
+		t.listAll, t.listSrc, t.listType = list.Bucket(bktListAll), list.Bucket(bktListSrc), list.Bucket(bktListType)
+		t.listSub, t.listSt, t.listSS = list.Bucket(bktListSub), list.Bucket(bktListStatus), list.Bucket(bktListSubSt)
+	}
+	return t
+}
+
+// getEvent reads an event; ok is false if there is none.
+func (t *txn) getEvent(id string, withBody bool) (rec eventRec, ok bool, err error) {
+	v := t.events.Get([]byte(id))
+	if v == nil {
+		return eventRec{}, false, nil
+	}
+	rec, err = decodeEvent(v, withBody)
+	if err != nil {
+		return eventRec{}, false, fmt.Errorf("event %s: %w", id, err)
+	}
+	return rec, true, nil
+}
+
+// getDelivery reads a delivery; ok is false if there is none.
+func (t *txn) getDelivery(id, sub string) (rec deliveryRec, ok bool, err error) {
+	v := t.deliveries.Get(deliveryKey(id, sub))
+	if v == nil {
+		return deliveryRec{}, false, nil
+	}
+	rec, err = decodeDelivery(v)
+	if err != nil {
+		return deliveryRec{}, false, fmt.Errorf("delivery %s/%s: %w", id, sub, err)
+	}
+	return rec, true, nil
+}
+
+// eventDeliveries lists an event's deliveries, sorted by subscriber.
+func (t *txn) eventDeliveries(id string) (subs []string, recs []deliveryRec, err error) {
+	prefix := deliveryPrefix(id)
+	c := t.deliveries.Cursor()
+	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
+		rec, err := decodeDelivery(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("delivery %q: %w", k, err)
+		}
+		subs = append(subs, string(k[len(prefix):]))
+		recs = append(recs, rec)
+	}
+	return subs, recs, nil
+}
+
+// nested returns the named bucket inside parent, creating it in a write
+// transaction; in a read transaction a missing one is nil.
+func (t *txn) nested(parent *bolt.Bucket, name []byte) (*bolt.Bucket, error) {
+	if b := parent.Bucket(name); b != nil || !t.tx.Writable() {
+		return b, nil
+	}
+	b, err := parent.CreateBucketIfNotExists(name)
+	if err != nil {
+		return nil, fmt.Errorf("create bucket %q: %w", name, err)
+	}
+	return b, nil
+}
+
+// index adds (add true) or removes key in parent's nested bucket name.
+// Empty names are not indexed: bbolt cannot name a bucket "", and an empty
+// filter matches everything anyway.
+func (t *txn) index(parent *bolt.Bucket, name string, key []byte, add bool) error {
+	if name == "" {
+		return nil
+	}
+	if !add {
+		if b := parent.Bucket([]byte(name)); b != nil {
+			return b.Delete(key)
+		}
+		return nil
+	}
+	b, err := t.nested(parent, []byte(name))
+	if err != nil {
+		return err
+	}
+	return b.Put(key, nil)
+}
+
+// updateStats applies fn to the subscriber's counters.
+func (t *txn) updateStats(sub string, fn func(*gateway.SubscriberStats)) error {
+	var st gateway.SubscriberStats
+	if v := t.stats.Get([]byte(sub)); v != nil {
+		var err error
+		if st, err = decodeStats(v); err != nil {
+			return fmt.Errorf("stats %s: %w", sub, err)
+		}
+	}
+	fn(&st)
+	return t.stats.Put([]byte(sub), encodeStats(st))
+}
+
+// setDelivery moves the delivery id/sub from old to new (nil old: create;
+// nil new: delete), keeping the due, dead and listing indexes and the
+// pending/dead counters in step. recv is the event's receipt time, the key
+// of its listing entries. When the status changes and sync is set, the
+// event's status listing is recomputed; callers that change several of an
+// event's deliveries sync once themselves.
+func (t *txn) setDelivery(id, sub string, recv time.Time, old, new *deliveryRec, sync bool) error {
+	var oldSt, newSt gateway.DeliveryStatus
+	if old != nil {
+		oldSt = old.Status
+		if old.queued() {
+			if err := t.index(t.due, sub, timeKey(old.DueAt, id), false); err != nil {
+				return err
+			}
+		}
+		if old.Status == gateway.StatusDead {
+			if err := t.index(t.dead, sub, timeKey(old.DeadAt, id), false); err != nil {
+				return err
+			}
+		}
+	}
+	if new != nil {
+		newSt = new.Status
+		if new.queued() {
+			if err := t.index(t.due, sub, timeKey(new.DueAt, id), true); err != nil {
+				return err
+			}
+		}
+		if new.Status == gateway.StatusDead {
+			if err := t.index(t.dead, sub, timeKey(new.DeadAt, id), true); err != nil {
+				return err
+			}
+		}
+		if err := t.deliveries.Put(deliveryKey(id, sub), new.encode()); err != nil {
+			return err
+		}
+	} else if err := t.deliveries.Delete(deliveryKey(id, sub)); err != nil {
+		return err
+	}
+	if oldSt == newSt {
+		return nil
+	}
+	lk := timeKey(recv, id)
+	if (old == nil) != (new == nil) {
+		if err := t.index(t.listSub, sub, lk, new != nil); err != nil {
+			return err
+		}
+	}
+	if err := t.index(t.listSS, string(subStatusName(sub, string(oldSt))), lk, false); err != nil {
+		return err
+	}
+	if new != nil {
+		if err := t.index(t.listSS, string(subStatusName(sub, string(newSt))), lk, true); err != nil {
+			return err
+		}
+	}
+	if err := t.updateStats(sub, func(st *gateway.SubscriberStats) {
+		st.Pending += count(new != nil && new.queued()) - count(old != nil && old.queued())
+		st.Dead += count(newSt == gateway.StatusDead) - count(oldSt == gateway.StatusDead)
+	}); err != nil {
+		return err
+	}
+	if sync {
+		return t.syncEventStatus(id, recv)
+	}
+	return nil
+}
+
+func count(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// allStatuses are the names of the status listing buckets.
+var allStatuses = []gateway.DeliveryStatus{gateway.StatusPending, gateway.StatusRetrying,
+	gateway.StatusDelivered, gateway.StatusDead, gateway.StatusUnrouted}
+
+// syncEventStatus makes the event's status listing entries match its
+// deliveries: one entry per status that any delivery has, or unrouted.
+func (t *txn) syncEventStatus(id string, recv time.Time) error {
+	_, recs, err := t.eventDeliveries(id)
+	if err != nil {
+		return err
+	}
+	has := map[gateway.DeliveryStatus]bool{gateway.StatusUnrouted: len(recs) == 0}
+	for _, r := range recs {
+		has[r.Status] = true
+	}
+	return t.setEventStatuses(id, recv, has)
+}
+
+// setEventStatuses writes the event's status listing entries: present for
+// the statuses in has, absent for the others.
+func (t *txn) setEventStatuses(id string, recv time.Time, has map[gateway.DeliveryStatus]bool) error {
+	lk := timeKey(recv, id)
+	for _, st := range allStatuses {
+		if err := t.index(t.listSt, string(st), lk, has[st]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
