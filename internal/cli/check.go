@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// runCheck is `hookgate check [-config PATH]`: it loads and validates the
+// config as serve would, and prints what the gateway would do with it, so
+// that an operator sees where events go before reloading. Every problem is
+// printed, not just the first, each as file:line: key: message.
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := configPathFlag(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hookgate check: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, err := gateway.LoadConfig(*path)
+	if err != nil {
+		var errs gateway.ConfigErrors
+		if !errors.As(err, &errs) {
+			fmt.Fprintf(stderr, "hookgate check: %v\n", err)
+			return exitError
+		}
+		for _, e := range errs {
+			fmt.Fprintln(stderr, e)
+		}
+		fmt.Fprintf(stderr, "%s: %d %s\n", *path, len(errs), plural(len(errs), "error", "errors"))
+		return exitError
+	}
+	printCheck(stdout, cfg)
+	return exitOK
+}
+
+// printCheck writes the sources, the subscribers and the routing table of
+// a valid config. It prints no secret: only how many each source has.
+func printCheck(w io.Writer, cfg *gateway.Config) {
+	fmt.Fprintf(w, "%s: OK\n\n", cfg.Path)
+
+	fmt.Fprintln(w, "sources:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  NAME\tPROVIDER\tSECRETS\tINGEST")
+	for _, name := range sortedNames(cfg.Sources) {
+		src := cfg.Sources[name]
+		fmt.Fprintf(tw, "  %s\t%s\t%d\tPOST /webhooks/%s\n", name, src.Provider, len(src.Secrets), name)
+	}
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nsubscribers:")
+	if len(cfg.Subscribers) == 0 {
+		fmt.Fprintln(w, "  (none: events are stored but delivered nowhere)")
+	}
+	for _, name := range sortedNames(cfg.Subscribers) {
+		sub := cfg.Subscribers[name]
+		sources := "all"
+		if len(sub.Sources) > 0 {
+			sources = strings.Join(sub.Sources, ", ")
+		}
+		fmt.Fprintf(w, "  %s\n", name)
+		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
+		fmt.Fprintf(tw, "    url:\t%s\n", redactURL(sub.URL))
+		fmt.Fprintf(tw, "    events:\t%s\n", strings.Join(sub.Events, ", "))
+		fmt.Fprintf(tw, "    sources:\t%s\n", sources)
+		fmt.Fprintf(tw, "    secrets:\t%d\n", len(sub.Secrets))
+		tw.Flush()
+	}
+
+	fmt.Fprintln(w, "\nroutes (event type -> subscribers):")
+	for _, name := range sortedNames(cfg.Sources) {
+		printRoutes(w, cfg, name)
+	}
+}
+
+// printRoutes lists, for each envelope type the source's provider
+// documents, the subscribers it reaches. Providers that document none get
+// the subscribers that take the source, with their patterns.
+func printRoutes(w io.Writer, cfg *gateway.Config, source string) {
+	provider := cfg.Sources[source].Provider
+	fmt.Fprintf(w, "  %s (%s):\n", source, provider)
+	p, err := gateway.LookupProvider(provider)
+	sampler, ok := p.(gateway.Sampler)
+	if err != nil || !ok {
+		fmt.Fprintln(w, "    (the provider lists no event types; by pattern:)")
+		any := false
+		for _, name := range sortedNames(cfg.Subscribers) {
+			sub := cfg.Subscribers[name]
+			if takesSource(sub, source) {
+				fmt.Fprintf(w, "    %s -> %s\n", strings.Join(sub.Events, ", "), name)
+				any = true
+			}
+		}
+		if !any {
+			fmt.Fprintln(w, "    -> (none)")
+		}
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, typ := range sampler.KnownTypes() {
+		subs := cfg.Routes(source, typ)
+		to := "(none)"
+		if len(subs) > 0 {
+			to = strings.Join(subs, ", ")
+		}
+		fmt.Fprintf(tw, "    %s\t-> %s\n", typ, to)
+	}
+	tw.Flush()
+}
+
+// takesSource reports whether sub receives any events from source.
+func takesSource(sub *gateway.SubscriberConfig, source string) bool {
+	if len(sub.Sources) == 0 {
+		return true
+	}
+	for _, s := range sub.Sources {
+		if s == source {
+			return true
+		}
+	}
+	return false
+}
+
+// redactURL hides the URL's password and query, which is where
+// credentials hide in a URL: check output is meant to be pasted into
+// tickets.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "[redacted]"
+	}
+	return u.Redacted()
+}
+
+func sortedNames[T any](m map[string]T) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
