@@ -1,0 +1,111 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// breaker is gobreaker's two-step form: Allow before the request, done
+// with its verdict after, which fits a request whose outcome is classified
+// rather than returned as a Go error.
+type breaker = gobreaker.TwoStepCircuitBreaker[struct{}]
+
+// Verdicts reported to the breaker. Only retryable failures count against
+// a subscriber: a permanent 4xx shows it is up and answering.
+var (
+	errFailed  = errors.New("retryable failure")
+	errAborted = errors.New("aborted by shutdown") // neither success nor failure
+)
+
+func newBreaker(name string, bc gateway.BreakerConfig, log *slog.Logger) *breaker {
+	trip := uint32(max(bc.ConsecutiveFailures, 1))
+	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: 1, // half-open: one probe decides
+		Timeout:     max(bc.Cooldown, time.Millisecond),
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= trip },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errAborted) },
+		OnStateChange: func(name string, from, to gobreaker.State) {
+			level := slog.LevelInfo
+			if to == gobreaker.StateOpen {
+				level = slog.LevelWarn
+			}
+			log.Log(context.Background(), level, "breaker "+to.String(), "subscriber", name, "from", from.String())
+		},
+	})
+}
+
+// verdict is what the breaker is told about an attempt of the given class.
+func verdict(c Class) error {
+	if c == Retry {
+		return errFailed
+	}
+	return nil
+}
+
+// subState is everything a dispatcher uses for one claim, swapped as a
+// whole by Update so that a request never mixes old and new settings.
+type subState struct {
+	cfg     *gateway.SubscriberConfig
+	client  *http.Client
+	own     *http.Transport // nil when Options.Transport is shared
+	breaker *breaker
+}
+
+func (s *subState) closeIdle() {
+	if s.own != nil {
+		s.own.CloseIdleConnections()
+	}
+}
+
+func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *Options, log *slog.Logger) *subState {
+	s := &subState{cfg: cfg}
+	if prev != nil && prev.cfg.URL == cfg.URL && prev.cfg.Breaker == cfg.Breaker {
+		s.breaker = prev.breaker
+	} else {
+		s.breaker = newBreaker(name, cfg.Breaker, log)
+	}
+	if prev != nil && prev.cfg.MaxInFlight == cfg.MaxInFlight {
+		s.client, s.own = prev.client, prev.own
+		return s
+	}
+	rt := o.Transport
+	if rt == nil {
+		s.own = newTransport(cfg.MaxInFlight)
+		rt = s.own
+	}
+	s.client = &http.Client{
+		Transport: rt,
+		// Redirects are never followed (SPEC 5): a 3xx is recorded and
+		// retried, so a misconfigured URL shows up instead of being
+		// silently chased.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return s
+}
+
+// newTransport keeps enough idle connections for the subscriber's
+// concurrency, so steady traffic reuses connections instead of dialing.
+func newTransport(maxInFlight int) *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          max(maxInFlight, 2) * 2,
+		MaxIdleConnsPerHost:   max(maxInFlight, 2),
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}

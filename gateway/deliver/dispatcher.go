@@ -1,0 +1,138 @@
+package deliver
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// maxErrorWait caps the wait between claims while the store fails.
+const maxErrorWait = 5 * time.Second
+
+// dispatcher claims and sends one subscriber's deliveries.
+type dispatcher struct {
+	e        *Engine
+	name     string
+	state    atomic.Pointer[subState]
+	inflight atomic.Int64
+	wake     chan struct{} // Notify, Update
+	freed    chan struct{} // a send finished: a slot may be free
+	cancel   context.CancelFunc
+
+	// Read and written by the run goroutine only.
+	paused      bool
+	pausedUntil time.Time
+}
+
+func newDispatcher(e *Engine, name string, cfg *gateway.SubscriberConfig) *dispatcher {
+	d := &dispatcher{
+		e:     e,
+		name:  name,
+		wake:  make(chan struct{}, 1),
+		freed: make(chan struct{}, 1),
+	}
+	d.state.Store(newSubState(name, cfg, nil, &e.opts, e.log))
+	return d
+}
+
+func (d *dispatcher) update(cfg *gateway.SubscriberConfig) {
+	prev := d.state.Load()
+	next := newSubState(d.name, cfg, prev, &d.e.opts, d.e.log)
+	d.state.Store(next)
+	if prev.own != nil && prev.own != next.own {
+		prev.own.CloseIdleConnections() // busy ones finish their request first
+	}
+}
+
+// run is the dispatcher loop. It claims only what it can send at once, so
+// that a claimed delivery never waits on this process while its lease
+// runs: paused or open-breaker subscribers claim nothing, half-open ones
+// one probe, closed ones the free share of MaxInFlight.
+func (d *dispatcher) run(ctx context.Context) {
+	e := d.e
+	poll := e.opts.PollInterval
+	errWait := poll
+	for ctx.Err() == nil {
+		st := d.state.Load()
+		if d.isPaused(ctx) {
+			d.wait(ctx, poll, false)
+			continue
+		}
+		inflight := int(d.inflight.Load())
+		slots := max(st.cfg.MaxInFlight, 1) - inflight
+		switch st.breaker.State() {
+		case gobreaker.StateOpen:
+			d.wait(ctx, poll, false) // events wait; no attempt is spent
+			continue
+		case gobreaker.StateHalfOpen:
+			slots = min(slots, 1)
+			if inflight > 0 {
+				slots = 0
+			}
+		}
+		if slots <= 0 {
+			d.wait(ctx, poll, true)
+			continue
+		}
+		claims, err := e.store.Claim(ctx, d.name, e.opts.Now(), slots, e.opts.LeaseFor(st.cfg.Timeout))
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.log.Error("claim failed", "subscriber", d.name, "err", err)
+			d.wait(ctx, errWait, false)
+			errWait = min(errWait*2, maxErrorWait)
+			continue
+		}
+		errWait = poll
+		for _, c := range claims {
+			d.inflight.Add(1)
+			e.sends.Add(1)
+			go d.send(st, c)
+		}
+		if len(claims) < slots {
+			d.wait(ctx, poll, false) // nothing more is due yet
+		}
+	}
+}
+
+// isPaused reads Store.Paused at most once per Options.PausedFor: it is
+// consulted on every loop and must not cost a store round trip each time.
+// When the read fails the last known value stands.
+func (d *dispatcher) isPaused(ctx context.Context) bool {
+	now := time.Now()
+	if now.Before(d.pausedUntil) {
+		return d.paused
+	}
+	p, err := d.e.store.Paused(ctx, d.name)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.e.log.Error("read paused flag", "subscriber", d.name, "err", err)
+		}
+		d.pausedUntil = now.Add(d.e.opts.PollInterval)
+		return d.paused
+	}
+	d.paused, d.pausedUntil = p, now.Add(d.e.opts.PausedFor)
+	return p
+}
+
+// wait returns on a wake-up, after timeout, when ctx ends, or — if
+// onFreed — when a send finishes.
+func (d *dispatcher) wait(ctx context.Context, timeout time.Duration, onFreed bool) {
+	var freed chan struct{}
+	if onFreed {
+		freed = d.freed
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-d.wake:
+	case <-freed:
+	case <-t.C:
+	}
+}

@@ -1,0 +1,134 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+const (
+	// maxDrain bounds how much of a response body is read (and thrown
+	// away) so the connection can be reused; past it, closing is cheaper.
+	maxDrain = 64 << 10
+	// storeTimeout bounds Record and Release, which run after the request
+	// and must not hang a shutdown on a dead store.
+	storeTimeout = 5 * time.Second
+)
+
+// send makes one attempt at a claimed delivery and records it, or hands
+// the claim back when the breaker or a shutdown prevents the attempt.
+func (d *dispatcher) send(st *subState, c gateway.Claim) {
+	e := d.e
+	defer func() {
+		d.inflight.Add(-1)
+		signal(d.freed)
+		e.sends.Done()
+	}()
+
+	done, err := st.breaker.Allow()
+	if err != nil {
+		// The breaker opened (or a probe is out) since the claim: hand it
+		// back without an attempt, due when a probe may go.
+		at := e.opts.Now()
+		if errors.Is(err, gobreaker.ErrOpenState) {
+			at = at.Add(st.cfg.Breaker.Cooldown)
+		}
+		d.release(c, at)
+		return
+	}
+
+	a, res, err := d.attempt(st, c)
+	if e.aborted(err) {
+		done(errAborted)
+		d.release(c, e.opts.Now())
+		return
+	}
+	done(verdict(res.Class))
+
+	now := e.opts.Now()
+	status, next := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	err = e.store.Record(ctx, c, gateway.Outcome{Attempt: a, Status: status, NextAttemptAt: next})
+	log := e.log.With("subscriber", d.name, "event", c.EventID, "attempt", c.Attempts+1)
+	switch {
+	case errors.Is(err, gateway.ErrLeaseLost):
+		log.Warn("lease lost before the attempt was recorded; another worker has the delivery", "status", status)
+	case err != nil:
+		log.Error("record attempt failed; the delivery comes due again when its lease expires", "err", err)
+	case status == gateway.StatusDead:
+		log.Warn("delivery dead", "reason", a.Error, "status_code", a.StatusCode)
+	case status == gateway.StatusRetrying:
+		log.Info("delivery failed, will retry", "reason", a.Error, "status_code", a.StatusCode, "next_attempt_at", next)
+	}
+}
+
+// attempt POSTs the envelope once. err is the transport error, if any,
+// returned so the caller can tell a shutdown abort from a failure.
+func (d *dispatcher) attempt(st *subState, c gateway.Claim) (gateway.Attempt, Result, error) {
+	e, cfg := d.e, st.cfg
+	ctx, cancel := context.WithTimeout(e.sendCtx, cfg.Timeout)
+	defer cancel()
+
+	ts := e.opts.Now()
+	a := gateway.Attempt{At: ts}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(c.Body))
+	if err != nil {
+		// Config validation should make this impossible; the error text
+		// would contain the URL, so it is not recorded.
+		a.Error = "invalid subscriber URL"
+		return a, Result{Class: Retry}, nil
+	}
+	h := req.Header
+	for k, v := range cfg.Headers {
+		h.Set(k, v)
+	}
+	// Set after the configured headers: these are the protocol and win.
+	h.Set("Content-Type", "application/cloudevents+json")
+	h.Set("User-Agent", e.opts.UserAgent)
+	h.Set(HeaderID, c.EventID)
+	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
+	h.Set(HeaderSignature, Sign(cfg.SigningKeys, c.EventID, ts, c.Body))
+
+	start := time.Now() // a measurement, not a decision: the real clock
+	resp, err := st.client.Do(req)
+	var res Result
+	if err == nil {
+		res.StatusCode = resp.StatusCode
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			res.RetryAfter, res.HasRetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), e.opts.Now())
+		}
+		// Errors draining are ignored: the status is the answer, and a
+		// connection that fails here is simply not reused.
+		io.CopyN(io.Discard, resp.Body, maxDrain)
+		resp.Body.Close()
+	}
+	a.Duration = time.Since(start)
+	a.StatusCode = res.StatusCode
+	res.Class = e.opts.Classify(res.StatusCode, err)
+	if res.Class != Delivered {
+		a.Error = Reason(res.StatusCode, err, cfg.Timeout)
+	}
+	return a, res, err
+}
+
+// release hands a claim back without an attempt. A lost lease means
+// another worker has it already, which is just as good.
+func (d *dispatcher) release(c gateway.Claim, at time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	err := d.e.store.Release(ctx, c, at)
+	if err != nil && !errors.Is(err, gateway.ErrLeaseLost) {
+		d.e.unreleased.Add(1)
+		d.e.log.Error("release failed; the delivery comes due again when its lease expires",
+			"subscriber", d.name, "event", c.EventID, "err", err)
+	}
+}
