@@ -83,7 +83,7 @@ func expandEnv(file string, data []byte, env func(string) (string, bool)) expand
 			if strings.ContainsAny(val, "\r\n") {
 				out.errs = append(out.errs, &ConfigError{File: file, Line: lineNo,
 					Err: fmt.Errorf("${%s}: value contains a line break, which config values may not", name)})
-				val = ""
+				continue
 			}
 			if val == "" {
 				out.empty[lineNo] = append(out.empty[lineNo], emptyRef{name: name, unset: !set, col: buf.Len() - start})

@@ -84,29 +84,51 @@ func ParseConfig(path string, data []byte, env func(string) (string, bool)) (*Co
 	}
 	exp := expandEnv(path, data, env)
 	d := &decoder{file: path, lines: map[string]int{}, vals: map[string][2]int{}}
-	d.errs = append(d.errs, exp.errs...)
 	cfg := DefaultConfig()
 	cfg.Path = path
 
+	errs := ConfigErrors(exp.errs)
 	root, err := parseDocument(exp.data)
 	if err != nil {
-		d.errs = append(d.errs, yamlSyntaxError(path, err))
-	} else if root != nil {
-		d.decode(root, reflect.ValueOf(cfg).Elem(), "")
-	}
-	// Validation of a tree that did not decode would only add noise
-	// ("at least one source" when the sources block was unreadable).
-	if len(d.errs) == 0 {
+		// Without a tree there is nothing to decode or validate.
+		errs = append(errs, yamlSyntaxError(path, err))
+	} else {
+		if root != nil {
+			d.decode(root, reflect.ValueOf(cfg).Elem(), "")
+		}
 		v := &validator{file: path, lines: d.lines, vals: d.vals, hint: exp.emptyHint}
 		v.config(cfg)
-		d.errs = append(d.errs, v.errs...)
+		errs = append(errs, d.errs...)
+		errs = append(errs, unexplained(v.errs, exp.errs, d.errs)...)
 	}
-	if len(d.errs) > 0 {
-		errs := ConfigErrors(d.errs)
+	if len(errs) > 0 {
 		errs.sortByPlace()
 		return nil, errs
 	}
 	return cfg, nil
+}
+
+// unexplained drops the validation errors that an earlier error already
+// explains: those on a line whose ${VAR} could not be expanded, and those
+// under a key that did not decode (its value is a default or partial; a
+// top level that is not a mapping explains everything). The rest are
+// reported too, so that one run shows every problem.
+func unexplained(found, envErrs, decodeErrs []*ConfigError) []*ConfigError {
+	var out []*ConfigError
+	for _, e := range found {
+		explained := false
+		for _, x := range envErrs {
+			explained = explained || x.Line == e.Line
+		}
+		for _, x := range decodeErrs {
+			explained = explained || x.Key == "" || e.Key == x.Key ||
+				strings.HasPrefix(e.Key, x.Key+".") || strings.HasPrefix(e.Key, x.Key+"[")
+		}
+		if !explained {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // parseDocument parses data into a node tree and returns the top-level

@@ -20,7 +20,10 @@ func TestParseConfigStrict(t *testing.T) {
 		{name: "unknown key in tls", src: minimal + "server:\n  tls: {cert: x}\n",
 			want: []string{"config.yaml:6: server.tls.cert: unknown key (known: cert_file, key_file)"}},
 		{name: "unknown key in a source", src: "sources:\n  iimmpact:\n    provider: iimmpact\n    secret: x\n",
-			want: []string{"config.yaml:4: sources.iimmpact.secret: unknown key (known: provider, secrets)"}},
+			want: []string{
+				"config.yaml:2: sources.iimmpact.secrets: at least one secret is required",
+				"config.yaml:4: sources.iimmpact.secret: unknown key (known: provider, secrets)",
+			}},
 		{name: "unknown key in redis", src: minimal + "store:\n  redis:\n    url: redis://x\n    db: 1\n",
 			want: []string{"config.yaml:8: store.redis.db: unknown key (known: url, prefix)"}},
 		{name: "unknown key deep in a subscriber", src: withSub("    retry:\n      max_attempt: 3\n"),
@@ -73,6 +76,21 @@ func TestParseConfigStrict(t *testing.T) {
 			want: []string{"config.yaml:2: invalid YAML: found character that cannot start any token"}},
 		{name: "two documents", src: minimal + "---\nsources: {}\n",
 			want: []string{"config.yaml:5: invalid YAML: only one YAML document is allowed"}},
+		{name: "decode and validation errors together", src: "sources:\n  a:\n    provider: iimmpact\n    secrets: [\"${NOPE}\"]\n    extra: 1\n" +
+			"subscribers:\n  s:\n    url: /rel\n    secret: " + whsec + "\n    timeout: soon\n    max_in_flight: 0\n",
+			want: []string{
+				"config.yaml:4: sources.a.secrets[0]: empty secret (NOPE is unset)",
+				"config.yaml:5: sources.a.extra: unknown key",
+				"config.yaml:8: subscribers.s.url: must be an absolute http or https URL",
+				"config.yaml:10: subscribers.s.timeout: invalid duration",
+				"config.yaml:11: subscribers.s.max_in_flight: must be >= 1",
+			}},
+		{name: "no validation noise under a block that did not decode", src: "sources: [a]\nsubscribers:\n  s:\n    url: https://x.example/h\n    secret: " + whsec + "\n    retry: {max_attempts: x, max_age: 0s}\n",
+			want: []string{
+				"config.yaml:1: sources: must be a mapping of names, got a list",
+				"config.yaml:6: subscribers.s.retry.max_age: must be > 0",
+				"config.yaml:6: subscribers.s.retry.max_attempts: must be an integer",
+			}},
 		{name: "env error and decode error together", src: minimal + "server:\n  listen: ${UNTERMINATED\n  nope: 1\n",
 			want: []string{
 				"config.yaml:6: unterminated ${ (write $$ for a literal $)",

@@ -65,6 +65,9 @@ func TestValidateRules(t *testing.T) {
 			want: []string{"config.yaml:4: sources.iimmpact.secrets[1]: empty secret (B is unset)"}},
 		{name: "block list secret from unset env", src: "sources:\n  iimmpact:\n    provider: iimmpact\n    secrets:\n      - ${A}\n",
 			want: []string{"config.yaml:5: sources.iimmpact.secrets[0]: empty secret (A is unset)"}},
+		{name: "secret with a line break", src: "sources:\n  iimmpact:\n    provider: iimmpact\n    secrets: [\"${K}\"]\n",
+			env:  map[string]string{"K": "TOPSECRET\nmore: yaml"},
+			want: []string{"config.yaml:4: ${K}: value contains a line break, which config values may not"}},
 		{name: "literal empty secret", src: "sources:\n  iimmpact:\n    provider: iimmpact\n    secrets: [\"\"]\n",
 			want: []string{"config.yaml:4: sources.iimmpact.secrets[0]: empty secret"}},
 
