@@ -2,6 +2,9 @@ package routes
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -22,18 +25,13 @@ type ingestHandler struct {
 // post answers 200 once every event of the request is durably stored, and
 // an error (mapped in errors.go) otherwise.
 func (h *ingestHandler) post(c *fiber.Ctx) error {
-	// The raw body, not c.Body(): signatures cover the bytes as sent, and
-	// decoding a Content-Encoding here would let a small compressed body
-	// expand past max_body.
-	raw := c.Request().Body()
-	if max := h.in.Config().Server.MaxBody; max > 0 && int64(len(raw)) > int64(max) {
-		// A reload lowered max_body below the listener's limit.
-		return gateway.ErrTooLarge
+	body, err := readBody(c, int64(h.in.Config().Server.MaxBody))
+	if err != nil {
+		return err
 	}
 	req := gateway.Request{
-		Header: ctxHeader{c},
-		// Fiber reuses the request buffer once the handler returns.
-		Body:       bytes.Clone(raw),
+		Header:     ctxHeader{c},
+		Body:       body,
 		ReceivedAt: h.now(),
 	}
 	res, err := h.in.Ingest(c.UserContext(), c.Params("source"), req)
@@ -76,4 +74,73 @@ func (h ctxHeader) Get(name string) string {
 		return ""
 	}
 	return strings.Clone(v)
+}
+
+// drainLimit is how much of an oversized body is read and thrown away so
+// that the client, still sending, reads the 413 instead of a connection
+// reset (closing a socket with unread input makes the kernel send RST).
+// Beyond it the connection is simply closed.
+const drainLimit = 8 << 20
+
+// readBody returns the raw request body in a buffer of its own, or an error
+// wrapping ErrTooLarge when it exceeds max bytes.
+//
+// The public app streams request bodies (StreamRequestBody), so the limit
+// is enforced here, against the config in force: a reload can raise or
+// lower max_body without a restart, and an oversized body is drained before
+// the 413 rather than cut off. It reads the raw bytes, never a decoded
+// Content-Encoding: signatures cover the bytes as sent, and decoding would
+// let a small compressed body expand past max_body.
+func readBody(c *fiber.Ctx, max int64) ([]byte, error) {
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	stream := c.Context().RequestBodyStream()
+	if stream == nil {
+		// Not streamed (an app built without StreamRequestBody): fasthttp
+		// has read and limited it already. Copy: Fiber reuses the buffer
+		// once the handler returns.
+		raw := c.Request().Body()
+		if int64(len(raw)) > max {
+			return nil, fmt.Errorf("body of %d bytes: %w", len(raw), gateway.ErrTooLarge)
+		}
+		return bytes.Clone(raw), nil
+	}
+	n := c.Request().Header.ContentLength()
+	if n >= 0 {
+		if int64(n) > max {
+			drain(c, stream)
+			return nil, fmt.Errorf("body of %d bytes: %w", n, gateway.ErrTooLarge)
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(stream, body); err != nil {
+			return nil, bodyReadError(err)
+		}
+		return body, nil
+	}
+	// Chunked: the length is known only at the end.
+	body, err := io.ReadAll(io.LimitReader(stream, max+1))
+	if err != nil {
+		return nil, bodyReadError(err)
+	}
+	if int64(len(body)) > max {
+		drain(c, stream)
+		return nil, fmt.Errorf("chunked body over %d bytes: %w", max, gateway.ErrTooLarge)
+	}
+	return body, nil
+}
+
+// drain discards up to drainLimit more bytes of the body and closes the
+// connection after the response: what is left of the body cannot be
+// parsed as the next request.
+func drain(c *fiber.Ctx, stream io.Reader) {
+	io.CopyN(io.Discard, stream, drainLimit)
+	c.Context().SetConnectionClose()
+}
+
+func bodyReadError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fiber.NewError(fiber.StatusBadRequest, "request body shorter than its Content-Length")
+	}
+	return fiber.NewError(fiber.StatusBadRequest, "read request body: "+err.Error())
 }

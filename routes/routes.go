@@ -88,18 +88,24 @@ func fiberConfig(bodyLimit int, log *slog.Logger) fiber.Config {
 	}
 }
 
+// DefaultMaxBody applies when server.max_body is unset or zero: SPEC 2's
+// default.
+const DefaultMaxBody = 5 << 20
+
 // Public returns the app of the public listener: ingest and health.
 //
-// The body limit is the config's server.max_body at the time of the call;
-// a reload can lower it (the handler checks) but not raise it past this
-// value, which takes a restart.
+// Request bodies are streamed, so that the ingest handler enforces
+// server.max_body of the config in force (reloads apply) and can answer 413
+// cleanly; fasthttp's own limit then only bounds what it reads ahead.
 func Public(d Deps) *fiber.App {
 	d.defaults()
 	limit := int(d.Ingester.Config().Server.MaxBody)
 	if limit <= 0 {
-		limit = fiber.DefaultBodyLimit
+		limit = DefaultMaxBody
 	}
-	app := fiber.New(fiberConfig(limit, d.Logger))
+	conf := fiberConfig(limit, d.Logger)
+	conf.StreamRequestBody = true
+	app := fiber.New(conf)
 	h := &ingestHandler{in: d.Ingester, now: d.Now}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
