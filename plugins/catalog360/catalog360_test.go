@@ -26,23 +26,24 @@ const (
 	pingHeader = "b4A0arevFYtlj9Rgd6u+9mYbqBfISe95Ez54k4pZuj8=" // key "test-webhook"
 )
 
-func TestConformance(t *testing.T) {
-	providertest.Run(t, providertest.Kit{
-		Name:     Name,
-		Provider: Provider{},
-		Header:   Header,
-		Vectors: []providertest.Vector{
-			{Name: "spec example", Body: katBody, Secret: katSecret, Header: katHeader},
-		},
-		MalformedHeaders: []string{
-			"hn6c9m+gFQekykfMd/gfBk87014rRJm0w2q8mcHrlWM",  // unpadded
-			"hn6c9m-gFQekykfMd_gfBk87014rRJm0w2q8mcHrlWM=", // URL alphabet
-			"hn6c9m+gFQekykfMd/gfBk87014rRJm0w2q8mcHrlWN=", // non-zero padding bits
-			"sha256=hn6c9m+gFQekykfMd/gfBk87014rRJm0w2q8mcHrlWM=",
-			"867e9cf66fa01507a4ca47cc77f81f064f3bd35e2b4499b4c36abc99c1eb9563", // hex
-		},
-	})
+// kit describes the provider to the conformance suite and the fuzzer.
+var kit = providertest.Kit{
+	Name:     Name,
+	Provider: Provider{},
+	Header:   Header,
+	Vectors: []providertest.Vector{
+		{Name: "spec example", Body: katBody, Secret: katSecret, Header: katHeader},
+	},
+	MalformedHeaders: []string{
+		"hn6c9m+gFQekykfMd/gfBk87014rRJm0w2q8mcHrlWM",  // unpadded
+		"hn6c9m-gFQekykfMd_gfBk87014rRJm0w2q8mcHrlWM=", // URL alphabet
+		"hn6c9m+gFQekykfMd/gfBk87014rRJm0w2q8mcHrlWN=", // non-zero padding bits
+		"sha256=hn6c9m+gFQekykfMd/gfBk87014rRJm0w2q8mcHrlWM=",
+		"867e9cf66fa01507a4ca47cc77f81f064f3bd35e2b4499b4c36abc99c1eb9563", // hex
+	},
 }
+
+func TestConformance(t *testing.T) { providertest.Run(t, kit) }
 
 func TestRegistered(t *testing.T) {
 	p, err := gateway.LookupProvider(Name)

@@ -113,7 +113,7 @@ func (e *wireEvent) toEvent(ev *gateway.Event) error {
 		return err
 	}
 	ev.Identity = e.identity
-	ev.Type = Name + "." + resource + "." + action
+	ev.Type = eventType(resource, action)
 	switch {
 	case newObj != nil && oldObj != nil:
 		ev.Object, ev.Previous = newObj, oldObj
@@ -125,14 +125,38 @@ func (e *wireEvent) toEvent(ev *gateway.Event) error {
 		return fmt.Errorf("payload has neither old nor new")
 	}
 	id := objectID(newObj)
-	if id == "" {
+	if len(id) == 0 {
 		id = objectID(oldObj)
 	}
-	if id != "" {
-		ev.Subject = resource + "/" + id
+	if len(id) != 0 {
+		var b strings.Builder // one allocation for the whole subject
+		b.Grow(len(resource) + 1 + len(id))
+		b.WriteString(resource)
+		b.WriteByte('/')
+		b.Write(id)
+		ev.Subject = b.String()
 	}
 	return nil
 }
+
+// eventType is "catalog360.<resource>.<action>"; the documented types are
+// shared rather than built per event.
+func eventType(resource, action string) string {
+	if t, ok := knownTypeOf[[2]string{resource, action}]; ok {
+		return t
+	}
+	return Name + "." + resource + "." + action
+}
+
+// knownTypeOf maps resource and action to the documented envelope type.
+var knownTypeOf = func() map[[2]string]string {
+	m := make(map[[2]string]string, len(knownTypes))
+	for _, t := range knownTypes {
+		parts := strings.SplitN(t, ".", 3)
+		m[[2]string{parts[1], parts[2]}] = t
+	}
+	return m
+}()
 
 // splitClass derives resource and action from event_class. When it starts
 // with payload_class and "_", the payload class is the resource, so
@@ -178,29 +202,30 @@ func object(side string, raw json.RawMessage) (json.RawMessage, error) {
 }
 
 // objectID is obj's "id" field: a JSON string unquoted, a number as
-// written; "" when obj is nil or has no usable id.
-func objectID(obj json.RawMessage) string {
+// written; empty when obj is nil or has no usable id. The result may share
+// memory with obj.
+func objectID(obj json.RawMessage) []byte {
 	if obj == nil {
-		return ""
+		return nil
 	}
 	var w struct {
 		ID json.RawMessage `json:"id"`
 	}
 	if json.Unmarshal(obj, &w) != nil || len(w.ID) == 0 {
-		return ""
+		return nil
 	}
 	switch c := w.ID[0]; {
 	case c == '"':
 		if s := w.ID[1 : len(w.ID)-1]; bytes.IndexByte(s, '\\') < 0 {
-			return string(s)
+			return s // the common case needs no unescaping
 		}
 		var s string
 		if json.Unmarshal(w.ID, &s) != nil {
-			return ""
+			return nil
 		}
-		return s
+		return []byte(s)
 	case c == '-' || '0' <= c && c <= '9':
-		return string(w.ID)
+		return w.ID
 	}
-	return ""
+	return nil
 }

@@ -1,6 +1,7 @@
 package iimmpact
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -63,7 +64,7 @@ func decodeEvent(body []byte) (gateway.Event, error) {
 	}
 	return gateway.Event{
 		Identity: identity(w.Type, w.Resource, id, w.Timestamp),
-		Type:     Name + "." + resource + "." + action,
+		Type:     eventType(resource, action),
 		Subject:  resource + "/" + id,
 		Time:     ts,
 		Object:   w.Data,
@@ -79,12 +80,15 @@ func rawID(raw json.RawMessage) (string, error) {
 	}
 	switch c := raw[0]; {
 	case c == '"':
+		if len(raw) == 2 {
+			return "", payloadError("id is empty")
+		}
+		if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 {
+			return string(inner), nil // the common case needs no unescaping
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", payloadError("id is not a valid string")
-		}
-		if s == "" {
-			return "", payloadError("id is empty")
 		}
 		return s, nil
 	case c == '-' || '0' <= c && c <= '9':
@@ -101,13 +105,35 @@ func identity(fields ...string) string {
 	for _, f := range fields {
 		n += len(f) + 4
 	}
-	b := make([]byte, 0, n)
+	var b strings.Builder
+	b.Grow(n)
+	var num [20]byte
 	for _, f := range fields {
-		b = strconv.AppendInt(b, int64(len(f)), 10)
-		b = append(b, ':')
-		b = append(b, f...)
+		b.Write(strconv.AppendInt(num[:0], int64(len(f)), 10))
+		b.WriteByte(':')
+		b.WriteString(f)
 	}
-	return string(b)
+	return b.String()
+}
+
+// knownTypes are the documented envelope types, built once so that the
+// common events do not each allocate their type string.
+var knownTypes = func() map[[2]string]string {
+	m := map[[2]string]string{}
+	for _, r := range documentedResources {
+		for _, a := range documentedActions {
+			m[[2]string{r, a}] = Name + "." + r + "." + a
+		}
+	}
+	return m
+}()
+
+// eventType is "iimmpact.<resource>.<action>".
+func eventType(resource, action string) string {
+	if t, ok := knownTypes[[2]string{resource, action}]; ok {
+		return t
+	}
+	return Name + "." + resource + "." + action
 }
 
 // irregular lists IIMMPACT's documented resources whose singular the

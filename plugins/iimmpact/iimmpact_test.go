@@ -18,21 +18,22 @@ const (
 	katHeader = "sha256=e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addc"
 )
 
-func TestConformance(t *testing.T) {
-	providertest.Run(t, providertest.Kit{
-		Name:     Name,
-		Provider: Provider{},
-		Header:   Header,
-		Vectors:  []providertest.Vector{{Name: "spec example", Body: katBody, Secret: katSecret, Header: katHeader}},
-		MalformedHeaders: []string{
-			"e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addc", // no prefix
-			"sha1=e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addc",
-			"sha256:e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addc",
-			"sha256=e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addg", // not hex
-			"sha256=5yQFA8XJLC9uNkoaNn71IIAeOwN0tLW6E6zI81Ihrdw=",                     // base64, not hex
-		},
-	})
+// kit describes the provider to the conformance suite and the fuzzer.
+var kit = providertest.Kit{
+	Name:     Name,
+	Provider: Provider{},
+	Header:   Header,
+	Vectors:  []providertest.Vector{{Name: "spec example", Body: katBody, Secret: katSecret, Header: katHeader}},
+	MalformedHeaders: []string{
+		"e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addc", // no prefix
+		"sha1=e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addc",
+		"sha256:e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addc",
+		"sha256=e7240503c5c92c2f6e364a1a367ef520801e3b0374b4b5ba13acc8f35221addg", // not hex
+		"sha256=5yQFA8XJLC9uNkoaNn71IIAeOwN0tLW6E6zI81Ihrdw=",                     // base64, not hex
+	},
 }
+
+func TestConformance(t *testing.T) { providertest.Run(t, kit) }
 
 func TestRegistered(t *testing.T) {
 	p, err := gateway.LookupProvider(Name)

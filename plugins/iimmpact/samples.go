@@ -56,11 +56,10 @@ func (Provider) Sample(eventType string) ([]byte, error) {
 // KnownTypes lists the envelope types IIMMPACT documents, sorted:
 // "iimmpact.category.created" ... "iimmpact.product.updated".
 func (Provider) KnownTypes() []string {
-	types := make([]string, 0, len(documentedResources)*len(documentedActions))
-	for _, r := range documentedResources {
-		for _, a := range documentedActions {
-			types = append(types, Name+"."+r+"."+a)
-		}
+	types := make([]string, 0, len(knownTypes))
+	for _, t := range knownTypes {
+		types = append(types, t)
 	}
+	slices.Sort(types)
 	return types
 }

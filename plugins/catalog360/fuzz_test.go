@@ -1,0 +1,11 @@
+package catalog360
+
+import (
+	"testing"
+
+	"github.com/hookgate/hookgate/plugins/providertest"
+)
+
+// FuzzDecode feeds untrusted bodies and header values to Decode, seeded from
+// testdata/ and the samples: go test ./plugins/catalog360 -fuzz FuzzDecode
+func FuzzDecode(f *testing.F) { providertest.Fuzz(f, kit) }
