@@ -120,8 +120,8 @@ func testListPagination(t *testing.T, h harness) {
 			if err != nil {
 				t.Fatalf("%s: List(%+v): %v", tc.name, f, err)
 			}
-			if page.NextCursor != "" && len(page.Events) != f.Limit {
-				t.Errorf("%s: page %d has %d events and a next cursor, want %d", tc.name, pages, len(page.Events), f.Limit)
+			if len(page.Events) > f.Limit {
+				t.Errorf("%s: page %d has %d events, over the limit %d", tc.name, pages, len(page.Events), f.Limit)
 			}
 			for _, e := range page.Events {
 				if seen[e.ID] {

@@ -1,0 +1,86 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// sweepBatch bounds the work of one script call in the batched loops
+// (RedeliverDead, Sweep), so that no call blocks Redis for long.
+const sweepBatch = 500
+
+// Redeliver queues the event's delivery to subscriber again (all its
+// deliveries when subscriber is ""), due at now, attempts reset, history
+// kept. A lease held on a redelivered delivery ends: its holder's Record
+// gets ErrLeaseLost.
+func (s *Store) Redeliver(ctx context.Context, eventID, subscriber string, now time.Time) (int, error) {
+	n, err := redeliverScript.Run(ctx, s.rdb, []string{s.base}, eventID, subscriber, ms(now)).Int()
+	if err != nil {
+		return 0, unavailable("redeliver "+eventID, err)
+	}
+	if n < 0 {
+		return 0, fmt.Errorf("redeliver %s: %w", eventID, gateway.ErrNotFound)
+	}
+	return n, nil
+}
+
+// RedeliverDead redelivers every dead delivery of subscriber, a batch per
+// script call.
+func (s *Store) RedeliverDead(ctx context.Context, subscriber string, now time.Time) (int, error) {
+	total := 0
+	for {
+		r, err := redeliverDeadScript.Run(ctx, s.rdb, []string{s.base}, subscriber, ms(now), sweepBatch).Int64Slice()
+		if err != nil {
+			return total, unavailable("redeliver dead "+subscriber, err)
+		}
+		if len(r) != 2 {
+			return total, fmt.Errorf("redeliver dead %s: unexpected script reply", subscriber)
+		}
+		total += int(r[0])
+		if r[1] < sweepBatch {
+			return total, nil
+		}
+	}
+}
+
+// Sweep drops events received at or before now-retention: first each
+// subscriber's deliveries of them (through the subscriber index, which
+// works even for events whose keys expired), then the events and their
+// index entries, then whatever index entries remain by score.
+func (s *Store) Sweep(ctx context.Context, now time.Time) error {
+	cutoff := ms(now.Add(-s.retention))
+	subs, err := s.rdb.SMembers(ctx, s.key("r", "sub")).Result()
+	if err != nil {
+		return unavailable("sweep", err)
+	}
+	for _, sub := range subs {
+		if err := s.sweepLoop(ctx, sweepSubScript, sub, cutoff, sweepBatch); err != nil {
+			return fmt.Errorf("sweep %s: %w", sub, err)
+		}
+	}
+	if err := s.sweepLoop(ctx, sweepEventsScript, cutoff, sweepBatch); err != nil {
+		return fmt.Errorf("sweep events: %w", err)
+	}
+	if err := sweepIndexScript.Run(ctx, s.rdb, []string{s.base}, cutoff).Err(); err != nil {
+		return unavailable("sweep indexes", err)
+	}
+	return nil
+}
+
+// sweepLoop runs a batched sweep script until it reports a short batch.
+func (s *Store) sweepLoop(ctx context.Context, sc *redis.Script, args ...any) error {
+	for {
+		n, err := sc.Run(ctx, s.rdb, []string{s.base}, args...).Int()
+		if err != nil {
+			return unavailable("sweep", err)
+		}
+		if n < sweepBatch {
+			return nil
+		}
+	}
+}

@@ -1,0 +1,104 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// List limits, as the EventFilter contract gives them.
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+// List walks the most selective index for f, newest first, and checks the
+// remaining filters against each event's meta in the same script call.
+func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventPage, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultLimit
+	}
+	limit = min(limit, maxLimit)
+	page := gateway.EventPage{Events: []gateway.EventSummary{}}
+	if f.Subscriber != "" && f.Status == gateway.StatusUnrouted {
+		return page, nil // an event with a delivery to Subscriber is routed
+	}
+	score, after := "+inf", ""
+	if f.Cursor != "" {
+		sc, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return page, fmt.Errorf("list: %w", err)
+		}
+		score, after = strconv.FormatInt(sc, 10), id
+	}
+	rows, err := listScript.Run(ctx, s.rdb, []string{s.base}, listIndex(f), score, after, limit,
+		f.Source, f.Type, f.Subscriber, string(f.Status)).Slice()
+	if err != nil {
+		return page, unavailable("list", err)
+	}
+	for _, r := range rows {
+		c, ok := r.([]any)
+		if !ok || len(c) != 6 {
+			return page, errors.New("list: unexpected script reply")
+		}
+		page.Events = append(page.Events, gateway.EventSummary{
+			ID:         str(c[0]),
+			Source:     str(c[1]),
+			Type:       str(c[2]),
+			Subject:    str(c[3]),
+			ReceivedAt: fromMS(num(c[4])),
+			Status:     gateway.DeliveryStatus(str(c[5])),
+		})
+	}
+	if len(page.Events) > limit {
+		page.Events = page.Events[:limit]
+		last := page.Events[limit-1]
+		page.NextCursor = encodeCursor(ms(last.ReceivedAt), last.ID)
+	}
+	return page, nil
+}
+
+// listIndex names the index (key suffix) that narrows f the most; the
+// script applies every filter anyway.
+func listIndex(f gateway.EventFilter) string {
+	switch {
+	case f.Subscriber != "" && f.Status != "":
+		return "i:ss:" + f.Subscriber + ":" + string(f.Status)
+	case f.Status != "":
+		return "i:st:" + string(f.Status)
+	case f.Subscriber != "":
+		return "i:sub:" + f.Subscriber
+	case f.Type != "":
+		return "i:type:" + f.Type
+	case f.Source != "":
+		return "i:src:" + f.Source
+	default:
+		return "i:all"
+	}
+}
+
+// A cursor is the last row's receipt time and id: the next page starts
+// strictly after it in (time desc, id desc) order, so rows sharing a time
+// are neither repeated nor skipped.
+func encodeCursor(score int64, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(score, 10) + ":" + id))
+}
+
+func decodeCursor(c string) (int64, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, "", errors.New("malformed cursor")
+	}
+	sc, id, ok := strings.Cut(string(b), ":")
+	n, err := strconv.ParseInt(sc, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", errors.New("malformed cursor")
+	}
+	return n, id, nil
+}

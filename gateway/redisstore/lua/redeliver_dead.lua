@@ -1,0 +1,14 @@
+-- RedeliverDead, one batch: ARGV subscriber, now ms, batch size. Returns
+-- {queued, looked at}; the caller repeats while a full batch was looked at.
+local sub, now, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local ids = redis.call('ZRANGE', deadz(sub), 0, batch - 1)
+local n = 0
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', ev(id)) == 1 then
+    redeliver(id, sub, now)
+    n = n + 1
+  else
+    redis.call('ZREM', deadz(sub), id)
+  end
+end
+return {n, #ids}

@@ -1,0 +1,187 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// Put coalescing: concurrent Put calls are gathered by a few writer
+// goroutines and sent as one script call, so that under load one round trip
+// (and one fsync, with appendfsync always) stores many requests' events.
+const (
+	putWriters     = 4       // batches in flight at once
+	maxBatchEvents = 512     // events per script call
+	maxBatchBytes  = 4 << 20 // body bytes per script call (one larger event goes alone)
+)
+
+// putCall is one Put waiting for a writer.
+type putCall struct {
+	events []gateway.NewEvent
+	ctx    context.Context
+	res    []gateway.PutResult
+	done   chan error // buffered: the writer never blocks on a caller gone
+}
+
+// Put stores the events, each with its deliveries, atomically per event;
+// it returns once Redis has replied. Calls made at the same moment share
+// one script call.
+func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.PutResult, error) {
+	if len(events) == 0 {
+		return []gateway.PutResult{}, nil
+	}
+	for i, e := range events {
+		if err := checkEvent(e); err != nil {
+			return nil, fmt.Errorf("put event %d: %w", i, err)
+		}
+	}
+	c := &putCall{events: events, ctx: ctx, done: make(chan error, 1)}
+	select {
+	case s.putq <- c:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("put: %w", ctx.Err())
+	case <-s.stop:
+		return nil, fmt.Errorf("put: %w: store closed", gateway.ErrUnavailable)
+	}
+	select {
+	case err := <-c.done:
+		if err != nil {
+			return nil, err
+		}
+		return c.res, nil
+	case <-ctx.Done():
+		// The write may still land; the caller must assume it did not, and
+		// a retry is recognized as a duplicate.
+		return nil, fmt.Errorf("put: %w", ctx.Err())
+	}
+}
+
+// checkEvent refuses what would corrupt the key layout: names are joined
+// with ':' and subscriber lists with ','.
+func checkEvent(e gateway.NewEvent) error {
+	if e.Envelope.ID == "" {
+		return errors.New("empty event id")
+	}
+	if e.Envelope.Source == "" || e.Envelope.Type == "" {
+		return fmt.Errorf("event %s: empty source or type", e.Envelope.ID)
+	}
+	for _, sub := range e.Subscribers {
+		if sub == "" || strings.ContainsAny(sub, ",:") {
+			return fmt.Errorf("event %s: bad subscriber name %q", e.Envelope.ID, sub)
+		}
+	}
+	return nil
+}
+
+// writeLoop takes one waiting Put, then every other already waiting (up
+// to the batch bounds), and writes them together.
+func (s *Store) writeLoop() {
+	defer s.writers.Done()
+	for {
+		var first *putCall
+		select {
+		case first = <-s.putq:
+		case <-s.stop:
+			return
+		}
+		batch := []*putCall{first}
+		n, size := len(first.events), bodyBytes(first.events)
+	gather:
+		for n < maxBatchEvents && size < maxBatchBytes {
+			select {
+			case c := <-s.putq:
+				batch = append(batch, c)
+				n += len(c.events)
+				size += bodyBytes(c.events)
+			default:
+				break gather
+			}
+		}
+		s.flush(batch)
+	}
+}
+
+func bodyBytes(evs []gateway.NewEvent) int {
+	n := 0
+	for _, e := range evs {
+		n += len(e.Body)
+	}
+	return n
+}
+
+// flush writes a batch and answers each call. A call whose caller gave up
+// before the write is skipped. If Redis refuses the batch with an error
+// reply (not a lost connection), each call is retried alone so that only
+// the faulty one fails.
+func (s *Store) flush(batch []*putCall) {
+	live := batch[:0]
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- fmt.Errorf("put: %w", err)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	err := s.write(live)
+	var rerr redis.Error
+	if err != nil && len(live) > 1 && errors.As(err, &rerr) && !transientReply(rerr.Error()) {
+		for _, c := range live {
+			s.answer(c, s.write([]*putCall{c}))
+		}
+		return
+	}
+	for _, c := range live {
+		s.answer(c, err)
+	}
+}
+
+func (s *Store) answer(c *putCall, err error) {
+	if err != nil {
+		c.done <- unavailable("put", err)
+		return
+	}
+	c.done <- nil
+}
+
+// write sends the calls' events in one script call and fills each call's
+// results.
+func (s *Store) write(calls []*putCall) error {
+	args := []any{s.window.Milliseconds(), (s.retention + ttlMargin).Milliseconds(), (s.window + ttlMargin).Milliseconds()}
+	for _, c := range calls {
+		for _, e := range c.events {
+			subs := slices.Compact(slices.Sorted(slices.Values(e.Subscribers)))
+			args = append(args, e.Envelope.ID, e.Envelope.Source, e.Envelope.Type, e.Envelope.Subject,
+				ms(e.ReceivedAt), e.Body, len(subs))
+			for _, sub := range subs {
+				args = append(args, sub)
+			}
+		}
+	}
+	// Not the callers' contexts: the batch serves several, and one caller
+	// leaving must not fail the others. The client's timeouts bound it.
+	dups, err := putScript.Run(context.Background(), s.rdb, []string{s.base}, args...).Int64Slice()
+	if err != nil {
+		return err
+	}
+	i := 0
+	for _, c := range calls {
+		c.res = make([]gateway.PutResult, len(c.events))
+		for j := range c.events {
+			if i >= len(dups) {
+				return fmt.Errorf("put: script answered %d results for more events", len(dups))
+			}
+			c.res[j].Duplicate = dups[i] == 1
+			i++
+		}
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+// Package redisstore is the Redis backend of gateway.Store, for one gateway
+// or many sharing one Redis. It is the only importer of go-redis.
+//
+// Every key lives under the hash tag "{prefix}" so that the multi-key Lua
+// scripts, which make each write atomic, stay valid on Redis Cluster (all
+// keys share one slot). The layout, with P = "{prefix}":
+//
+//	P:e:<id>              hash  event meta: src type subj recv dups subs n:<status>
+//	P:b:<id>              string the envelope body, exact bytes
+//	P:dd:<id>             string dedupe deadline (ms); expires after the window
+//	P:d:<id>:<sub>        hash  delivery: status attempts created next tok code err
+//	P:h:<id>:<sub>        list  attempt history, "n|at|duration ns|code|error"
+//	P:q:<sub>             zset  the queue: due time (ms), lease end while claimed
+//	P:x:<sub>             zset  dead deliveries by time of death
+//	P:s:<sub>             hash  stats: delivered last_ok last_err
+//	P:paused              set   paused subscribers
+//	P:i:all               zset  every event by receipt time (ms); so are the
+//	P:i:src:<source>            other indexes below
+//	P:i:type:<type>
+//	P:i:sub:<sub>               events with a delivery to sub
+//	P:i:st:<status>             events with a delivery in status, or unrouted
+//	P:i:ss:<sub>:<status>       events whose delivery to sub is in status
+//	P:r:src, P:r:type, P:r:sub  sets naming the indexes, for Sweep
+//
+// Per-event keys carry a PEXPIRE of retention plus a day, as garbage
+// collection should Sweep not run; Sweep is what removes index entries, and
+// List and Claim skip entries whose event has expired meanwhile.
+//
+// Times are kept to the millisecond (durations to the nanosecond).
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+func init() { gateway.RegisterStore(gateway.StoreRedis, Open) }
+
+var _ gateway.Store = (*Store)(nil)
+
+// Defaults for a StoreConfig that leaves them zero (config loading normally
+// fills them).
+const (
+	DefaultPrefix       = "hookgate"
+	DefaultRetention    = 168 * time.Hour
+	DefaultDedupeWindow = 72 * time.Hour
+)
+
+// ttlMargin is how much longer than retention per-event keys live: Sweep
+// does the real work, expiry only collects what it missed.
+const ttlMargin = 24 * time.Hour
+
+// Store is a gateway.Store on Redis. Its methods are safe for concurrent
+// use, also by other processes sharing the same Redis and prefix.
+type Store struct {
+	rdb       *redis.Client
+	base      string // "{prefix}", KEYS[1] of every script
+	retention time.Duration
+	window    time.Duration
+
+	putq    chan *putCall
+	stop    chan struct{}
+	writers sync.WaitGroup
+	closed  sync.Once
+}
+
+// Open connects to the Redis named by cfg.Redis.URL (redis://, rediss:// or
+// unix://). It does not wait for Redis to answer: a store that is down at
+// start reports ErrUnavailable from its methods (and Ping) until it is up.
+func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
+	return open(cfg)
+}
+
+func open(cfg gateway.StoreConfig) (*Store, error) {
+	if cfg.Redis == nil {
+		return nil, errors.New("redis store: no store.redis block")
+	}
+	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
+	if err != nil {
+		// url.Error repeats the whole URL, password included: keep only
+		// the reason.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		return nil, fmt.Errorf("store.redis.url: %w", err)
+	}
+	if opts.DialerRetries == 0 {
+		// go-redis dials 5 times per try and tries 4 times: with Redis down,
+		// ingest would wait ~2s for its 503. Fewer dials fail sooner.
+		opts.DialerRetries = 2
+	}
+	prefix := cfg.Redis.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("store.redis.prefix %q: must not contain { or }", prefix)
+	}
+	s := &Store{
+		rdb:       redis.NewClient(opts),
+		base:      "{" + prefix + "}",
+		retention: orDefault(cfg.Retention, DefaultRetention),
+		window:    orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
+		putq:      make(chan *putCall),
+		stop:      make(chan struct{}),
+	}
+	for range putWriters {
+		s.writers.Add(1)
+		go s.writeLoop()
+	}
+	return s, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Ping reports whether Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return unavailable("ping", err)
+	}
+	return nil
+}
+
+// Close stops the Put writers, after they answered every Put they took,
+// and closes the connections.
+func (s *Store) Close() error {
+	var err error
+	s.closed.Do(func() {
+		close(s.stop)
+		s.writers.Wait()
+		err = s.rdb.Close()
+	})
+	return err
+}
+
+// SetPaused holds or releases the subscriber's deliveries for every process.
+func (s *Store) SetPaused(ctx context.Context, subscriber string, paused bool) error {
+	var err error
+	if paused {
+		err = s.rdb.SAdd(ctx, s.key("paused"), subscriber).Err()
+	} else {
+		err = s.rdb.SRem(ctx, s.key("paused"), subscriber).Err()
+	}
+	if err != nil {
+		return unavailable("pause "+subscriber, err)
+	}
+	return nil
+}
+
+// Paused tells whether the subscriber's deliveries are held.
+func (s *Store) Paused(ctx context.Context, subscriber string) (bool, error) {
+	p, err := s.rdb.SIsMember(ctx, s.key("paused"), subscriber).Result()
+	if err != nil {
+		return false, unavailable("paused "+subscriber, err)
+	}
+	return p, nil
+}
+
+// key joins parts under the store's hash tag.
+func (s *Store) key(parts ...string) string {
+	return s.base + ":" + strings.Join(parts, ":")
+}
+
+// unavailable wraps a Redis error so that callers see ErrUnavailable (the
+// HTTP layer answers 503) and still the cause. Server replies that signal
+// a server unable to serve (loading, read-only replica, cluster down, out
+// of memory) count as unavailable too; other error replies are bugs.
+func unavailable(op string, err error) error {
+	var rerr redis.Error
+	if errors.As(err, &rerr) && !transientReply(rerr.Error()) {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return fmt.Errorf("%s: %w: %w", op, gateway.ErrUnavailable, err)
+}
+
+func transientReply(msg string) bool {
+	for _, p := range []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "OOM", "NOREPLICAS", "MISCONF", "MOVED", "ASK"} {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// newToken returns a fresh random lease token prefix.
+func newToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ms is t as Unix milliseconds, the unit of every stored time and score.
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }

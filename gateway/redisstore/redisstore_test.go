@@ -1,0 +1,26 @@
+package redisstore
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/storetest"
+	"github.com/hookgate/hookgate/internal/testredis"
+)
+
+// TestStoreConformance runs the shared Store suite on one real
+// redis-server, each subtest isolated by its own key prefix.
+func TestStoreConformance(t *testing.T) {
+	srv := testredis.Start(t)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T, cfg gateway.StoreConfig) gateway.Store {
+		cfg.Redis = &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: fmt.Sprintf("t%d", n.Add(1))}
+		s, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}
