@@ -1,0 +1,257 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/boltstore"
+	"github.com/hookgate/hookgate/plugins/iimmpact"
+)
+
+const ingestSecret = "iimmpact-test-secret"
+
+// ingestConfig routes product events to "products", everything to "all",
+// and nothing from iimmpact to "other".
+const ingestConfig = `
+sources:
+  shop:
+    provider: iimmpact
+    secrets: ["` + ingestSecret + `"]
+  elsewhere:
+    provider: iimmpact
+    secrets: ["another-secret"]
+subscribers:
+  products:
+    url: "http://127.0.0.1:1/products"
+    secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+    events: ["iimmpact.product.*"]
+  all:
+    url: "http://127.0.0.1:1/all"
+    secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+  other:
+    url: "http://127.0.0.1:1/other"
+    secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+    sources: ["elsewhere"]
+`
+
+func parseConfig(t *testing.T, yaml string) *gateway.Config {
+	t.Helper()
+	cfg, err := gateway.ParseConfig("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("parse config: %v", err)
+	}
+	return cfg
+}
+
+// notifications records the subscribers Ingest wakes.
+type notifications struct {
+	mu   sync.Mutex
+	subs []string
+}
+
+func (n *notifications) notify(s string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.subs = append(n.subs, s)
+}
+
+func (n *notifications) take() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := n.subs
+	n.subs = nil
+	slices.Sort(out)
+	return out
+}
+
+func newIngester(t *testing.T) (*gateway.Ingester, gateway.Store, *notifications) {
+	t.Helper()
+	store, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	n := &notifications{}
+	in, err := gateway.NewIngester(parseConfig(t, ingestConfig), store, gateway.IngesterOptions{Notify: n.notify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in, store, n
+}
+
+var received = time.Date(2024, 1, 15, 10, 31, 0, 0, time.UTC)
+
+func signedRequest(body, secret string) gateway.Request {
+	name, value := iimmpact.Provider{}.Sign([]byte(body), []byte(secret))
+	h := http.Header{}
+	h.Set(name, value)
+	return gateway.Request{Header: h, Body: []byte(body), ReceivedAt: received}
+}
+
+const productUpdated = `{"type":"product.updated","resource":"products","id":"CELCOM10","timestamp":"2024-01-15T10:30:00.000Z","data":{"id":"CELCOM10","price":10}}`
+
+func TestIngestStoresRoutesAndNotifies(t *testing.T) {
+	in, store, n := newIngester(t)
+	ctx := context.Background()
+
+	got, err := in.Ingest(ctx, "shop", signedRequest(productUpdated, ingestSecret))
+	if err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	if want := (gateway.IngestResult{Stored: 1}); got != want {
+		t.Errorf("result = %+v, want %+v", got, want)
+	}
+	if got, want := n.take(), []string{"all", "products"}; !slices.Equal(got, want) {
+		t.Errorf("notified %v, want %v", got, want)
+	}
+
+	page, err := store.List(ctx, gateway.EventFilter{Source: "shop"})
+	if err != nil || len(page.Events) != 1 {
+		t.Fatalf("List = %+v, %v; want one event", page, err)
+	}
+	rec, err := store.Event(ctx, page.Events[0].ID)
+	if err != nil {
+		t.Fatalf("Event: %v", err)
+	}
+	var env gateway.Envelope
+	if err := json.Unmarshal(rec.Envelope, &env); err != nil {
+		t.Fatalf("stored envelope is not JSON: %v", err)
+	}
+	if env.ID != rec.ID || env.Source != "shop" || env.Type != "iimmpact.product.updated" || env.Subject != "product/CELCOM10" {
+		t.Errorf("envelope = %+v, want id %s, source shop, type iimmpact.product.updated, subject product/CELCOM10", env, rec.ID)
+	}
+	if !rec.ReceivedAt.Equal(received) {
+		t.Errorf("received_at = %v, want %v", rec.ReceivedAt, received)
+	}
+	var subs []string
+	for _, d := range rec.Deliveries {
+		subs = append(subs, d.Subscriber)
+	}
+	if want := []string{"all", "products"}; !slices.Equal(subs, want) {
+		t.Errorf("deliveries to %v, want %v", subs, want)
+	}
+
+	// The upstream redelivers: recognized, nothing new, nobody woken.
+	got, err = in.Ingest(ctx, "shop", signedRequest(productUpdated, ingestSecret))
+	if err != nil {
+		t.Fatalf("Ingest again: %v", err)
+	}
+	if want := (gateway.IngestResult{Duplicates: 1}); got != want {
+		t.Errorf("redelivery result = %+v, want %+v", got, want)
+	}
+	if got := n.take(); len(got) != 0 {
+		t.Errorf("redelivery notified %v, want nobody", got)
+	}
+	if rec, _ := store.Event(ctx, page.Events[0].ID); rec.Duplicates != 1 {
+		t.Errorf("duplicates = %d, want 1", rec.Duplicates)
+	}
+}
+
+func TestIngestRefuses(t *testing.T) {
+	tests := []struct {
+		name   string
+		source string
+		req    gateway.Request
+		want   error
+	}{
+		{"unknown source", "nope", signedRequest(productUpdated, ingestSecret), gateway.ErrUnknownSource},
+		{"wrong secret", "shop", signedRequest(productUpdated, "not-the-secret"), gateway.ErrSignature},
+		{"no signature", "shop", gateway.Request{Header: http.Header{}, Body: []byte(productUpdated)}, gateway.ErrSignature},
+		{"not a payload", "shop", signedRequest(`{"hello":`, ingestSecret), gateway.ErrPayload},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, store, n := newIngester(t)
+			_, err := in.Ingest(context.Background(), tt.source, tt.req)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if page, _ := store.List(context.Background(), gateway.EventFilter{}); len(page.Events) != 0 {
+				t.Errorf("stored %d events, want none", len(page.Events))
+			}
+			if got := n.take(); len(got) != 0 {
+				t.Errorf("notified %v, want nobody", got)
+			}
+		})
+	}
+}
+
+func TestIngestStoreDownIsUnavailable(t *testing.T) {
+	in, store, n := newIngester(t)
+	store.Close()
+	_, err := in.Ingest(context.Background(), "shop", signedRequest(productUpdated, ingestSecret))
+	if !errors.Is(err, gateway.ErrUnavailable) {
+		t.Fatalf("err = %v, want %v", err, gateway.ErrUnavailable)
+	}
+	if got := n.take(); len(got) != 0 {
+		t.Errorf("notified %v, want nobody", got)
+	}
+}
+
+func TestIngestSetConfigReroutes(t *testing.T) {
+	in, store, n := newIngester(t)
+	// Only "other" now takes everything from shop.
+	next := parseConfig(t, `
+sources:
+  shop:
+    provider: iimmpact
+    secrets: ["rotated", "`+ingestSecret+`"]
+subscribers:
+  other:
+    url: "http://127.0.0.1:1/other"
+    secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+`)
+	if err := in.SetConfig(next); err != nil {
+		t.Fatalf("SetConfig: %v", err)
+	}
+	if in.Config() != next {
+		t.Errorf("Config() is not the config set")
+	}
+	if _, err := in.Ingest(context.Background(), "shop", signedRequest(productUpdated, "rotated")); err != nil {
+		t.Fatalf("Ingest with the rotated secret: %v", err)
+	}
+	if got, want := n.take(), []string{"other"}; !slices.Equal(got, want) {
+		t.Errorf("notified %v, want %v", got, want)
+	}
+	page, _ := store.List(context.Background(), gateway.EventFilter{Subscriber: "other"})
+	if len(page.Events) != 1 {
+		t.Errorf("events for other = %d, want 1", len(page.Events))
+	}
+}
+
+func TestIngestUnroutedIsStored(t *testing.T) {
+	in, store, n := newIngester(t)
+	cfg := parseConfig(t, `
+sources:
+  shop:
+    provider: iimmpact
+    secrets: ["`+ingestSecret+`"]
+subscribers:
+  groups:
+    url: "http://127.0.0.1:1/groups"
+    secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+    events: ["iimmpact.group.*"]
+`)
+	if err := in.SetConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	got, err := in.Ingest(context.Background(), "shop", signedRequest(productUpdated, ingestSecret))
+	if err != nil || got.Stored != 1 {
+		t.Fatalf("Ingest = %+v, %v; want 1 stored", got, err)
+	}
+	if got := n.take(); len(got) != 0 {
+		t.Errorf("notified %v, want nobody", got)
+	}
+	page, _ := store.List(context.Background(), gateway.EventFilter{Status: gateway.StatusUnrouted})
+	if len(page.Events) != 1 {
+		t.Errorf("unrouted events = %d, want 1", len(page.Events))
+	}
+}

@@ -1,0 +1,8 @@
+package cli
+
+// The built-in providers and store backends register themselves in init,
+// as caddy's modules/standard/imports.go does; the core never names them.
+import (
+	_ "github.com/hookgate/hookgate/gateway/boltstore"
+	_ "github.com/hookgate/hookgate/plugins"
+)

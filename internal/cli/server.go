@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/routes"
+)
+
+// server is one running gateway: store, delivery engine, two listeners.
+type server struct {
+	log      *slog.Logger
+	store    gateway.Store
+	engine   engine
+	ingester *gateway.Ingester
+	reloader *reloader
+
+	public, admin *fiber.App
+	// listenErr receives an error if a listener stops on its own.
+	listenErr chan error
+	// stopEngine ends the engine's root context after Stop.
+	stopEngine context.CancelFunc
+	sweeper    *sweeper
+}
+
+// start loads the config, opens the store, starts the engine and both
+// listeners. On error everything already started is stopped again.
+func start(o serveOptions) (_ *server, err error) {
+	cfg, err := gateway.LoadConfig(o.configPath)
+	if err != nil {
+		// LoadConfig's errors already read "file:line: key: message".
+		return nil, err
+	}
+	s := &server{log: o.log, listenErr: make(chan error, 2)}
+	var cleanup []func()
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+
+	s.store, err = gateway.OpenStore(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	cleanup = append(cleanup, func() { s.store.Close() })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopEngine = cancel
+	s.engine = newEngine(s.store, cfg, o.log)
+	s.engine.Start(ctx)
+	cleanup = append(cleanup, func() {
+		stopCtx, done := context.WithTimeout(context.Background(), o.grace)
+		defer done()
+		s.engine.Stop(stopCtx)
+		cancel()
+	})
+
+	s.ingester, err = gateway.NewIngester(cfg, s.store, gateway.IngesterOptions{
+		Notify: s.engine.Notify,
+		Logger: o.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.reloader = newReloader(o.configPath, cfg, s.ingester, s.engine, o.log)
+
+	publicLn, scheme, err := listen(cfg.Server.Listen, cfg.Server.TLS)
+	if err != nil {
+		return nil, fmt.Errorf("server.listen: %w", err)
+	}
+	cleanup = append(cleanup, func() { publicLn.Close() })
+	adminLn, _, err := listen(cfg.Admin.Listen, gateway.TLSConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("admin.listen: %w", err)
+	}
+	cleanup = append(cleanup, func() { adminLn.Close() })
+
+	deps := routes.Deps{
+		Ingester:  s.ingester,
+		Store:     s.store,
+		Engine:    s.engine,
+		Reloader:  s.reloader,
+		StoreKind: storeKind(cfg.Store),
+		Version:   Version,
+		Logger:    o.log,
+	}
+	s.public, s.admin = routes.Public(deps), routes.Admin(deps)
+	s.sweeper = startSweeper(s.store, o.log, sweepEvery)
+	go s.serveOn(s.public, publicLn)
+	go s.serveOn(s.admin, adminLn)
+
+	o.log.Info("hookgate started",
+		"version", Version,
+		"public", scheme+"://"+publicLn.Addr().String(),
+		"admin", "http://"+adminLn.Addr().String(),
+		"store", storeKind(cfg.Store),
+		"sources", len(cfg.Sources),
+		"subscribers", len(cfg.Subscribers))
+	if o.ready != nil {
+		o.ready(publicLn.Addr(), adminLn.Addr())
+	}
+	return s, nil
+}
+
+func (s *server) serveOn(app *fiber.App, ln net.Listener) {
+	if err := app.Listener(ln); err != nil {
+		s.listenErr <- err
+	}
+}
+
+// shutdown stops in the order that loses nothing: the public listener
+// first, waiting for in-flight requests, so no 200 is sent for an event that
+// is not stored; then the engine, which finishes or hands back its
+// deliveries; then the admin listener and the store. All of it within grace.
+func (s *server) shutdown(grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := s.public.ShutdownWithContext(ctx); err != nil {
+		s.log.Error("shutdown: public listener", "error", err)
+	}
+	if err := s.engine.Stop(ctx); err != nil {
+		s.log.Error("shutdown: delivery engine", "error", err)
+	}
+	s.stopEngine()
+	if err := s.admin.ShutdownWithContext(ctx); err != nil {
+		s.log.Error("shutdown: admin listener", "error", err)
+	}
+	s.sweeper.stop()
+	if err := s.store.Close(); err != nil {
+		s.log.Error("shutdown: close store", "error", err)
+	}
+	s.log.Info("stopped")
+}
+
+// listen binds addr before serving, so that a taken port fails the start
+// rather than a goroutine; with both TLS files set it serves HTTPS.
+func listen(addr string, tc gateway.TLSConfig) (net.Listener, string, error) {
+	var conf *tls.Config
+	if tc.CertFile != "" && tc.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("tls: %w", err)
+		}
+		conf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	if conf != nil {
+		return tls.NewListener(ln, conf), "https", nil
+	}
+	return ln, "http", nil
+}
+
+// storeKind names the backend for logs and status, never its address.
+func storeKind(sc gateway.StoreConfig) string {
+	if sc.Redis != nil {
+		return gateway.StoreRedis
+	}
+	return gateway.StoreEmbedded
+}

@@ -1,0 +1,211 @@
+package routes_test
+
+import (
+	"net/http"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+func TestAdminBearer(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name string
+		path string
+		auth string // full Authorization header, "" for none
+		want int
+	}{
+		{"no token", "/admin/api/subscribers", "", 401},
+		{"wrong token", "/admin/api/subscribers", "Bearer not-it", 401},
+		{"wrong scheme", "/admin/api/subscribers", "Basic " + adminToken, 401},
+		{"token as prefix", "/admin/api/subscribers", "Bearer " + adminToken[:5], 401},
+		{"right token", "/admin/api/subscribers", "Bearer " + adminToken, 200},
+		{"scheme any case", "/admin/api/subscribers", "bearer " + adminToken, 200},
+		{"unknown admin path still guarded", "/admin/nothing-here", "", 401},
+		{"health needs none", "/healthz", "", 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := adminReq(http.MethodGet, tt.path, "")
+			if tt.auth != "" {
+				req.Header.Set("Authorization", tt.auth)
+			}
+			if got, body := do(t, e.admin, req); got != tt.want {
+				t.Errorf("status = %d, want %d (body %s)", got, tt.want, body)
+			}
+		})
+	}
+}
+
+func TestAdminEventShape(t *testing.T) {
+	e := newEnv(t)
+	if got, body := do(t, e.public, webhook("shop", product("CELCOM10"), shopSecret)); got != 200 {
+		t.Fatalf("POST = %d %s", got, body)
+	}
+	e.sub.wait(t)
+	ids := e.sub.received()
+
+	// Wait until the engine has recorded the attempt (it answers the
+	// subscriber's response first, then records).
+	var ev map[string]any
+	for deadline := time.Now().Add(time.Minute); ; {
+		got, body := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/events/"+ids[0], adminToken))
+		if got != 200 {
+			t.Fatalf("GET event = %d %s", got, body)
+		}
+		ev = nil
+		decode(t, body, &ev)
+		ds := ev["deliveries"].([]any)
+		if len(ds) == 1 && ds[0].(map[string]any)["status"] == "delivered" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery not recorded within a minute: %s", body)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+
+	if got, want := keys(ev), []string{"deliveries", "duplicates", "event", "received_at"}; !slices.Equal(got, want) {
+		t.Errorf("event keys = %v, want %v", got, want)
+	}
+	envl := ev["event"].(map[string]any)
+	for k, want := range map[string]any{
+		"specversion": "1.0", "id": ids[0], "source": "shop",
+		"type": "iimmpact.product.updated", "subject": "product/CELCOM10",
+		"time": "2024-01-15T10:30:00Z", "datacontenttype": "application/json",
+	} {
+		if envl[k] != want {
+			t.Errorf("event.%s = %v, want %v", k, envl[k], want)
+		}
+	}
+	if _, err := time.Parse(time.RFC3339, ev["received_at"].(string)); err != nil {
+		t.Errorf("received_at %v is not RFC 3339: %v", ev["received_at"], err)
+	}
+	d := ev["deliveries"].([]any)[0].(map[string]any)
+	for _, k := range []string{"subscriber", "status", "attempts", "next_attempt_at", "last_status_code", "last_error", "history"} {
+		if _, ok := d[k]; !ok {
+			t.Errorf("delivery lacks %q: %v", k, d)
+		}
+	}
+	if d["subscriber"] != "indexer" || d["attempts"] != float64(1) || d["last_status_code"] != float64(200) {
+		t.Errorf("delivery = %v, want indexer, 1 attempt, last status 200", d)
+	}
+	h := d["history"].([]any)[0].(map[string]any)
+	for _, k := range []string{"attempt", "at", "duration_ms", "status_code"} {
+		if _, ok := h[k]; !ok {
+			t.Errorf("history entry lacks %q: %v", k, h)
+		}
+	}
+
+	if got, _ := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/events/evt_nope", adminToken)); got != 404 {
+		t.Errorf("GET unknown event = %d, want 404", got)
+	}
+}
+
+func TestAdminSubscribersAndPause(t *testing.T) {
+	e := newEnv(t)
+	type row struct {
+		Name          string     `json:"name"`
+		URL           string     `json:"url"`
+		Breaker       string     `json:"breaker"`
+		Paused        bool       `json:"paused"`
+		Pending       int64      `json:"pending"`
+		Dead          int64      `json:"dead"`
+		Delivered     int64      `json:"delivered"`
+		LastSuccessAt *time.Time `json:"last_success_at"`
+		LastError     string     `json:"last_error"`
+	}
+	list := func() []row {
+		t.Helper()
+		got, body := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/subscribers", adminToken))
+		if got != 200 {
+			t.Fatalf("GET subscribers = %d %s", got, body)
+		}
+		var rows []row
+		decode(t, body, &rows)
+		return rows
+	}
+	rows := list()
+	if len(rows) != 1 || rows[0].Name != "indexer" || rows[0].URL != e.sub.srv.URL+"/hook" ||
+		rows[0].Breaker != "closed" || rows[0].Paused || rows[0].LastSuccessAt != nil {
+		t.Errorf("subscribers = %+v, want indexer, its url, closed, not paused, never succeeded", rows)
+	}
+
+	tests := []struct {
+		path       string
+		want       int
+		wantPaused bool
+	}{
+		{"/admin/api/subscribers/indexer/pause", 200, true},
+		{"/admin/api/subscribers/indexer/resume", 200, false},
+		{"/admin/api/subscribers/nobody/pause", 404, false},
+	}
+	for _, tt := range tests {
+		if got, body := do(t, e.admin, adminReq(http.MethodPost, tt.path, adminToken)); got != tt.want {
+			t.Errorf("POST %s = %d, want %d (%s)", tt.path, got, tt.want, body)
+		}
+		if got := list()[0].Paused; got != tt.wantPaused {
+			t.Errorf("after %s paused = %v, want %v", tt.path, got, tt.wantPaused)
+		}
+	}
+}
+
+func TestAdminListRedeliverStatus(t *testing.T) {
+	e := newEnv(t)
+	for _, id := range []string{"A", "B"} {
+		if got, body := do(t, e.public, webhook("shop", product(id), shopSecret)); got != 200 {
+			t.Fatalf("POST = %d %s", got, body)
+		}
+		e.sub.wait(t)
+	}
+	got, body := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/events?source=shop&limit=1", adminToken))
+	if got != 200 {
+		t.Fatalf("GET events = %d %s", got, body)
+	}
+	var page gateway.EventPage
+	decode(t, body, &page)
+	if len(page.Events) != 1 || page.Events[0].Subject != "product/B" || page.NextCursor == "" {
+		t.Errorf("page = %+v, want the newest (product/B) and a cursor", page)
+	}
+	if got, _ := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/events?status=bogus", adminToken)); got != 400 {
+		t.Errorf("GET events?status=bogus = %d, want 400", got)
+	}
+
+	got, body = do(t, e.admin, adminReq(http.MethodPost, "/admin/api/events/"+page.Events[0].ID+"/redeliver", adminToken))
+	if got != 202 || string(body) != `{"queued":1}` {
+		t.Errorf("redeliver = %d %s, want 202 {\"queued\":1}", got, body)
+	}
+	e.sub.wait(t)
+	if ids := e.sub.received(); len(ids) != 3 || ids[2] != page.Events[0].ID {
+		t.Errorf("subscriber got %v, want the redelivered %s last", ids, page.Events[0].ID)
+	}
+	if got, _ := do(t, e.admin, adminReq(http.MethodPost, "/admin/api/events/evt_nope/redeliver", adminToken)); got != 404 {
+		t.Errorf("redeliver unknown = %d, want 404", got)
+	}
+
+	got, body = do(t, e.admin, adminReq(http.MethodGet, "/admin/api/dead?subscriber=indexer", adminToken))
+	if got != 200 || string(body) != `[]` {
+		t.Errorf("dead = %d %s, want 200 []", got, body)
+	}
+	got, body = do(t, e.admin, adminReq(http.MethodGet, "/admin/api/status", adminToken))
+	if got != 200 {
+		t.Fatalf("status = %d %s", got, body)
+	}
+	var st map[string]any
+	decode(t, body, &st)
+	if st["version"] != "test" || st["store"].(map[string]any)["ok"] != true {
+		t.Errorf("status = %s, want version test and store ok", body)
+	}
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

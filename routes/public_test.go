@@ -1,0 +1,175 @@
+package routes_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+func TestPublicStatusCodes(t *testing.T) {
+	tests := []struct {
+		name      string
+		req       *http.Request
+		want      int
+		wantBody  string // substring of the body
+		wantStore int    // events in the store afterwards
+	}{
+		{"valid", webhook("shop", product("CELCOM10"), shopSecret), 200, `{"stored":1,"duplicates":0}`, 1},
+		{"wrong signature", webhook("shop", product("CELCOM10"), "wrong"), 401, `"error":"signature missing or invalid"`, 0},
+		{"no signature", webhook("shop", product("CELCOM10"), ""), 401, `"error"`, 0},
+		{"authentic but not a payload", webhook("shop", `{"type":`, shopSecret), 400, `"error":"ingest shop: `, 0},
+		{"unknown source", webhook("nope", product("CELCOM10"), shopSecret), 404, `"error":"unknown source"`, 0},
+		{"GET is not ingest", httptest.NewRequest(http.MethodGet, "/webhooks/shop", nil), 405, ``, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			got, body := do(t, e.public, tt.req)
+			if got != tt.want {
+				t.Errorf("status = %d, want %d (body %s)", got, tt.want, body)
+			}
+			if !strings.Contains(string(body), tt.wantBody) {
+				t.Errorf("body = %s, want it to contain %s", body, tt.wantBody)
+			}
+			page, err := e.store.List(context.Background(), gateway.EventFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Events) != tt.wantStore {
+				t.Errorf("stored %d events, want %d", len(page.Events), tt.wantStore)
+			}
+		})
+	}
+}
+
+func TestHead(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"/webhooks/shop", 200},
+		{"/webhooks/nope", 404},
+	}
+	for _, tt := range tests {
+		got, _ := do(t, e.public, httptest.NewRequest(http.MethodHead, tt.path, nil))
+		if got != tt.want {
+			t.Errorf("HEAD %s = %d, want %d", tt.path, got, tt.want)
+		}
+	}
+}
+
+func TestHealthAndReady(t *testing.T) {
+	e := newEnv(t)
+	for _, app := range []struct {
+		name string
+		do   func(path string) int
+	}{
+		{"public", func(p string) int { s, _ := do(t, e.public, httptest.NewRequest(http.MethodGet, p, nil)); return s }},
+		{"admin", func(p string) int { s, _ := do(t, e.admin, httptest.NewRequest(http.MethodGet, p, nil)); return s }},
+	} {
+		if got := app.do("/healthz"); got != 200 {
+			t.Errorf("%s /healthz = %d, want 200", app.name, got)
+		}
+		if got := app.do("/readyz"); got != 200 {
+			t.Errorf("%s /readyz = %d, want 200 while the store answers", app.name, got)
+		}
+	}
+
+	// The store goes away: not ready, still alive, and nothing is acked.
+	e.store.Close()
+	if got, _ := do(t, e.public, httptest.NewRequest(http.MethodGet, "/readyz", nil)); got != 503 {
+		t.Errorf("/readyz with the store closed = %d, want 503", got)
+	}
+	if got, _ := do(t, e.public, httptest.NewRequest(http.MethodGet, "/healthz", nil)); got != 200 {
+		t.Errorf("/healthz with the store closed = %d, want 200", got)
+	}
+	if got, body := do(t, e.public, webhook("shop", product("CELCOM10"), shopSecret)); got != 503 {
+		t.Errorf("POST with the store closed = %d, want 503 (body %s)", got, body)
+	}
+}
+
+// An upstream redelivery of a stored event is answered 200 and fans out
+// nothing: the subscriber gets the event once.
+func TestRedeliveryIsAckedOnce(t *testing.T) {
+	e := newEnv(t)
+	got, body := do(t, e.public, webhook("shop", product("CELCOM10"), shopSecret))
+	if got != 200 || string(body) != `{"stored":1,"duplicates":0}` {
+		t.Fatalf("first POST = %d %s, want 200 {\"stored\":1,\"duplicates\":0}", got, body)
+	}
+	e.sub.wait(t)
+
+	got, body = do(t, e.public, webhook("shop", product("CELCOM10"), shopSecret))
+	if got != 200 || string(body) != `{"stored":0,"duplicates":1}` {
+		t.Fatalf("redelivered POST = %d %s, want 200 {\"stored\":0,\"duplicates\":1}", got, body)
+	}
+
+	// Stop the engine: whatever it had in hand is done. Then the subscriber
+	// has exactly one request and the store holds nothing more to send.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.engine.Stop(ctx); err != nil {
+		t.Fatalf("engine stop: %v", err)
+	}
+	if ids := e.sub.received(); len(ids) != 1 {
+		t.Errorf("subscriber received %d requests (%v), want 1", len(ids), ids)
+	}
+	st, err := e.store.Stats(context.Background(), "indexer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pending != 0 || st.Delivered != 1 {
+		t.Errorf("stats = pending %d delivered %d, want 0 and 1", st.Pending, st.Delivered)
+	}
+}
+
+// Over max_body, fasthttp stops reading and Fiber's error handler answers:
+// app.Test reports that as an error, so this one runs on a real listener.
+func TestTooLarge(t *testing.T) {
+	e := newEnv(t)
+	base := listen(t, e.public)
+	tests := []struct {
+		name string
+		size int
+		want int
+	}{
+		{"at the limit", maxBody, 400}, // authentic, not an iimmpact payload
+		{"one byte over", maxBody + 1, 413},
+		{"far over", 10 * maxBody, 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := strings.Repeat(" ", tt.size)
+			for _, chunked := range []bool{false, true} {
+				req := webhook("shop", body, shopSecret)
+				req.RequestURI = ""
+				req.URL, _ = url.Parse(base + "/webhooks/shop")
+				if chunked {
+					// An unknown length makes the client send chunks.
+					req.Body = io.NopCloser(strings.NewReader(body))
+					req.ContentLength = -1
+				}
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatalf("chunked %v: %v", chunked, err)
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tt.want {
+					t.Errorf("chunked %v: status = %d, want %d (body %s)", chunked, resp.StatusCode, tt.want, got)
+				}
+			}
+		})
+	}
+	page, _ := e.store.List(context.Background(), gateway.EventFilter{})
+	if len(page.Events) != 0 {
+		t.Errorf("stored %d events, want none", len(page.Events))
+	}
+}
