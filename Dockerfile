@@ -1,0 +1,22 @@
+# Multi-stage build: a static hookgate binary on a distroless base, non-root.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X github.com/hookgate/hookgate/internal/cli.Version=${VERSION}" \
+      -o /out/hookgate . \
+ && mkdir -p /out/data
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/hookgate /usr/local/bin/hookgate
+COPY --from=build --chown=nonroot:nonroot /out/data /data
+COPY config.yaml /etc/hookgate/config.yaml
+USER nonroot:nonroot
+ENV HOOKGATE_CONFIG=/etc/hookgate/config.yaml
+VOLUME ["/data"]
+EXPOSE 8080 9090
+ENTRYPOINT ["/usr/local/bin/hookgate"]
+CMD ["serve"]
