@@ -22,7 +22,13 @@ type decoder struct {
 	errs  []*ConfigError
 	lines map[string]int    // key path -> line of the key (or list item)
 	vals  map[string][2]int // key path -> line and column of its value
+
+	expanding map[*yaml.Node]bool // anchors being decoded, to stop alias loops
+	nodes     int                 // nodes decoded, bounded against alias bombs
 }
+
+// maxNodes bounds the work aliases can multiply a small file into.
+const maxNodes = 100000
 
 // at records where key and its value node are.
 func (d *decoder) at(key string, keyLine int, val *yaml.Node) {
@@ -48,7 +54,24 @@ func (d *decoder) errorf(line int, path, format string, args ...any) {
 // decode reads node n into v. A null node leaves v as it is, so that
 // `timeout:` with nothing after it keeps the default.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
+	if d.nodes++; d.nodes == maxNodes {
+		// Keyless: decoding stops here, so the error explains (and
+		// silences) every validation error that would follow.
+		d.errorf(n.Line, "", "too many values (aliases expand to over %d)", maxNodes)
+	}
+	if d.nodes >= maxNodes {
+		return
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil || d.expanding[n.Alias] {
+			d.errorf(n.Line, path, "alias *%s refers to itself", n.Value)
+			return
+		}
+		if d.expanding == nil {
+			d.expanding = map[*yaml.Node]bool{}
+		}
+		d.expanding[n.Alias] = true
+		defer delete(d.expanding, n.Alias)
 		n = n.Alias
 	}
 	if v.Kind() == reflect.Pointer {
@@ -175,7 +198,28 @@ func (d *decoder) pairs(n *yaml.Node, path, want string) [][2]*yaml.Node {
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
-	for _, kv := range d.pairs(n, path, "a mapping of keys") {
+	pairs := d.pairs(n, path, "a mapping of keys")
+	// Merge keys ("<<: *retry-defaults") first, so that the block's own
+	// keys override what they bring in, as YAML specifies.
+	var own [][2]*yaml.Node
+	for _, kv := range pairs {
+		if kv[0].ShortTag() != "!!merge" {
+			own = append(own, kv)
+			continue
+		}
+		from := kv[1]
+		if from.Kind == yaml.AliasNode && from.Alias != nil && from.Alias.Kind == yaml.SequenceNode {
+			from = from.Alias
+		}
+		if from.Kind == yaml.SequenceNode {
+			for _, m := range from.Content {
+				d.decode(m, v, path)
+			}
+			continue
+		}
+		d.decode(from, v, path)
+	}
+	for _, kv := range own {
 		k, val := kv[0], kv[1]
 		key := join(path, k.Value)
 		idx := fieldByTag(t, k.Value)

@@ -25,7 +25,8 @@ type expanded struct {
 // expandEnv replaces ${VAR} and ${VAR:-default} in data with values from
 // env, line by line, before the YAML is parsed. "$$" is a literal "$"; a "$"
 // followed by anything else is kept as it is. ${VAR:-default} takes the
-// default when VAR is unset or empty, as in the shell.
+// default when VAR is unset or empty, as in the shell; the default is
+// taken literally, up to the first "}".
 //
 // Lines whose first non-blank character is "#" are comments and are left
 // alone, so documentation of the syntax in config.yaml cannot fail. A value

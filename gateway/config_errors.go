@@ -18,21 +18,22 @@ type ConfigError struct {
 	Err  error
 }
 
-// Error renders "file:line: key: message", leaving out what is unknown.
+// Error renders "file:line: key: message", leaving out what is unknown
+// (a Config validated in code has no file and no lines).
 func (e *ConfigError) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Line > 0 {
-		b.WriteString(":")
-		b.WriteString(strconv.Itoa(e.Line))
+	var parts []string
+	switch {
+	case e.File != "" && e.Line > 0:
+		parts = append(parts, e.File+":"+strconv.Itoa(e.Line))
+	case e.File != "":
+		parts = append(parts, e.File)
+	case e.Line > 0:
+		parts = append(parts, "line "+strconv.Itoa(e.Line))
 	}
 	if e.Key != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Key)
+		parts = append(parts, e.Key)
 	}
-	b.WriteString(": ")
-	b.WriteString(e.Err.Error())
-	return b.String()
+	return strings.Join(append(parts, e.Err.Error()), ": ")
 }
 
 // Unwrap returns the underlying error.

@@ -185,3 +185,37 @@ func TestLoadConfig(t *testing.T) {
 		t.Errorf("iimmpact secret = %q, want the environment's", got)
 	}
 }
+
+// Validate checks a Config built in code and fills the derived fields,
+// as loading does.
+func TestConfigValidate(t *testing.T) {
+	cfg := gateway.DefaultConfig()
+	cfg.Sources = map[string]*gateway.SourceConfig{"iimmpact": {Provider: "iimmpact", Secrets: []gateway.Secret{"k"}}}
+	sub := &gateway.SubscriberConfig{}
+	sub.SetDefaults()
+	sub.URL = "http://127.0.0.1:1/h"
+	sub.Secrets = []gateway.Secret{whsec}
+	sub.Events = []string{"iimmpact.product.*"}
+	cfg.Subscribers = map[string]*gateway.SubscriberConfig{"s": sub}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	if sub.Name != "s" || cfg.Sources["iimmpact"].Name != "iimmpact" || len(sub.SigningKeys) != 1 || len(sub.Patterns) != 1 {
+		t.Errorf("derived fields not filled: %+v", sub)
+	}
+	if got := cfg.Routes("iimmpact", "iimmpact.product.updated"); !reflect.DeepEqual(got, []string{"s"}) {
+		t.Errorf("Routes = %v, want [s]", got)
+	}
+
+	sub.Timeout = 0
+	cfg.Store.Retention = 0
+	err := cfg.Validate()
+	want := "store.retention: must be > 0\nsubscribers.s.timeout: must be > 0"
+	if err == nil || err.Error() != want {
+		t.Errorf("Validate() = %v, want\n%s", err, want)
+	}
+	var ce *gateway.ConfigError
+	if !errors.As(err, &ce) || ce.Key != "store.retention" {
+		t.Errorf("errors.As(ConfigError) = %v, want the first error", ce)
+	}
+}

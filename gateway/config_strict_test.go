@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"testing"
+	"time"
 )
 
 // TestParseConfigStrict covers what the decoder refuses: unknown keys at
@@ -91,6 +92,24 @@ func TestParseConfigStrict(t *testing.T) {
 				"config.yaml:6: subscribers.s.retry.max_age: must be > 0",
 				"config.yaml:6: subscribers.s.retry.max_attempts: must be an integer",
 			}},
+		{name: "alias loop", src: minimal + "server: &s {<<: *s}\n",
+			want: []string{"config.yaml:5: server: alias *s refers to itself"}},
+		{name: "alias bomb", src: "x1: &a {cert_file: c}\n" +
+			"x2: &b {<<: [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]}\n" +
+			"x3: &c {<<: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]}\n" +
+			"x4: &d {<<: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]}\n" +
+			"x5: &e {<<: [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]}\n" +
+			"x6: &f {<<: [*e,*e,*e,*e,*e,*e,*e,*e,*e,*e]}\n" +
+			"server:\n  tls: {<<: [*f,*f,*f,*f,*f,*f,*f,*f,*f,*f]}\n" + minimal,
+			want: []string{
+				"config.yaml:1: too many values (aliases expand to over 100000)",
+				"config.yaml:1: x1: unknown key",
+				"config.yaml:2: x2: unknown key",
+				"config.yaml:3: x3: unknown key",
+				"config.yaml:4: x4: unknown key",
+				"config.yaml:5: x5: unknown key",
+				"config.yaml:6: x6: unknown key",
+			}},
 		{name: "env error and decode error together", src: minimal + "server:\n  listen: ${UNTERMINATED\n  nope: 1\n",
 			want: []string{
 				"config.yaml:6: unterminated ${ (write $$ for a literal $)",
@@ -119,4 +138,30 @@ func TestParseConfigAliases(t *testing.T) {
 	if got := cfg.Subscribers["b"]; got.Retry.MaxAttempts != 3 || len(got.SigningKeys) != 1 {
 		t.Errorf("subscriber b = %+v, want the aliased secret and retry", got)
 	}
+}
+
+// Merge keys share settings between subscribers; a block's own keys win.
+func TestParseConfigMergeKeys(t *testing.T) {
+	cfg := mustParse(t, minimal+`subscribers:
+  a:
+    url: https://a.example/h
+    secret: `+whsec+`
+    retry: &retry {max_attempts: 3, max_age: 1h}
+  b:
+    <<: {url: https://b.example/h, timeout: 5s}
+    secret: `+whsec+`
+    timeout: 2s
+    retry:
+      <<: *retry
+      max_age: 2h
+`, nil)
+	b := cfg.Subscribers["b"]
+	if b.URL != "https://b.example/h" || b.Timeout != 2*time.Second || b.Retry.MaxAttempts != 3 || b.Retry.MaxAge != 2*time.Hour {
+		t.Errorf("subscriber b = %+v, want url and retry merged, own timeout and max_age kept", b)
+	}
+	lines := errLines(t, minimal+"server:\n  <<: {listen: x, nope: 1}\n", nil)
+	checkErrLines(t, lines, []string{
+		`config.yaml:6: server.listen: must be host:port, got "x"`,
+		"config.yaml:6: server.nope: unknown key",
+	})
 }

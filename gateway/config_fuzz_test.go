@@ -1,0 +1,48 @@
+package gateway_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// FuzzParseConfig feeds arbitrary files to ParseConfig: it must never
+// panic, every error must be a placed ConfigError, and a config it accepts
+// must validate again unchanged.
+func FuzzParseConfig(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/config/*.yaml")
+	seeds = append(seeds, "../config.yaml")
+	for _, path := range seeds {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte(minimal))
+	f.Add([]byte("a: &x [*x]\n"))
+	f.Add([]byte("sources: {a: {<<: [{provider: iimmpact}], secrets: ${A:-$$}}}\n"))
+	env := envMap(map[string]string{"A": "x", "EMPTY": ""})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := gateway.ParseConfig("config.yaml", data, env)
+		if err != nil {
+			var errs gateway.ConfigErrors
+			if !errors.As(err, &errs) || len(errs) == 0 {
+				t.Fatalf("error %T %v, want ConfigErrors", err, err)
+			}
+			for _, e := range errs {
+				if e.File != "config.yaml" || e.Err == nil {
+					t.Fatalf("error %+v not placed in the file", e)
+				}
+			}
+			return
+		}
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("accepted config does not validate again: %v", err)
+		}
+		_ = cfg.Redacted()
+	})
+}
