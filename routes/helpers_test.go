@@ -81,6 +81,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWithStore(t, nil)
+}
+
+// newEnvWithStore is newEnv on the given store, or a new embedded one when
+// store is nil.
+func newEnvWithStore(t *testing.T, store gateway.Store) *env {
+	t.Helper()
 	sub := newSubscriber(t)
 	cfg, err := gateway.ParseConfig("routes-test.yaml", []byte(`
 server:
@@ -100,11 +107,14 @@ subscribers:
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	store, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
-	if err != nil {
-		t.Fatal(err)
+	if store == nil {
+		var err error
+		store, err = boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
 	}
-	t.Cleanup(func() { store.Close() })
 	eng := deliver.New(store, cfg.Subscribers, deliver.Options{PollInterval: 10 * time.Millisecond})
 	eng.Start(context.Background())
 	t.Cleanup(func() {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
+	_ "github.com/hookgate/hookgate/gateway/redisstore"
+	"github.com/hookgate/hookgate/internal/testredis"
 )
 
 func TestPublicStatusCodes(t *testing.T) {
@@ -171,5 +173,41 @@ func TestTooLarge(t *testing.T) {
 	page, _ := e.store.List(context.Background(), gateway.EventFilter{})
 	if len(page.Events) != 0 {
 		t.Errorf("stored %d events, want none", len(page.Events))
+	}
+}
+
+// With Redis, /readyz follows the server: 503 while it is down, 200 once
+// it is back; ingest answers 503 meanwhile, never 200.
+func TestReadyFollowsRedis(t *testing.T) {
+	srv := testredis.Start(t)
+	store, err := gateway.OpenStore(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "routes-test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	e := newEnvWithStore(t, store)
+	ready := func() int {
+		got, _ := do(t, e.public, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+		return got
+	}
+	if got := ready(); got != 200 {
+		t.Fatalf("/readyz with redis up = %d, want 200", got)
+	}
+	srv.Stop()
+	if got := ready(); got != 503 {
+		t.Errorf("/readyz with redis stopped = %d, want 503", got)
+	}
+	if got, body := do(t, e.public, webhook("shop", product("P1"), shopSecret)); got != 503 {
+		t.Errorf("POST with redis stopped = %d, want 503 (%s)", got, body)
+	}
+	srv.Restart()
+	// The client reconnects on its own; give it the time it needs.
+	for deadline := time.Now().Add(time.Minute); ready() != 200; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz not 200 within a minute of redis restarting")
+		}
+	}
+	if got, body := do(t, e.public, webhook("shop", product("P1"), shopSecret)); got != 200 {
+		t.Errorf("POST with redis back = %d, want 200 (%s)", got, body)
 	}
 }

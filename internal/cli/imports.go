@@ -4,5 +4,6 @@ package cli
 // as caddy's modules/standard/imports.go does; the core never names them.
 import (
 	_ "github.com/hookgate/hookgate/gateway/boltstore"
+	_ "github.com/hookgate/hookgate/gateway/redisstore"
 	_ "github.com/hookgate/hookgate/plugins"
 )
