@@ -76,7 +76,7 @@ func runGateway(ctx context.Context, o options, store string) (*runResult, error
 	res.Load = loadgen.Load{Addr: cfg.Listen, Gen: gen, Concurrency: o.Concurrency, Rate: o.Rate,
 		Duration: o.Duration, Timeout: o.Timeout, Now: time.Now}.Run(ctx)
 
-	res.Drain, res.Drained = drain(ctx, sinks, res.Load.AcceptedSeq, o.Drain)
+	res.Drain, res.Drained = drain(ctx, sinks, res.Load.AcceptedSeq, o.Drain, o.DrainIdle)
 	code, took := gw.stop(stopGrace)
 	res.ExitCode, res.ExitTook = &code, took
 	if code != 0 {
@@ -166,20 +166,27 @@ func startSinks(n, events int) ([]*loadgen.Sink, []subscriber, func(), error) {
 	return sinks, subs, stop, nil
 }
 
-// drain waits until every accepted event has reached every sink, or
-// timeout, and says how long it waited and whether all arrived.
-func drain(ctx context.Context, sinks []*loadgen.Sink, accepted []bool, timeout time.Duration) (time.Duration, bool) {
+// drain waits until every accepted event has reached every sink. It gives
+// up after timeout, or sooner when no delivery at all arrived for idle: a
+// slow but moving backlog is waited for, a stalled one is not. It says how
+// long it waited and whether everything arrived.
+func drain(ctx context.Context, sinks []*loadgen.Sink, accepted []bool, timeout, idle time.Duration) (time.Duration, bool) {
 	start := time.Now()
+	lastProgress, lastLost := start, -1
 	for {
 		lost := 0
 		for _, s := range sinks {
 			lost += s.Counts(accepted).Lost
 		}
+		now := time.Now()
 		if lost == 0 {
-			return time.Since(start), true
+			return now.Sub(start), true
 		}
-		if time.Since(start) >= timeout || ctx.Err() != nil {
-			return time.Since(start), false
+		if lost != lastLost {
+			lastLost, lastProgress = lost, now
+		}
+		if now.Sub(start) >= timeout || now.Sub(lastProgress) >= idle || ctx.Err() != nil {
+			return now.Sub(start), false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -5,7 +5,7 @@
 //
 //	hookbench [-mode gateway|baseline|both] [-store embedded|redis|embedded,redis]
 //	          [-n 20000] [-c 64] [-rate 0] [-mix 0.2] [-batch 1]
-//	          [-subscribers 1] [-duration 30s] [-drain 30s] [-json]
+//	          [-subscribers 1] [-duration 30s] [-drain 90s] [-json]
 //
 // It exits 1 when any accepted event was lost, any delivery was badly
 // signed, or the gateway did not stop cleanly; 2 on bad usage.
@@ -36,6 +36,7 @@ type options struct {
 	MaxInFlight int           `json:"max_in_flight"`
 	Duration    time.Duration `json:"duration_ns"`
 	Drain       time.Duration `json:"drain_ns"`
+	DrainIdle   time.Duration `json:"drain_idle_ns"`
 	Timeout     time.Duration `json:"timeout_ns"`
 	Seed        uint64        `json:"seed"`
 	JSON        bool          `json:"-"`
@@ -59,7 +60,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.Subscribers, "subscribers", 1, "verifying sink subscribers")
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", 0, "subscribers' max_in_flight; 0 = the gateway's default")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "cap on each send phase")
-	fs.DurationVar(&o.Drain, "drain", 30*time.Second, "how long to wait for every accepted event to reach every sink")
+	fs.DurationVar(&o.Drain, "drain", 90*time.Second, "longest wait, after sending, for every accepted event to reach every sink")
+	fs.DurationVar(&o.DrainIdle, "drain-idle", 10*time.Second, "stop waiting sooner when no delivery arrives for this long")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the provider mix")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
