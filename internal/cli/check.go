@@ -85,6 +85,49 @@ func printCheck(w io.Writer, cfg *gateway.Config) {
 	for _, name := range sortedNames(cfg.Sources) {
 		printRoutes(w, cfg, name)
 	}
+
+	if warnings := patternWarnings(cfg); len(warnings) > 0 {
+		fmt.Fprintln(w, "\nwarnings:")
+		for _, warning := range warnings {
+			fmt.Fprintf(w, "  %s\n", warning)
+		}
+	}
+}
+
+// patternWarnings names the event patterns that match none of the
+// documented types of the sources their subscriber takes: most likely a
+// typo ("iimmpact.products.*"), which would otherwise route nothing,
+// silently. Patterns are only judged when every such source's provider
+// lists its types; undocumented types still pass through, so these are
+// warnings, not errors.
+func patternWarnings(cfg *gateway.Config) []string {
+	var out []string
+	for _, name := range sortedNames(cfg.Subscribers) {
+		sub := cfg.Subscribers[name]
+		var types []string
+		judged := true
+		for _, src := range sortedNames(cfg.Sources) {
+			if !takesSource(sub, src) {
+				continue
+			}
+			p, err := gateway.LookupProvider(cfg.Sources[src].Provider)
+			sampler, ok := p.(gateway.Sampler)
+			if err != nil || !ok {
+				judged = false
+				break
+			}
+			types = append(types, sampler.KnownTypes()...)
+		}
+		if !judged {
+			continue
+		}
+		for i, pat := range sub.Patterns {
+			if !slices.ContainsFunc(types, pat.Match) {
+				out = append(out, fmt.Sprintf("subscribers.%s.events[%d]: %q matches no documented event type of its sources", name, i, pat))
+			}
+		}
+	}
+	return out
 }
 
 // printRoutes lists, for each envelope type the source's provider

@@ -53,7 +53,7 @@ subscribers:
   products:
     url: "https://user:TOPSECRET-pw@products.internal/hook?token=TOPSECRET-q"
     secret: ` + checkSecret + `
-    events: ["*.product.*"]
+    events: ["*.product.*", "checkshop.products.*"]
     sources: [shop]
   everything:
     url: http://127.0.0.1:8000/all
@@ -75,7 +75,7 @@ subscribers:
     secrets: 2
   products
     url:     https://user:xxxxx@products.internal/hook?[redacted]
-    events:  *.product.*
+    events:  *.product.*, checkshop.products.*
     sources: shop
     secrets: 1
 
@@ -88,6 +88,9 @@ routes (event type -> subscribers):
     checkshop.order.paid       -> everything
     checkshop.product.deleted  -> everything, products
     checkshop.product.updated  -> everything, products
+
+warnings:
+  subscribers.products.events[1]: "checkshop.products.*" matches no documented event type of its sources
 `
 
 // writeConfig writes src as config.yaml in a new directory and returns
@@ -205,6 +208,9 @@ func TestCheckShippedConfig(t *testing.T) {
 		if strings.HasPrefix(l, "    iimmpact.") && !strings.HasSuffix(l, "-> catalog-sync") {
 			t.Errorf("route %q does not reach catalog-sync, whose events are **", l)
 		}
+	}
+	if strings.Contains(stdout, "warnings:") {
+		t.Errorf("the shipped config draws warnings:\n%s", stdout)
 	}
 	if strings.Contains(stdout, "dev-iimmpact-secret") || strings.Contains(stdout, "whsec_") {
 		t.Errorf("check shows a secret:\n%s", stdout)
