@@ -179,3 +179,21 @@ func TestMixIsDeterministic(t *testing.T) {
 		t.Errorf("Events = %d, want %d", a.Events(), want)
 	}
 }
+
+// BenchmarkStamp is the generator's per-request cost: copy, stamp, HMAC.
+func BenchmarkStamp(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		mix   float64
+		batch int
+	}{{"iimmpact", 0, 1}, {"catalog360x100", 1, 100}} {
+		b.Run(tc.name, func(b *testing.B) {
+			g, _ := NewGenerator(testPlan(64, tc.mix, tc.batch))
+			st := g.NewStamper()
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				st.Stamp(i%64, stamp)
+			}
+		})
+	}
+}
