@@ -1,9 +1,9 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -36,11 +36,13 @@ func (s *Store) Claim(ctx context.Context, sub string, now time.Time, max int, l
 			keys = append(keys, append([]byte(nil), k...))
 		}
 		for _, k := range keys {
-			cl, err := t.lease(sub, k, now.Add(lease))
+			cl, ok, err := t.lease(sub, k, now.Add(lease))
 			if err != nil {
 				return err
 			}
-			claims = append(claims, cl)
+			if ok {
+				claims = append(claims, cl)
+			}
 		}
 		return nil
 	})
@@ -51,32 +53,34 @@ func (s *Store) Claim(ctx context.Context, sub string, now time.Time, max int, l
 }
 
 // lease gives the delivery under due key k a new lease token, ending at
-// until.
-func (t *txn) lease(sub string, k []byte, until time.Time) (gateway.Claim, error) {
+// until. A due entry whose delivery is gone cannot arise while the
+// indexes are kept in step; should one appear, it is dropped (ok false)
+// rather than blocking the subscriber's queue for good.
+func (t *txn) lease(sub string, k []byte, until time.Time) (cl gateway.Claim, ok bool, err error) {
 	_, id := splitTimeKey(k)
-	rec, ok, err := t.getDelivery(id, sub)
+	rec, found, err := t.getDelivery(id, sub)
 	if err != nil {
-		return gateway.Claim{}, err
+		return gateway.Claim{}, false, err
 	}
-	ev, evOK, err := t.getEvent(id, true)
+	ev, evFound, err := t.getEvent(id, true)
 	if err != nil {
-		return gateway.Claim{}, err
+		return gateway.Claim{}, false, err
 	}
-	if !ok || !evOK {
-		return gateway.Claim{}, fmt.Errorf("due entry %s/%s without its delivery or event: %w", sub, id, errCorrupt)
+	if !found || !evFound || !rec.queued() || !bytes.Equal(k, timeKey(rec.DueAt, id)) {
+		return gateway.Claim{}, false, t.due.Bucket([]byte(sub)).Delete(k)
 	}
 	seq, err := t.deliveries.NextSequence()
 	if err != nil {
-		return gateway.Claim{}, err
+		return gateway.Claim{}, false, err
 	}
 	next := rec
 	next.Token = strconv.FormatUint(seq, 36)
 	next.DueAt = until
 	if err := t.setDelivery(id, sub, ev.ReceivedAt, &rec, &next, false); err != nil {
-		return gateway.Claim{}, err
+		return gateway.Claim{}, false, err
 	}
 	return gateway.Claim{EventID: id, Subscriber: sub, Attempts: rec.Attempts, CreatedAt: rec.CreatedAt,
-		Body: ev.Body, Token: next.Token}, nil
+		Body: ev.Body, Token: next.Token}, true, nil
 }
 
 // Record appends the attempt to the delivery's history and applies the

@@ -168,3 +168,23 @@ func TestIndexesFollowRecords(t *testing.T) {
 	})
 	ok("view", err)
 }
+
+// TestClaimDropsDanglingDueEntry plants a due entry with no delivery
+// behind it: Claim must skip and remove it, not fail the queue for good.
+func TestClaimDropsDanglingDueEntry(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_real", t0.Add(time.Second), "sub-a")}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	ghost := timeKey(t0, "evt_ghost")
+	err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktDue).Bucket([]byte("sub-a")).Put(ghost, nil) })
+	if err != nil {
+		t.Fatalf("plant: %v", err)
+	}
+	cs, err := s.Claim(ctx, "sub-a", t0.Add(time.Minute), 10, time.Minute)
+	if err != nil || len(cs) != 1 || cs[0].EventID != "evt_real" {
+		t.Fatalf("Claim = %+v, %v; want only evt_real", cs, err)
+	}
+	checkIndexes(t, s)
+}

@@ -96,10 +96,9 @@ func (s *Store) Dead(ctx context.Context, sub string, limit int) ([]gateway.Deli
 			if err != nil {
 				return err
 			}
-			if !ok {
-				return fmt.Errorf("dead entry %s/%s without its delivery: %w", sub, id, errCorrupt)
+			if ok && rec.Status == gateway.StatusDead { // skip an entry that lost its delivery
+				out = append(out, deliveryRecord(id, sub, &rec))
 			}
-			out = append(out, deliveryRecord(id, sub, &rec))
 		}
 		return nil
 	})
