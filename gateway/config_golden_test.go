@@ -76,14 +76,18 @@ sources:
     secrets: [TOPSECRET-source]
 subscribers:
   s:
-    url: https://x.example/h
+    url: https://user:TOPSECRET-pw@x.example/h
     secret: ` + whsec + `
+    headers: {Authorization: "Bearer TOPSECRET-header"}
 `
 	cfg := mustParse(t, src, nil)
+	// Header values and URL passwords are plain strings that the
+	// delivery engine needs as they are, so only Redacted hides them.
 	outputs := map[string]string{
 		"Redacted":       cfg.Redacted(),
 		"%v":             fmt.Sprintf("%v", cfg),
 		"%+v":            fmt.Sprintf("%+v", *cfg),
+		"%+v redacted":   fmt.Sprintf("%+v", cfg.Redacted()),
 		"%#v":            fmt.Sprintf("%#v", *cfg),
 		"%+v admin":      fmt.Sprintf("%+v", cfg.Admin),
 		"%+v redis":      fmt.Sprintf("%+v", *cfg.Store.Redis),
@@ -96,6 +100,9 @@ subscribers:
 				t.Errorf("%s shows a secret:\n%s", name, out)
 			}
 		}
+	}
+	if sub := cfg.Subscribers["s"]; sub.Headers["Authorization"] != "Bearer TOPSECRET-header" || sub.URL != "https://user:TOPSECRET-pw@x.example/h" {
+		t.Errorf("Redacted changed the config itself: %+v", sub)
 	}
 	if !strings.Contains(cfg.Redacted(), "token: '[redacted]'") {
 		t.Errorf("Redacted() does not show the token as redacted:\n%s", cfg.Redacted())

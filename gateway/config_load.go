@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -172,9 +173,27 @@ func yamlSyntaxError(path string, err error) *ConfigError {
 }
 
 // Redacted renders the config as YAML with every secret replaced by
-// "[redacted]": safe to log or show in the admin API.
+// "[redacted]": Secret fields, subscriber header values (often
+// credentials) and passwords in subscriber URLs. Safe to log or show in
+// the admin API.
 func (c *Config) Redacted() string {
-	out, err := yaml.Marshal(c)
+	shown := *c
+	shown.Subscribers = make(map[string]*SubscriberConfig, len(c.Subscribers))
+	for name, sub := range c.Subscribers {
+		if sub == nil {
+			continue
+		}
+		cp := *sub
+		if u, err := url.Parse(cp.URL); err == nil {
+			cp.URL = u.Redacted()
+		}
+		cp.Headers = make(map[string]string, len(sub.Headers))
+		for k := range sub.Headers {
+			cp.Headers[k] = redacted
+		}
+		shown.Subscribers[name] = &cp
+	}
+	out, err := yaml.Marshal(&shown)
 	if err != nil {
 		return fmt.Sprintf("config: %v", err)
 	}
