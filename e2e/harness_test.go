@@ -152,6 +152,11 @@ func (g *gateway) start() {
 			cmd.Process.Kill()
 			<-done
 		}
+		// A -race binary (HOOKGATE_E2E_RACE=1) reports and goes on; a
+		// killed one never gets to exit 66, so its output is the witness.
+		if strings.Contains(out.String(), "WARNING: DATA RACE") {
+			g.t.Errorf("%s (run %d) reported a data race", g.name, run)
+		}
 		if g.t.Failed() {
 			g.t.Logf("--- %s (run %d) output:\n%s", g.name, run, tail(out.String(), 120))
 		}
