@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hookgate/hookgate/internal/loadgen"
@@ -72,7 +73,8 @@ func runGateway(ctx context.Context, o options, store string) (*runResult, error
 		return nil, err
 	}
 
-	res := &runResult{Kind: "gateway", Store: store, Requests: gen.Requests(), Events: gen.Events(), Subscribers: o.Subscribers}
+	res := &runResult{Kind: "gateway", Store: store, Requests: gen.Requests(), Events: gen.Events(), Subscribers: o.Subscribers,
+		Version: gatewayVersion(bin)}
 	res.Load = loadgen.Load{Addr: cfg.Listen, Gen: gen, Concurrency: o.Concurrency, Rate: o.Rate,
 		Duration: o.Duration, Timeout: o.Timeout, Now: time.Now}.Run(ctx)
 
@@ -105,6 +107,16 @@ func ensureGateway(bin string) (string, error) {
 		return "", fmt.Errorf("build gateway: %w", err)
 	}
 	return bin, nil
+}
+
+// gatewayVersion is what `bin version` prints, so a figure can be traced
+// to the build it measured.
+func gatewayVersion(bin string) string {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return "unknown (version: " + err.Error() + ")"
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // runDir makes the run's temporary directory (short, for unix sockets) and

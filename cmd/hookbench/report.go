@@ -19,6 +19,7 @@ type runResult struct {
 	Requests    int                  `json:"requests_planned"`
 	Events      int                  `json:"events_planned"`
 	Subscribers int                  `json:"subscribers,omitempty"`
+	Version     string               `json:"version,omitempty"` // `hookgate version` of the binary measured
 	Load        loadgen.LoadResult   `json:"ingest"`
 	IngestRPS   float64              `json:"ingest_req_per_s"`    // accepted requests over the send phase
 	IngestEPS   float64              `json:"ingest_events_per_s"` // accepted events over the send phase
@@ -170,6 +171,14 @@ func (rep *report) writeText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
+	for _, r := range rep.Runs {
+		if r.Version != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.label(), r.Version)
+		}
+	}
+	if rep.Options.Rate == 0 && len(rep.Runs) > 0 && rep.Runs[len(rep.Runs)-1].Kind == "gateway" {
+		fmt.Fprintln(w, "note: sent as fast as ingest answers, so end-to-end latency includes the delivery backlog; -rate measures it at a given load")
+	}
 	for _, r := range rep.Runs {
 		if r.ExitLog != "" {
 			fmt.Fprintf(w, "%s log ends:\n%s\n", r.label(), r.ExitLog)
