@@ -32,8 +32,23 @@ type Ingester struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	snap  atomic.Pointer[ingestSnapshot]
-	tests atomic.Int64
+	snap atomic.Pointer[ingestSnapshot]
+
+	// counters outlive reloads: a source kept across a reload keeps its
+	// counts, so that metrics stay monotonic.
+	countersMu sync.Mutex
+	counters   map[string]*sourceCounters
+}
+
+// IngestCounts are one source's ingest counters since the process started.
+type IngestCounts struct {
+	Stored     int64 // events newly stored
+	Duplicates int64 // upstream redeliveries recognized
+	Tests      int64 // registration tests answered
+}
+
+type sourceCounters struct {
+	stored, duplicates, tests atomic.Int64
 }
 
 // IngesterOptions are the Ingester's optional parts.
@@ -50,7 +65,8 @@ type IngesterOptions struct {
 
 // NewIngester returns an Ingester storing into store under cfg.
 func NewIngester(cfg *Config, store Store, opts IngesterOptions) (*Ingester, error) {
-	in := &Ingester{store: store, notify: opts.Notify, log: opts.Logger, now: opts.Now}
+	in := &Ingester{store: store, notify: opts.Notify, log: opts.Logger, now: opts.Now,
+		counters: map[string]*sourceCounters{}}
 	if in.notify == nil {
 		in.notify = func(string) {}
 	}
@@ -77,6 +93,16 @@ func (in *Ingester) SetConfig(cfg *Config) error {
 	if err != nil {
 		return err
 	}
+	in.countersMu.Lock()
+	for name, src := range s.sources {
+		c, ok := in.counters[name]
+		if !ok {
+			c = &sourceCounters{}
+			in.counters[name] = c
+		}
+		src.counters = c
+	}
+	in.countersMu.Unlock()
 	in.snap.Store(s)
 	return nil
 }
@@ -91,7 +117,25 @@ func (in *Ingester) HasSource(name string) bool {
 }
 
 // TestRequests counts the registration tests received since start.
-func (in *Ingester) TestRequests() int64 { return in.tests.Load() }
+func (in *Ingester) TestRequests() int64 {
+	var n int64
+	for _, c := range in.Counts() {
+		n += c.Tests
+	}
+	return n
+}
+
+// Counts returns every source's counters, by source name, including
+// sources a reload has removed.
+func (in *Ingester) Counts() map[string]IngestCounts {
+	in.countersMu.Lock()
+	defer in.countersMu.Unlock()
+	out := make(map[string]IngestCounts, len(in.counters))
+	for name, c := range in.counters {
+		out[name] = IngestCounts{Stored: c.stored.Load(), Duplicates: c.duplicates.Load(), Tests: c.tests.Load()}
+	}
+	return out
+}
 
 // Ingest authenticates, decodes and durably stores the events of one request
 // to /webhooks/{source}. Its errors wrap ErrUnknownSource, ErrSignature,
@@ -112,7 +156,7 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 		return IngestResult{}, fmt.Errorf("ingest %s: %w", source, err)
 	}
 	if batch.Test {
-		in.tests.Add(1)
+		src.counters.tests.Add(1)
 		in.log.Info("registration test received", "source", source, "provider", src.providerName)
 		return IngestResult{Test: true}, nil
 	}
@@ -162,6 +206,8 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 			}
 		}
 	}
+	src.counters.stored.Add(int64(res.Stored))
+	src.counters.duplicates.Add(int64(res.Duplicates))
 	for _, sub := range woken {
 		in.notify(sub)
 	}
@@ -203,6 +249,8 @@ type ingestSource struct {
 
 	mu    sync.RWMutex
 	extra map[string][]string
+
+	counters *sourceCounters
 }
 
 func newIngestSnapshot(cfg *Config) (*ingestSnapshot, error) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/boltstore"
+	"github.com/hookgate/hookgate/plugins/catalog360"
 	"github.com/hookgate/hookgate/plugins/iimmpact"
 )
 
@@ -28,6 +29,9 @@ sources:
   elsewhere:
     provider: iimmpact
     secrets: ["another-secret"]
+  c360:
+    provider: catalog360
+    secrets: ["c360-key"]
 subscribers:
   products:
     url: "http://127.0.0.1:1/products"
@@ -153,6 +157,9 @@ func TestIngestStoresRoutesAndNotifies(t *testing.T) {
 	if rec, _ := store.Event(ctx, page.Events[0].ID); rec.Duplicates != 1 {
 		t.Errorf("duplicates = %d, want 1", rec.Duplicates)
 	}
+	if got, want := in.Counts()["shop"], (gateway.IngestCounts{Stored: 1, Duplicates: 1}); got != want {
+		t.Errorf("counts = %+v, want %+v", got, want)
+	}
 }
 
 func TestIngestRefuses(t *testing.T) {
@@ -225,6 +232,13 @@ subscribers:
 	if len(page.Events) != 1 {
 		t.Errorf("events for other = %d, want 1", len(page.Events))
 	}
+	// Counters survive the reload.
+	if err := in.SetConfig(parseConfig(t, ingestConfig)); err != nil {
+		t.Fatal(err)
+	}
+	if got := in.Counts()["shop"].Stored; got != 1 {
+		t.Errorf("stored count after another reload = %d, want 1", got)
+	}
 }
 
 func TestIngestUnroutedIsStored(t *testing.T) {
@@ -253,5 +267,57 @@ subscribers:
 	page, _ := store.List(context.Background(), gateway.EventFilter{Status: gateway.StatusUnrouted})
 	if len(page.Events) != 1 {
 		t.Errorf("unrouted events = %d, want 1", len(page.Events))
+	}
+}
+
+func c360Request(body, key string) gateway.Request {
+	name, value := catalog360.Provider{}.Sign([]byte(body), []byte(key))
+	h := http.Header{}
+	h.Set(name, value)
+	return gateway.Request{Header: h, Body: []byte(body), ReceivedAt: received}
+}
+
+func TestIngestBatchAndRegistrationTest(t *testing.T) {
+	in, store, n := newIngester(t)
+	ctx := context.Background()
+
+	got, err := in.Ingest(ctx, "c360", c360Request(`{"events":[]}`, catalog360.TestKey))
+	if err != nil {
+		t.Fatalf("registration test: %v", err)
+	}
+	if want := (gateway.IngestResult{Test: true}); got != want {
+		t.Errorf("registration test result = %+v, want %+v", got, want)
+	}
+
+	batch := `{"events":[
+		{"event_class":"assetitem_created","payload_class":"assetitem","payload":{"new":{"id":1,"name":"a"}}},
+		{"event_class":"assetitem_updated","payload_class":"assetitem","payload":{"old":{"id":2,"name":"b"},"new":{"id":2,"name":"c"}}},
+		{"event_class":"assetitem_created","payload_class":"assetitem","payload":{"new":{"id":1,"name":"a"}}}
+	]}`
+	got, err = in.Ingest(ctx, "c360", c360Request(batch, "c360-key"))
+	if err != nil {
+		t.Fatalf("batch: %v", err)
+	}
+	// The third event is the first again: one Put stores it once.
+	if got.Stored != 2 || got.Stored+got.Duplicates != 3 {
+		t.Errorf("batch result = %+v, want 2 stored of 3", got)
+	}
+	// Each subscriber is woken once per request, however many events.
+	if got, want := n.take(), []string{"all"}; !slices.Equal(got, want) {
+		t.Errorf("notified %v, want %v", got, want)
+	}
+	page, _ := store.List(ctx, gateway.EventFilter{Source: "c360"})
+	if len(page.Events) != 2 {
+		t.Errorf("stored %d events, want 2", len(page.Events))
+	}
+	if got := in.Counts()["c360"]; got.Tests != 1 || got.Stored != 2 {
+		t.Errorf("counts = %+v, want 1 test and 2 stored", got)
+	}
+	if got := in.TestRequests(); got != 1 {
+		t.Errorf("TestRequests = %d, want 1", got)
+	}
+
+	if _, err := in.Ingest(ctx, "c360", c360Request(batch, catalog360.TestKey)); !errors.Is(err, gateway.ErrSignature) {
+		t.Errorf("non-empty batch signed with the test key: err = %v, want %v", err, gateway.ErrSignature)
 	}
 }
