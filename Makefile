@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/hookgate/hookgate/internal/cli.Version=$(VERSION)
 
-.PHONY: build run test deps bench fuzz vet
+.PHONY: build run test deps bench bench-redis fuzz vet
 
 ## build: the one binary, bin/hookgate
 build:
@@ -27,3 +27,12 @@ FUZZTIME ?= 30s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/iimmpact
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/catalog360
+
+## bench: bare baseline vs gateway on the embedded store; BENCH_FLAGS to vary (-n -c -rate -mix -batch -subscribers -json)
+BENCH_FLAGS ?=
+bench: build
+	$(GO) run ./cmd/hookbench -mode both -store embedded $(BENCH_FLAGS)
+
+## bench-redis: the same with the gateway on a throwaway redis-server
+bench-redis: build deps
+	$(GO) run ./cmd/hookbench -mode both -store redis $(BENCH_FLAGS)
