@@ -19,6 +19,7 @@ import (
 // (params, queries) are cloned before they reach the store.
 type admin struct {
 	Deps
+	requests *requestCounts
 }
 
 // eventView is GET /admin/api/events/{id}.

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -208,4 +209,33 @@ func keys(m map[string]any) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	do(t, e.public, webhook("shop", product("A"), shopSecret))
+	do(t, e.public, webhook("shop", product("A"), shopSecret))
+	do(t, e.public, webhook("shop", product("A"), "wrong"))
+	do(t, e.public, webhook("nope", product("A"), shopSecret))
+
+	// /metrics is outside /admin: no token needed, as scrapers expect.
+	got, body := do(t, e.admin, adminReq(http.MethodGet, "/metrics", ""))
+	if got != 200 {
+		t.Fatalf("GET /metrics = %d %s", got, body)
+	}
+	for _, want := range []string{
+		`hookgate_build_info{version="test"} 1`,
+		`hookgate_ingest_requests_total{code="200"} 2`,
+		`hookgate_ingest_requests_total{code="401"} 1`,
+		`hookgate_ingest_requests_total{code="404"} 1`,
+		`hookgate_ingest_events_total{source="shop",result="stored"} 1`,
+		`hookgate_ingest_events_total{source="shop",result="duplicate"} 1`,
+		`hookgate_store_up 1`,
+		`hookgate_subscriber_breaker_state{subscriber="indexer",state="closed"} 1`,
+		`hookgate_subscriber_paused{subscriber="indexer"} 0`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
 }

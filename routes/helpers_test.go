@@ -127,7 +127,8 @@ subscribers:
 		t.Fatal(err)
 	}
 	deps := routes.Deps{Ingester: in, Store: store, Engine: eng, StoreKind: gateway.StoreEmbedded, Version: "test"}
-	return &env{store: store, engine: eng, in: in, public: routes.Public(deps), admin: routes.Admin(deps), sub: sub}
+	public, admin := routes.New(deps)
+	return &env{store: store, engine: eng, in: in, public: public, admin: admin, sub: sub}
 }
 
 // do sends req to app and returns the status and body.

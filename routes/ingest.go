@@ -18,13 +18,24 @@ import (
 // it copies the body once, builds no maps and uses no reflection; the rest
 // of the work is the provider's decoding and the store's write.
 type ingestHandler struct {
-	in  *gateway.Ingester
-	now func() time.Time
+	in       *gateway.Ingester
+	now      func() time.Time
+	requests *requestCounts
 }
 
 // post answers 200 once every event of the request is durably stored, and
 // an error (mapped in errors.go) otherwise.
 func (h *ingestHandler) post(c *fiber.Ctx) error {
+	err := h.ingest(c)
+	if err != nil {
+		h.requests.add(statusOf(err))
+	} else {
+		h.requests.add(fiber.StatusOK)
+	}
+	return err
+}
+
+func (h *ingestHandler) ingest(c *fiber.Ctx) error {
 	body, err := readBody(c, int64(h.in.Config().Server.MaxBody))
 	if err != nil {
 		return err

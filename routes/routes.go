@@ -92,13 +92,22 @@ func fiberConfig(bodyLimit int, log *slog.Logger) fiber.Config {
 // default.
 const DefaultMaxBody = 5 << 20
 
-// Public returns the app of the public listener: ingest and health.
+// New returns the apps of the two listeners, which share their counters.
 //
-// Request bodies are streamed, so that the ingest handler enforces
-// server.max_body of the config in force (reloads apply) and can answer 413
-// cleanly; fasthttp's own limit then only bounds what it reads ahead.
-func Public(d Deps) *fiber.App {
+// The public app serves ingest and health. Its request bodies are
+// streamed, so that the ingest handler enforces server.max_body of the
+// config in force (reloads apply) and can answer 413 cleanly; fasthttp's
+// own limit then only bounds what it reads ahead.
+//
+// The admin app serves the admin API behind the bearer token, /metrics and
+// health.
+func New(d Deps) (public, admin *fiber.App) {
 	d.defaults()
+	requests := &requestCounts{}
+	return newPublic(d, requests), newAdmin(d, requests)
+}
+
+func newPublic(d Deps, requests *requestCounts) *fiber.App {
 	limit := int(d.Ingester.Config().Server.MaxBody)
 	if limit <= 0 {
 		limit = DefaultMaxBody
@@ -106,20 +115,17 @@ func Public(d Deps) *fiber.App {
 	conf := fiberConfig(limit, d.Logger)
 	conf.StreamRequestBody = true
 	app := fiber.New(conf)
-	h := &ingestHandler{in: d.Ingester, now: d.Now}
+	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
 	health(app, d)
 	return app
 }
 
-// Admin returns the app of the admin listener: the admin API behind the
-// bearer token, and health.
-func Admin(d Deps) *fiber.App {
-	d.defaults()
+func newAdmin(d Deps, requests *requestCounts) *fiber.App {
 	app := fiber.New(fiberConfig(adminBodyLimit, d.Logger))
 	app.Use("/admin", bearer(d.Ingester))
-	a := &admin{Deps: d}
+	a := &admin{Deps: d, requests: requests}
 	api := app.Group("/admin/api")
 	api.Get("/status", a.status)
 	api.Get("/subscribers", a.subscribers)
@@ -131,6 +137,7 @@ func Admin(d Deps) *fiber.App {
 	api.Post("/events/:id/redeliver", a.redeliver)
 	api.Get("/dead", a.dead)
 	api.Post("/reload", a.reload)
+	app.Get("/metrics", a.metrics)
 	health(app, d)
 	return app
 }

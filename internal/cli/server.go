@@ -94,7 +94,7 @@ func start(o serveOptions) (_ *server, err error) {
 		Version:   Version,
 		Logger:    o.log,
 	}
-	s.public, s.admin = routes.Public(deps), routes.Admin(deps)
+	s.public, s.admin = routes.New(deps)
 	s.sweeper = startSweeper(s.store, o.log, sweepEvery)
 	go s.serveOn(s.public, publicLn)
 	go s.serveOn(s.admin, adminLn)
