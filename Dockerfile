@@ -15,7 +15,11 @@ COPY --from=build /out/hookgate /usr/local/bin/hookgate
 COPY --from=build --chown=nonroot:nonroot /out/data /data
 COPY config.yaml /etc/hookgate/config.yaml
 USER nonroot:nonroot
-ENV HOOKGATE_CONFIG=/etc/hookgate/config.yaml
+# Ingest on all interfaces, the store on the volume. The admin listener stays
+# on loopback unless HOOKGATE_ADMIN_LISTEN and HOOKGATE_ADMIN_TOKEN are set.
+ENV HOOKGATE_CONFIG=/etc/hookgate/config.yaml \
+    HOOKGATE_LISTEN=0.0.0.0:8080 \
+    HOOKGATE_STORE_PATH=/data
 VOLUME ["/data"]
 EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/hookgate"]
