@@ -215,6 +215,17 @@ func (g *gateway) stop() {
 	}
 }
 
+// signal sends sig to the running process.
+func (g *gateway) signal(sig os.Signal) {
+	g.t.Helper()
+	g.mu.Lock()
+	cmd := g.cmd
+	g.mu.Unlock()
+	if err := cmd.Process.Signal(sig); err != nil {
+		g.t.Fatalf("signal %s %v: %v", g.name, sig, err)
+	}
+}
+
 // kill sends SIGKILL, as a crash would, and waits for the process to go.
 func (g *gateway) kill() {
 	g.t.Helper()

@@ -162,6 +162,14 @@ func (w *world) gateway() *gateway {
 		admin:  freeAddr(w.t),
 		token:  adminToken,
 	}
+	w.rewrite(g)
+	return g
+}
+
+// rewrite writes g's config file afresh from the world, keeping g's
+// listeners: how an operator edits config.yaml before a reload.
+func (w *world) rewrite(g *gateway) {
+	w.t.Helper()
 	b, err := yaml.Marshal(w.config(g.listen, g.admin))
 	if err != nil {
 		w.t.Fatalf("marshal config: %v", err)
@@ -169,7 +177,6 @@ func (w *world) gateway() *gateway {
 	if err := os.WriteFile(g.config, b, 0o600); err != nil {
 		w.t.Fatalf("write config: %v", err)
 	}
-	return g
 }
 
 // start writes a config and starts a gateway on it, ready.
