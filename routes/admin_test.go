@@ -1,6 +1,8 @@
 package routes_test
 
 import (
+	"encoding/base64"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -11,33 +13,76 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-func TestAdminBearer(t *testing.T) {
+func TestAdminAuth(t *testing.T) {
 	e := newEnv(t)
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("ops:"+adminToken))
 	tests := []struct {
-		name string
-		path string
-		auth string // full Authorization header, "" for none
-		want int
+		name      string
+		method    string
+		path      string
+		auth      string // full Authorization header, "" for none
+		dashboard bool   // send X-Hookgate-Dashboard
+		want      int
+		challenge string // WWW-Authenticate prefix on a 401
 	}{
-		{"no token", "/admin/api/subscribers", "", 401},
-		{"wrong token", "/admin/api/subscribers", "Bearer not-it", 401},
-		{"wrong scheme", "/admin/api/subscribers", "Basic " + adminToken, 401},
-		{"token as prefix", "/admin/api/subscribers", "Bearer " + adminToken[:5], 401},
-		{"right token", "/admin/api/subscribers", "Bearer " + adminToken, 200},
-		{"scheme any case", "/admin/api/subscribers", "bearer " + adminToken, 200},
-		{"unknown admin path still guarded", "/admin/nothing-here", "", 401},
-		{"health needs none", "/healthz", "", 200},
+		{"no token", "GET", "/admin/api/subscribers", "", false, 401, "Bearer"},
+		{"wrong token", "GET", "/admin/api/subscribers", "Bearer not-it", false, 401, "Bearer"},
+		{"token as prefix", "GET", "/admin/api/subscribers", "Bearer " + adminToken[:5], false, 401, "Bearer"},
+		{"token plus more", "GET", "/admin/api/subscribers", "Bearer " + adminToken + "x", false, 401, "Bearer"},
+		{"right token", "GET", "/admin/api/subscribers", "Bearer " + adminToken, false, 200, ""},
+		{"scheme any case", "GET", "/admin/api/subscribers", "bearer " + adminToken, false, 200, ""},
+		{"POST with bearer", "POST", "/admin/api/subscribers/indexer/pause", "Bearer " + adminToken, false, 200, ""},
+		{"unknown admin path still guarded", "GET", "/admin/nothing-here", "", false, 401, "Basic"},
+		{"Basic with the token as password", "GET", "/admin/api/subscribers", basic, false, 200, ""},
+		{"Basic, not base64", "GET", "/admin/api/subscribers", "Basic " + adminToken, false, 401, "Bearer"},
+		{"Basic POST without the dashboard header", "POST", "/admin/api/subscribers/indexer/resume", basic, false, 403, ""},
+		{"Basic POST from the dashboard", "POST", "/admin/api/subscribers/indexer/resume", basic, true, 200, ""},
+		{"dashboard needs the token", "GET", "/admin/", "", false, 401, "Basic"},
+		{"dashboard with Basic", "GET", "/admin/", basic, false, 200, ""},
+		{"health needs none", "GET", "/healthz", "", false, 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := adminReq(http.MethodGet, tt.path, "")
+			req := adminReq(tt.method, tt.path, "")
 			if tt.auth != "" {
 				req.Header.Set("Authorization", tt.auth)
 			}
-			if got, body := do(t, e.admin, req); got != tt.want {
-				t.Errorf("status = %d, want %d (body %s)", got, tt.want, body)
+			if tt.dashboard {
+				req.Header.Set("X-Hookgate-Dashboard", "1")
+			}
+			resp, err := e.admin.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status = %d, want %d", resp.StatusCode, tt.want)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, tt.challenge) || (tt.challenge == "") != (got == "") {
+				t.Errorf("WWW-Authenticate = %q, want prefix %q", got, tt.challenge)
 			}
 		})
+	}
+}
+
+func TestDashboard(t *testing.T) {
+	e := newEnv(t)
+	resp, err := e.admin.Test(adminReq(http.MethodGet, "/admin/", adminToken), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET /admin/ = %d %s, want 200 text/html", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{"<title>hookgate</title>", "/admin/api", "X-Hookgate-Dashboard"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	if resp.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("dashboard has no Content-Security-Policy")
 	}
 }
 

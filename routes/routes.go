@@ -99,8 +99,8 @@ const DefaultMaxBody = 5 << 20
 // config in force (reloads apply) and can answer 413 cleanly; fasthttp's
 // own limit then only bounds what it reads ahead.
 //
-// The admin app serves the admin API behind the bearer token, /metrics and
-// health.
+// The admin app serves the admin API and the dashboard (/admin/) behind the
+// admin token, and /metrics and health without it.
 func New(d Deps) (public, admin *fiber.App) {
 	d.defaults()
 	requests := &requestCounts{}
@@ -137,6 +137,7 @@ func newAdmin(d Deps, requests *requestCounts) *fiber.App {
 	api.Post("/events/:id/redeliver", a.redeliver)
 	api.Get("/dead", a.dead)
 	api.Post("/reload", a.reload)
+	app.Get("/admin", dashboard)
 	app.Get("/metrics", a.metrics)
 	health(app, d)
 	return app
