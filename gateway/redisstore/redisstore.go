@@ -5,9 +5,9 @@
 // scripts, which make each write atomic, stay valid on Redis Cluster (all
 // keys share one slot). The layout, with P = "{prefix}":
 //
-//	P:e:<id>              hash  event meta: src type subj recv dups subs n:<status>
-//	P:b:<id>              string the envelope body, exact bytes
-//	P:dd:<id>             string dedupe deadline (ms); expires after the window
+//	P:e:<id>              hash  the event: body (exact bytes), src type subj
+//	                            recv dups, subs (its subscribers), ddl (dedupe
+//	                            deadline, ms), n:<status> (deliveries per status)
 //	P:d:<id>:<sub>        hash  delivery: status attempts created next tok code err
 //	P:h:<id>:<sub>        list  attempt history, "n|at|duration ns|code|error"
 //	P:q:<sub>             zset  the queue: due time (ms), lease end while claimed

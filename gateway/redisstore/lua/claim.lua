@@ -7,7 +7,7 @@ local out = {}
 for n, id in ipairs(ids) do
   local d = dv(id, sub)
   local v = redis.call('HMGET', d, 'attempts', 'created')
-  local body = redis.call('GET', P .. ':b:' .. id)
+  local body = redis.call('HGET', ev(id), 'body')
   if not v[1] or not body then
     -- Expired with its event: nothing left to deliver.
     redis.call('ZREM', q, id)

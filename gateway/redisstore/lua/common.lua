@@ -69,5 +69,5 @@ local function dropEvent(id)
   for _, st in ipairs(STATUSES) do redis.call('ZREM', P .. ':i:st:' .. st, id) end
   redis.call('ZREM', P .. ':i:st:unrouted', id)
   redis.call('ZREM', P .. ':i:all', id)
-  redis.call('DEL', ev(id), P .. ':b:' .. id)
+  redis.call('DEL', ev(id))
 end

@@ -3,9 +3,9 @@
 -- where a delivery is {subscriber, status, attempts, created, next, code,
 -- error, history}.
 local id = ARGV[1]
-local m = redis.call('HMGET', ev(id), 'src', 'type', 'subj', 'recv', 'dups', 'subs')
+local m = redis.call('HMGET', ev(id), 'src', 'type', 'subj', 'recv', 'dups', 'subs', 'body')
 if not m[4] then return 0 end
-local out = {m[1], m[2], m[3], m[4], m[5], redis.call('GET', P .. ':b:' .. id) or ''}
+local out = {m[1], m[2], m[3], m[4], m[5], m[7] or ''}
 for _, sub in ipairs(splitSubs(m[6])) do
   local v = redis.call('HMGET', dv(id, sub), 'status', 'attempts', 'created', 'next', 'code', 'err')
   if v[1] then

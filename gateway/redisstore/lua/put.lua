@@ -1,10 +1,27 @@
--- Put stores a batch of events. ARGV: dedupe window ms, event TTL ms,
--- dedupe-key TTL ms, then per event: id, source, type, subject, received ms,
--- body, number of subscribers, the subscribers. Returns 1 per duplicate
--- event, 0 per stored one.
-local win, ttl, dttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+-- Put stores a batch of events. ARGV: dedupe window ms, event TTL ms, then
+-- per event: id, source, type, subject, received ms, body, number of
+-- subscribers, the subscribers. Returns 1 per duplicate event, 0 per
+-- stored one.
+--
+-- Per event it makes only the event and delivery hashes; index entries
+-- are gathered per key and added with one ZADD per key at the end, so a
+-- batch of many events costs few calls.
+local win, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local zadds, zkeys = {}, {}
+local function zadd(key, score, member)
+  local z = zadds[key]
+  if not z then
+    z = {}
+    zadds[key] = z
+    zkeys[#zkeys + 1] = key
+  end
+  z[#z + 1] = score
+  z[#z + 1] = member
+end
+local regs = {src = {}, type = {}, sub = {}}
+
 local out = {}
-local i = 4
+local i = 3
 while i <= #ARGV do
   local id, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   -- recv stays the decimal string it came as for storing; recvN compares.
@@ -14,35 +31,51 @@ while i <= #ARGV do
   for j = 1, ns do subs[j] = ARGV[i + 6 + j] end
   i = i + 7 + ns
 
-  local dk = P .. ':dd:' .. id
-  local deadline = tonumber(redis.call('GET', dk) or '-1')
-  if recvN < deadline then
-    if redis.call('EXISTS', ev(id)) == 1 then redis.call('HINCRBY', ev(id), 'dups', 1) end
+  local meta = ev(id)
+  local ddl = redis.call('HGET', meta, 'ddl')
+  if ddl and recvN < tonumber(ddl) then
+    redis.call('HINCRBY', meta, 'dups', 1)
     out[#out + 1] = 1
   else
     -- Past the window the event is stored afresh, replacing the old one.
-    if redis.call('EXISTS', ev(id)) == 1 then dropEvent(id) end
-    redis.call('SET', P .. ':b:' .. id, body, 'PX', ttl)
-    redis.call('HSET', ev(id), 'src', src, 'type', typ, 'subj', subj, 'recv', recv, 'dups', 0,
-      'subs', table.concat(subs, ','))
-    redis.call('PEXPIRE', ev(id), ttl)
-    redis.call('SET', dk, string.format('%.0f', recvN + win), 'PX', dttl)
-    redis.call('ZADD', P .. ':i:all', recv, id)
-    redis.call('ZADD', P .. ':i:src:' .. src, recv, id)
-    redis.call('ZADD', P .. ':i:type:' .. typ, recv, id)
-    redis.call('SADD', P .. ':r:src', src)
-    redis.call('SADD', P .. ':r:type', typ)
-    if ns == 0 then redis.call('ZADD', P .. ':i:st:unrouted', recv, id) end
+    if ddl then dropEvent(id) end
+    redis.call('HSET', meta, 'src', src, 'type', typ, 'subj', subj, 'recv', recv, 'dups', 0,
+      'subs', table.concat(subs, ','), 'ddl', string.format('%.0f', recvN + win), 'body', body,
+      'n:pending', ns)
+    redis.call('PEXPIRE', meta, ttl)
+    zadd(P .. ':i:all', recv, id)
+    zadd(P .. ':i:src:' .. src, recv, id)
+    zadd(P .. ':i:type:' .. typ, recv, id)
+    regs.src[src] = true
+    regs.type[typ] = true
+    if ns == 0 then
+      zadd(P .. ':i:st:unrouted', recv, id)
+    else
+      zadd(P .. ':i:st:pending', recv, id)
+    end
     for _, sub in ipairs(subs) do
       local d = dv(id, sub)
       redis.call('HSET', d, 'status', 'pending', 'attempts', 0, 'created', recv, 'next', recv, 'tok', '')
       redis.call('PEXPIRE', d, ttl)
-      redis.call('ZADD', due(sub), recv, id)
-      redis.call('ZADD', P .. ':i:sub:' .. sub, recv, id)
-      redis.call('SADD', P .. ':r:sub', sub)
-      setStatus(id, sub, recv, nil, 'pending')
+      zadd(due(sub), recv, id)
+      zadd(P .. ':i:sub:' .. sub, recv, id)
+      zadd(P .. ':i:ss:' .. sub .. ':pending', recv, id)
+      regs.sub[sub] = true
     end
     out[#out + 1] = 0
   end
+end
+
+for _, key in ipairs(zkeys) do
+  local z = zadds[key]
+  -- unpack is bounded by the Lua stack: add in slices.
+  for s = 1, #z, 1000 do
+    redis.call('ZADD', key, unpack(z, s, math.min(s + 999, #z)))
+  end
+end
+for kind, names in pairs(regs) do
+  local list = {}
+  for name in pairs(names) do list[#list + 1] = name end
+  if #list > 0 then redis.call('SADD', P .. ':r:' .. kind, unpack(list)) end
 end
 return out
