@@ -19,13 +19,15 @@ import (
 // are stored first (untimed); the timer runs until the last outcome is
 // recorded. The number to watch is events/s.
 func BenchmarkDeliver(b *testing.B) {
-	for _, inflight := range []int{1, 16, 64} {
-		b.Run("inflight="+strconv.Itoa(inflight), func(b *testing.B) { benchDeliver(b, inflight) })
+	for _, bk := range backends {
+		for _, inflight := range []int{1, 16, 64} {
+			b.Run(bk.name+"/inflight="+strconv.Itoa(inflight), func(b *testing.B) { benchDeliver(b, bk, inflight) })
+		}
 	}
 }
 
-func benchDeliver(b *testing.B, inflight int) {
-	st := openStore(b)
+func benchDeliver(b *testing.B, bk backend, inflight int) {
+	st := bk.open(b)
 	var got atomic.Int64
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)

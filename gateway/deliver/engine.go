@@ -86,7 +86,7 @@ type Engine struct {
 	opts  Options
 	log   *slog.Logger
 
-	mu       sync.Mutex
+	mu       sync.RWMutex // guards subs and the lifecycle flags
 	subs     map[string]*dispatcher
 	started  bool
 	stopped  bool
@@ -153,9 +153,9 @@ func (e *Engine) startLocked(d *dispatcher) {
 // out without waiting for the next poll. It never blocks; unknown names
 // are ignored.
 func (e *Engine) Notify(subscriber string) {
-	e.mu.Lock()
+	e.mu.RLock()
 	d := e.subs[subscriber]
-	e.mu.Unlock()
+	e.mu.RUnlock()
 	if d != nil {
 		signal(d.wake)
 	}
@@ -263,8 +263,8 @@ func (e *Engine) InFlight(subscriber string) int {
 
 // Subscribers returns the names the engine delivers to, sorted.
 func (e *Engine) Subscribers() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	names := make([]string, 0, len(e.subs))
 	for n := range e.subs {
 		names = append(names, n)
@@ -274,8 +274,8 @@ func (e *Engine) Subscribers() []string {
 }
 
 func (e *Engine) dispatcher(name string) *dispatcher {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	return e.subs[name]
 }
 

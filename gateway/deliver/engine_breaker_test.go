@@ -22,11 +22,11 @@ func noneDead(t *testing.T, st gateway.Store, sub string) {
 	}
 }
 
-// TestSubscriberDownAndBack: with the subscriber's port closed the breaker
+// testSubscriberDownAndBack: with the subscriber's port closed the breaker
 // opens, nothing dies while it is open, and every event arrives once the
 // subscriber listens again.
-func TestSubscriberDownAndBack(t *testing.T) {
-	st := openStore(t)
+func testSubscriberDownAndBack(t *testing.T, bk backend) {
+	st := bk.open(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -78,11 +78,11 @@ func TestSubscriberDownAndBack(t *testing.T) {
 	}
 }
 
-// TestOpenBreakerSpendsNoAttempts: with one request at a time, exactly
+// testOpenBreakerSpendsNoAttempts: with one request at a time, exactly
 // consecutive_failures attempts are made before the breaker opens, and
 // none while it stays open.
-func TestOpenBreakerSpendsNoAttempts(t *testing.T) {
-	st := openStore(t)
+func testOpenBreakerSpendsNoAttempts(t *testing.T, bk backend) {
+	st := bk.open(t)
 	sk := newSink(t, func(request, int) (int, http.Header) { return http.StatusBadGateway, nil })
 	ids := putEvents(t, st, 10, time.Now(), "a")
 	cfg := testSub("a", sk.URL)
@@ -112,11 +112,11 @@ func TestOpenBreakerSpendsNoAttempts(t *testing.T) {
 	}
 }
 
-// TestHalfOpenProbe: after the cooldown a probe goes out; its success
+// testHalfOpenProbe: after the cooldown a probe goes out; its success
 // closes the breaker and the rest follow. (That only one probe goes out at
 // a time is gobreaker's MaxRequests: 1, not re-tested here.)
-func TestHalfOpenProbe(t *testing.T) {
-	st := openStore(t)
+func testHalfOpenProbe(t *testing.T, bk backend) {
+	st := bk.open(t)
 	var healthy atomic.Bool
 	sk := newSink(t, func(request, int) (int, http.Header) {
 		if healthy.Load() {

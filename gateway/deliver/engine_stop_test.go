@@ -9,10 +9,10 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// TestStopLetsRequestsFinish: Stop waits for requests in flight, and
+// testStopLetsRequestsFinish: Stop waits for requests in flight, and
 // their outcome is recorded.
-func TestStopLetsRequestsFinish(t *testing.T) {
-	st := openStore(t)
+func testStopLetsRequestsFinish(t *testing.T, bk backend) {
+	st := bk.open(t)
 	hold := make(chan struct{})
 	sk := newSink(t, func(request, int) (int, http.Header) {
 		<-hold
@@ -38,11 +38,11 @@ func TestStopLetsRequestsFinish(t *testing.T) {
 	}
 }
 
-// TestStopHandsBackHeldWork: when Stop's grace ends, requests still in
+// testStopHandsBackHeldWork: when Stop's grace ends, requests still in
 // flight are canceled and their deliveries released, no attempt counted;
 // another engine then delivers everything.
-func TestStopHandsBackHeldWork(t *testing.T) {
-	st := openStore(t)
+func testStopHandsBackHeldWork(t *testing.T, bk backend) {
+	st := bk.open(t)
 	hold := make(chan struct{})
 	stuck := newSink(t, func(request, int) (int, http.Header) {
 		<-hold
@@ -83,10 +83,10 @@ func TestStopHandsBackHeldWork(t *testing.T) {
 	}
 }
 
-// TestTwoEngines: two engines (as two gateway processes) share one store;
+// testTwoEngines: two engines (as two gateway processes) share one store;
 // every event is delivered and no delivery is in both hands at once.
-func TestTwoEngines(t *testing.T) {
-	stA, stB := openShared(t)
+func testTwoEngines(t *testing.T, bk backend) {
+	stA, stB := bk.shared(t)
 	sk := newSink(t, func(r request, nth int) (int, http.Header) {
 		if nth == 1 && r.ID[len(r.ID)-1]%3 == 0 { // about a third fail once
 			return 503, nil

@@ -3,6 +3,7 @@ package deliver
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,8 +17,8 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-func TestRetriedUntilDelivered(t *testing.T) {
-	st := openStore(t)
+func testRetriedUntilDelivered(t *testing.T, bk backend) {
+	st := bk.open(t)
 	sk := newSink(t, func(r request, nth int) (int, http.Header) {
 		if nth < 3 {
 			return http.StatusServiceUnavailable, nil
@@ -47,8 +48,8 @@ func TestRetriedUntilDelivered(t *testing.T) {
 	}
 }
 
-func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
-	st := openStore(t)
+func testPermanentFailureIsDeadAtOnce(t *testing.T, bk backend) {
+	st := bk.open(t)
 	sk := newSink(t, func(request, int) (int, http.Header) { return http.StatusBadRequest, nil })
 	ids := putEvents(t, st, 5, time.Now(), "a")
 	cfg := testSub("a", sk.URL)
@@ -71,9 +72,9 @@ func TestPermanentFailureIsDeadAtOnce(t *testing.T) {
 	}
 }
 
-// TestRedirectNotFollowed: a 3xx is recorded and retried, never chased.
-func TestRedirectNotFollowed(t *testing.T) {
-	st := openStore(t)
+// testRedirectNotFollowed: a 3xx is recorded and retried, never chased.
+func testRedirectNotFollowed(t *testing.T, bk backend) {
+	st := bk.open(t)
 	var chased atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { chased.Add(1) }))
 	defer target.Close()
@@ -96,10 +97,10 @@ func TestRedirectNotFollowed(t *testing.T) {
 	}
 }
 
-// TestRequestHeaders checks what a subscriber receives, verifying the
+// testRequestHeaders checks what a subscriber receives, verifying the
 // signature with the official library for each of two rotated keys.
-func TestRequestHeaders(t *testing.T) {
-	st := openStore(t)
+func testRequestHeaders(t *testing.T, bk backend) {
+	st := bk.open(t)
 	sk := newSink(t, nil)
 	ids := putEvents(t, st, 1, time.Now(), "a")
 	second := []byte("second-key-for-rotation-xxxxxxxx")
@@ -142,9 +143,9 @@ func TestRequestHeaders(t *testing.T) {
 	}
 }
 
-// TestRetrySchedule asserts the recorded NextAttemptAt under an injected
+// testRetrySchedule asserts the recorded NextAttemptAt under an injected
 // clock: backoff with injected jitter, Retry-After in both forms, capped.
-func TestRetrySchedule(t *testing.T) {
+func testRetrySchedule(t *testing.T, bk backend) {
 	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name   string
@@ -163,7 +164,7 @@ func TestRetrySchedule(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := openStore(t)
+			st := bk.open(t)
 			sk := newSink(t, func(request, int) (int, http.Header) { return tt.status, tt.header })
 			ids := putEvents(t, st, 1, now, "a")
 			cfg := testSub("a", sk.URL)
@@ -194,9 +195,9 @@ func TestRetrySchedule(t *testing.T) {
 	}
 }
 
-func TestMaxAgeEndsRetries(t *testing.T) {
+func testMaxAgeEndsRetries(t *testing.T, bk backend) {
 	now := time.Now()
-	st := openStore(t)
+	st := bk.open(t)
 	sk := newSink(t, func(request, int) (int, http.Header) { return 503, nil })
 	ids := putEvents(t, st, 1, now.Add(-2*time.Hour), "a") // created two hours ago
 	cfg := testSub("a", sk.URL)
@@ -209,8 +210,8 @@ func TestMaxAgeEndsRetries(t *testing.T) {
 	}
 }
 
-func TestMaxInFlight(t *testing.T) {
-	st := openStore(t)
+func testMaxInFlight(t *testing.T, bk backend) {
+	st := bk.open(t)
 	const limit = 3
 	hold := make(chan struct{})
 	sk := newSink(t, func(request, int) (int, http.Header) {
@@ -240,4 +241,32 @@ func TestMaxInFlight(t *testing.T) {
 		t.Errorf("subscriber saw %d concurrent requests, want <= %d", p, limit)
 	}
 	t.Logf("peak concurrency %d of %d", sk.peak.Load(), limit)
+}
+
+// testTimeout: a subscriber that does not answer within the timeout costs
+// an attempt recorded as a timeout, and counts against the breaker.
+func testTimeout(t *testing.T, bk backend) {
+	st := bk.open(t)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // then the server notices the client leave
+		<-r.Context().Done()        // answers only when the client gives up
+	}))
+	defer hang.Close()
+	now := time.Now()
+	ids := putEvents(t, st, 1, now, "a")
+	cfg := testSub("a", hang.URL)
+	cfg.Timeout = 50 * time.Millisecond
+	cfg.Breaker = gateway.BreakerConfig{ConsecutiveFailures: 1, Cooldown: time.Hour}
+	o := testOptions(t)
+	o.Now = func() time.Time { return now }
+	e := startEngine(t, st, map[string]*gateway.SubscriberConfig{"a": cfg}, o)
+
+	waitFor(t, "one attempt", func() bool { return delivery(t, st, ids[0], "a").Attempts == 1 })
+	d := delivery(t, st, ids[0], "a")
+	if d.Status != gateway.StatusRetrying || d.LastError != "timeout after 50ms" || d.LastStatusCode != 0 {
+		t.Errorf("delivery %s %d %q, want retrying 0 \"timeout after 50ms\"", d.Status, d.LastStatusCode, d.LastError)
+	}
+	if got := e.Breaker("a"); got != "open" {
+		t.Errorf("breaker = %q after a timeout with consecutive_failures 1, want open", got)
+	}
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-func TestUpdate(t *testing.T) {
-	st := openStore(t)
+func testUpdate(t *testing.T, bk backend) {
+	st := bk.open(t)
 	ska, skb := newSink(t, nil), newSink(t, nil)
 	down := newSink(t, func(request, int) (int, http.Header) { return 500, nil })
 	broken := testSub("c", down.URL)
@@ -57,8 +57,8 @@ func TestUpdate(t *testing.T) {
 	}
 }
 
-func TestPaused(t *testing.T) {
-	st := openStore(t)
+func testPaused(t *testing.T, bk backend) {
+	st := bk.open(t)
 	sk := newSink(t, nil)
 	ctx := context.Background()
 	if err := st.SetPaused(ctx, "a", true); err != nil {
