@@ -193,7 +193,10 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 	}
 
 	var res IngestResult
-	var woken []string // distinct subscribers to wake; few, so a slice beats a map
+	// Distinct subscribers to wake: few, so a slice beats a map, and one on
+	// the stack costs no allocation for the usual handful.
+	var wokenBuf [8]string
+	woken := wokenBuf[:0]
 	for i, r := range results {
 		if r.Duplicate {
 			res.Duplicates++

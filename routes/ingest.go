@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -73,19 +72,15 @@ func (h *ingestHandler) head(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusOK)
 }
 
-// ctxHeader gives a provider the request's headers. Values are copied:
-// fasthttp's are views into a buffer reused after the handler returns, and a
-// provider may keep a header value in an error.
+// ctxHeader gives a provider the request's headers without copying them:
+// the values are views into fasthttp's buffer, valid until the handler
+// returns, which gateway.Header allows ("valid for the duration of the
+// Provider call"). Providers only compare them, so a copy per request
+// would be waste on the hot path.
 type ctxHeader struct{ c *fiber.Ctx }
 
 // Get returns the named header (any case), "" when absent.
-func (h ctxHeader) Get(name string) string {
-	v := h.c.Get(name)
-	if v == "" {
-		return ""
-	}
-	return strings.Clone(v)
-}
+func (h ctxHeader) Get(name string) string { return h.c.Get(name) }
 
 // drainLimit is how much of an oversized body is read and thrown away so
 // that the client, still sending, reads the 413 instead of a connection
