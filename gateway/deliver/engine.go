@@ -44,6 +44,10 @@ type Options struct {
 	// DefaultBackoff).
 	Classify Classifier
 	Backoff  Backoff
+	// OnAttempt, if set, is called after every attempt with its outcome
+	// (whether or not the store took the record), for metrics. It runs on
+	// the sending goroutine and must be quick and safe for concurrent use.
+	OnAttempt func(subscriber string, a gateway.Attempt, status gateway.DeliveryStatus)
 }
 
 func (o *Options) fill() {

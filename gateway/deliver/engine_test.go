@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,9 +27,28 @@ func testRetriedUntilDelivered(t *testing.T, bk backend) {
 		return http.StatusOK, nil
 	})
 	ids := putEvents(t, st, 1, time.Now(), "a")
-	startEngine(t, st, map[string]*gateway.SubscriberConfig{"a": testSub("a", sk.URL)}, testOptions(t))
+	o := testOptions(t)
+	var mu sync.Mutex
+	var observed []gateway.DeliveryStatus
+	o.OnAttempt = func(sub string, a gateway.Attempt, s gateway.DeliveryStatus) {
+		mu.Lock()
+		defer mu.Unlock()
+		observed = append(observed, s)
+	}
+	startEngine(t, st, map[string]*gateway.SubscriberConfig{"a": testSub("a", sk.URL)}, o)
 
 	waitFor(t, "delivered", statusIs(t, st, "a", gateway.StatusDelivered, ids...))
+	waitFor(t, "three attempts observed", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(observed) == 3
+	})
+	mu.Lock()
+	want := []gateway.DeliveryStatus{gateway.StatusRetrying, gateway.StatusRetrying, gateway.StatusDelivered}
+	if !slices.Equal(observed, want) {
+		t.Errorf("OnAttempt saw %v, want %v", observed, want)
+	}
+	mu.Unlock()
 	d := delivery(t, st, ids[0], "a")
 	if got, want := codes(d), []int{503, 503, 200}; !slices.Equal(got, want) {
 		t.Errorf("attempt codes = %v, want %v", got, want)
