@@ -27,7 +27,7 @@ const (
 	shopSecret = "shop-webhook-secret"
 	adminToken = "admin-token-for-tests"
 	// maxBody is small so that the 413 test needs no large body.
-	maxBody = 2048
+	maxBody = 16384
 )
 
 // subscriber is a real HTTP consumer that counts what it receives.
@@ -91,7 +91,7 @@ func newEnvWithStore(t *testing.T, store gateway.Store) *env {
 	sub := newSubscriber(t)
 	cfg, err := gateway.ParseConfig("routes-test.yaml", []byte(`
 server:
-  max_body: 2KB
+  max_body: 16KB
 admin:
   token: "`+adminToken+`"
 sources:

@@ -120,14 +120,14 @@ func readBody(c *fiber.Ctx, max int64) ([]byte, error) {
 		}
 		body := make([]byte, n)
 		if _, err := io.ReadFull(stream, body); err != nil {
-			return nil, bodyReadError(err)
+			return nil, bodyReadError(c, err)
 		}
 		return body, nil
 	}
 	// Chunked: the length is known only at the end.
 	body, err := io.ReadAll(io.LimitReader(stream, max+1))
 	if err != nil {
-		return nil, bodyReadError(err)
+		return nil, bodyReadError(c, err)
 	}
 	if int64(len(body)) > max {
 		drain(c, stream)
@@ -144,7 +144,21 @@ func drain(c *fiber.Ctx, stream io.Reader) {
 	c.Context().SetConnectionClose()
 }
 
-func bodyReadError(err error) error {
+// drainUnrouted reads away the body of a request that no route took, then
+// lets Fiber answer 404 or 405. Bodies are streamed, so fasthttp would
+// otherwise parse the unread rest as the next request on the connection.
+func drainUnrouted(c *fiber.Ctx) error {
+	if stream := c.Context().RequestBodyStream(); stream != nil {
+		if n, _ := io.CopyN(io.Discard, stream, drainLimit); n == drainLimit {
+			c.Context().SetConnectionClose()
+		}
+	}
+	return c.Next()
+}
+
+func bodyReadError(c *fiber.Ctx, err error) error {
+	// Where the body ends is unknown now: the connection cannot be reused.
+	c.Context().SetConnectionClose()
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fiber.NewError(fiber.StatusBadRequest, "request body shorter than its Content-Length")
 	}

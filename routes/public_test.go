@@ -1,8 +1,10 @@
 package routes_test
 
 import (
+	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -209,5 +211,46 @@ func TestReadyFollowsRedis(t *testing.T) {
 	}
 	if got, body := do(t, e.public, webhook("shop", product("P1"), shopSecret)); got != 200 {
 		t.Errorf("POST with redis back = %d, want 200 (%s)", got, body)
+	}
+}
+
+// Bodies are streamed: a request that no route takes, or that is refused
+// before its body is used, must not leave bytes that spoil the next request
+// on the same keep-alive connection.
+func TestKeepAliveAfterRefusals(t *testing.T) {
+	e := newEnv(t)
+	base := listen(t, e.public)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	big := strings.Repeat("x", 12000) // past fasthttp's 8KB read-ahead, under max_body
+	steps := []struct {
+		req  *http.Request
+		want int
+	}{
+		{webhook("nope", big, shopSecret), 404},
+		{httptest.NewRequest(http.MethodPut, "/webhooks/shop", strings.NewReader(big)), 405},
+		{httptest.NewRequest(http.MethodPost, "/elsewhere", strings.NewReader(big)), 404},
+		{webhook("shop", big, "wrong"), 401},
+		{webhook("shop", product("KA"), shopSecret), 200},
+	}
+	for i, st := range steps {
+		st.req.RequestURI = ""
+		st.req.URL, _ = url.Parse(base + st.req.URL.Path)
+		if err := st.req.Write(conn); err != nil {
+			t.Fatalf("step %d: write: %v", i, err)
+		}
+		resp, err := http.ReadResponse(br, st.req)
+		if err != nil {
+			t.Fatalf("step %d (%s %s): %v", i, st.req.Method, st.req.URL.Path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != st.want {
+			t.Errorf("step %d (%s %s) = %d, want %d", i, st.req.Method, st.req.URL.Path, resp.StatusCode, st.want)
+		}
 	}
 }

@@ -119,6 +119,8 @@ func newPublic(d Deps, requests *requestCounts) *fiber.App {
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
 	health(app, d)
+	// Last: requests no route took still have their body on the wire.
+	app.Use(drainUnrouted)
 	return app
 }
 
