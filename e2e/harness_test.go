@@ -44,10 +44,15 @@ func TestMain(m *testing.M) {
 
 // binary returns the path of the hookgate binary, building it on first use
 // so that a run of only the harness's own tests needs no build.
-// HOOKGATE_E2E_RACE=1 builds it with the race detector (slower, 2 cores).
+// HOOKGATE_E2E_RACE=1 builds it with the race detector (slower, 2 cores);
+// HOOKGATE_E2E_BIN=PATH tests that binary instead (a release build).
 func binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
+		if p := os.Getenv("HOOKGATE_E2E_BIN"); p != "" {
+			binPath, buildErr = filepath.Abs(p)
+			return
+		}
 		root, err := filepath.Abs("..")
 		if err != nil {
 			buildErr = err
