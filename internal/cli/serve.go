@@ -102,6 +102,22 @@ loop:
 			break loop
 		}
 	}
-	s.shutdown(o.grace)
-	return code
+	// A second SIGINT/SIGTERM while shutting down means "now": what is
+	// stored stays stored, and leases in flight expire and are handed back.
+	done := make(chan struct{})
+	go func() {
+		s.shutdown(o.grace)
+		close(done)
+	}()
+	for {
+		select {
+		case <-done:
+			return code
+		case sig := <-o.signals:
+			if sig != syscall.SIGHUP {
+				o.log.Warn("second signal, exiting without finishing the shutdown", "signal", sig.String())
+				return exitError
+			}
+		}
+	}
 }
