@@ -1,7 +1,8 @@
 // Package routes is hookgate's HTTP layer: the public ingest listener and
-// the admin listener, as Fiber apps. It is the only importer of Fiber; it
-// copies what it needs out of fiber.Ctx before handing it to the gateway,
-// and chooses every status code in errors.go.
+// the admin listener, as Fiber apps. It is the only importer of Fiber. It
+// copies the request body out of fiber.Ctx (Fiber reuses its buffers once a
+// handler returns), lends header values only for the synchronous Decode
+// call, and chooses every status code in errors.go.
 package routes
 
 import (
