@@ -3,6 +3,8 @@ package boltstore
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,6 +54,26 @@ func TestOpenLocked(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 	openTest(t, dir) // the lock went with the first store
+}
+
+// TestOpenLockedByAnotherProcess holds a store and opens the same directory
+// from a child process (this test binary, re-run): the child must get
+// ErrLocked, as a second hookgate on one data directory would.
+func TestOpenLockedByAnotherProcess(t *testing.T) {
+	if dir := os.Getenv("BOLTSTORE_CHILD_DIR"); dir != "" {
+		_, err := Open(gateway.StoreConfig{Path: dir})
+		if !errors.Is(err, gateway.ErrLocked) {
+			t.Fatalf("child Open: got %v, want ErrLocked", err)
+		}
+		return
+	}
+	dir := t.TempDir()
+	openTest(t, dir)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOpenLockedByAnotherProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "BOLTSTORE_CHILD_DIR="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("child process: %v\n%s", err, out)
+	}
 }
 
 func TestOpenThroughRegistry(t *testing.T) {
