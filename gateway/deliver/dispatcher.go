@@ -22,6 +22,9 @@ type dispatcher struct {
 	wake     chan struct{} // Notify, Update
 	freed    chan struct{} // a send finished: a slot may be free
 	cancel   context.CancelFunc
+	// recheck: a Notify came; if the cached flag says paused, read it
+	// again, so that a resume followed by Notify takes effect at once.
+	recheck atomic.Bool
 
 	// Read and written by the run goroutine only.
 	paused      bool
@@ -102,10 +105,12 @@ func (d *dispatcher) run(ctx context.Context) {
 
 // isPaused reads Store.Paused at most once per Options.PausedFor: it is
 // consulted on every loop and must not cost a store round trip each time.
-// When the read fails the last known value stands.
+// While paused, a Notify forces a fresh read (the admin API's resume
+// notifies). When the read fails the last known value stands.
 func (d *dispatcher) isPaused(ctx context.Context) bool {
 	now := time.Now()
-	if now.Before(d.pausedUntil) {
+	recheck := d.recheck.Swap(false) && d.paused
+	if now.Before(d.pausedUntil) && !recheck {
 		return d.paused
 	}
 	p, err := d.e.store.Paused(ctx, d.name)

@@ -65,7 +65,9 @@ func testPaused(t *testing.T, bk backend) {
 		t.Fatal(err)
 	}
 	ids := putEvents(t, st, 3, time.Now(), "a")
-	e := startEngine(t, st, map[string]*gateway.SubscriberConfig{"a": testSub("a", sk.URL)}, testOptions(t))
+	o := testOptions(t)
+	o.PausedFor = time.Hour // only Notify makes the resume visible
+	e := startEngine(t, st, map[string]*gateway.SubscriberConfig{"a": testSub("a", sk.URL)}, o)
 	e.Notify("a")
 	time.Sleep(50 * time.Millisecond) // let the dispatcher loop; not an assertion on time
 	if n := sk.total(); n != 0 {
@@ -79,5 +81,6 @@ func testPaused(t *testing.T, bk backend) {
 	if err := st.SetPaused(ctx, "a", false); err != nil {
 		t.Fatal(err)
 	}
+	e.Notify("a") // as the admin API's resume does
 	waitFor(t, "delivered after resume", statusIs(t, st, "a", gateway.StatusDelivered, ids...))
 }
