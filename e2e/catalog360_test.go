@@ -93,8 +93,8 @@ func TestCatalog360Batch(t *testing.T) {
 		}
 
 		// HEAD is how catalog360 checks the URL.
-		req, _ := http.NewRequest(http.MethodHead, "http://"+g.listen+"/webhooks/catalog360", nil)
-		resp, err := upstream.Do(req)
+		req, _ := http.NewRequest(http.MethodHead, g.url("/webhooks/catalog360"), nil)
+		resp, err := g.client().Do(req)
 		if err != nil {
 			t.Fatalf("HEAD /webhooks/catalog360: %v", err)
 		}

@@ -114,6 +114,9 @@ type gateway struct {
 	listen string // public listener, host:port
 	admin  string // admin listener, host:port
 	token  string // admin bearer token
+	// tlsClient, when set, trusts the public listener's certificate: the
+	// gateway serves HTTPS.
+	tlsClient *http.Client
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -172,7 +175,6 @@ func (g *gateway) start() {
 // waitReady polls GET /readyz until 200, failing early if the process dies.
 func (g *gateway) waitReady() {
 	g.t.Helper()
-	c := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(30 * time.Second)
 	var last string
 	for time.Now().Before(deadline) {
@@ -181,7 +183,7 @@ func (g *gateway) waitReady() {
 			g.t.Fatalf("%s exited before it was ready (%v); output:\n%s", g.name, g.exitErr, tail(g.out.String(), 60))
 		default:
 		}
-		resp, err := c.Get("http://" + g.listen + "/readyz")
+		resp, err := g.client().Get(g.url("/readyz"))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

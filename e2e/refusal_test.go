@@ -86,10 +86,10 @@ func TestStoreDown(t *testing.T) {
 		t.Fatalf("POST with Redis stopped: got %d %q (%v), want 503", code, msg, err)
 	}
 	waitFor(t, 30*time.Second, "/readyz is 503 with Redis stopped", func() (bool, string) {
-		c, err := getStatus("http://" + g.listen + "/readyz")
+		c, err := g.getStatus("/readyz")
 		return c == http.StatusServiceUnavailable, statusDetail(c, err)
 	})
-	if c, err := getStatus("http://" + g.listen + "/healthz"); c != http.StatusOK {
+	if c, err := g.getStatus("/healthz"); c != http.StatusOK {
 		t.Errorf("/healthz with Redis stopped: %s, want 200 (the process lives)", statusDetail(c, err))
 	}
 
@@ -105,7 +105,7 @@ func TestStoreDown(t *testing.T) {
 		return code == http.StatusOK, statusDetail(code, nil)
 	})
 	waitFor(t, 30*time.Second, "/readyz is 200 again", func() (bool, string) {
-		c, err := getStatus("http://" + g.listen + "/readyz")
+		c, err := g.getStatus("/readyz")
 		return c == http.StatusOK, statusDetail(c, err)
 	})
 	r.waitN(t, 2, 30*time.Second)
@@ -114,8 +114,9 @@ func TestStoreDown(t *testing.T) {
 	}
 }
 
-func getStatus(url string) (int, error) {
-	resp, err := upstream.Get(url)
+// getStatus GETs path on g's public listener.
+func (g *gateway) getStatus(path string) (int, error) {
+	resp, err := g.client().Get(g.url(path))
 	if err != nil {
 		return 0, err
 	}

@@ -24,6 +24,24 @@ var upstream = &http.Client{
 	},
 }
 
+// url is path on g's public listener, over HTTPS when it has a
+// certificate.
+func (g *gateway) url(path string) string {
+	if g.tlsClient != nil {
+		return "https://" + g.listen + path
+	}
+	return "http://" + g.listen + path
+}
+
+// client is what upstream requests to g go through: one that trusts g's
+// certificate when it serves HTTPS.
+func (g *gateway) client() *http.Client {
+	if g.tlsClient != nil {
+		return g.tlsClient
+	}
+	return upstream
+}
+
 func mac(key string, body []byte) []byte {
 	h := hmac.New(sha256.New, []byte(key))
 	h.Write(body)
@@ -72,7 +90,7 @@ func product(id string, n int) iimmpactEvent {
 // post sends body to path on g's public listener and returns the status
 // and the response body; a transport error is returned as status 0.
 func (g *gateway) post(path string, body []byte, header http.Header) (int, string, error) {
-	req, err := http.NewRequest(http.MethodPost, "http://"+g.listen+path, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, g.url(path), bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
 	}
@@ -80,7 +98,7 @@ func (g *gateway) post(path string, body []byte, header http.Header) (int, strin
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := upstream.Do(req)
+	resp, err := g.client().Do(req)
 	if err != nil {
 		return 0, "", err
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -67,6 +68,9 @@ type world struct {
 	server      map[string]any    // extra keys of the server block (max_body)
 	subscribers map[string]any
 	gateways    int
+	// tlsClient trusts the certificate the public listener serves, when
+	// serveTLS set one.
+	tlsClient *http.Client
 }
 
 func newWorld(t *testing.T, b backend) *world {
@@ -161,6 +165,8 @@ func (w *world) gateway() *gateway {
 		listen: freeAddr(w.t),
 		admin:  freeAddr(w.t),
 		token:  adminToken,
+
+		tlsClient: w.tlsClient,
 	}
 	w.rewrite(g)
 	return g
