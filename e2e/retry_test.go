@@ -13,13 +13,16 @@ func TestRetryAndDead(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, func(t *testing.T, b backend) {
 		tests := []struct {
-			name       string
-			script     []int
-			wantStatus string
-			wantCodes  []int
+			name        string
+			script      []int
+			maxAttempts int
+			wantStatus  string
+			wantCodes   []int
 		}{
-			{"503 503 200", []int{503, 503, 200}, "delivered", []int{503, 503, 200}},
-			{"400", []int{400}, "dead", []int{400}},
+			{"503 503 200", []int{503, 503, 200}, 5, "delivered", []int{503, 503, 200}},
+			{"400", []int{400}, 5, "dead", []int{400}},
+			{"408 429 302 are retried, the redirect not followed", []int{408, 429, 302}, 5, "delivered", []int{408, 429, 302, 200}},
+			{"500 until max_attempts", []int{500, 500, 500}, 3, "dead", []int{500, 500, 500}},
 		}
 		w := newWorld(t, b)
 		recs := make([]*recorder, len(tests))
@@ -28,7 +31,7 @@ func TestRetryAndDead(t *testing.T) {
 			recs[i] = newRecorder(t, name, 1)
 			recs[i].answer(tc.script...)
 			w.subscribe(name, sub{rec: recs[i], retry: map[string]any{
-				"initial_backoff": "50ms", "max_backoff": "200ms", "max_attempts": 5,
+				"initial_backoff": "50ms", "max_backoff": "200ms", "max_attempts": tc.maxAttempts,
 			}})
 		}
 		g := w.start()
@@ -57,20 +60,24 @@ func TestRetryAndDead(t *testing.T) {
 			}
 		}
 
-		// The dead delivery is counted, and no more attempts follow: a later
-		// event reaches the 400 subscriber (now answering 200) while the dead
-		// one stays at one attempt.
+		// Dead deliveries are counted, and no more attempts follow: a later
+		// event reaches every subscriber (now answering 200) while the dead
+		// ones keep their attempts.
 		g.mustAccept(product("AFTER", 9))
-		recs[1].waitN(t, 1, 30*time.Second)
-		if got := recs[1].answered(id); len(got) != 1 {
-			t.Errorf("dead delivery: the subscriber got %d requests for it, want 1: %v", len(got), got)
-		}
 		subs := g.subscribers(t)
-		if s := subs["sub1"]; s.Dead != 1 {
-			t.Errorf("GET /admin/api/subscribers sub1: dead got %d, want 1", s.Dead)
-		}
-		if s := subs["sub0"]; s.Dead != 0 {
-			t.Errorf("GET /admin/api/subscribers sub0: dead got %d, want 0", s.Dead)
+		for i, tc := range tests {
+			name := fmt.Sprintf("sub%d", i)
+			recs[i].waitN(t, 1, 30*time.Second)
+			if got := recs[i].answered(id); !reflect.DeepEqual(got, tc.wantCodes) {
+				t.Errorf("%s, after a later event: the subscriber answered %v for the first, want %v", tc.name, got, tc.wantCodes)
+			}
+			wantDead := int64(0)
+			if tc.wantStatus == "dead" {
+				wantDead = 1
+			}
+			if s := subs[name]; s.Dead != wantDead {
+				t.Errorf("%s: GET /admin/api/subscribers dead got %d, want %d", tc.name, s.Dead, wantDead)
+			}
 		}
 	})
 }

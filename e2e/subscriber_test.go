@@ -164,6 +164,11 @@ func (r *recorder) serve(w http.ResponseWriter, req *http.Request) {
 		}
 		code = http.StatusServiceUnavailable
 	}
+	if code >= 300 && code < 400 {
+		// Back to this very subscriber: a gateway that followed the
+		// redirect would show up here as one more request.
+		w.Header().Set("Location", r.url())
+	}
 	w.WriteHeader(code)
 }
 
