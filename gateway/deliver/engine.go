@@ -94,9 +94,9 @@ type Engine struct {
 	subs     map[string]*dispatcher
 	started  bool
 	stopped  bool
-	loopCtx  context.Context    // parent of dispatcher loops; ends at Stop
-	stopLoop context.CancelFunc //
-	loops    sync.WaitGroup     // dispatcher loops
+	loopCtx  context.Context // parent of dispatcher loops; ends at Stop
+	stopLoop context.CancelFunc
+	loops    sync.WaitGroup // dispatcher loops
 
 	// sendCtx is the parent of every request and is canceled only when
 	// Stop's grace period ends, so that a shutdown lets requests finish.
