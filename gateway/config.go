@@ -69,7 +69,7 @@ type SubscriberConfig struct {
 	Breaker     BreakerConfig     `yaml:"breaker"`
 
 	// SigningKeys are the decoded Secrets, in order; filled by validation.
-	SigningKeys [][]byte `yaml:"-"`
+	SigningKeys Keys `yaml:"-"`
 	// Patterns are the compiled Events; filled by validation.
 	Patterns []Pattern `yaml:"-"`
 }
@@ -120,6 +120,20 @@ func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `
 
 // MarshalYAML redacts the secret.
 func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
+
+// Keys are decoded signing keys. Like Secret they never print: String,
+// GoString and MarshalJSON redact them, so a config dumped with %+v or as
+// JSON shows no key material.
+type Keys [][]byte
+
+// String redacts the keys.
+func (k Keys) String() string { return redacted }
+
+// GoString redacts the keys.
+func (k Keys) GoString() string { return redacted }
+
+// MarshalJSON redacts the keys.
+func (k Keys) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
 // ByteSize is a size in bytes; in YAML a number or a string with a KB or MB
 // (1024-based) suffix: "5MB".

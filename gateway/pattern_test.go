@@ -1,6 +1,11 @@
 package gateway
 
-import "testing"
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestPatternMatch(t *testing.T) {
 	tests := []struct {
@@ -83,5 +88,24 @@ func TestRoutes(t *testing.T) {
 				t.Errorf("Routes(%q, %q) = %v, want %v", tt.source, tt.typ, got, tt.want)
 			}
 		}
+	}
+}
+
+func TestKeysNeverPrint(t *testing.T) {
+	sub := SubscriberConfig{Name: "s", SigningKeys: Keys{[]byte("TOPSECRETKEYBYTES")}, Secrets: []Secret{"whsec_TOPSECRET"}}
+	for _, out := range []string{
+		fmt.Sprintf("%v", sub), fmt.Sprintf("%+v", sub), fmt.Sprintf("%#v", sub),
+		fmt.Sprintf("%s", sub.SigningKeys), fmt.Sprintf("%x", sub.SigningKeys),
+	} {
+		if strings.Contains(out, "TOPSECRET") || strings.Contains(out, "544f50") || strings.Contains(out, "84 79 80") {
+			t.Errorf("secret material printed: %s", out)
+		}
+	}
+	b, err := json.Marshal(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "TOPSECRET") || strings.Contains(string(b), "VE9QU0VDUkVU") {
+		t.Errorf("secret material in JSON: %s", b)
 	}
 }
