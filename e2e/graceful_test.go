@@ -39,3 +39,38 @@ func TestGracefulShutdown(t *testing.T) {
 		g.stop()
 	})
 }
+
+// A delivery that outlasts the shutdown grace period is handed back, not
+// lost and not left to its lease: the gateway still exits 0, and once it
+// is restarted the event arrives (a second time, if the subscriber had
+// already taken it in).
+func TestShutdownHandsBackSlowDeliveries(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		const events = 3
+		w := newWorld(t, b)
+		stuck := newRecorder(t, "stuck", 1)
+		stuck.setDelay(20 * time.Second)
+		// Lease = 2*timeout + 10s = 70s: far beyond the wait below, so the
+		// event can only come back by being handed back at shutdown.
+		w.subscribe("stuck", sub{rec: stuck, timeout: "30s"})
+		g := w.gateway()
+		g.flags = []string{"-grace", "500ms"}
+		g.start()
+
+		subjects := make([]string, events)
+		for i := range events {
+			g.mustAccept(product(fmt.Sprintf("HB%02d", i), 700+i))
+			subjects[i] = fmt.Sprintf("product/HB%02d", i)
+		}
+		waitFor(t, 30*time.Second, "deliveries are stuck at the subscriber", func() (bool, string) {
+			n := stuck.requestCount()
+			return n == events, fmt.Sprintf("%d requests", n)
+		})
+		g.stop()
+
+		stuck.setDelay(0)
+		g.start()
+		stuck.waitSubjects(t, subjects, 30*time.Second)
+	})
+}

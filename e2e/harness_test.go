@@ -110,10 +110,11 @@ func tail(s string, n int) string {
 type gateway struct {
 	t      *testing.T
 	name   string
-	config string // path of its config.yaml
-	listen string // public listener, host:port
-	admin  string // admin listener, host:port
-	token  string // admin bearer token
+	config string   // path of its config.yaml
+	listen string   // public listener, host:port
+	admin  string   // admin listener, host:port
+	token  string   // admin bearer token
+	flags  []string // more serve flags (-grace)
 	// tlsClient, when set, trusts the public listener's certificate: the
 	// gateway serves HTTPS.
 	tlsClient *http.Client
@@ -134,7 +135,7 @@ func (g *gateway) start() {
 	g.mu.Lock()
 	g.runs++
 	out := &syncBuffer{}
-	cmd := exec.Command(bin, "serve", "-config", g.config)
+	cmd := exec.Command(bin, append([]string{"serve", "-config", g.config}, g.flags...)...)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.Env = os.Environ()

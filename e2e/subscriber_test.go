@@ -139,7 +139,13 @@ func (r *recorder) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 
 	if delay > 0 {
-		time.Sleep(delay)
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+			// The gateway gave up (timeout, shutdown): it sees no answer,
+			// so this copy is not delivered.
+			mode = downClose
+		}
 	}
 	switch mode {
 	case down503:
