@@ -49,6 +49,7 @@ func testConcurrentPut(t *testing.T, h harness) {
 	// Several workers claim at once; each delivery goes to exactly one.
 	var mu sync.Mutex
 	holders := map[string]int{}
+	handed := 0
 	now := at(time.Second)
 	for w := range claimWorkers {
 		wg.Go(func() {
@@ -62,10 +63,17 @@ func testConcurrentPut(t *testing.T, h harness) {
 					return
 				}
 				mu.Lock()
+				handed += len(cs)
 				for _, c := range cs {
 					holders[c.EventID]++
 				}
+				// A store that hands deliveries out again would keep the
+				// workers busy for ever: stop once more went out than exist.
+				over := handed > total
 				mu.Unlock()
+				if over {
+					return
+				}
 			}
 		})
 	}

@@ -72,6 +72,46 @@ func testRedeliver(t *testing.T, h harness) {
 	}
 }
 
+// testRedeliverUnrouted: an event no subscriber matched gets its first
+// delivery from Redeliver (say, after a subscriber was added), and is no
+// longer listed as unrouted.
+func testRedeliverUnrouted(t *testing.T, h harness) {
+	s := h.store(t)
+	ctx := context.Background()
+	put(t, s, newEvent("evt_ur", "src1", "src1.group.created", at(0)))
+	if n, err := s.Redeliver(ctx, "evt_ur", "", at(time.Minute)); err != nil || n != 0 {
+		t.Errorf("Redeliver(all) of an unrouted event = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := s.Redeliver(ctx, "evt_ur", "sub-new", at(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("Redeliver(sub-new) = %d, %v; want 1, nil", n, err)
+	}
+	tests := []struct {
+		f    gateway.EventFilter
+		want []string
+	}{
+		{gateway.EventFilter{Status: gateway.StatusUnrouted}, nil},
+		{gateway.EventFilter{Status: gateway.StatusPending}, []string{"evt_ur"}},
+		{gateway.EventFilter{Subscriber: "sub-new", Status: gateway.StatusPending}, []string{"evt_ur"}},
+	}
+	for _, tc := range tests {
+		page, err := s.List(ctx, tc.f)
+		if err != nil {
+			t.Fatalf("List(%+v): %v", tc.f, err)
+		}
+		var got []string
+		for _, e := range page.Events {
+			got = append(got, e.ID)
+			if e.Status != gateway.StatusPending {
+				t.Errorf("List(%+v): %s has status %s, want pending", tc.f, e.ID, e.Status)
+			}
+		}
+		if !equalStrings(got, tc.want) {
+			t.Errorf("List(%+v) = %v, want %v", tc.f, got, tc.want)
+		}
+	}
+	checkFresh(t, delivery(t, s, "evt_ur", "sub-new"), "evt_ur", at(time.Minute))
+}
+
 func testRedeliverDead(t *testing.T, h harness) {
 	s := h.store(t)
 	for _, id := range []string{"evt_x1", "evt_x2", "evt_x3", "evt_x4"} {

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"Dead", testDead},
 		{"Release", testRelease},
 		{"Redeliver", testRedeliver},
+		{"RedeliverUnrouted", testRedeliverUnrouted},
 		{"RedeliverDead", testRedeliverDead},
 		{"Paused", testPaused},
 		{"ListFilters", testListFilters},

@@ -20,8 +20,20 @@ local function zadd(key, score, member)
 end
 local regs = {src = {}, type = {}, sub = {}}
 
-local out = {}
+-- First, read every event's dedupe deadline, failing before any write if
+-- a read fails: a script that errors half way keeps what it wrote, so the
+-- caller could not retry the batch event by event safely.
+local ddls = {}
 local i = 3
+while i <= #ARGV do
+  local r = redis.pcall('HGET', ev(ARGV[i]), 'ddl')
+  if type(r) == 'table' and r.err then return r end
+  ddls[ARGV[i]] = r
+  i = i + 7 + tonumber(ARGV[i + 6])
+end
+
+local out = {}
+i = 3
 while i <= #ARGV do
   local id, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   -- recv stays the decimal string it came as for storing; recvN compares.
@@ -32,7 +44,7 @@ while i <= #ARGV do
   i = i + 7 + ns
 
   local meta = ev(id)
-  local ddl = redis.call('HGET', meta, 'ddl')
+  local ddl = ddls[id]
   if ddl and recvN < tonumber(ddl) then
     redis.call('HINCRBY', meta, 'dups', 1)
     out[#out + 1] = 1
@@ -62,6 +74,7 @@ while i <= #ARGV do
       zadd(P .. ':i:ss:' .. sub .. ':pending', recv, id)
       regs.sub[sub] = true
     end
+    ddls[id] = string.format('%.0f', recvN + win)
     out[#out + 1] = 0
   end
 end

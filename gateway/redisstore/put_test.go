@@ -1,0 +1,76 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/internal/testredis"
+)
+
+func openTest(t *testing.T, prefix string) *Store {
+	t.Helper()
+	srv := testredis.Start(t)
+	s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: prefix}})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func testEvent(id string) gateway.NewEvent {
+	return gateway.NewEvent{
+		Envelope:    gateway.Envelope{ID: id, Source: "src1", Type: "src1.product.updated"},
+		Body:        []byte(`{"id":"` + id + `"}`),
+		ReceivedAt:  time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC),
+		Subscribers: []string{"sub-a"},
+	}
+}
+
+// TestPutCanceled: a caller whose context is already done gets its error,
+// and its event is not written.
+func TestPutCanceled(t *testing.T) {
+	s := openTest(t, "cancel")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_c")}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Put with a canceled context: got %v, want context.Canceled", err)
+	}
+	if _, err := s.Event(context.Background(), "evt_c"); !errors.Is(err, gateway.ErrNotFound) {
+		t.Errorf("Event after the canceled Put: got %v, want ErrNotFound", err)
+	}
+}
+
+// TestFlushIsolatesFailure: when Redis refuses one call of a coalesced
+// batch, that call fails and the others are stored, fully indexed.
+func TestFlushIsolatesFailure(t *testing.T) {
+	s := openTest(t, "iso")
+	ctx := context.Background()
+	// A key of the wrong type where the bad event's hash belongs makes
+	// Redis answer WRONGTYPE for that event only.
+	if err := s.rdb.Set(ctx, s.key("e", "evt_bad"), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ids := []string{"evt_ok1", "evt_bad", "evt_ok2"}
+	var batch []*putCall
+	for _, id := range ids {
+		batch = append(batch, &putCall{events: []gateway.NewEvent{testEvent(id)}, ctx: ctx, done: make(chan error, 1)})
+	}
+	s.flush(batch)
+	for i, c := range batch {
+		err := <-c.done
+		if wantFail := ids[i] == "evt_bad"; (err != nil) != wantFail {
+			t.Errorf("%s: got error %v, want failure=%v", ids[i], err, wantFail)
+		}
+		if err == nil && (len(c.res) != 1 || c.res[0].Duplicate) {
+			t.Errorf("%s: results %+v, want one stored event", ids[i], c.res)
+		}
+	}
+	cs, err := s.Claim(ctx, "sub-a", time.Date(2030, 1, 1, 0, 0, 1, 0, time.UTC), 10, time.Minute)
+	if err != nil || len(cs) != 2 {
+		t.Errorf("Claim after the batch = %d claims, %v; want the 2 good events", len(cs), err)
+	}
+}
