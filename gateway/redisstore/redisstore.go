@@ -35,7 +35,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +63,7 @@ const ttlMargin = 24 * time.Hour
 // Store is a gateway.Store on Redis. Its methods are safe for concurrent
 // use, also by other processes sharing the same Redis and prefix.
 type Store struct {
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	base      string // "{prefix}", KEYS[1] of every script
 	retention time.Duration
 	window    time.Duration
@@ -75,8 +74,8 @@ type Store struct {
 	closed  sync.Once
 }
 
-// Open connects to the Redis named by cfg.Redis.URL (redis://, rediss:// or
-// unix://). It does not wait for Redis to answer: a store that is down at
+// Open connects to the Redis named by cfg.Redis.URL (redis://, rediss://,
+// unix://; Sentinel and Cluster as newClient describes). It does not wait for Redis to answer: a store that is down at
 // start reports ErrUnavailable from its methods (and Ping) until it is up.
 func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	return open(cfg)
@@ -86,30 +85,20 @@ func open(cfg gateway.StoreConfig) (*Store, error) {
 	if cfg.Redis == nil {
 		return nil, errors.New("redis store: no store.redis block")
 	}
-	opts, err := redis.ParseURL(cfg.Redis.URL.Reveal())
+	rdb, err := newClient(cfg.Redis.URL.Reveal())
 	if err != nil {
-		// url.Error repeats the whole URL, password included: keep only
-		// the reason.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		return nil, fmt.Errorf("store.redis.url: %w", err)
-	}
-	if opts.DialerRetries == 0 {
-		// go-redis dials 5 times per try and tries 4 times: with Redis down,
-		// ingest would wait ~2s for its 503. Fewer dials fail sooner.
-		opts.DialerRetries = 2
+		return nil, err
 	}
 	prefix := cfg.Redis.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
 	if strings.ContainsAny(prefix, "{}") {
+		rdb.Close()
 		return nil, fmt.Errorf("store.redis.prefix %q: must not contain { or }", prefix)
 	}
 	s := &Store{
-		rdb:       redis.NewClient(opts),
+		rdb:       rdb,
 		base:      "{" + prefix + "}",
 		retention: orDefault(cfg.Retention, DefaultRetention),
 		window:    orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
