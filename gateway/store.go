@@ -56,8 +56,8 @@ type Attempt struct {
 	N          int           `json:"attempt"` // 1-based; set by the store
 	At         time.Time     `json:"at"`
 	Duration   time.Duration `json:"-"`
-	StatusCode int           `json:"status_code,omitempty"` // 0: no response
-	Error      string        `json:"error,omitempty"`
+	StatusCode int           `json:"status_code"` // 0: no response
+	Error      string        `json:"error"`
 }
 
 // MarshalJSON renders Duration as duration_ms, the admin API's field.
