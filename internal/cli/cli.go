@@ -1,6 +1,7 @@
-// Package cli is the hookgate command line: `serve` (the default), `check`
-// and `version`. main.go only calls Main, so every command can be run and
-// tested in-process with its own arguments and output streams.
+// Package cli is the hookgate command line: `serve` (the default), `check`,
+// `send`, `consume`, `secret` and `version`. main.go only calls Main, so
+// every command can be run and tested in-process with its own arguments and
+// output streams.
 package cli
 
 import (
@@ -30,6 +31,9 @@ const (
 const usageText = `usage:
   hookgate [serve] [-config PATH] [-grace DURATION] [-log-format text|json]
   hookgate check [-config PATH]
+  hookgate send --source NAME --event FILE|TYPE|all [-config PATH] [-url URL] [-insecure]
+  hookgate consume [-listen ADDR] [-path PATH] -secret whsec_... (or $HOOKGATE_CONSUME_SECRET)
+  hookgate secret
   hookgate version
 
 PATH defaults to $HOOKGATE_CONFIG, then ./config.yaml.
@@ -51,6 +55,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runServe(args[1:], stdout, stderr)
 	case cmd == "check":
 		return runCheck(args[1:], stdout, stderr)
+	case cmd == "send":
+		return runSend(args[1:], stdout, stderr)
+	case cmd == "consume":
+		return runConsume(args[1:], stdout, stderr)
+	case cmd == "secret":
+		return runSecret(args[1:], stdout, stderr)
 	case cmd == "version":
 		fmt.Fprintf(stdout, "hookgate %s (%s %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
