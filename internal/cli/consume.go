@@ -35,8 +35,10 @@ type consumeOptions struct {
 	listen string
 	path   string // "" accepts any path
 	keys   [][]byte
-	stdout io.Writer
-	stderr io.Writer
+	// maxBody caps a request body; 0 means consumeMaxBody.
+	maxBody int64
+	stdout  io.Writer
+	stderr  io.Writer
 	// now is the clock webhook-timestamp is checked against.
 	now func() time.Time
 	// ready, if set, is called with the bound address once it accepts.
@@ -164,10 +166,18 @@ func (h consumeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "POST only", http.StatusMethodNotAllowed)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, consumeMaxBody))
+	limit := h.o.maxBody
+	if limit <= 0 {
+		limit = consumeMaxBody
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
+		code := http.StatusBadRequest
+		if tooBig := (*http.MaxBytesError)(nil); errors.As(err, &tooBig) {
+			code = http.StatusRequestEntityTooLarge
+		}
 		h.out.line(h.o.stderr, fmt.Sprintf("refused: reading the body: %v", err))
-		http.Error(w, "cannot read body", http.StatusRequestEntityTooLarge)
+		http.Error(w, "cannot read body", code)
 		return
 	}
 	id := printable(r.Header.Get(deliver.HeaderID))

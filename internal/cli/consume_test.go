@@ -28,13 +28,19 @@ var (
 // return nil.
 func startConsume(t *testing.T, path string, keys ...[]byte) (base string, stdout, stderr *lockedBuffer, stop func()) {
 	t.Helper()
+	return startConsumeMax(t, path, 0, keys...)
+}
+
+// startConsumeMax is startConsume with a body limit.
+func startConsumeMax(t *testing.T, path string, maxBody int64, keys ...[]byte) (base string, stdout, stderr *lockedBuffer, stop func()) {
+	t.Helper()
 	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- consume(ctx, consumeOptions{
-			listen: "127.0.0.1:0", path: path, keys: keys,
+			listen: "127.0.0.1:0", path: path, keys: keys, maxBody: maxBody,
 			stdout: stdout, stderr: stderr,
 			now:   func() time.Time { return consumeNow },
 			ready: func(a net.Addr) { addrs <- a },
@@ -200,5 +206,28 @@ func TestConsumeFlags(t *testing.T) {
 				t.Errorf("consume printed a secret:\n%s", all)
 			}
 		})
+	}
+}
+
+// A body over the limit is refused with 413 before it is verified.
+func TestConsumeBodyTooLarge(t *testing.T) {
+	base, stdout, stderr, stop := startConsumeMax(t, "", 64, consumeKey)
+	body := strings.Repeat("x", 65)
+	req, _ := http.NewRequest(http.MethodPost, base+"/hook", strings.NewReader(body))
+	req.Header = signedHeader("evt_big", consumeNow, body, consumeKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	stop()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("status %d, want 413", resp.StatusCode)
+	}
+	if !strings.Contains(stderr.String(), "refused: reading the body: http: request body too large") {
+		t.Errorf("stderr = %q, want the refusal", stderr.String())
+	}
+	if strings.Contains(stdout.String(), "---") {
+		t.Errorf("an oversized body was printed:\n%s", stdout.String())
 	}
 }
