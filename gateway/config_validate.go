@@ -106,8 +106,10 @@ func (v *validator) listen(key, addr string) bool {
 	return true
 }
 
-// loopback reports whether addr's host only accepts connections from this
+// Loopback reports whether addr's host only accepts connections from this
 // machine, in which case the admin API may go without a token.
+func Loopback(addr string) bool { return loopback(addr) }
+
 func loopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {

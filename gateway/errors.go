@@ -23,6 +23,9 @@ var (
 	// ErrLeaseLost: the claim on a delivery expired and the delivery may now
 	// be in another worker's hands; the caller's result was not recorded.
 	ErrLeaseLost = errors.New("delivery lease lost")
+	// ErrInvalid: a request to the store or admin API is malformed (a bad
+	// list cursor, an unknown status). Wrapped with the reason. Answered 400.
+	ErrInvalid = errors.New("invalid request")
 	// ErrLocked: another process holds the store (embedded store only).
 	ErrLocked = errors.New("store locked by another process")
 )

@@ -24,7 +24,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, gateway.ErrSignature):
 		return fiber.StatusUnauthorized
-	case errors.Is(err, gateway.ErrPayload):
+	case errors.Is(err, gateway.ErrPayload), errors.Is(err, gateway.ErrInvalid):
 		return fiber.StatusBadRequest
 	case errors.Is(err, gateway.ErrUnknownSource), errors.Is(err, gateway.ErrNotFound):
 		return fiber.StatusNotFound
@@ -43,7 +43,7 @@ func statusOf(err error) int {
 func publicMessage(err error, status int) string {
 	var fe *fiber.Error
 	switch {
-	case status == fiber.StatusBadRequest && errors.Is(err, gateway.ErrPayload):
+	case status == fiber.StatusBadRequest && (errors.Is(err, gateway.ErrPayload) || errors.Is(err, gateway.ErrInvalid)):
 		msg := err.Error()
 		if len(msg) > maxReason {
 			msg = msg[:maxReason]

@@ -254,3 +254,38 @@ func TestKeepAliveAfterRefusals(t *testing.T) {
 		}
 	}
 }
+
+// A multipart/form-data body is an opaque body like any other: verified over
+// its raw bytes and held to max_body. (That fasthttp does not spool a large
+// one to disk before the handler runs, DisablePreParseMultipartForm, is not
+// observable here without a body of hundreds of MB.)
+func TestMultipartBodyIsNotPreParsed(t *testing.T) {
+	e := newEnv(t)
+	base := listen(t, e.public)
+	form := "--XyZ\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n" + strings.Repeat("a", 100) + "\r\n--XyZ--\r\n"
+	tests := []struct {
+		name string
+		body string
+		want int
+	}{
+		{"signed, within the limit", form, 400}, // authentic, not an iimmpact payload
+		{"over the limit", "--XyZ\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\n" + strings.Repeat("a", 4*maxBody) + "\r\n--XyZ--\r\n", 413},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := webhook("shop", tt.body, shopSecret)
+			req.Header.Set("Content-Type", "multipart/form-data; boundary=XyZ")
+			req.RequestURI = ""
+			req.URL, _ = url.Parse(base + "/webhooks/shop")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("status = %d, want %d (body %s)", resp.StatusCode, tt.want, got)
+			}
+		})
+	}
+}

@@ -115,7 +115,11 @@ func newPublic(d Deps, requests *requestCounts) *fiber.App {
 	}
 	conf := fiberConfig(limit, d.Logger)
 	conf.StreamRequestBody = true
+	// fasthttp would otherwise read and spool a multipart/form-data body in
+	// full, whatever its size, before the handler could refuse it.
+	conf.DisablePreParseMultipartForm = true
 	app := fiber.New(conf)
+	app.Use(recovery(d.Logger))
 	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
@@ -127,6 +131,7 @@ func newPublic(d Deps, requests *requestCounts) *fiber.App {
 
 func newAdmin(d Deps, requests *requestCounts) *fiber.App {
 	app := fiber.New(fiberConfig(adminBodyLimit, d.Logger))
+	app.Use(recovery(d.Logger))
 	app.Use("/admin", bearer(d.Ingester))
 	a := &admin{Deps: d, requests: requests}
 	api := app.Group("/admin/api")

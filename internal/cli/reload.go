@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -38,6 +39,9 @@ func (r *reloader) Reload() error {
 	defer r.mu.Unlock()
 	cfg, err := gateway.LoadConfig(r.path)
 	if err == nil {
+		err = r.pinRestartOnly(cfg)
+	}
+	if err == nil {
 		r.engine.Update(cfg.Subscribers)
 		if err = r.ingester.SetConfig(cfg); err != nil {
 			r.engine.Update(r.current.Subscribers)
@@ -48,17 +52,23 @@ func (r *reloader) Reload() error {
 		r.log.Error("reload failed, keeping the config in force", "error", err)
 		return err
 	}
-	r.warnRestartOnly(cfg)
 	r.current, r.loadedAt, r.lastErr = cfg, r.now(), ""
 	r.log.Info("config reloaded", "path", r.path,
 		"sources", len(cfg.Sources), "subscribers", len(cfg.Subscribers))
 	return nil
 }
 
-// warnRestartOnly logs the keys a reload cannot apply. Values are not
-// logged: the Redis URL can hold a password.
-func (r *reloader) warnRestartOnly(next *gateway.Config) {
+// pinRestartOnly keeps, in next, the settings a reload cannot apply
+// (listeners, TLS, store), so that the config in force says what is really
+// running, and logs each one that the file changed. Values are not logged:
+// the Redis URL can hold a password. It refuses a file that drops the admin
+// token while the admin listener in use is not loopback: the file's own
+// admin.listen, which validation judged, is not the one serving.
+func (r *reloader) pinRestartOnly(next *gateway.Config) error {
 	old := r.current
+	if next.Admin.Token == "" && !gateway.Loopback(old.Admin.Listen) {
+		return fmt.Errorf("%s: admin.token: required while the admin listener (%s) is not loopback; admin.listen changes only on restart", r.path, old.Admin.Listen)
+	}
 	var keys []string
 	if old.Server.Listen != next.Server.Listen {
 		keys = append(keys, "server.listen")
@@ -75,6 +85,9 @@ func (r *reloader) warnRestartOnly(next *gateway.Config) {
 	if len(keys) > 0 {
 		r.log.Warn("reload: these settings take effect only after a restart", "keys", keys)
 	}
+	next.Server.Listen, next.Server.TLS = old.Server.Listen, old.Server.TLS
+	next.Admin.Listen, next.Store = old.Admin.Listen, old.Store
+	return nil
 }
 
 func sameStore(a, b gateway.StoreConfig) bool {

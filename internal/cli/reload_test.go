@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/boltstore"
+	"github.com/hookgate/hookgate/gateway/deliver"
+)
+
+const reloadBase = `
+server: {listen: "127.0.0.1:18080"}
+admin: {listen: "%ADMIN%", token: "%TOKEN%"}
+store: {path: "%DATA%"}
+sources:
+  shop: {provider: iimmpact, secrets: ["k"]}
+subscribers:
+  a: {url: "http://127.0.0.1:1/x", secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}
+`
+
+func TestReloadPinsRestartOnlySettings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	write := func(admin, token string) {
+		s := strings.NewReplacer("%ADMIN%", admin, "%TOKEN%", token, "%DATA%", filepath.Join(dir, "data")).Replace(reloadBase)
+		if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("0.0.0.0:19091", "tok-123")
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := boltstore.Open(cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
+	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newReloader(path, cfg, in, eng, slog.New(slog.NewTextHandler(io.Discard, nil)))
+
+	// The file moves the admin listener to loopback and drops the token: the
+	// listener in use stays public, so the token must stay.
+	write("127.0.0.1:19092", "")
+	if err := r.Reload(); err == nil || !strings.Contains(err.Error(), "admin.token") {
+		t.Fatalf("Reload dropping the token on a public admin listener: err = %v, want an admin.token error", err)
+	}
+	if got := in.Config().Admin.Token.Reveal(); got != "tok-123" {
+		t.Errorf("token in force after refused reload = %q, want tok-123", got)
+	}
+
+	// A new token on a loopback line is applied, but the listener in force
+	// is still the one serving.
+	write("127.0.0.1:19092", "tok-456")
+	if err := r.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	got := in.Config()
+	if got.Admin.Token.Reveal() != "tok-456" || got.Admin.Listen != "0.0.0.0:19091" {
+		t.Errorf("after reload: token %q listen %q, want tok-456 and the running 0.0.0.0:19091", got.Admin.Token.Reveal(), got.Admin.Listen)
+	}
+}
