@@ -28,10 +28,13 @@ type expanded struct {
 // default when VAR is unset or empty, as in the shell; the default is
 // taken literally, up to the first "}".
 //
-// Lines whose first non-blank character is "#" are comments and are left
-// alone, so documentation of the syntax in config.yaml cannot fail. A value
-// holding a line break is refused: it would shift every line number that
-// later errors report, and could smuggle YAML structure into the file.
+// Comments (whole lines, and from a " #" outside quotes to the end of the
+// line) are left alone, so documentation of the syntax in config.yaml cannot
+// fail. A value holding a line break is refused: it would shift every line
+// number that later errors report. A value is never YAML syntax: inside
+// double quotes it is escaped (a secret with a backslash or a quote stays
+// what it was), inside single quotes likewise, and in a plain scalar a value
+// that YAML would read as more than text is refused, asking for quotes.
 func expandEnv(file string, data []byte, env func(string) (string, bool)) expanded {
 	out := expanded{empty: map[int][]emptyRef{}}
 	lines := bytes.Split(data, []byte("\n"))
@@ -46,9 +49,15 @@ func expandEnv(file string, data []byte, env func(string) (string, bool)) expand
 			continue
 		}
 		start := buf.Len()
+		var q quoteState
 		for j := 0; j < len(line); j++ {
 			c := line[j]
+			if q.comment(line, j) {
+				buf.Write(line[j:]) // a trailing comment: nothing to expand
+				break
+			}
 			if c != '$' || j+1 >= len(line) {
+				q.step(c)
 				buf.WriteByte(c)
 				continue
 			}
@@ -59,6 +68,7 @@ func expandEnv(file string, data []byte, env func(string) (string, bool)) expand
 				continue
 			case '{':
 			default:
+				q.step(c)
 				buf.WriteByte(c)
 				continue
 			}
@@ -86,14 +96,60 @@ func expandEnv(file string, data []byte, env func(string) (string, bool)) expand
 					Err: fmt.Errorf("${%s}: value contains a line break, which config values may not", name)})
 				continue
 			}
+			quoted, err := q.quote(val)
+			if err != nil {
+				out.errs = append(out.errs, &ConfigError{File: file, Line: lineNo,
+					Err: fmt.Errorf("${%s}: %w", name, err)})
+				continue
+			}
 			if val == "" {
 				out.empty[lineNo] = append(out.empty[lineNo], emptyRef{name: name, unset: !set, col: buf.Len() - start})
 			}
-			buf.WriteString(val)
+			buf.WriteString(quoted)
 		}
 	}
 	out.data = buf.Bytes()
 	return out
+}
+
+// quoteState follows YAML quoting along one line, so that expandEnv knows
+// how a value it inserts will be read.
+type quoteState struct {
+	double, single, escaped bool
+}
+
+// step advances the state over one literal character of the line.
+func (q *quoteState) step(c byte) {
+	switch {
+	case q.double && q.escaped:
+		q.escaped = false
+	case q.double && c == '\\':
+		q.escaped = true
+	case c == '"' && !q.single:
+		q.double = !q.double
+	case c == '\'' && !q.double:
+		q.single = !q.single
+	}
+}
+
+// comment reports whether line[j] starts a trailing comment.
+func (q *quoteState) comment(line []byte, j int) bool {
+	return line[j] == '#' && !q.double && !q.single && (j == 0 || line[j-1] == ' ' || line[j-1] == '\t')
+}
+
+// quote renders val for the current context, or says why it cannot be
+// inserted there as plain text.
+func (q *quoteState) quote(val string) (string, error) {
+	switch {
+	case q.double:
+		return strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(val), nil
+	case q.single:
+		return strings.ReplaceAll(val, "'", "''"), nil
+	case strings.ContainsAny(val, "{}[],") || strings.Contains(val, ": ") || strings.Contains(val, " #") ||
+		strings.HasSuffix(val, ":") || (val != "" && strings.IndexByte("-?:#&*!|>'\"%@`", val[0]) >= 0):
+		return "", fmt.Errorf("value has characters YAML would read as syntax; put the reference in double quotes")
+	}
+	return val, nil
 }
 
 func validEnvName(s string) bool {

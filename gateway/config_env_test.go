@@ -3,6 +3,8 @@ package gateway
 import (
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestExpandEnv(t *testing.T) {
@@ -69,5 +71,50 @@ func TestExpandEnvHints(t *testing.T) {
 		if h := got.emptyHint(tt.line, tt.col); h != tt.want {
 			t.Errorf("emptyHint(%d, %d) = %q, want %q", tt.line, tt.col, h, tt.want)
 		}
+	}
+}
+
+// A variable's value is data, never YAML: quotes and backslashes in a
+// double-quoted reference come through unchanged, and a value that would
+// change the structure of a plain scalar is refused.
+func TestExpandEnvValueIsNotYAML(t *testing.T) {
+	tests := []struct {
+		name, line, val string
+		want            string // the decoded value; "" with wantErr
+		wantErr         bool
+	}{
+		{"double quotes keep a backslash", `k: "${V}"`, `s3cr\et`, `s3cr\et`, false},
+		{"double quotes keep a quote", `k: "${V}"`, `a", "b`, `a", "b`, false},
+		{"single quotes keep a quote", `k: '${V}'`, `it's`, `it's`, false},
+		{"plain keeps a url", `k: ${V}`, `redis://u:p%40ss@host:6379/0`, `redis://u:p%40ss@host:6379/0`, false},
+		{"plain refuses a comment", `k: ${V}`, `abc #x`, "", true},
+		{"plain refuses a flow list", `k: ${V}`, `[a, b]`, "", true},
+		{"plain refuses a mapping", `k: ${V}`, `a: b`, "", true},
+		{"trailing comment is not expanded", `k: "x" # ${V}`, "\n", "x", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := func(string) (string, bool) { return tt.val, true }
+			exp := expandEnv("c.yaml", []byte(tt.line), env)
+			if tt.wantErr {
+				if len(exp.errs) == 0 {
+					t.Fatalf("expanded to %q, want an error", exp.data)
+				}
+				if strings.Contains(exp.errs[0].Error(), tt.val) {
+					t.Errorf("error %q quotes the value", exp.errs[0])
+				}
+				return
+			}
+			if len(exp.errs) > 0 {
+				t.Fatalf("unexpected error: %v", exp.errs[0])
+			}
+			var got map[string]string
+			if err := yaml.Unmarshal(exp.data, &got); err != nil {
+				t.Fatalf("yaml of %q: %v", exp.data, err)
+			}
+			if got["k"] != tt.want {
+				t.Errorf("k = %q, want %q (expanded %q)", got["k"], tt.want, exp.data)
+			}
+		})
 	}
 }

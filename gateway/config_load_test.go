@@ -154,7 +154,7 @@ subscribers:
     url: https://x.example/h
     secret: `+whsec+`
     timeout: 1500ms
-    retry: {initial_backoff: 250ms, max_backoff: 1m}
+    retry: {initial_backoff: 250ms, max_backoff: 1m, max_age: 2h}
 `, nil)
 	if cfg.Server.MaxBody != 512<<10 {
 		t.Errorf("max_body = %d", cfg.Server.MaxBody)

@@ -43,6 +43,13 @@ func (v *validator) subscribers(c *Config) {
 		v.subscriberURL(key+".url", sub.URL)
 		sub.SigningKeys = v.signingKeys(key+".secret", sub.Secrets)
 		sub.Patterns = v.patterns(key+".events", sub.Events)
+		if sub.Sources != nil && len(sub.Sources) == 0 {
+			v.add(key+".sources", "empty list matches no source; leave the key out for all sources")
+		}
+		if sub.Retry.MaxAge > c.Store.Retention && c.Store.Retention > 0 {
+			v.add(key+".retry.max_age", "%s is longer than store.retention (%s): deliveries would outlive their events",
+				sub.Retry.MaxAge, c.Store.Retention)
+		}
 		for i, src := range sub.Sources {
 			if _, ok := c.Sources[src]; !ok {
 				v.add(fmt.Sprintf("%s.sources[%d]", key, i), "unknown source %q (configured: %s)",

@@ -36,6 +36,11 @@ func TestValidateRules(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
+		// subscriber vs store
+		{name: "subscriber sources empty list", src: withSub("    sources: []\n"),
+			want: []string{"config.yaml:9: subscribers.s.sources: empty list matches no source"}},
+		{name: "max_age beyond retention", src: "store:\n  retention: 1h\n  dedupe_window: 1h\n" + withSub(""),
+			want: []string{"config.yaml:9: subscribers.s.retry.max_age: 24h0m0s is longer than store.retention (1h0m0s)"}},
 		// sources
 		{name: "no sources", src: "server:\n  listen: 127.0.0.1:8080\n",
 			want: []string{"config.yaml: sources: at least one source is required"}},
