@@ -8,12 +8,17 @@ ARG VERSION=dev
 RUN CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X github.com/hookgate/hookgate/internal/cli.Version=${VERSION}" \
       -o /out/hookgate . \
- && mkdir -p /out/data
+ && mkdir -p /out/data \
+ && sed -E 's/\$\{([A-Z0-9_]+):-(dev-[^}]*|whsec_[^}]*)\}/${\1}/g' config.yaml > /out/config.yaml \
+ && ! grep -n 'dev-\|:-whsec_' /out/config.yaml
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/hookgate /usr/local/bin/hookgate
 COPY --from=build --chown=nonroot:nonroot /out/data /data
-COPY config.yaml /etc/hookgate/config.yaml
+# config.yaml without its development secrets: the container refuses to
+# start until IIMMPACT_WEBHOOK_SECRET, CATALOG360_WEBHOOK_KEY and
+# CATALOG_SYNC_SECRET are set, instead of accepting published dev keys.
+COPY --from=build /out/config.yaml /etc/hookgate/config.yaml
 USER nonroot:nonroot
 # Ingest on all interfaces, the store on the volume. The admin listener stays
 # on loopback unless HOOKGATE_ADMIN_LISTEN and HOOKGATE_ADMIN_TOKEN are set.
