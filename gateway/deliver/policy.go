@@ -139,7 +139,10 @@ func Decide(rc gateway.RetryConfig, backoff Backoff, c gateway.Claim, r Result, 
 	}
 	wait := backoff(rc, c.Attempts+1, rnd)
 	if r.HasRetryAfter && (r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusServiceUnavailable) {
-		wait = min(r.RetryAfter, rc.MaxBackoff)
+		// Honoured up to max_backoff, but never sooner than
+		// initial_backoff: "Retry-After: 0" must not let a subscriber burn
+		// every attempt in a few milliseconds.
+		wait = max(min(r.RetryAfter, rc.MaxBackoff), rc.InitialBackoff)
 	}
 	return gateway.StatusRetrying, now.Add(wait)
 }

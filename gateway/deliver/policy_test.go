@@ -122,6 +122,7 @@ func TestDecide(t *testing.T) {
 		{"just under max age", gateway.Claim{Attempts: 1, CreatedAt: now.Add(-time.Hour + time.Second)}, retry(0), gateway.StatusRetrying, now.Add(2 * time.Second)},
 		{"Retry-After on 429", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: 30 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(30 * time.Second)},
 		{"Retry-After on 503", fresh, Result{Class: Retry, StatusCode: 503, RetryAfter: 7 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(7 * time.Second)},
+		{"Retry-After zero floored at initial_backoff", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: 0, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(time.Second)},
 		{"Retry-After capped", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: time.Hour, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(time.Minute)},
 		{"Retry-After ignored on 500", fresh, Result{Class: Retry, StatusCode: 500, RetryAfter: 30 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(time.Second)},
 	}
