@@ -8,8 +8,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/routes"
 )
@@ -22,7 +20,7 @@ type server struct {
 	ingester *gateway.Ingester
 	reloader *reloader
 
-	public, admin *fiber.App
+	public, admin routes.Server
 	// listenErr receives an error if a listener stops on its own.
 	listenErr chan error
 	// stopEngine ends the engine's root context after Stop.
@@ -94,7 +92,7 @@ func start(o serveOptions) (_ *server, err error) {
 		Version:   Version,
 		Logger:    o.log,
 	}
-	s.public, s.admin = routes.New(deps)
+	s.public, s.admin = routes.NewServers(deps)
 	s.sweeper = startSweeper(s.store, o.log, sweepEvery)
 	go s.serveOn(s.public, publicLn)
 	go s.serveOn(s.admin, adminLn)
@@ -112,8 +110,8 @@ func start(o serveOptions) (_ *server, err error) {
 	return s, nil
 }
 
-func (s *server) serveOn(app *fiber.App, ln net.Listener) {
-	if err := app.Listener(ln); err != nil {
+func (s *server) serveOn(srv routes.Server, ln net.Listener) {
+	if err := srv.Serve(ln); err != nil {
 		s.listenErr <- err
 	}
 }
@@ -125,14 +123,14 @@ func (s *server) serveOn(app *fiber.App, ln net.Listener) {
 func (s *server) shutdown(grace time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	if err := s.public.ShutdownWithContext(ctx); err != nil {
+	if err := s.public.Shutdown(ctx); err != nil {
 		s.log.Error("shutdown: public listener", "error", err)
 	}
 	if err := s.engine.Stop(ctx); err != nil {
 		s.log.Error("shutdown: delivery engine", "error", err)
 	}
 	s.stopEngine()
-	if err := s.admin.ShutdownWithContext(ctx); err != nil {
+	if err := s.admin.Shutdown(ctx); err != nil {
 		s.log.Error("shutdown: admin listener", "error", err)
 	}
 	s.sweeper.stop()
