@@ -263,6 +263,9 @@ func TestMetrics(t *testing.T) {
 	do(t, e.public, webhook("shop", product("A"), "wrong"))
 	do(t, e.public, webhook("nope", product("A"), shopSecret))
 
+	e.sub.wait(t) // the one stored event is delivered: one attempt counted
+	waitForAttempts(t, e, "indexer", 1)
+
 	// /metrics is outside /admin: no token needed, as scrapers expect.
 	got, body := do(t, e.admin, adminReq(http.MethodGet, "/metrics", ""))
 	if got != 200 {
@@ -278,9 +281,30 @@ func TestMetrics(t *testing.T) {
 		`hookgate_store_up 1`,
 		`hookgate_subscriber_breaker_state{subscriber="indexer",state="closed"} 1`,
 		`hookgate_subscriber_paused{subscriber="indexer"} 0`,
+		`hookgate_delivery_attempts_total{subscriber="indexer",outcome="delivered"} 1`,
+		`hookgate_delivery_attempts_total{subscriber="indexer",outcome="retrying"} 0`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
 	}
+	// In flight: 0 or 1, depending on whether the send has returned yet.
+	if !strings.Contains(string(body), `hookgate_subscriber_in_flight{subscriber="indexer"} `) {
+		t.Errorf("metrics lack hookgate_subscriber_in_flight:\n%s", body)
+	}
+}
+
+// waitForAttempts waits (a generous minute, no timing asserted) until the
+// engine has counted n attempts to sub: Record runs after the subscriber
+// answered.
+func waitForAttempts(t *testing.T, e *env, sub string, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if c := e.engine.Attempts(sub); c.Delivered+c.Retrying+c.Dead >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: fewer than %d attempts counted within a minute", sub, n)
 }

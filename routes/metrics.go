@@ -130,6 +130,17 @@ func (a *admin) subscriberMetrics(ctx context.Context, b *bytes.Buffer,
 		}
 		rows = append(rows, r)
 	}
+	family("hookgate_delivery_attempts_total", "counter", "Delivery attempts by subscriber and what they led to (delivered, retrying, dead).")
+	for _, r := range rows {
+		n := a.Engine.Attempts(r.name)
+		sample("hookgate_delivery_attempts_total", `subscriber="`+r.name+`",outcome="delivered"`, n.Delivered)
+		sample("hookgate_delivery_attempts_total", `subscriber="`+r.name+`",outcome="retrying"`, n.Retrying)
+		sample("hookgate_delivery_attempts_total", `subscriber="`+r.name+`",outcome="dead"`, n.Dead)
+	}
+	family("hookgate_subscriber_in_flight", "gauge", "Requests to the subscriber under way in this process.")
+	for _, r := range rows {
+		sample("hookgate_subscriber_in_flight", `subscriber="`+r.name+`"`, int64(a.Engine.InFlight(r.name)))
+	}
 	family("hookgate_subscriber_pending", "gauge", "Deliveries waiting or retrying.")
 	for _, r := range rows {
 		sample("hookgate_subscriber_pending", `subscriber="`+r.name+`"`, r.pending)

@@ -13,6 +13,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/deliver"
 )
 
 // Engine is what the routes need of the delivery engine
@@ -24,6 +25,10 @@ type Engine interface {
 	// Notify wakes the subscriber's workers: new work is due. It must not
 	// block.
 	Notify(subscriber string)
+	// InFlight is how many requests to the subscriber are under way.
+	InFlight(subscriber string) int
+	// Attempts counts the subscriber's attempts by outcome since start.
+	Attempts(subscriber string) deliver.AttemptCounts
 }
 
 // Reloader reloads the config file and reports on the loads; the serve

@@ -19,9 +19,11 @@ type dispatcher struct {
 	name     string
 	state    atomic.Pointer[subState]
 	inflight atomic.Int64
-	wake     chan struct{} // Notify, Update
-	freed    chan struct{} // a send finished: a slot may be free
-	cancel   context.CancelFunc
+	// Attempts by outcome, for metrics.
+	delivered, retrying, dead atomic.Int64
+	wake                      chan struct{} // Notify, Update
+	freed                     chan struct{} // a send finished: a slot may be free
+	cancel                    context.CancelFunc
 	// recheck: a Notify came; if the cached flag says paused, read it
 	// again, so that a resume followed by Notify takes effect at once.
 	recheck atomic.Bool
@@ -139,5 +141,17 @@ func (d *dispatcher) wait(ctx context.Context, timeout time.Duration, onFreed bo
 	case <-d.wake:
 	case <-freed:
 	case <-t.C:
+	}
+}
+
+// count adds one attempt that led to status to the metrics counters.
+func (d *dispatcher) count(status gateway.DeliveryStatus) {
+	switch status {
+	case gateway.StatusDelivered:
+		d.delivered.Add(1)
+	case gateway.StatusRetrying:
+		d.retrying.Add(1)
+	case gateway.StatusDead:
+		d.dead.Add(1)
 	}
 }

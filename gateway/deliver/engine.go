@@ -44,10 +44,6 @@ type Options struct {
 	// DefaultBackoff).
 	Classify Classifier
 	Backoff  Backoff
-	// OnAttempt, if set, is called after every attempt with its outcome
-	// (whether or not the store took the record), for metrics. It runs on
-	// the sending goroutine and must be quick and safe for concurrent use.
-	OnAttempt func(subscriber string, a gateway.Attempt, status gateway.DeliveryStatus)
 }
 
 func (o *Options) fill() {
@@ -265,6 +261,22 @@ func (e *Engine) InFlight(subscriber string) int {
 		return 0
 	}
 	return int(d.inflight.Load())
+}
+
+// AttemptCounts are a subscriber's attempts since its dispatcher started,
+// by what they led to.
+type AttemptCounts struct {
+	Delivered, Retrying, Dead int64
+}
+
+// Attempts returns the subscriber's attempt counters, for metrics; zero for
+// an unknown subscriber.
+func (e *Engine) Attempts(subscriber string) AttemptCounts {
+	d := e.dispatcher(subscriber)
+	if d == nil {
+		return AttemptCounts{}
+	}
+	return AttemptCounts{d.delivered.Load(), d.retrying.Load(), d.dead.Load()}
 }
 
 // Subscribers returns the names the engine delivers to, sorted.

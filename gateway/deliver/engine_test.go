@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,27 +27,16 @@ func testRetriedUntilDelivered(t *testing.T, bk backend) {
 	})
 	ids := putEvents(t, st, 1, time.Now(), "a")
 	o := testOptions(t)
-	var mu sync.Mutex
-	var observed []gateway.DeliveryStatus
-	o.OnAttempt = func(sub string, a gateway.Attempt, s gateway.DeliveryStatus) {
-		mu.Lock()
-		defer mu.Unlock()
-		observed = append(observed, s)
-	}
-	startEngine(t, st, map[string]*gateway.SubscriberConfig{"a": testSub("a", sk.URL)}, o)
+	e := startEngine(t, st, map[string]*gateway.SubscriberConfig{"a": testSub("a", sk.URL)}, o)
 
 	waitFor(t, "delivered", statusIs(t, st, "a", gateway.StatusDelivered, ids...))
-	waitFor(t, "three attempts observed", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(observed) == 3
+	waitFor(t, "three attempts counted", func() bool {
+		n := e.Attempts("a")
+		return n.Delivered+n.Retrying+n.Dead == 3
 	})
-	mu.Lock()
-	want := []gateway.DeliveryStatus{gateway.StatusRetrying, gateway.StatusRetrying, gateway.StatusDelivered}
-	if !slices.Equal(observed, want) {
-		t.Errorf("OnAttempt saw %v, want %v", observed, want)
+	if got, want := e.Attempts("a"), (AttemptCounts{Delivered: 1, Retrying: 2}); got != want {
+		t.Errorf("Attempts = %+v, want %+v", got, want)
 	}
-	mu.Unlock()
 	d := delivery(t, st, ids[0], "a")
 	if got, want := codes(d), []int{503, 503, 200}; !slices.Equal(got, want) {
 		t.Errorf("attempt codes = %v, want %v", got, want)

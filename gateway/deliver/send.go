@@ -58,9 +58,7 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	err = e.store.Record(ctx, c, gateway.Outcome{Attempt: a, Status: status, NextAttemptAt: next})
-	if e.opts.OnAttempt != nil {
-		e.opts.OnAttempt(d.name, a, status)
-	}
+	d.count(status)
 	log := e.log.With("subscriber", d.name, "event", c.EventID, "attempt", c.Attempts+1)
 	switch {
 	case errors.Is(err, gateway.ErrLeaseLost):
