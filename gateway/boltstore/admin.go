@@ -53,6 +53,7 @@ func (t *txn) redeliver(id, sub string, recv, now time.Time) (int, error) {
 		}
 	}
 	for i, sub := range subs {
+		t.fence(id, sub)
 		next := deliveryRec{Status: gateway.StatusPending, CreatedAt: now, NextAt: now, DueAt: now}
 		if old := recs[i]; old != nil {
 			next.HistSeq = old.HistSeq
@@ -111,6 +112,7 @@ const sweepChunk = 1000
 // deliveries, history and index entries), dead deliveries dead at least
 // retention before now, and dedupe entries whose window has ended.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
+	s.leases.prune(now)
 	cutoff := timeBits(now.Add(-s.retention))
 	for {
 		var more bool

@@ -50,6 +50,7 @@ const maxGroup = 1000
 type Store struct {
 	db        *bolt.DB
 	gc        *groupCommit
+	leases    *leaseTable
 	file      string
 	retention time.Duration
 	dedupe    time.Duration
@@ -82,7 +83,7 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
-	s := &Store{db: db, gc: &groupCommit{db: db, max: maxGroup}, file: file,
+	s := &Store{db: db, gc: &groupCommit{db: db, max: maxGroup}, leases: newLeaseTable(), file: file,
 		retention: cfg.Retention, dedupe: cfg.DedupeWindow}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
@@ -170,7 +171,7 @@ func (s *Store) view(ctx context.Context, op string, fn func(t *txn) error) erro
 	if err := ctx.Err(); err != nil {
 		return wrap(op, err)
 	}
-	return wrap(op, s.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx)) }))
+	return wrap(op, s.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx, nil)) }))
 }
 
 // update runs fn in a write transaction of its own.
@@ -178,7 +179,10 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 	if err := ctx.Err(); err != nil {
 		return wrap(op, err)
 	}
-	return wrap(op, s.db.Update(func(tx *bolt.Tx) error { return fn(newTxn(tx)) }))
+	call := s.leases.newCall()
+	err := s.db.Update(func(tx *bolt.Tx) error { return fn(newTxn(tx, call)) })
+	call.finish(err == nil)
+	return wrap(op, err)
 }
 
 // batch runs fn in a write transaction that concurrent callers may share.
@@ -190,5 +194,8 @@ func (s *Store) batch(ctx context.Context, op string, fn func(t *txn) error) err
 	if err := ctx.Err(); err != nil {
 		return wrap(op, err)
 	}
-	return wrap(op, s.gc.do(func(tx *bolt.Tx) error { return fn(newTxn(tx)) }))
+	call := s.leases.newCall()
+	err := s.gc.do(func(tx *bolt.Tx) error { return fn(newTxn(tx, call)) })
+	call.finish(err == nil)
+	return wrap(op, err)
 }

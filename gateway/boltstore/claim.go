@@ -11,76 +11,98 @@ import (
 )
 
 // Claim leases the subscriber's due deliveries: a cursor over its due
-// index, which is ordered by due time, up to now. A leased delivery stays
-// in that index at its lease's end, so that once the lease expires it is
-// due again without anyone releasing it. bbolt runs one write transaction
-// at a time, so no two callers can lease the same delivery.
+// index, which is ordered by due time, up to now, passing over deliveries
+// leased already. Leases are kept in memory (leases.go), so Claim is a read
+// transaction and commits nothing; the lease table's mutex, held
+// throughout, is what keeps two callers from leasing one delivery.
 func (s *Store) Claim(ctx context.Context, sub string, now time.Time, max int, lease time.Duration) ([]gateway.Claim, error) {
 	if max <= 0 || sub == "" {
 		return nil, nil
 	}
-	var claims []gateway.Claim
-	err := s.batch(ctx, "claim "+sub, func(t *txn) error {
-		claims = nil
-		due := t.due.Bucket([]byte(sub))
-		if due == nil {
-			return nil
-		}
-		var keys [][]byte
-		limit := timeBits(now)
-		c := due.Cursor()
-		for k, _ := c.First(); k != nil && len(keys) < max; k, _ = c.Next() {
-			if len(k) < 8 || binary.BigEndian.Uint64(k) > limit {
-				break
-			}
-			keys = append(keys, append([]byte(nil), k...))
-		}
-		for _, k := range keys {
-			cl, ok, err := t.lease(sub, k, now.Add(lease))
-			if err != nil {
-				return err
-			}
-			if ok {
-				claims = append(claims, cl)
-			}
-		}
-		return nil
-	})
+	claims, dangling, err := s.claim(ctx, sub, now, max, lease)
 	if err != nil {
 		return nil, err
+	}
+	if len(dangling) > 0 {
+		// Best effort, outside the lease mutex (a commit takes it): an
+		// entry left behind is passed over again next time.
+		_ = s.batch(ctx, "claim "+sub, func(t *txn) error { return t.dropDangling(sub, dangling) })
 	}
 	return claims, nil
 }
 
-// lease gives the delivery under due key k a new lease token, ending at
-// until. A due entry whose delivery is gone cannot arise while the
-// indexes are kept in step; should one appear, it is dropped (ok false)
-// rather than blocking the subscriber's queue for good.
-func (t *txn) lease(sub string, k []byte, until time.Time) (cl gateway.Claim, ok bool, err error) {
+// claim is Claim's read transaction, under the lease mutex. dangling are
+// due keys with no matching delivery.
+func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, lease time.Duration) (claims []gateway.Claim, dangling [][]byte, err error) {
+	lt := s.leases
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
+	err = s.view(ctx, "claim "+sub, func(t *txn) error {
+		due := t.due.Bucket([]byte(sub))
+		if due == nil {
+			return nil
+		}
+		limit := timeBits(now)
+		c := due.Cursor()
+		for k, _ := c.First(); k != nil && len(claims) < max; k, _ = c.Next() {
+			if len(k) < 8 || binary.BigEndian.Uint64(k) > limit {
+				break
+			}
+			_, id := splitTimeKey(k)
+			key := string(deliveryKey(id, sub))
+			if !lt.free(key, now) {
+				continue
+			}
+			cl, ok, err := t.claimable(sub, k)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				dangling = append(dangling, append([]byte(nil), k...))
+				continue
+			}
+			cl.Token = lt.grant(key, now.Add(lease))
+			claims = append(claims, cl)
+		}
+		return nil
+	})
+	return claims, dangling, err
+}
+
+// claimable reads the delivery under due key k and its event; ok is false
+// if the entry is dangling: its delivery gone or not due under k. That
+// cannot arise while the indexes are kept in step; should it, the entry
+// is dropped rather than left to block the subscriber's queue.
+func (t *txn) claimable(sub string, k []byte) (cl gateway.Claim, ok bool, err error) {
 	_, id := splitTimeKey(k)
 	rec, found, err := t.getDelivery(id, sub)
-	if err != nil {
+	if err != nil || !found || !rec.queued() || !bytes.Equal(k, timeKey(rec.DueAt, id)) {
 		return gateway.Claim{}, false, err
 	}
-	ev, evFound, err := t.getEvent(id, true)
-	if err != nil {
-		return gateway.Claim{}, false, err
-	}
-	if !found || !evFound || !rec.queued() || !bytes.Equal(k, timeKey(rec.DueAt, id)) {
-		return gateway.Claim{}, false, t.due.Bucket([]byte(sub)).Delete(k)
-	}
-	seq, err := t.deliveries.NextSequence()
-	if err != nil {
-		return gateway.Claim{}, false, err
-	}
-	next := rec
-	next.Token = strconv.FormatUint(seq, 36)
-	next.DueAt = until
-	if err := t.setDelivery(id, sub, ev.ReceivedAt, &rec, &next, false); err != nil {
+	ev, found, err := t.getEvent(id, true)
+	if err != nil || !found {
 		return gateway.Claim{}, false, err
 	}
 	return gateway.Claim{EventID: id, Subscriber: sub, Attempts: rec.Attempts, CreatedAt: rec.CreatedAt,
-		Body: ev.Body, Token: next.Token}, true, nil
+		Body: ev.Body}, true, nil
+}
+
+// dropDangling deletes the due keys that are still dangling.
+func (t *txn) dropDangling(sub string, keys [][]byte) error {
+	due := t.due.Bucket([]byte(sub))
+	for _, k := range keys {
+		_, ok, err := t.claimable(sub, k)
+		if err != nil {
+			return err
+		}
+		if ok || due == nil {
+			continue
+		}
+		if err := due.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Record appends the attempt to the delivery's history and applies the
@@ -168,12 +190,16 @@ func (s *Store) Release(ctx context.Context, c gateway.Claim, at time.Time) erro
 	return err
 }
 
-// leased reads the delivery c names and its event's receipt time; ok is
-// false if c's lease is not the delivery's current one (expired and taken
-// by another, ended by Record or Release, reset by Redeliver, or swept).
+// leased takes c's lease for this write call and reads the delivery it
+// names and its event's receipt time; ok is false if c's lease is not the
+// delivery's current one (expired and taken by another, ended by Record
+// or Release, reset by Redeliver, or swept).
 func (t *txn) leased(c gateway.Claim) (rec deliveryRec, recv time.Time, ok bool, err error) {
+	if !t.call.take(string(deliveryKey(c.EventID, c.Subscriber)), c.Token) {
+		return deliveryRec{}, time.Time{}, false, nil
+	}
 	rec, found, err := t.getDelivery(c.EventID, c.Subscriber)
-	if err != nil || !found || c.Token == "" || rec.Token != c.Token || !rec.queued() {
+	if err != nil || !found || !rec.queued() {
 		return deliveryRec{}, time.Time{}, false, err
 	}
 	ev, found, err := t.getEvent(c.EventID, false)

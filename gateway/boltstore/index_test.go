@@ -15,7 +15,7 @@ import (
 func checkIndexes(t *testing.T, s *Store) {
 	t.Helper()
 	err := s.db.View(func(tx *bolt.Tx) error {
-		x := newTxn(tx)
+		x := newTxn(tx, nil)
 		want := map[string]int{} // index bucket path -> entries expected
 		pending, dead := map[string]int64{}, map[string]int64{}
 		has := func(parent *bolt.Bucket, path, name string, key []byte) {

@@ -103,10 +103,22 @@ func TestReopenKeepsState(t *testing.T) {
 	}
 	s.Close()
 
+	// Leases live in memory: a reopened store (a restarted process) holds
+	// none, so the delivery is due again at once, long before the lease
+	// would have ended, and the old claim is stale.
 	s = openTest(t, dir)
-	if err := s.Record(ctx, cs[0], gateway.Outcome{Status: gateway.StatusDelivered,
+	err = s.Record(ctx, cs[0], gateway.Outcome{Status: gateway.StatusDelivered,
+		Attempt: gateway.Attempt{At: t0.Add(time.Second), StatusCode: 204}})
+	if !errors.Is(err, gateway.ErrLeaseLost) {
+		t.Errorf("Record after reopen with the lease taken before = %v, want ErrLeaseLost", err)
+	}
+	again, err := s.Claim(ctx, "sub-a", t0.Add(time.Second), 10, time.Minute)
+	if err != nil || len(again) != 1 || again[0].Attempts != 0 {
+		t.Fatalf("Claim after reopen, within the old lease = %+v, %v; want the delivery, 0 attempts", again, err)
+	}
+	if err := s.Record(ctx, again[0], gateway.Outcome{Status: gateway.StatusDelivered,
 		Attempt: gateway.Attempt{At: t0.Add(time.Second), StatusCode: 204}}); err != nil {
-		t.Errorf("Record after reopen with the lease taken before: %v", err)
+		t.Errorf("Record after reopen: %v", err)
 	}
 	if paused, err := s.Paused(ctx, "sub-a"); err != nil || !paused {
 		t.Errorf("Paused after reopen = %v, %v; want true", paused, err)

@@ -11,16 +11,18 @@ import (
 
 // txn is one transaction with its top-level buckets looked up once. Its
 // methods keep every index in step with the records; nothing else writes
-// to the buckets.
+// to the buckets. call is the write call's hold on the lease table (nil in
+// a read transaction).
 type txn struct {
 	tx                                                  *bolt.Tx
+	call                                                *leaseCall
 	events, deliveries, history, due, dead              *bolt.Bucket
 	dedupe, dedupeExp, stats, paused                    *bolt.Bucket
 	listAll, listSrc, listType, listSub, listSt, listSS *bolt.Bucket
 }
 
-func newTxn(tx *bolt.Tx) *txn {
-	t := &txn{tx: tx,
+func newTxn(tx *bolt.Tx, call *leaseCall) *txn {
+	t := &txn{tx: tx, call: call,
 		events: tx.Bucket(bktEvents), deliveries: tx.Bucket(bktDeliveries), history: tx.Bucket(bktHistory),
 		due: tx.Bucket(bktDue), dead: tx.Bucket(bktDead), dedupe: tx.Bucket(bktDedupe),
 		dedupeExp: tx.Bucket(bktDedupeExp), stats: tx.Bucket(bktStats), paused: tx.Bucket(bktPaused),
@@ -155,8 +157,11 @@ func (t *txn) setDelivery(id, sub string, recv time.Time, old, new *deliveryRec,
 		if err := t.deliveries.Put(deliveryKey(id, sub), new.encode()); err != nil {
 			return err
 		}
-	} else if err := t.deliveries.Delete(deliveryKey(id, sub)); err != nil {
-		return err
+	} else {
+		t.fence(id, sub)
+		if err := t.deliveries.Delete(deliveryKey(id, sub)); err != nil {
+			return err
+		}
 	}
 	if oldSt == newSt {
 		return nil
@@ -222,4 +227,13 @@ func (t *txn) setEventStatuses(id string, recv time.Time, has map[gateway.Delive
 		}
 	}
 	return nil
+}
+
+// fence ends any lease on the delivery id/sub, which this transaction
+// resets or deletes, and keeps it from being leased until the transaction
+// is over (leases.go).
+func (t *txn) fence(id, sub string) {
+	if t.call != nil {
+		t.call.fence(string(deliveryKey(id, sub)))
+	}
 }
