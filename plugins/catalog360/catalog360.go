@@ -95,14 +95,7 @@ func mac(body, key []byte, sum *[sha256.Size]byte) []byte {
 // reports test when only TestKey verified. Empty secrets are skipped, never
 // tried, and without a usable secret nothing verifies, not even the test.
 func verify(req gateway.Request, secrets [][]byte) (test bool, err error) {
-	usable := false
-	for _, s := range secrets {
-		if len(s) > 0 {
-			usable = true
-			break
-		}
-	}
-	if !usable {
+	if !gateway.HasSecret(secrets) {
 		return false, errNoSecret
 	}
 	if req.Header == nil {
@@ -116,12 +109,10 @@ func verify(req gateway.Request, secrets [][]byte) (test bool, err error) {
 	if !parseSignature(v, &want) {
 		return false, errBadHeader
 	}
-	var sum [sha256.Size]byte
-	for _, s := range secrets {
-		if len(s) > 0 && hmac.Equal(mac(req.Body, s, &sum), want[:]) {
-			return false, nil
-		}
+	if gateway.MatchHMACSHA256(req.Body, want[:], secrets) {
+		return false, nil
 	}
+	var sum [sha256.Size]byte
 	if hmac.Equal(mac(req.Body, testKey, &sum), want[:]) {
 		return true, nil
 	}

@@ -69,14 +69,7 @@ func (Provider) Sign(body, secret []byte) (name, value string) {
 // Empty secrets are skipped, never tried: an empty key would let anyone
 // forge a signature.
 func verify(req gateway.Request, secrets [][]byte) error {
-	usable := false
-	for _, s := range secrets {
-		if len(s) > 0 {
-			usable = true
-			break
-		}
-	}
-	if !usable {
+	if !gateway.HasSecret(secrets) {
 		return errNoSecret
 	}
 	if req.Header == nil {
@@ -90,16 +83,8 @@ func verify(req gateway.Request, secrets [][]byte) error {
 	if !parseSignature(v, &want) {
 		return errBadHeader
 	}
-	var sum [sha256.Size]byte
-	for _, s := range secrets {
-		if len(s) == 0 {
-			continue
-		}
-		mac := hmac.New(sha256.New, s)
-		mac.Write(req.Body)
-		if hmac.Equal(mac.Sum(sum[:0]), want[:]) {
-			return nil
-		}
+	if gateway.MatchHMACSHA256(req.Body, want[:], secrets) {
+		return nil
 	}
 	return errNoMatch
 }
