@@ -33,7 +33,7 @@ func (t *txn) redeliver(id, sub string, recv, now time.Time) (int, error) {
 	var subs []string
 	var recs []*deliveryRec
 	if sub == "" {
-		all, vals, err := t.eventDeliveries(id)
+		all, vals, err := t.eventDeliveries(eventKey(recv, id))
 		if err != nil {
 			return 0, err
 		}
@@ -42,7 +42,7 @@ func (t *txn) redeliver(id, sub string, recv, now time.Time) (int, error) {
 			recs = append(recs, &vals[i])
 		}
 	} else {
-		rec, ok, err := t.getDelivery(id, sub)
+		rec, ok, err := t.getDelivery(eventKey(recv, id), sub)
 		if err != nil {
 			return 0, err
 		}
@@ -176,11 +176,14 @@ func (t *txn) sweepDead(cutoff uint64) error {
 		if err != nil {
 			return err
 		}
-		rec, ok, err := t.getDelivery(v.id, v.sub)
+		if !evOK {
+			continue
+		}
+		rec, ok, err := t.getDelivery(eventKey(ev.ReceivedAt, v.id), v.sub)
 		if err != nil {
 			return err
 		}
-		if !ok || !evOK {
+		if !ok {
 			continue
 		}
 		if err := t.deleteDelivery(v.id, v.sub, ev.ReceivedAt, &rec, true); err != nil {

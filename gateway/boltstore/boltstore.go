@@ -99,7 +99,7 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 }
 
 // initBuckets creates the top-level buckets of a new file and checks the
-// schema version of an existing one.
+// schema version of an existing one, migrating an older one it knows.
 func initBuckets(tx *bolt.Tx) error {
 	for _, name := range topBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -116,6 +116,8 @@ func initBuckets(tx *bolt.Tx) error {
 	switch v := meta.Get([]byte("version")); {
 	case v == nil:
 		return meta.Put([]byte("version"), []byte(schemaVersion))
+	case string(v) == "1":
+		return migrateV1(tx)
 	case string(v) != schemaVersion:
 		return fmt.Errorf("schema version %q, this hookgate reads %q", v, schemaVersion)
 	}

@@ -49,7 +49,7 @@ func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, l
 				break
 			}
 			_, id := splitTimeKey(k)
-			key := string(deliveryKey(id, sub))
+			key := leaseKey(id, sub)
 			if !lt.free(key, now) {
 				continue
 			}
@@ -75,12 +75,12 @@ func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, l
 // is dropped rather than left to block the subscriber's queue.
 func (t *txn) claimable(sub string, k []byte) (cl gateway.Claim, ok bool, err error) {
 	_, id := splitTimeKey(k)
-	rec, found, err := t.getDelivery(id, sub)
-	if err != nil || !found || !rec.queued() || !bytes.Equal(k, timeKey(rec.DueAt, id)) {
-		return gateway.Claim{}, false, err
-	}
 	ev, found, err := t.getEvent(id, true)
 	if err != nil || !found {
+		return gateway.Claim{}, false, err
+	}
+	rec, found, err := t.getDelivery(eventKey(ev.ReceivedAt, id), sub)
+	if err != nil || !found || !rec.queued() || !bytes.Equal(k, timeKey(rec.DueAt, id)) {
 		return gateway.Claim{}, false, err
 	}
 	return gateway.Claim{EventID: id, Subscriber: sub, Attempts: rec.Attempts, CreatedAt: rec.CreatedAt,
@@ -129,7 +129,7 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 		next.HistSeq++
 		a := o.Attempt
 		a.N = next.Attempts
-		if err := t.history.Put(historyKey(c.EventID, c.Subscriber, next.HistSeq), encodeAttempt(a)); err != nil {
+		if err := t.history.Put(historyKey(eventKey(recv, c.EventID), c.Subscriber, next.HistSeq), encodeAttempt(a)); err != nil {
 			return err
 		}
 		next.LastCode, next.LastError = a.StatusCode, a.Error
@@ -195,15 +195,15 @@ func (s *Store) Release(ctx context.Context, c gateway.Claim, at time.Time) erro
 // delivery's current one (expired and taken by another, ended by Record
 // or Release, reset by Redeliver, or swept).
 func (t *txn) leased(c gateway.Claim) (rec deliveryRec, recv time.Time, ok bool, err error) {
-	if !t.call.take(string(deliveryKey(c.EventID, c.Subscriber)), c.Token) {
+	if !t.call.take(leaseKey(c.EventID, c.Subscriber), c.Token) {
 		return deliveryRec{}, time.Time{}, false, nil
-	}
-	rec, found, err := t.getDelivery(c.EventID, c.Subscriber)
-	if err != nil || !found || !rec.queued() {
-		return deliveryRec{}, time.Time{}, false, err
 	}
 	ev, found, err := t.getEvent(c.EventID, false)
 	if err != nil || !found {
+		return deliveryRec{}, time.Time{}, false, err
+	}
+	rec, found, err = t.getDelivery(eventKey(ev.ReceivedAt, c.EventID), c.Subscriber)
+	if err != nil || !found || !rec.queued() {
 		return deliveryRec{}, time.Time{}, false, err
 	}
 	return rec, ev.ReceivedAt, true, nil

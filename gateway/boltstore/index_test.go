@@ -37,7 +37,7 @@ func checkIndexes(t *testing.T, s *Store) {
 			}
 			has(x.listSrc, "src", ev.Source, lk)
 			has(x.listType, "type", ev.Type, lk)
-			subs, recs, err := x.eventDeliveries(id)
+			subs, recs, err := x.eventDeliveries(lk)
 			if err != nil {
 				return err
 			}

@@ -12,8 +12,8 @@ import (
 var (
 	bktMeta       = []byte("meta")       // "version" -> schema version
 	bktEvents     = []byte("events")     // eventID -> eventRec
-	bktDeliveries = []byte("deliveries") // eventID \x00 sub -> deliveryRec
-	bktHistory    = []byte("history")    // eventID \x00 sub \x00 seq(4) -> attempt
+	bktDeliveries = []byte("deliveries") // eventKey \x00 sub -> deliveryRec
+	bktHistory    = []byte("history")    // eventKey \x00 sub \x00 seq(4) -> attempt
 	bktDue        = []byte("due")        // sub / time(8) eventID: queued deliveries, leased ones at lease end
 	bktDead       = []byte("dead")       // sub / deadAt(8) eventID
 	bktDedupe     = []byte("dedupe")     // eventID -> deadline(8)
@@ -33,9 +33,10 @@ var (
 	listBuckets = [][]byte{bktListAll, bktListSrc, bktListType, bktListSub, bktListStatus, bktListSubSt}
 )
 
-// schemaVersion is written on creation; Open refuses a file of another one
-// rather than misreading it.
-const schemaVersion = "1"
+// schemaVersion is written on creation; Open migrates a file of an older
+// one (migrate.go) and refuses a newer one rather than misreading it.
+// Version 2 keys deliveries and history by eventKey instead of event id.
+const schemaVersion = "2"
 
 // timeBits maps a time to an unsigned number whose big-endian bytes sort as
 // the times do. The zero time maps to 0 (before everything) because
@@ -71,32 +72,44 @@ func splitTimeKey(k []byte) (time.Time, string) {
 	return bitsTime(binary.BigEndian.Uint64(k)), string(k[8:])
 }
 
+// eventKey is an event's key in the deliveries and history buckets: its
+// receipt time, then its id (a timeKey, the same as its listing key). The
+// ids are hashes, so keying these by id alone scattered every commit's
+// writes over the whole tree; keyed by receipt time, the deliveries a
+// commit creates or updates sit together, and the commit writes a few
+// pages instead of one or two per event.
+func eventKey(recv time.Time, eventID string) []byte { return timeKey(recv, eventID) }
+
 // deliveryKey names one event's delivery to one subscriber. Ids and names
-// never hold a NUL, so an event's deliveries share the prefix eventID\x00
-// and come out sorted by subscriber.
-func deliveryKey(eventID, sub string) []byte {
-	k := make([]byte, 0, len(eventID)+1+len(sub))
-	k = append(k, eventID...)
+// never hold a NUL and the time prefix has a fixed length, so an event's
+// deliveries share the prefix eventKey\x00 and come out sorted by
+// subscriber.
+func deliveryKey(ek []byte, sub string) []byte {
+	k := make([]byte, 0, len(ek)+1+len(sub))
+	k = append(k, ek...)
 	k = append(k, 0)
 	return append(k, sub...)
 }
 
 // deliveryPrefix is the common prefix of an event's delivery keys.
-func deliveryPrefix(eventID string) []byte {
-	return append([]byte(eventID), 0)
+func deliveryPrefix(ek []byte) []byte {
+	return append(append(make([]byte, 0, len(ek)+1), ek...), 0)
 }
 
 // historyKey names the seq-th (1-based) recorded attempt of a delivery.
-func historyKey(eventID, sub string, seq uint32) []byte {
-	k := append(deliveryKey(eventID, sub), 0, 0, 0, 0, 0)
+func historyKey(ek []byte, sub string, seq uint32) []byte {
+	k := append(deliveryKey(ek, sub), 0, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(k[len(k)-4:], seq)
 	return k
 }
 
 // historyPrefix is the common prefix of a delivery's history keys.
-func historyPrefix(eventID, sub string) []byte {
-	return append(deliveryKey(eventID, sub), 0)
+func historyPrefix(ek []byte, sub string) []byte {
+	return append(deliveryKey(ek, sub), 0)
 }
+
+// leaseKey names a delivery in the in-memory lease table.
+func leaseKey(eventID, sub string) string { return eventID + "\x00" + sub }
 
 // subStatusName names a subscriber+status listing bucket.
 func subStatusName(sub string, st string) []byte {

@@ -22,7 +22,7 @@ import (
 // transaction already sees that commit.
 type leaseTable struct {
 	mu    sync.Mutex
-	m     map[string]*lease // by deliveryKey
+	m     map[string]*lease // by leaseKey
 	seq   uint64            // last token issued
 	calls uint64            // last write call id issued
 }

@@ -56,7 +56,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			}
 			sum := gateway.EventSummary{ID: id, Source: ev.Source, Type: ev.Type, Subject: ev.Subject,
 				ReceivedAt: ev.ReceivedAt}
-			_, recs, err := t.eventDeliveries(id)
+			_, recs, err := t.eventDeliveries(eventKey(ev.ReceivedAt, id))
 			if err != nil {
 				return err
 			}

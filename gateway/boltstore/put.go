@@ -130,7 +130,7 @@ func (t *txn) deleteEvent(id string) error {
 	if err != nil || !ok {
 		return err
 	}
-	subs, recs, err := t.eventDeliveries(id)
+	subs, recs, err := t.eventDeliveries(eventKey(rec.ReceivedAt, id))
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (t *txn) deleteEvent(id string) error {
 
 // deleteDelivery removes one delivery, its history and its index entries.
 func (t *txn) deleteDelivery(id, sub string, recv time.Time, rec *deliveryRec, sync bool) error {
-	prefix := historyPrefix(id, sub)
+	prefix := historyPrefix(eventKey(recv, id), sub)
 	var keys [][]byte
 	c := t.history.Cursor()
 	for k, _ := c.Seek(prefix); hasPrefix(k, prefix); k, _ = c.Next() {

@@ -37,13 +37,14 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 		out = gateway.EventRecord{Envelope: ev.Body, ID: id, Source: ev.Source, Type: ev.Type,
 			Subject: ev.Subject, ReceivedAt: ev.ReceivedAt, Duplicates: int(ev.Duplicates),
 			Deliveries: []gateway.DeliveryRecord{}}
-		subs, recs, err := t.eventDeliveries(id)
+		ek := eventKey(ev.ReceivedAt, id)
+		subs, recs, err := t.eventDeliveries(ek)
 		if err != nil {
 			return err
 		}
 		for i, sub := range subs {
 			d := deliveryRecord(id, sub, &recs[i])
-			if d.History, err = t.readHistory(id, sub); err != nil {
+			if d.History, err = t.readHistory(ek, sub); err != nil {
 				return err
 			}
 			out.Deliveries = append(out.Deliveries, d)
@@ -65,9 +66,9 @@ func deliveryRecord(id, sub string, rec *deliveryRec) gateway.DeliveryRecord {
 }
 
 // readHistory returns a delivery's attempts, oldest first.
-func (t *txn) readHistory(id, sub string) ([]gateway.Attempt, error) {
+func (t *txn) readHistory(ek []byte, sub string) ([]gateway.Attempt, error) {
 	hist := []gateway.Attempt{}
-	prefix := historyPrefix(id, sub)
+	prefix := historyPrefix(ek, sub)
 	c := t.history.Cursor()
 	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
 		a, err := decodeAttempt(v)
@@ -92,7 +93,14 @@ func (s *Store) Dead(ctx context.Context, sub string, limit int) ([]gateway.Deli
 		c := dead.Cursor()
 		for k, _ := c.Last(); k != nil && len(out) < limit; k, _ = c.Prev() {
 			_, id := splitTimeKey(k)
-			rec, ok, err := t.getDelivery(id, sub)
+			ev, evOK, err := t.getEvent(id, false)
+			if err != nil {
+				return err
+			}
+			if !evOK {
+				continue // skip an entry that lost its event
+			}
+			rec, ok, err := t.getDelivery(eventKey(ev.ReceivedAt, id), sub)
 			if err != nil {
 				return err
 			}

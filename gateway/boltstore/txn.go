@@ -47,22 +47,24 @@ func (t *txn) getEvent(id string, withBody bool) (rec eventRec, ok bool, err err
 	return rec, true, nil
 }
 
-// getDelivery reads a delivery; ok is false if there is none.
-func (t *txn) getDelivery(id, sub string) (rec deliveryRec, ok bool, err error) {
-	v := t.deliveries.Get(deliveryKey(id, sub))
+// getDelivery reads the delivery to sub of the event with key ek
+// (eventKey); ok is false if there is none.
+func (t *txn) getDelivery(ek []byte, sub string) (rec deliveryRec, ok bool, err error) {
+	v := t.deliveries.Get(deliveryKey(ek, sub))
 	if v == nil {
 		return deliveryRec{}, false, nil
 	}
 	rec, err = decodeDelivery(v)
 	if err != nil {
-		return deliveryRec{}, false, fmt.Errorf("delivery %s/%s: %w", id, sub, err)
+		return deliveryRec{}, false, fmt.Errorf("delivery %q/%s: %w", ek, sub, err)
 	}
 	return rec, true, nil
 }
 
-// eventDeliveries lists an event's deliveries, sorted by subscriber.
-func (t *txn) eventDeliveries(id string) (subs []string, recs []deliveryRec, err error) {
-	prefix := deliveryPrefix(id)
+// eventDeliveries lists the deliveries of the event with key ek, sorted by
+// subscriber.
+func (t *txn) eventDeliveries(ek []byte) (subs []string, recs []deliveryRec, err error) {
+	prefix := deliveryPrefix(ek)
 	c := t.deliveries.Cursor()
 	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
 		rec, err := decodeDelivery(v)
@@ -129,6 +131,8 @@ func (t *txn) updateStats(sub string, fn func(*gateway.SubscriberStats)) error {
 // event's deliveries sync once themselves.
 func (t *txn) setDelivery(id, sub string, recv time.Time, old, new *deliveryRec, sync bool) error {
 	var oldSt, newSt gateway.DeliveryStatus
+	lk := timeKey(recv, id) // the listing key, and the eventKey
+
 	if old != nil {
 		oldSt = old.Status
 		if old.queued() {
@@ -154,19 +158,18 @@ func (t *txn) setDelivery(id, sub string, recv time.Time, old, new *deliveryRec,
 				return err
 			}
 		}
-		if err := t.deliveries.Put(deliveryKey(id, sub), new.encode()); err != nil {
+		if err := t.deliveries.Put(deliveryKey(lk, sub), new.encode()); err != nil {
 			return err
 		}
 	} else {
 		t.fence(id, sub)
-		if err := t.deliveries.Delete(deliveryKey(id, sub)); err != nil {
+		if err := t.deliveries.Delete(deliveryKey(lk, sub)); err != nil {
 			return err
 		}
 	}
 	if oldSt == newSt {
 		return nil
 	}
-	lk := timeKey(recv, id)
 	if (old == nil) != (new == nil) {
 		if err := t.index(t.listSub, sub, lk, new != nil); err != nil {
 			return err
@@ -206,7 +209,7 @@ var allStatuses = []gateway.DeliveryStatus{gateway.StatusPending, gateway.Status
 // syncEventStatus makes the event's status listing entries match its
 // deliveries: one entry per status that any delivery has, or unrouted.
 func (t *txn) syncEventStatus(id string, recv time.Time) error {
-	_, recs, err := t.eventDeliveries(id)
+	_, recs, err := t.eventDeliveries(eventKey(recv, id))
 	if err != nil {
 		return err
 	}
@@ -234,6 +237,6 @@ func (t *txn) setEventStatuses(id string, recv time.Time, has map[gateway.Delive
 // is over (leases.go).
 func (t *txn) fence(id, sub string) {
 	if t.call != nil {
-		t.call.fence(string(deliveryKey(id, sub)))
+		t.call.fence(leaseKey(id, sub))
 	}
 }
