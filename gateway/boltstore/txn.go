@@ -31,8 +31,20 @@ func newTxn(tx *bolt.Tx, call *leaseCall) *txn {
 		t.listAll, t.listSrc, t.listType = list.Bucket(bktListAll), list.Bucket(bktListSrc), list.Bucket(bktListType)
 		t.listSub, t.listSt, t.listSS = list.Bucket(bktListSub), list.Bucket(bktListStatus), list.Bucket(bktListSubSt)
 	}
+	if tx.Writable() && t.history != nil {
+		for _, b := range []*bolt.Bucket{t.history, t.dedupeExp, t.listAll} {
+			b.FillPercent = appendFill
+		}
+	}
 	return t
 }
+
+// appendFill is the FillPercent of buckets whose keys only ever go in at
+// the end (time-ordered, values never rewritten): bbolt's default leaves
+// every page it splits half empty, expecting inserts in between that never
+// come, so such a tree had twice the pages. bbolt does not store it; it is
+// set on the bucket in every write transaction.
+const appendFill = 1.0
 
 // getEvent reads an event; ok is false if there is none.
 func (t *txn) getEvent(id string, withBody bool) (rec eventRec, ok bool, err error) {
@@ -81,12 +93,16 @@ func (t *txn) eventDeliveries(ek []byte) (subs []string, recs []deliveryRec, err
 // transaction; in a read transaction a missing one is nil.
 func (t *txn) nested(parent *bolt.Bucket, name []byte) (*bolt.Bucket, error) {
 	if b := parent.Bucket(name); b != nil || !t.tx.Writable() {
+		if b != nil && t.tx.Writable() {
+			b.FillPercent = appendFill // the nested buckets are time-ordered indexes
+		}
 		return b, nil
 	}
 	b, err := parent.CreateBucketIfNotExists(name)
 	if err != nil {
 		return nil, fmt.Errorf("create bucket %q: %w", name, err)
 	}
+	b.FillPercent = appendFill
 	return b, nil
 }
 
