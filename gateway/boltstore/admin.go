@@ -204,8 +204,16 @@ func (t *txn) sweepDedupe(now uint64) error {
 		if err := t.dedupeExp.Delete(k); err != nil {
 			return err
 		}
-		if err := t.dedupe.Delete(k[8:]); err != nil {
+		id := string(k[8:])
+		e, err := t.getID(id)
+		if err != nil {
 			return err
+		}
+		if e.deadline == binary.BigEndian.Uint64(k) {
+			e.deadline = 0 // forgotten; an entry with an event stays
+			if err := t.putID(id, e); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

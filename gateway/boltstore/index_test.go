@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -24,13 +25,21 @@ func checkIndexes(t *testing.T, s *Store) {
 				t.Errorf("missing index entry %s/%q -> %q", path, name, key)
 			}
 		}
+		events := 0
 		err := x.events.ForEach(func(k, v []byte) error {
-			id := string(k)
+			events++
+			_, id := splitTimeKey(k)
 			ev, err := decodeEvent(v, false)
 			if err != nil {
 				return err
 			}
 			lk := timeKey(ev.ReceivedAt, id)
+			if !bytes.Equal(k, lk) {
+				t.Errorf("event %s stored under %q, want its eventKey %q", id, k, lk)
+			}
+			if e, err := x.getID(id); err != nil || !e.hasEvent || e.recv != timeBits(ev.ReceivedAt) {
+				t.Errorf("id entry of %s = %+v, %v; want its receipt time", id, e, err)
+			}
 			want["all/"]++
 			if !keyExists(x.listAll, lk) {
 				t.Errorf("missing list/all entry for %s", id)
@@ -85,6 +94,16 @@ func checkIndexes(t *testing.T, s *Store) {
 			if _, seen := got[k]; !seen {
 				t.Errorf("index %q has %d entries, want %d", k, got[k], n)
 			}
+		}
+		withEvent := 0
+		x.ids.ForEach(func(k, v []byte) error {
+			if len(v) == 16 {
+				withEvent++
+			}
+			return nil
+		})
+		if withEvent != events {
+			t.Errorf("%d id entries name an event, %d events are stored", withEvent, events)
 		}
 		return x.stats.ForEach(func(k, v []byte) error {
 			st, err := decodeStats(v)
@@ -159,7 +178,7 @@ func TestIndexesFollowRecords(t *testing.T) {
 	ok("Sweep", s.Sweep(ctx, t0.Add(1000*time.Hour)))
 	checkIndexes(t, s)
 	err = s.db.View(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bktEvents, bktDeliveries, bktHistory, bktDedupe, bktDedupeExp} {
+		for _, name := range [][]byte{bktEvents, bktDeliveries, bktHistory, bktIDs, bktDedupeExp} {
 			if n := tx.Bucket(name).Stats().KeyN; n != 0 {
 				t.Errorf("bucket %s has %d keys after sweeping everything", name, n)
 			}

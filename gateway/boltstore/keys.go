@@ -11,12 +11,12 @@ import (
 // ordered so that each query is a cursor seek, and whose values are empty.
 var (
 	bktMeta       = []byte("meta")       // "version" -> schema version
-	bktEvents     = []byte("events")     // eventID -> eventRec
+	bktEvents     = []byte("events")     // eventKey -> eventRec
 	bktDeliveries = []byte("deliveries") // eventKey \x00 sub -> deliveryRec
 	bktHistory    = []byte("history")    // eventKey \x00 sub \x00 seq(4) -> attempt
 	bktDue        = []byte("due")        // sub / time(8) eventID: queued deliveries, leased ones at lease end
 	bktDead       = []byte("dead")       // sub / deadAt(8) eventID
-	bktDedupe     = []byte("dedupe")     // eventID -> deadline(8)
+	bktIDs        = []byte("ids")        // eventID -> idEntry: dedupe deadline(8), receipt time(8)
 	bktDedupeExp  = []byte("dedupe_exp") // deadline(8) eventID: what Sweep forgets
 	bktStats      = []byte("stats")      // sub -> statsRec
 	bktPaused     = []byte("paused")     // sub -> ""
@@ -29,14 +29,16 @@ var (
 	bktListSubSt  = []byte("substatus")  // sub \x00 status / ...: events whose delivery to sub is in status
 
 	topBuckets = [][]byte{bktMeta, bktEvents, bktDeliveries, bktHistory, bktDue, bktDead,
-		bktDedupe, bktDedupeExp, bktStats, bktPaused, bktList}
+		bktIDs, bktDedupeExp, bktStats, bktPaused, bktList}
 	listBuckets = [][]byte{bktListAll, bktListSrc, bktListType, bktListSub, bktListStatus, bktListSubSt}
 )
 
 // schemaVersion is written on creation; Open migrates a file of an older
 // one (migrate.go) and refuses a newer one rather than misreading it.
-// Version 2 keys deliveries and history by eventKey instead of event id.
-const schemaVersion = "2"
+// Version 2 keys deliveries and history by eventKey instead of event id;
+// version 3 keys events by eventKey too, and finds an id's receipt time
+// and dedupe deadline in the ids bucket, which replaces dedupe.
+const schemaVersion = "3"
 
 // timeBits maps a time to an unsigned number whose big-endian bytes sort as
 // the times do. The zero time maps to 0 (before everything) because

@@ -1,8 +1,8 @@
 package boltstore
 
 import (
-	"bytes"
 	"context"
+	"encoding/binary"
 	"reflect"
 	"testing"
 	"time"
@@ -12,11 +12,23 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// TestMigrateV1 opens a schema 1 file (made by rewriting a fresh store's
-// deliveries and history back under event-id keys, as schema 1 wrote
-// them) and checks that every event reads back the same, the indexes hold,
-// and the store goes on working.
-func TestMigrateV1(t *testing.T) {
+// TestMigrate opens files of each older schema (made by rewriting a
+// fresh store's buckets back into the old layout) and checks that every
+// event reads back the same, the indexes hold, dedupe still works, and
+// the store goes on working.
+func TestMigrate(t *testing.T) {
+	for _, tc := range []struct {
+		from      string
+		downgrade func(*bolt.Tx) error
+	}{
+		{"1", downgradeToV1},
+		{"2", downgradeToV2},
+	} {
+		t.Run("from "+tc.from, func(t *testing.T) { testMigrate(t, tc.downgrade) })
+	}
+}
+
+func testMigrate(t *testing.T, downgrade func(*bolt.Tx) error) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := openTest(t, dir)
@@ -47,7 +59,7 @@ func TestMigrateV1(t *testing.T) {
 			t.Fatalf("Event: %v", err)
 		}
 	}
-	if err := s.db.Update(downgradeToV1); err != nil {
+	if err := s.db.Update(downgrade); err != nil {
 		t.Fatalf("downgrade: %v", err)
 	}
 	s.Close()
@@ -69,6 +81,10 @@ func TestMigrateV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	res, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_a", t0.Add(time.Hour), "sub-a")})
+	if err != nil || len(res) != 1 || !res[0].Duplicate {
+		t.Errorf("Put of a stored id after migration = %+v, %v; want a duplicate", res, err)
+	}
 	cs, err = s.Claim(ctx, "sub-b", t0.Add(time.Minute), 10, time.Minute)
 	if err != nil || len(cs) != 3 {
 		t.Fatalf("Claim(sub-b) after migration = %d, %v; want 3", len(cs), err)
@@ -79,33 +95,64 @@ func TestMigrateV1(t *testing.T) {
 	checkIndexes(t, s)
 }
 
-// downgradeToV1 rekeys deliveries and history from eventKey to event id,
-// the schema 1 layout.
+// downgradeToV1 is downgradeToV2, then deliveries and history rekeyed
+// from eventKey to event id, the schema 1 layout.
 func downgradeToV1(tx *bolt.Tx) error {
+	if err := downgradeToV2(tx); err != nil {
+		return err
+	}
 	for _, name := range [][]byte{bktDeliveries, bktHistory} {
-		b := tx.Bucket(name)
-		type kv struct{ k, v []byte }
-		var all []kv
-		b.ForEach(func(k, v []byte) error {
-			_, rest := k[:8], k[8:] // eventKey: time(8), id, then \x00 ...
-			all = append(all, kv{append([]byte(nil), rest...), append([]byte(nil), v...)})
-			return nil
-		})
-		if err := tx.DeleteBucket(name); err != nil {
+		if err := stripTime(tx, name); err != nil {
 			return err
-		}
-		nb, err := tx.CreateBucket(name)
-		if err != nil {
-			return err
-		}
-		for _, e := range all {
-			if bytes.IndexByte(e.k, 0) < 0 {
-				panic("no NUL after the id")
-			}
-			if err := nb.Put(e.k, e.v); err != nil {
-				return err
-			}
 		}
 	}
 	return tx.Bucket(bktMeta).Put([]byte("version"), []byte("1"))
+}
+
+// downgradeToV2 rekeys events from eventKey to id and turns ids back into
+// dedupe (id -> deadline), the schema 2 layout.
+func downgradeToV2(tx *bolt.Tx) error {
+	if err := stripTime(tx, bktEvents); err != nil {
+		return err
+	}
+	dedupe, err := tx.CreateBucket(bktDedupeV2)
+	if err != nil {
+		return err
+	}
+	err = tx.Bucket(bktIDs).ForEach(func(k, v []byte) error {
+		if d := v[:8]; binary.BigEndian.Uint64(d) != 0 {
+			return dedupe.Put(append([]byte(nil), k...), append([]byte(nil), d...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tx.DeleteBucket(bktIDs); err != nil {
+		return err
+	}
+	return tx.Bucket(bktMeta).Put([]byte("version"), []byte("2"))
+}
+
+// stripTime drops the 8-byte time in front of every key of the bucket.
+func stripTime(tx *bolt.Tx, name []byte) error {
+	type kv struct{ k, v []byte }
+	var all []kv
+	tx.Bucket(name).ForEach(func(k, v []byte) error {
+		all = append(all, kv{append([]byte(nil), k[8:]...), append([]byte(nil), v...)})
+		return nil
+	})
+	if err := tx.DeleteBucket(name); err != nil {
+		return err
+	}
+	b, err := tx.CreateBucket(name)
+	if err != nil {
+		return err
+	}
+	for _, e := range all {
+		if err := b.Put(e.k, e.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -40,15 +39,17 @@ func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.P
 }
 
 // putOne stores one event unless it is a duplicate. The same id twice in
-// one Put is caught by the dedupe entry the first one wrote.
+// one Put is caught by the id entry the first one wrote.
 func (s *Store) putOne(t *txn, ev *gateway.NewEvent) (dup bool, err error) {
 	id := ev.Envelope.ID
-	if v := t.dedupe.Get([]byte(id)); len(v) == 8 && timeBits(ev.ReceivedAt) < binary.BigEndian.Uint64(v) {
+	old, err := t.getID(id)
+	if err != nil {
+		return false, err
+	}
+	if timeBits(ev.ReceivedAt) < old.deadline {
 		return true, t.countDuplicate(id)
 	}
-	if _, ok, err := t.getEvent(id, false); err != nil {
-		return false, err
-	} else if ok {
+	if old.hasEvent {
 		if err := t.deleteEvent(id); err != nil {
 			return false, err
 		}
@@ -56,7 +57,7 @@ func (s *Store) putOne(t *txn, ev *gateway.NewEvent) (dup bool, err error) {
 	if err := t.insertEvent(ev); err != nil {
 		return false, fmt.Errorf("store %s: %w", id, err)
 	}
-	return false, t.setDedupe(id, ev.ReceivedAt.Add(s.dedupe))
+	return false, t.setID(id, ev.ReceivedAt, ev.ReceivedAt.Add(s.dedupe), old.deadline)
 }
 
 // countDuplicate bumps the stored event's duplicates counter. The event
@@ -68,22 +69,22 @@ func (t *txn) countDuplicate(id string) error {
 		return err
 	}
 	rec.Duplicates++
-	return t.events.Put([]byte(id), rec.encode())
+	return t.events.Put(eventKey(rec.ReceivedAt, id), rec.encode())
 }
 
-// setDedupe records that id is known until deadline, replacing an older
-// deadline and its expiry entry.
-func (t *txn) setDedupe(id string, deadline time.Time) error {
-	if old := t.dedupe.Get([]byte(id)); len(old) == 8 {
-		if err := t.dedupeExp.Delete(append(append([]byte(nil), old...), id...)); err != nil {
+// setID records that id's event, received at recv, is stored and that
+// the id is known until deadline, moving the expiry entry of the old
+// deadline (0: none).
+func (t *txn) setID(id string, recv, deadline time.Time, oldDeadline uint64) error {
+	if oldDeadline != 0 {
+		if err := t.dedupeExp.Delete(bitsKey(oldDeadline, id)); err != nil {
 			return err
 		}
 	}
-	k := timeKey(deadline, id)
-	if err := t.dedupe.Put([]byte(id), k[:8]); err != nil {
+	if err := t.dedupeExp.Put(timeKey(deadline, id), nil); err != nil {
 		return err
 	}
-	return t.dedupeExp.Put(k, nil)
+	return t.putID(id, idEntry{deadline: timeBits(deadline), hasEvent: true, recv: timeBits(recv)})
 }
 
 // insertEvent writes a new event, its listing entries and one pending
@@ -92,10 +93,10 @@ func (t *txn) insertEvent(ev *gateway.NewEvent) error {
 	id, recv := ev.Envelope.ID, ev.ReceivedAt
 	rec := eventRec{Source: ev.Envelope.Source, Type: ev.Envelope.Type, Subject: ev.Envelope.Subject,
 		ReceivedAt: recv, Body: ev.Body}
-	if err := t.events.Put([]byte(id), rec.encode()); err != nil {
+	lk := timeKey(recv, id) // the listing key, and the eventKey
+	if err := t.events.Put(lk, rec.encode()); err != nil {
 		return err
 	}
-	lk := timeKey(recv, id)
 	if err := t.listAll.Put(lk, nil); err != nil {
 		return err
 	}
@@ -123,8 +124,8 @@ func (t *txn) insertEvent(ev *gateway.NewEvent) error {
 }
 
 // deleteEvent removes an event with its deliveries, their history and
-// every index entry that names it. Its dedupe entry stays: the dedupe
-// window and retention end independently.
+// every index entry that names it. Its id entry keeps the dedupe
+// deadline: the dedupe window and retention end independently.
 func (t *txn) deleteEvent(id string) error {
 	rec, ok, err := t.getEvent(id, false)
 	if err != nil || !ok {
@@ -152,7 +153,15 @@ func (t *txn) deleteEvent(id string) error {
 	if err := t.setEventStatuses(id, rec.ReceivedAt, nil); err != nil {
 		return err
 	}
-	return t.events.Delete([]byte(id))
+	if err := t.events.Delete(lk); err != nil {
+		return err
+	}
+	e, err := t.getID(id)
+	if err != nil {
+		return err
+	}
+	e.hasEvent, e.recv = false, 0
+	return t.putID(id, e)
 }
 
 // deleteDelivery removes one delivery, its history and its index entries.

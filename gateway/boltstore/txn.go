@@ -17,14 +17,14 @@ type txn struct {
 	tx                                                  *bolt.Tx
 	call                                                *leaseCall
 	events, deliveries, history, due, dead              *bolt.Bucket
-	dedupe, dedupeExp, stats, paused                    *bolt.Bucket
+	ids, dedupeExp, stats, paused                       *bolt.Bucket
 	listAll, listSrc, listType, listSub, listSt, listSS *bolt.Bucket
 }
 
 func newTxn(tx *bolt.Tx, call *leaseCall) *txn {
 	t := &txn{tx: tx, call: call,
 		events: tx.Bucket(bktEvents), deliveries: tx.Bucket(bktDeliveries), history: tx.Bucket(bktHistory),
-		due: tx.Bucket(bktDue), dead: tx.Bucket(bktDead), dedupe: tx.Bucket(bktDedupe),
+		due: tx.Bucket(bktDue), dead: tx.Bucket(bktDead), ids: tx.Bucket(bktIDs),
 		dedupeExp: tx.Bucket(bktDedupeExp), stats: tx.Bucket(bktStats), paused: tx.Bucket(bktPaused),
 	}
 	if list := tx.Bucket(bktList); list != nil {
@@ -46,11 +46,16 @@ func newTxn(tx *bolt.Tx, call *leaseCall) *txn {
 // set on the bucket in every write transaction.
 const appendFill = 1.0
 
-// getEvent reads an event; ok is false if there is none.
+// getEvent reads an event, found through its id entry; ok is false if
+// there is none.
 func (t *txn) getEvent(id string, withBody bool) (rec eventRec, ok bool, err error) {
-	v := t.events.Get([]byte(id))
+	e, err := t.getID(id)
+	if err != nil || !e.hasEvent {
+		return eventRec{}, false, err
+	}
+	v := t.events.Get(bitsKey(e.recv, id))
 	if v == nil {
-		return eventRec{}, false, nil
+		return eventRec{}, false, fmt.Errorf("event %s: id entry without event: %w", id, errCorrupt)
 	}
 	rec, err = decodeEvent(v, withBody)
 	if err != nil {
