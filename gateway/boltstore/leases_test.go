@@ -3,6 +3,8 @@ package boltstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,4 +114,69 @@ func leaseCount(s *Store) int {
 	s.leases.mu.Lock()
 	defer s.leases.mu.Unlock()
 	return len(s.leases.m)
+}
+
+// TestLeasesExclusiveUnderLoad: workers claim, release and record at once
+// with leases that never expire. A delivery leased twice would show up as
+// a Record or Release that lost its lease (only one token per delivery
+// is current) or as a delivery recorded twice.
+func TestLeasesExclusiveUnderLoad(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	const events, workers = 120, 6
+	var evs []gateway.NewEvent
+	for i := range events {
+		evs = append(evs, testEvent(fmt.Sprintf("evt_%03d", i), t0, "sub-a"))
+	}
+	if _, err := s.Put(ctx, evs); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	now := t0.Add(time.Second)
+	var mu sync.Mutex
+	recorded := map[string]int{}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for round := 0; ; round++ {
+				cs, err := s.Claim(ctx, "sub-a", now, 4, time.Hour)
+				if err != nil {
+					t.Errorf("worker %d: Claim: %v", w, err)
+					return
+				}
+				if len(cs) == 0 {
+					return
+				}
+				for i, c := range cs {
+					if (round+i+w)%3 == 0 { // hand some back, to be claimed again
+						if err := s.Release(ctx, c, now); err != nil {
+							t.Errorf("worker %d: Release %s: %v", w, c.EventID, err)
+						}
+						continue
+					}
+					err := s.Record(ctx, c, gateway.Outcome{Status: gateway.StatusDelivered,
+						Attempt: gateway.Attempt{At: now, StatusCode: 200}})
+					if err != nil {
+						t.Errorf("worker %d: Record %s: %v", w, c.EventID, err)
+						continue
+					}
+					mu.Lock()
+					recorded[c.EventID]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, e := range evs {
+		if n := recorded[e.Envelope.ID]; n != 1 {
+			t.Errorf("%s recorded %d times, want 1", e.Envelope.ID, n)
+		}
+	}
+	if st, err := s.Stats(ctx, "sub-a"); err != nil || st.Delivered != events || st.Pending != 0 {
+		t.Errorf("Stats = %+v, %v; want %d delivered, 0 pending", st, err, events)
+	}
+	if n := leaseCount(s); n != 0 {
+		t.Errorf("%d leases left, want 0", n)
+	}
+	checkIndexes(t, s)
 }
