@@ -49,9 +49,10 @@ func (s *Store) RedeliverDead(ctx context.Context, subscriber string, now time.T
 }
 
 // Sweep drops events received at or before now-retention: first each
-// subscriber's deliveries of them (through the subscriber index, which
-// works even for events whose keys expired), then the events and their
-// index entries, then whatever index entries remain by score.
+// subscriber's index, queue and dead entries of them (through the
+// subscriber index, so that none outlives its event), then the events
+// with their deliveries and index entries, then whatever index entries
+// remain by score.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	cutoff := ms(now.Add(-s.retention))
 	subs, err := s.rdb.SMembers(ctx, s.key("r", "sub")).Result()

@@ -48,11 +48,14 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 	a := o.Attempt
 	ok, err := recordScript.Run(ctx, s.rdb, []string{s.base},
 		c.EventID, c.Subscriber, c.Token, string(o.Status), ms(a.At), int64(a.Duration),
-		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a)).Int64()
+		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a)).Int64Slice()
 	if err != nil {
 		return unavailable(fmt.Sprintf("record %s/%s", c.EventID, c.Subscriber), err)
 	}
-	if ok == 0 {
+	if len(ok) != 1 {
+		return fmt.Errorf("record %s/%s: unexpected script reply", c.EventID, c.Subscriber)
+	}
+	if ok[0] == 0 {
 		return fmt.Errorf("record %s/%s: %w", c.EventID, c.Subscriber, gateway.ErrLeaseLost)
 	}
 	return nil

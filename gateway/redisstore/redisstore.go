@@ -7,9 +7,10 @@
 //
 //	P:e:<id>              hash  the event: body (exact bytes), src type subj
 //	                            recv dups, subs (its subscribers), ddl (dedupe
-//	                            deadline, ms), n:<status> (deliveries per status)
-//	P:d:<id>:<sub>        hash  delivery: status attempts created next tok code err
-//	P:h:<id>:<sub>        list  attempt history, "n|at|duration ns|code|error"
+//	                            deadline, ms), n:<status> (deliveries per
+//	                            status), and its deliveries, d:<sub>:<field>:
+//	                            st at cr nx tok code err, hn and h<k> (attempt
+//	                            history, "n|at|duration ns|code|error")
 //	P:q:<sub>             zset  the queue: due time (ms), lease end while claimed
 //	P:x:<sub>             zset  dead deliveries by time of death
 //	P:s:<sub>             hash  stats: delivered last_ok last_err
@@ -22,9 +23,11 @@
 //	P:i:ss:<sub>:<status>       events whose delivery to sub is in status
 //	P:r:src, P:r:type, P:r:sub  sets naming the indexes, for Sweep
 //
-// Per-event keys carry a PEXPIRE of retention plus a day, as garbage
-// collection should Sweep not run; Sweep is what removes index entries, and
-// List and Claim skip entries whose event has expired meanwhile.
+// An event and its deliveries share one hash so that storing one is one
+// HSET and an attempt one HMGET and one HSET: Redis's CPU is what bounds
+// throughput, and it goes per command. Keys carry no expiry, which would
+// cost a command per key written; Sweep (run by every gateway on a timer)
+// enforces retention, a bounded batch per script call.
 //
 // Times are kept to the millisecond (durations to the nanosecond).
 package redisstore
@@ -55,10 +58,6 @@ const (
 	DefaultRetention    = 168 * time.Hour
 	DefaultDedupeWindow = 72 * time.Hour
 )
-
-// ttlMargin is how much longer than retention per-event keys live: Sweep
-// does the real work, expiry only collects what it missed.
-const ttlMargin = 24 * time.Hour
 
 // Store is a gateway.Store on Redis. Its methods are safe for concurrent
 // use, also by other processes sharing the same Redis and prefix.

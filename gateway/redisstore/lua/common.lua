@@ -3,37 +3,72 @@
 local P = KEYS[1]
 
 local function ev(id) return P .. ':e:' .. id end
-local function dv(id, sub) return P .. ':d:' .. id .. ':' .. sub end
-local function hist(id, sub) return P .. ':h:' .. id .. ':' .. sub end
 local function due(sub) return P .. ':q:' .. sub end
 local function deadz(sub) return P .. ':x:' .. sub end
+-- df names a field of the event hash that holds its delivery to sub:
+-- st (status), at (attempts), cr (created), nx (next), tok, code, err,
+-- hn (history length) and h<k> (history entry k). Subscriber names hold
+-- no ':', so these never collide with the event's own fields.
+local function df(sub, f) return 'd:' .. sub .. ':' .. f end
 
 local STATUSES = {'pending', 'retrying', 'delivered', 'dead'}
 
--- setStatus moves the event's delivery to sub from status old to new in the
--- status indexes. The event meta keeps a count per status, so the global
--- per-status index holds an event while any of its deliveries is in it.
-local function setStatus(id, sub, recv, old, new)
-  if old == new then return end
-  if old then
-    redis.call('ZREM', P .. ':i:ss:' .. sub .. ':' .. old, id)
-    if redis.call('HINCRBY', ev(id), 'n:' .. old, -1) <= 0 then
-      redis.call('ZREM', P .. ':i:st:' .. old, id)
-    end
+-- Sorted-set writes are gathered per key and sent as one ZADD and one ZREM
+-- per key when the script ends (zflush): a batch then costs one command per
+-- index key instead of one per entry. The last write to a member wins, as
+-- it would had each been sent at once; scripts read no sorted set after
+-- gathering writes to it.
+local zops, zkeys = {}, {}
+-- zset adds member to key with score, or removes it when score is false.
+local function zset(key, member, score)
+  local z = zops[key]
+  if not z then
+    z = {}
+    zops[key] = z
+    zkeys[#zkeys + 1] = key
   end
-  if new then
-    redis.call('ZADD', P .. ':i:ss:' .. sub .. ':' .. new, recv, id)
-    if redis.call('HINCRBY', ev(id), 'n:' .. new, 1) == 1 then
-      redis.call('ZADD', P .. ':i:st:' .. new, recv, id)
+  z[member] = score
+end
+local function zflush()
+  for _, key in ipairs(zkeys) do
+    local adds, rems = {}, {}
+    for m, sc in pairs(zops[key]) do
+      if sc then
+        adds[#adds + 1] = sc
+        adds[#adds + 1] = m
+      else
+        rems[#rems + 1] = m
+      end
     end
+    -- unpack is bounded by the Lua stack: send in slices.
+    for s = 1, #adds, 1000 do redis.call('ZADD', key, unpack(adds, s, math.min(s + 999, #adds))) end
+    for s = 1, #rems, 1000 do redis.call('ZREM', key, unpack(rems, s, math.min(s + 999, #rems))) end
   end
+  zops, zkeys = {}, {}
 end
 
--- copyTTL gives key the event's remaining lifetime, so that keys made
--- after Put (history, new deliveries) expire with their event.
-local function copyTTL(id, key)
-  local ttl = redis.call('PTTL', ev(id))
-  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+-- moveStatus moves the event's delivery to sub from status old (nil for a
+-- new delivery) to new in the status indexes. cnt holds the event's
+-- delivery count per status as last read (updated here); the new counts
+-- are appended to f, the field/value list the caller writes to the event
+-- hash. The global per-status index holds an event while any of its
+-- deliveries is in that status.
+local function moveStatus(id, sub, recv, old, new, cnt, f)
+  if old == new then return end
+  if old then
+    zset(P .. ':i:ss:' .. sub .. ':' .. old, id, false)
+    local c = tonumber(cnt[old] or '0') - 1
+    cnt[old] = c
+    f[#f + 1] = 'n:' .. old
+    f[#f + 1] = c
+    if c <= 0 then zset(P .. ':i:st:' .. old, id, false) end
+  end
+  zset(P .. ':i:ss:' .. sub .. ':' .. new, id, recv)
+  local c = tonumber(cnt[new] or '0') + 1
+  cnt[new] = c
+  f[#f + 1] = 'n:' .. new
+  f[#f + 1] = c
+  if c == 1 then zset(P .. ':i:st:' .. new, id, recv) end
 end
 
 local function splitSubs(s)
@@ -55,10 +90,11 @@ local function summary(np, nr, nd, nx)
 end
 
 -- dropEvent removes an event, its deliveries and every index entry it has.
+-- It writes at once, not through zset: Put re-adds a dropped id later in
+-- the same script.
 local function dropEvent(id)
   local m = redis.call('HMGET', ev(id), 'src', 'type', 'subs')
   for _, sub in ipairs(splitSubs(m[3])) do
-    redis.call('DEL', dv(id, sub), hist(id, sub))
     redis.call('ZREM', due(sub), id)
     redis.call('ZREM', deadz(sub), id)
     redis.call('ZREM', P .. ':i:sub:' .. sub, id)

@@ -24,7 +24,7 @@ while #out <= limit do
       if ok and fsrc ~= '' and m[1] ~= fsrc then ok = false end
       if ok and ftyp ~= '' and m[2] ~= ftyp then ok = false end
       if ok and fsub ~= '' then
-        local st = redis.call('HGET', dv(id, fsub), 'status')
+        local st = redis.call('HGET', ev(id), df(fsub, 'st'))
         if not st or (fst ~= '' and st ~= fst) then ok = false end
       elseif ok and fst == 'unrouted' then
         ok = (m[5] == '')

@@ -1,30 +1,18 @@
--- Put stores a batch of events. ARGV: dedupe window ms, event TTL ms, then
--- per event: id, source, type, subject, received ms, body, number of
--- subscribers, the subscribers. Returns 1 per duplicate event, 0 per
--- stored one.
+-- Put stores a batch of events. ARGV: dedupe window ms, then per event:
+-- id, source, type, subject, received ms, body, number of subscribers, the
+-- subscribers. Returns 1 per duplicate event, 0 per stored one.
 --
--- Per event it makes only the event and delivery hashes; index entries
--- are gathered per key and added with one ZADD per key at the end, so a
--- batch of many events costs few calls.
-local win, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
-local zadds, zkeys = {}, {}
-local function zadd(key, score, member)
-  local z = zadds[key]
-  if not z then
-    z = {}
-    zadds[key] = z
-    zkeys[#zkeys + 1] = key
-  end
-  z[#z + 1] = score
-  z[#z + 1] = member
-end
+-- Per event it writes one hash, the event with its deliveries; index
+-- entries are gathered per key (zset) and added with one ZADD per key at
+-- the end, so a batch of many events costs few calls.
+local win = tonumber(ARGV[1])
 local regs = {src = {}, type = {}, sub = {}}
 
 -- First, read every event's dedupe deadline, failing before any write if
 -- a read fails: a script that errors half way keeps what it wrote, so the
 -- caller could not retry the batch event by event safely.
 local ddls = {}
-local i = 3
+local i = 2
 while i <= #ARGV do
   local r = redis.pcall('HGET', ev(ARGV[i]), 'ddl')
   if type(r) == 'table' and r.err then return r end
@@ -33,7 +21,7 @@ while i <= #ARGV do
 end
 
 local out = {}
-i = 3
+i = 2
 while i <= #ARGV do
   local id, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   -- recv stays the decimal string it came as for storing; recvN compares.
@@ -51,41 +39,37 @@ while i <= #ARGV do
   else
     -- Past the window the event is stored afresh, replacing the old one.
     if ddl then dropEvent(id) end
-    redis.call('HSET', meta, 'src', src, 'type', typ, 'subj', subj, 'recv', recv, 'dups', 0,
-      'subs', table.concat(subs, ','), 'ddl', string.format('%.0f', recvN + win), 'body', body,
-      'n:pending', ns)
-    redis.call('PEXPIRE', meta, ttl)
-    zadd(P .. ':i:all', recv, id)
-    zadd(P .. ':i:src:' .. src, recv, id)
-    zadd(P .. ':i:type:' .. typ, recv, id)
+    local newDdl = string.format('%.0f', recvN + win)
+    local f = {'src', src, 'type', typ, 'subj', subj, 'recv', recv, 'dups', 0,
+      'subs', table.concat(subs, ','), 'ddl', newDdl, 'body', body, 'n:pending', ns}
+    for _, sub in ipairs(subs) do
+      f[#f + 1] = df(sub, 'st'); f[#f + 1] = 'pending'
+      f[#f + 1] = df(sub, 'at'); f[#f + 1] = 0
+      f[#f + 1] = df(sub, 'cr'); f[#f + 1] = recv
+      f[#f + 1] = df(sub, 'nx'); f[#f + 1] = recv
+      f[#f + 1] = df(sub, 'tok'); f[#f + 1] = ''
+      zset(due(sub), id, recv)
+      zset(P .. ':i:sub:' .. sub, id, recv)
+      zset(P .. ':i:ss:' .. sub .. ':pending', id, recv)
+      regs.sub[sub] = true
+    end
+    redis.call('HSET', meta, unpack(f))
+    zset(P .. ':i:all', id, recv)
+    zset(P .. ':i:src:' .. src, id, recv)
+    zset(P .. ':i:type:' .. typ, id, recv)
     regs.src[src] = true
     regs.type[typ] = true
     if ns == 0 then
-      zadd(P .. ':i:st:unrouted', recv, id)
+      zset(P .. ':i:st:unrouted', id, recv)
     else
-      zadd(P .. ':i:st:pending', recv, id)
+      zset(P .. ':i:st:pending', id, recv)
     end
-    for _, sub in ipairs(subs) do
-      local d = dv(id, sub)
-      redis.call('HSET', d, 'status', 'pending', 'attempts', 0, 'created', recv, 'next', recv, 'tok', '')
-      redis.call('PEXPIRE', d, ttl)
-      zadd(due(sub), recv, id)
-      zadd(P .. ':i:sub:' .. sub, recv, id)
-      zadd(P .. ':i:ss:' .. sub .. ':pending', recv, id)
-      regs.sub[sub] = true
-    end
-    ddls[id] = string.format('%.0f', recvN + win)
+    ddls[id] = newDdl
     out[#out + 1] = 0
   end
 end
 
-for _, key in ipairs(zkeys) do
-  local z = zadds[key]
-  -- unpack is bounded by the Lua stack: add in slices.
-  for s = 1, #z, 1000 do
-    redis.call('ZADD', key, unpack(z, s, math.min(s + 999, #z)))
-  end
-end
+zflush()
 for kind, names in pairs(regs) do
   local list = {}
   for name in pairs(names) do list[#list + 1] = name end

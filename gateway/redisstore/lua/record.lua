@@ -1,35 +1,87 @@
--- Record records an attempt. ARGV: id, subscriber, token, outcome status,
--- at ms, duration ns, status code, error, next attempt ms, error text for
--- the stats. Returns 0 if the lease is lost, else 1.
-local id, sub, tok, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local at, dur, code, err, nxt, errText = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local d = dv(id, sub)
-local cur = redis.call('HMGET', d, 'tok', 'status')
-if not cur[1] or cur[1] == '' or cur[1] ~= tok then return 0 end
-
-local n = redis.call('HINCRBY', d, 'attempts', 1)
-local h = hist(id, sub)
-redis.call('RPUSH', h, n .. '|' .. at .. '|' .. dur .. '|' .. code .. '|' .. err)
-copyTTL(id, h)
-redis.call('HSET', d, 'tok', '', 'code', code, 'err', err, 'status', status)
-
-local st = P .. ':s:' .. sub
-if status == 'delivered' then
-  redis.call('ZREM', due(sub), id)
-  redis.call('HDEL', d, 'next')
-  redis.call('HINCRBY', st, 'delivered', 1)
-  redis.call('HSET', st, 'last_ok', at)
-  redis.call('HDEL', st, 'last_err')
-elseif status == 'dead' then
-  redis.call('ZREM', due(sub), id)
-  redis.call('HDEL', d, 'next')
-  redis.call('ZADD', deadz(sub), at, id)
-  redis.call('HSET', st, 'last_err', errText)
-else
-  redis.call('ZADD', due(sub), nxt, id)
-  redis.call('HSET', d, 'next', nxt)
-  redis.call('HSET', st, 'last_err', errText)
+-- Record records a batch of attempts. ARGV, per attempt, 10 values: id,
+-- subscriber, token, outcome status, at ms, duration ns, status code,
+-- error, next attempt ms, error text for the stats. Returns per attempt 0
+-- if its lease is lost (nothing recorded), else 1.
+--
+-- All reads come first, failing before any write (as in put.lua), so a
+-- batch Redis refuses leaves nothing half written. An event recorded twice
+-- in one batch (deliveries to two subscribers) is read once and its
+-- cached fields are updated as the batch goes.
+local N = 10
+local evs, dvs = {}, {}
+local i = 1
+while i <= #ARGV do
+  local id, sub = ARGV[i], ARGV[i + 1]
+  local dk = id .. ':' .. sub
+  if not dvs[dk] then
+    local r = redis.pcall('HMGET', ev(id), df(sub, 'tok'), df(sub, 'st'), df(sub, 'at'), df(sub, 'hn'),
+      'recv', 'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
+    if r.err then return r end
+    dvs[dk] = {tok = r[1], st = r[2], at = r[3], hn = r[4]}
+    if not evs[id] then
+      evs[id] = {recv = r[5], pending = r[6], retrying = r[7], delivered = r[8], dead = r[9]}
+    end
+  end
+  i = i + N
 end
-local recv = redis.call('HGET', ev(id), 'recv')
-if recv then setStatus(id, sub, recv, cur[2], status) end
-return 1
+
+local out = {}
+local stats, statSubs = {}, {}
+i = 1
+while i <= #ARGV do
+  local id, sub, tok, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local at, dur, code, err, nxt, errText = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  i = i + N
+  local d = dvs[id .. ':' .. sub]
+  if not d.tok or d.tok == '' or d.tok ~= tok then
+    out[#out + 1] = 0
+  else
+    local cnt = evs[id]
+    local n = tonumber(d.at or '0') + 1
+    local hn = tonumber(d.hn or '0') + 1
+    local old = d.st
+    d.tok, d.st, d.at, d.hn = '', status, n, hn
+    local f = {df(sub, 'tok'), '', df(sub, 'at'), n, df(sub, 'hn'), hn,
+      df(sub, 'h' .. hn), n .. '|' .. at .. '|' .. dur .. '|' .. code .. '|' .. err,
+      df(sub, 'code'), code, df(sub, 'err'), err, df(sub, 'st'), status}
+
+    local st = stats[sub]
+    if not st then
+      st = {delivered = 0}
+      stats[sub] = st
+      statSubs[#statSubs + 1] = sub
+    end
+    if status == 'retrying' then
+      zset(due(sub), id, nxt)
+      f[#f + 1] = df(sub, 'nx'); f[#f + 1] = nxt
+      st.err = errText
+    else
+      zset(due(sub), id, false)
+      f[#f + 1] = df(sub, 'nx'); f[#f + 1] = ''
+      if status == 'delivered' then
+        st.delivered = st.delivered + 1
+        st.ok = at
+        st.err = false
+      else
+        zset(deadz(sub), id, at)
+        st.err = errText
+      end
+    end
+    moveStatus(id, sub, cnt.recv, old, status, cnt, f)
+    redis.call('HSET', ev(id), unpack(f))
+    out[#out + 1] = 1
+  end
+end
+
+zflush()
+for _, sub in ipairs(statSubs) do
+  local st, key = stats[sub], P .. ':s:' .. sub
+  if st.delivered > 0 then redis.call('HINCRBY', key, 'delivered', st.delivered) end
+  if st.ok then redis.call('HSET', key, 'last_ok', st.ok) end
+  if st.err then
+    redis.call('HSET', key, 'last_err', st.err)
+  elseif st.err == false then
+    redis.call('HDEL', key, 'last_err')
+  end
+end
+return out

@@ -1,21 +1,25 @@
 -- redeliver queues the event's delivery to sub again, due at now, making
--- the delivery if the event has none to sub. Any lease on it ends.
+-- the delivery if the event has none to sub. Any lease on it ends. Callers
+-- zflush before they return.
 local function redeliver(id, sub, now)
-  local d = dv(id, sub)
-  local recv = redis.call('HGET', ev(id), 'recv')
-  local old = redis.call('HGET', d, 'status')
+  local e = ev(id)
+  local m = redis.call('HMGET', e, 'recv', df(sub, 'st'), 'subs',
+    'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
+  local recv, old = m[1], m[2]
+  local f = {df(sub, 'st'), 'pending', df(sub, 'at'), 0, df(sub, 'cr'), now, df(sub, 'nx'), now,
+    df(sub, 'tok'), '', df(sub, 'code'), '', df(sub, 'err'), ''}
   if not old then
-    local subs = redis.call('HGET', ev(id), 'subs')
-    if subs == '' then subs = sub else subs = subs .. ',' .. sub end
-    redis.call('HSET', ev(id), 'subs', subs)
-    redis.call('ZREM', P .. ':i:st:unrouted', id)
-    redis.call('ZADD', P .. ':i:sub:' .. sub, recv, id)
+    old = nil
+    local subs = m[3]
+    if subs == '' or not subs then subs = sub else subs = subs .. ',' .. sub end
+    f[#f + 1] = 'subs'; f[#f + 1] = subs
+    zset(P .. ':i:st:unrouted', id, false)
+    zset(P .. ':i:sub:' .. sub, id, recv)
     redis.call('SADD', P .. ':r:sub', sub)
   end
-  redis.call('HSET', d, 'status', 'pending', 'attempts', 0, 'created', now, 'next', now, 'tok', '')
-  redis.call('HDEL', d, 'code', 'err')
-  copyTTL(id, d)
-  redis.call('ZADD', due(sub), now, id)
-  redis.call('ZREM', deadz(sub), id)
-  setStatus(id, sub, recv, old or nil, 'pending')
+  zset(due(sub), id, now)
+  zset(deadz(sub), id, false)
+  local cnt = {pending = m[4], retrying = m[5], delivered = m[6], dead = m[7]}
+  moveStatus(id, sub, recv, old, 'pending', cnt, f)
+  redis.call('HSET', e, unpack(f))
 end

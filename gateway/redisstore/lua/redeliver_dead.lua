@@ -8,7 +8,8 @@ for _, id in ipairs(ids) do
     redeliver(id, sub, now)
     n = n + 1
   else
-    redis.call('ZREM', deadz(sub), id)
+    zset(deadz(sub), id, false)
   end
 end
+zflush()
 return {n, #ids}

@@ -5,4 +5,5 @@ if redis.call('EXISTS', ev(id)) == 0 then return -1 end
 local subs = {sub}
 if sub == '' then subs = splitSubs(redis.call('HGET', ev(id), 'subs')) end
 for _, s in ipairs(subs) do redeliver(id, s, now) end
+zflush()
 return #subs
