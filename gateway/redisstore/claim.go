@@ -38,29 +38,6 @@ func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, max
 	return claims, nil
 }
 
-// Record records the attempt and its outcome and ends the lease.
-func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) error {
-	switch o.Status {
-	case gateway.StatusDelivered, gateway.StatusRetrying, gateway.StatusDead:
-	default:
-		return fmt.Errorf("record %s/%s: outcome status %q", c.EventID, c.Subscriber, o.Status)
-	}
-	a := o.Attempt
-	ok, err := recordScript.Run(ctx, s.rdb, []string{s.base},
-		c.EventID, c.Subscriber, c.Token, string(o.Status), ms(a.At), int64(a.Duration),
-		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a)).Int64Slice()
-	if err != nil {
-		return unavailable(fmt.Sprintf("record %s/%s", c.EventID, c.Subscriber), err)
-	}
-	if len(ok) != 1 {
-		return fmt.Errorf("record %s/%s: unexpected script reply", c.EventID, c.Subscriber)
-	}
-	if ok[0] == 0 {
-		return fmt.Errorf("record %s/%s: %w", c.EventID, c.Subscriber, gateway.ErrLeaseLost)
-	}
-	return nil
-}
-
 // failureText is what Stats shows as the last error of a failed attempt:
 // its error, else its status code.
 func failureText(a gateway.Attempt) string {

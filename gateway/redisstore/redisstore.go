@@ -68,6 +68,7 @@ type Store struct {
 	window    time.Duration
 
 	putq    chan *putCall
+	recq    chan *recordCall
 	stop    chan struct{}
 	writers sync.WaitGroup
 	closed  sync.Once
@@ -102,11 +103,16 @@ func open(cfg gateway.StoreConfig) (*Store, error) {
 		retention: orDefault(cfg.Retention, DefaultRetention),
 		window:    orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
 		putq:      make(chan *putCall),
+		recq:      make(chan *recordCall),
 		stop:      make(chan struct{}),
 	}
 	for range putWriters {
 		s.writers.Add(1)
 		go s.writeLoop()
+	}
+	for range recordWriters {
+		s.writers.Add(1)
+		go s.recordLoop()
 	}
 	return s, nil
 }
@@ -126,8 +132,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the Put writers, after they answered every Put they took,
-// and closes the connections.
+// Close stops the Put and Record writers, after they answered every call
+// they took, and closes the connections.
 func (s *Store) Close() error {
 	var err error
 	s.closed.Do(func() {

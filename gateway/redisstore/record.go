@@ -1,0 +1,146 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// Record coalescing: each delivery ends with a Record, so under load they
+// come as often as events do. Like Put, concurrent Records are gathered by
+// a few writer goroutines and sent as one script call, which saves Redis a
+// script call per attempt and lets it write each index and stats key once
+// per batch.
+const (
+	recordWriters   = 2   // as putWriters: one batch gathers while one is written
+	maxBatchRecords = 256 // attempts per script call
+	recordArgs      = 10  // script arguments per attempt
+)
+
+// recordCall is one Record waiting for a writer.
+type recordCall struct {
+	label string // "<event>/<subscriber>", for errors
+	args  [recordArgs]any
+	ctx   context.Context
+	done  chan error // buffered: the writer never blocks on a caller gone
+}
+
+// Record records the attempt and its outcome and ends the lease; it
+// returns once Redis has replied. Calls made at the same moment share one
+// script call.
+func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) error {
+	label := c.EventID + "/" + c.Subscriber
+	switch o.Status {
+	case gateway.StatusDelivered, gateway.StatusRetrying, gateway.StatusDead:
+	default:
+		return fmt.Errorf("record %s: outcome status %q", label, o.Status)
+	}
+	a := o.Attempt
+	rc := &recordCall{label: label, ctx: ctx, done: make(chan error, 1), args: [recordArgs]any{
+		c.EventID, c.Subscriber, c.Token, string(o.Status), ms(a.At), int64(a.Duration),
+		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a)}}
+	select {
+	case s.recq <- rc:
+	case <-ctx.Done():
+		return fmt.Errorf("record %s: %w", label, ctx.Err())
+	case <-s.stop:
+		return fmt.Errorf("record %s: %w: store closed", label, gateway.ErrUnavailable)
+	}
+	select {
+	case err := <-rc.done:
+		return err
+	case <-ctx.Done():
+		// The record may still land; if not, the lease runs out and the
+		// delivery is tried again (at least once).
+		return fmt.Errorf("record %s: %w", label, ctx.Err())
+	}
+}
+
+// recordLoop takes one waiting Record, then every other already waiting
+// (up to maxBatchRecords), and writes them together.
+func (s *Store) recordLoop() {
+	defer s.writers.Done()
+	for {
+		var first *recordCall
+		select {
+		case first = <-s.recq:
+		case <-s.stop:
+			return
+		}
+		batch := []*recordCall{first}
+	gather:
+		for len(batch) < maxBatchRecords {
+			select {
+			case c := <-s.recq:
+				batch = append(batch, c)
+			default:
+				break gather
+			}
+		}
+		s.flushRecords(batch)
+	}
+}
+
+// flushRecords writes a batch and answers each call, skipping calls whose
+// caller gave up. If Redis refuses the batch with an error reply (not a
+// lost connection), each call is retried alone so that only the faulty
+// one fails; the script reads before it writes, so a refused batch wrote
+// nothing.
+func (s *Store) flushRecords(batch []*recordCall) {
+	live := batch[:0]
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.done <- fmt.Errorf("record %s: %w", c.label, err)
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	oks, err := s.writeRecords(live)
+	var rerr redis.Error
+	if err != nil && len(live) > 1 && errors.As(err, &rerr) && !transientReply(rerr.Error()) {
+		for _, c := range live {
+			ok, err := s.writeRecords([]*recordCall{c})
+			answerRecord(c, ok, err)
+		}
+		return
+	}
+	for i, c := range live {
+		answerRecord(c, oks[i:], err)
+	}
+}
+
+// answerRecord tells c its outcome: oks[0] is its script result when err
+// is nil.
+func answerRecord(c *recordCall, oks []int64, err error) {
+	switch {
+	case err != nil:
+		c.done <- unavailable("record "+c.label, err)
+	case oks[0] == 0:
+		c.done <- fmt.Errorf("record %s: %w", c.label, gateway.ErrLeaseLost)
+	default:
+		c.done <- nil
+	}
+}
+
+// writeRecords sends the calls in one script call and returns the
+// script's result per call, in order.
+func (s *Store) writeRecords(calls []*recordCall) ([]int64, error) {
+	args := make([]any, 0, len(calls)*recordArgs)
+	for _, c := range calls {
+		args = append(args, c.args[:]...)
+	}
+	// Not the callers' contexts: the batch serves several. The client's
+	// timeouts bound it.
+	oks, err := recordScript.Run(context.Background(), s.rdb, []string{s.base}, args...).Int64Slice()
+	if err == nil && len(oks) != len(calls) {
+		err = fmt.Errorf("script answered %d results for %d attempts", len(oks), len(calls))
+	}
+	return oks, err
+}
