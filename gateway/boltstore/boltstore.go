@@ -3,11 +3,13 @@
 // store.redis block.
 //
 // bbolt takes an exclusive file lock, so exactly one process uses a store
-// directory; every write transaction is committed and fsynced before the
-// method returns, and bbolt runs write transactions one at a time, which is
-// what makes Claim's leases exclusive. Put (the ingest path), Claim, Record
-// and Release go through a group commit (groupcommit.go) so that concurrent
-// callers share one commit and one fsync.
+// directory, and every write transaction is committed and fsynced before
+// the method returns. Put (the ingest path), Record and Release go through
+// a group commit (groupcommit.go) so that concurrent callers share one
+// commit and its fsyncs. Leases are this process's alone, so they are kept
+// in memory (leases.go) and Claim commits nothing. Records are keyed by
+// receipt time rather than by the hashed event id (keys.go, ids.go), so
+// that what one commit writes shares pages.
 package boltstore
 
 import (

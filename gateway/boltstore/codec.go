@@ -132,8 +132,8 @@ type deliveryRec struct {
 	Attempts  int
 	CreatedAt time.Time
 	NextAt    time.Time // when it is scheduled; zero once delivered or dead
-	DueAt     time.Time // its due-index key: NextAt, or the lease end while leased
-	Token     string    // the current lease, "" when not leased
+	DueAt     time.Time // its due-index key: NextAt (files written before leases moved to memory may hold a lease end)
+	Token     string    // unused: leases live in memory; older files may hold one, which Record and Release clear
 	LastCode  int
 	LastError string
 	DeadAt    time.Time // its dead-index key while dead

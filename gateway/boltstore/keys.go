@@ -14,7 +14,7 @@ var (
 	bktEvents     = []byte("events")     // eventKey -> eventRec
 	bktDeliveries = []byte("deliveries") // eventKey \x00 sub -> deliveryRec
 	bktHistory    = []byte("history")    // eventKey \x00 sub \x00 seq(4) -> attempt
-	bktDue        = []byte("due")        // sub / time(8) eventID: queued deliveries, leased ones at lease end
+	bktDue        = []byte("due")        // sub / time(8) eventID: queued deliveries, leased or not
 	bktDead       = []byte("dead")       // sub / deadAt(8) eventID
 	bktIDs        = []byte("ids")        // eventID -> idEntry: dedupe deadline(8), receipt time(8)
 	bktDedupeExp  = []byte("dedupe_exp") // deadline(8) eventID: what Sweep forgets
