@@ -118,8 +118,6 @@ func initBuckets(tx *bolt.Tx) error {
 	switch v := meta.Get([]byte("version")); {
 	case v == nil:
 		return meta.Put([]byte("version"), []byte(schemaVersion))
-	case string(v) == "1", string(v) == "2":
-		return migrate(tx, string(v))
 	case string(v) != schemaVersion:
 		return fmt.Errorf("schema version %q, this hookgate reads %q", v, schemaVersion)
 	}

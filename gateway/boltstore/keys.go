@@ -33,11 +33,9 @@ var (
 	listBuckets = [][]byte{bktListAll, bktListSrc, bktListType, bktListSub, bktListStatus, bktListSubSt}
 )
 
-// schemaVersion is written on creation; Open migrates a file of an older
-// one (migrate.go) and refuses a newer one rather than misreading it.
-// Version 2 keys deliveries and history by eventKey instead of event id;
-// version 3 keys events by eventKey too, and finds an id's receipt time
-// and dedupe deadline in the ids bucket, which replaces dedupe.
+// schemaVersion is written on creation; Open refuses a file of any other
+// version rather than misreading it. (Versions 1 and 2 were development
+// layouts that never shipped; the first release reads "3".)
 const schemaVersion = "3"
 
 // timeBits maps a time to an unsigned number whose big-endian bytes sort as
