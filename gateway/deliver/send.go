@@ -27,9 +27,20 @@ const (
 // the claim back when the breaker or a shutdown prevents the attempt.
 func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	e := d.e
+	// The slot counts requests to the subscriber (max_in_flight), so it is
+	// freed as soon as the request is over, not after the store has taken
+	// the record: a burst's next claim need not wait for a commit. The
+	// delivery stays leased until Record, so it cannot be claimed twice.
+	slotHeld := true
+	freeSlot := func() {
+		if slotHeld {
+			slotHeld = false
+			d.inflight.Add(-1)
+			signal(d.freed)
+		}
+	}
 	defer func() {
-		d.inflight.Add(-1)
-		signal(d.freed)
+		freeSlot()
 		e.sends.Done()
 	}()
 
@@ -52,6 +63,7 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		return
 	}
 	done(verdict(res.Class))
+	freeSlot()
 
 	now := e.opts.Now()
 	status, next := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())
