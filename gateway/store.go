@@ -222,9 +222,12 @@ type Store interface {
 	SetPaused(ctx context.Context, subscriber string, paused bool) error
 	Paused(ctx context.Context, subscriber string) (bool, error)
 
-	// Sweep drops what retention has ended at now: events, their deliveries
-	// and history, dead deliveries, index entries. Backends with native
-	// expiry may do less here but must leave no dangling index entries.
+	// Sweep drops what retention has ended at now: events received before
+	// now-retention, with their deliveries, history and index entries. An
+	// event with a delivery still pending or retrying is kept until that
+	// delivery ends (nothing accepted is dropped unsent, however long a
+	// subscriber is paused or down); a later Sweep takes it. No dangling
+	// index entry may be left.
 	Sweep(ctx context.Context, now time.Time) error
 
 	// Ping reports whether the backend answers.

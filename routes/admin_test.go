@@ -308,3 +308,11 @@ func waitForAttempts(t *testing.T, e *env, sub string, n int64) {
 	}
 	t.Fatalf("%s: fewer than %d attempts counted within a minute", sub, n)
 }
+
+func TestBadCursorIs400(t *testing.T) {
+	e := newEnv(t)
+	status, body := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/events?cursor=garbage", adminToken))
+	if status != http.StatusBadRequest {
+		t.Errorf("GET /admin/api/events?cursor=garbage = %d %s, want 400", status, body)
+	}
+}

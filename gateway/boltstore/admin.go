@@ -114,44 +114,73 @@ const sweepChunk = 1000
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	s.leases.prune(now)
 	cutoff := timeBits(now.Add(-s.retention))
+	var from []byte
 	for {
-		var more bool
+		var next []byte
 		err := s.update(ctx, "sweep", func(t *txn) error {
 			var err error
-			more, err = t.sweepChunk(cutoff, timeBits(now))
+			next, err = t.sweepChunk(cutoff, timeBits(now), from)
 			return err
 		})
-		if err != nil || !more {
+		if err != nil || next == nil {
 			return err
 		}
+		from = next
 	}
 }
 
-// sweepChunk removes up to sweepChunk expired events, then expired dead
-// deliveries and dedupe entries; more reports that events are left.
-func (t *txn) sweepChunk(cutoff, now uint64) (more bool, err error) {
+// sweepChunk removes up to sweepChunk expired events, starting at the
+// listing key from, then (on the last chunk) expired dead deliveries and
+// dedupe entries. It returns where the next chunk starts, nil when done.
+// An event with a delivery still queued (a paused subscriber, an open
+// breaker) is kept past retention: it is removed once its deliveries have
+// ended, never before, since nothing accepted may be lost.
+func (t *txn) sweepChunk(cutoff, now uint64, from []byte) (next []byte, err error) {
 	var ids []string
 	c := t.listAll.Cursor()
-	for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= cutoff; k, _ = c.Next() {
+	k, _ := c.First()
+	if from != nil {
+		k, _ = c.Seek(from)
+	}
+	for ; k != nil && binary.BigEndian.Uint64(k) <= cutoff; k, _ = c.Next() {
 		if len(ids) == sweepChunk {
-			more = true
+			next = append([]byte(nil), k...)
 			break
 		}
 		_, id := splitTimeKey(k)
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		if err := t.deleteEvent(id); err != nil {
-			return false, err
+		if err := t.deleteEventUnlessQueued(id); err != nil {
+			return nil, err
 		}
 	}
-	if more {
-		return true, nil
+	if next != nil {
+		return next, nil
 	}
 	if err := t.sweepDead(cutoff); err != nil {
-		return false, err
+		return nil, err
 	}
-	return false, t.sweepDedupe(now)
+	return nil, t.sweepDedupe(now)
+}
+
+// deleteEventUnlessQueued deletes the event unless a delivery of it is
+// still pending or retrying.
+func (t *txn) deleteEventUnlessQueued(id string) error {
+	rec, ok, err := t.getEvent(id, false)
+	if err != nil || !ok {
+		return err
+	}
+	_, recs, err := t.eventDeliveries(eventKey(rec.ReceivedAt, id))
+	if err != nil {
+		return err
+	}
+	for i := range recs {
+		if recs[i].queued() {
+			return nil
+		}
+	}
+	return t.deleteEvent(id)
 }
 
 // sweepDead removes dead deliveries whose dead time is past retention

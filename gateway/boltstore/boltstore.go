@@ -146,6 +146,9 @@ type inputError struct{ msg string }
 
 func (e *inputError) Error() string { return e.msg }
 
+// Unwrap makes a caller's mistake a gateway.ErrInvalid (400 at the admin API).
+func (e *inputError) Unwrap() error { return gateway.ErrInvalid }
+
 func badInput(format string, args ...any) error {
 	return &inputError{msg: fmt.Sprintf(format, args...)}
 }

@@ -36,7 +36,6 @@ func TestResetEndsMemoryLease(t *testing.T) {
 			_, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_l", t0.Add(hour), "sub-a")})
 			return err
 		}, true},
-		{"Sweep", func(s *Store) error { return s.Sweep(ctx, t0.Add(hour)) }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

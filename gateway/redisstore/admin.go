@@ -55,6 +55,9 @@ func (s *Store) RedeliverDead(ctx context.Context, subscriber string, now time.T
 // remain by score.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	cutoff := ms(now.Add(-s.retention))
+	if err := s.sweepLoop(ctx, sweepEventsScript, cutoff, sweepBatch); err != nil {
+		return fmt.Errorf("sweep events: %w", err)
+	}
 	subs, err := s.rdb.SMembers(ctx, s.key("r", "sub")).Result()
 	if err != nil {
 		return unavailable("sweep", err)
@@ -64,23 +67,24 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("sweep %s: %w", sub, err)
 		}
 	}
-	if err := s.sweepLoop(ctx, sweepEventsScript, cutoff, sweepBatch); err != nil {
-		return fmt.Errorf("sweep events: %w", err)
-	}
-	if err := sweepIndexScript.Run(ctx, s.rdb, []string{s.base}, cutoff).Err(); err != nil {
-		return unavailable("sweep indexes", err)
-	}
 	return nil
 }
 
-// sweepLoop runs a batched sweep script until it reports a short batch.
+// sweepLoop runs a batched sweep script, which answers {examined, kept},
+// until a batch comes back short. What a script keeps stays at the front of
+// its range, so the next batch starts past everything kept so far.
 func (s *Store) sweepLoop(ctx context.Context, sc *redis.Script, args ...any) error {
+	kept := int64(0)
 	for {
-		n, err := sc.Run(ctx, s.rdb, []string{s.base}, args...).Int()
+		res, err := sc.Run(ctx, s.rdb, []string{s.base}, append(args, kept)...).Int64Slice()
 		if err != nil {
 			return unavailable("sweep", err)
 		}
-		if n < sweepBatch {
+		if len(res) != 2 {
+			return fmt.Errorf("sweep: script answered %v, want {examined, kept}", res)
+		}
+		kept += res[1]
+		if res[0] < sweepBatch {
 			return nil
 		}
 	}

@@ -33,7 +33,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 	if f.Cursor != "" {
 		sc, id, err := decodeCursor(f.Cursor)
 		if err != nil {
-			return page, fmt.Errorf("list: %w", err)
+			return page, fmt.Errorf("list: %w: %w", gateway.ErrInvalid, err)
 		}
 		score, after = strconv.FormatInt(sc, 10), id
 	}

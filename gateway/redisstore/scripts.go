@@ -43,5 +43,4 @@ var (
 	redeliverDeadScript = lua("redeliver.lua", "redeliver_dead.lua")
 	sweepSubScript      = lua("sweep_sub.lua")
 	sweepEventsScript   = lua("sweep_events.lua")
-	sweepIndexScript    = lua("sweep_index.lua")
 )

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -173,6 +174,19 @@ func testListLimit(t *testing.T, h harness) {
 		}
 		if len(page.Events) > 0 && page.Events[0].ID != "evt_n509" {
 			t.Errorf("List(limit %d) starts with %s, want the newest, evt_n509", tc.limit, page.Events[0].ID)
+		}
+	}
+}
+
+// A cursor the store did not hand out is the caller's mistake: ErrInvalid
+// (the admin API answers 400), not ErrUnavailable (503).
+func testListBadCursor(t *testing.T, h harness) {
+	s := h.store(t)
+	for _, cur := range []string{"garbage", "!!", "0000"} {
+		_, err := s.List(context.Background(), gateway.EventFilter{Cursor: cur})
+		wantErr(t, "List(cursor "+cur+")", err, gateway.ErrInvalid)
+		if errors.Is(err, gateway.ErrUnavailable) {
+			t.Errorf("List(cursor %s): %v also wraps ErrUnavailable", cur, err)
 		}
 	}
 }

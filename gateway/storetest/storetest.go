@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"ListFilters", testListFilters},
 		{"ListPagination", testListPagination},
 		{"ListLimit", testListLimit},
+		{"ListBadCursor", testListBadCursor},
 		{"Sweep", testSweep},
 		{"ConcurrentPut", testConcurrentPut},
 		{"ConcurrentPutSameID", testConcurrentPutSameID},
