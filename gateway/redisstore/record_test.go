@@ -121,3 +121,38 @@ func TestRecordBatchIsolatesFailure(t *testing.T) {
 		t.Errorf("Dead(sub-a) = %d, %v; want the 2 good events", len(dead), err)
 	}
 }
+
+// TestEventLongHistory: Event reads a history longer than one HMGET slice
+// of the event script, in order.
+func TestEventLongHistory(t *testing.T) {
+	s := openTest(t, "longhist")
+	ctx := context.Background()
+	if _, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_h")}); err != nil {
+		t.Fatal(err)
+	}
+	now := testEvent("").ReceivedAt
+	const attempts = 1100
+	for i := range attempts {
+		cs, err := s.Claim(ctx, "sub-a", now, 1, time.Minute)
+		if err != nil || len(cs) != 1 {
+			t.Fatalf("attempt %d: Claim = %d claims, %v; want 1", i+1, len(cs), err)
+		}
+		if err := s.Record(ctx, cs[0], gateway.Outcome{Status: gateway.StatusRetrying, NextAttemptAt: now,
+			Attempt: gateway.Attempt{At: now, StatusCode: 503, Error: "HTTP 503"}}); err != nil {
+			t.Fatalf("attempt %d: Record: %v", i+1, err)
+		}
+	}
+	rec, err := s.Event(ctx, "evt_h")
+	if err != nil || len(rec.Deliveries) != 1 {
+		t.Fatalf("Event = %+v, %v; want one delivery", rec, err)
+	}
+	h := rec.Deliveries[0].History
+	if len(h) != attempts {
+		t.Fatalf("history has %d attempts, want %d", len(h), attempts)
+	}
+	for i, a := range h {
+		if a.N != i+1 {
+			t.Fatalf("history[%d].N = %d, want %d", i, a.N, i+1)
+		}
+	}
+}

@@ -13,10 +13,12 @@ for _, sub in ipairs(splitSubs(m[6])) do
   if v[1] then
     local hist = {}
     local hn = tonumber(v[7] or '0')
-    if hn > 0 then
+    -- In slices: unpack is bounded by the Lua stack, and redeliveries let
+    -- history grow past max_attempts.
+    for s = 1, hn, 1000 do
       local names = {}
-      for k = 1, hn do names[k] = df(sub, 'h' .. k) end
-      hist = redis.call('HMGET', e, unpack(names))
+      for k = s, math.min(s + 999, hn) do names[#names + 1] = df(sub, 'h' .. k) end
+      for _, h in ipairs(redis.call('HMGET', e, unpack(names))) do hist[#hist + 1] = h end
     end
     out[#out + 1] = {sub, v[1], v[2], v[3], v[4] or '', v[5] or '', v[6] or '', hist}
   end
