@@ -92,7 +92,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if s, ok := d.scalar(n, path, "a duration (1500ms, 2m)"); ok {
 			dur, err := time.ParseDuration(s)
 			if err != nil {
-				d.errorf(n.Line, path, "invalid duration %q (want e.g. 1500ms, 2m, 168h)", s)
+				d.errorf(n.Line, path, "invalid duration (want e.g. 1500ms, 2m, 168h)")
 				return
 			}
 			v.SetInt(int64(dur))
@@ -130,7 +130,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if s, ok := d.scalar(n, path, "an integer"); ok {
 			i, err := strconv.ParseInt(s, 10, 64)
 			if err != nil || n.ShortTag() != "!!int" {
-				d.errorf(n.Line, path, "must be an integer, got %q", s)
+				d.errorf(n.Line, path, "must be an integer")
 				return
 			}
 			v.SetInt(i)
@@ -139,7 +139,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		if s, ok := d.scalar(n, path, "true or false"); ok {
 			b, err := strconv.ParseBool(s)
 			if err != nil || n.ShortTag() != "!!bool" {
-				d.errorf(n.Line, path, "must be true or false, got %q", s)
+				d.errorf(n.Line, path, "must be true or false")
 				return
 			}
 			v.SetBool(b)

@@ -146,7 +146,7 @@ subscribers:
 	want := path + ":2: server.max_bodyy: unknown key (known: listen, tls, max_body)\n" +
 		path + ":6: sources.shop.secrets[0]: empty secret (CHECK_TEST_UNSET_SECRET is unset)\n" +
 		path + ":10: subscribers.products.secret[0]: key is 15 bytes; at least 16 are required\n" +
-		path + ":11: subscribers.products.timeout: invalid duration \"soon\" (want e.g. 1500ms, 2m, 168h)\n" +
+		path + ":11: subscribers.products.timeout: invalid duration (want e.g. 1500ms, 2m, 168h)\n" +
 		path + ": 4 errors\n"
 	if stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)
