@@ -23,6 +23,10 @@ var (
 	// ErrLeaseLost: the claim on a delivery expired and the delivery may now
 	// be in another worker's hands; the caller's result was not recorded.
 	ErrLeaseLost = errors.New("delivery lease lost")
+	// ErrConflict: the delivery is in a worker's hands right now (its lease
+	// has not ended); redelivering it would start a second send alongside
+	// the first. Answered 409: try again once the attempt is recorded.
+	ErrConflict = errors.New("delivery in flight")
 	// ErrInvalid: a request to the store or admin API is malformed (a bad
 	// list cursor, an unknown status). Wrapped with the reason. Answered 400.
 	ErrInvalid = errors.New("invalid request")

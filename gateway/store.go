@@ -207,7 +207,9 @@ type Store interface {
 	// when subscriber is "") back in the queue, due at now, attempts reset to
 	// zero, CreatedAt = now, history kept. A subscriber the event has no
 	// delivery for gets a new one. It returns how many were queued;
-	// ErrNotFound if there is no such event.
+	// ErrNotFound if there is no such event; ErrConflict, changing nothing,
+	// if a delivery it would reset is under an unexpired lease (a delivery
+	// is in one worker's hands at a time).
 	Redeliver(ctx context.Context, eventID, subscriber string, now time.Time) (int, error)
 
 	// RedeliverDead does Redeliver for every dead delivery of subscriber and

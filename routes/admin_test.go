@@ -1,6 +1,7 @@
 package routes_test
 
 import (
+	"context"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -220,6 +221,9 @@ func TestAdminListRedeliverStatus(t *testing.T) {
 		t.Errorf("GET events?status=bogus = %d, want 400", got)
 	}
 
+	// The subscriber has the request, but its attempt may not be recorded
+	// yet: until it is, the delivery is in flight and redeliver is a 409.
+	waitRecorded(t, e, page.Events[0].ID)
 	got, body = do(t, e.admin, adminReq(http.MethodPost, "/admin/api/events/"+page.Events[0].ID+"/redeliver", adminToken))
 	if got != 202 || string(body) != `{"queued":1}` {
 		t.Errorf("redeliver = %d %s, want 202 {\"queued\":1}", got, body)
@@ -315,4 +319,26 @@ func TestBadCursorIs400(t *testing.T) {
 	if status != http.StatusBadRequest {
 		t.Errorf("GET /admin/api/events?cursor=garbage = %d %s, want 400", status, body)
 	}
+}
+
+// waitRecorded waits (a generous minute, no timing asserted) until every
+// delivery of the event has ended: its attempt is recorded.
+func waitRecorded(t *testing.T, e *env, id string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		rec, err := e.store.Event(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := true
+		for _, d := range rec.Deliveries {
+			done = done && (d.Status == gateway.StatusDelivered || d.Status == gateway.StatusDead)
+		}
+		if done {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s: deliveries not recorded within a minute", id)
 }

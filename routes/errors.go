@@ -30,6 +30,8 @@ func statusOf(err error) int {
 		return fiber.StatusNotFound
 	case errors.Is(err, gateway.ErrTooLarge):
 		return fiber.StatusRequestEntityTooLarge
+	case errors.Is(err, gateway.ErrConflict):
+		return fiber.StatusConflict
 	case errors.As(err, &fe):
 		return fe.Code
 	default:
@@ -59,6 +61,8 @@ func publicMessage(err error, status int) string {
 		return gateway.ErrNotFound.Error()
 	case status == fiber.StatusRequestEntityTooLarge:
 		return gateway.ErrTooLarge.Error()
+	case status == fiber.StatusConflict:
+		return gateway.ErrConflict.Error() + "; try again once the attempt is recorded"
 	default:
 		return gateway.ErrUnavailable.Error()
 	}

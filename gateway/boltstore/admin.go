@@ -52,6 +52,11 @@ func (t *txn) redeliver(id, sub string, recv, now time.Time) (int, error) {
 			recs[0] = &rec
 		}
 	}
+	for _, sub := range subs {
+		if t.call != nil && t.call.held(leaseKey(id, sub), now) {
+			return 0, gateway.ErrConflict
+		}
+	}
 	for i, sub := range subs {
 		t.fence(id, sub)
 		next := deliveryRec{Status: gateway.StatusPending, CreatedAt: now, NextAt: now, DueAt: now}

@@ -162,7 +162,7 @@ func wrap(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, gateway.ErrNotFound), errors.Is(err, gateway.ErrLeaseLost),
+	case errors.Is(err, gateway.ErrNotFound), errors.Is(err, gateway.ErrLeaseLost), errors.Is(err, gateway.ErrConflict),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &in):
 		return fmt.Errorf("%s: %w", op, err)

@@ -61,6 +61,19 @@ func (lt *leaseTable) free(key string, now time.Time) bool {
 	return l == nil || (l.owner == 0 && !l.until.After(now))
 }
 
+// held reports whether the delivery under key is in someone's hands at
+// now: leased and not expired, or being recorded by another write call.
+// This call's own fence does not count.
+func (c *leaseCall) held(key string, now time.Time) bool {
+	c.tab.mu.Lock()
+	defer c.tab.mu.Unlock()
+	l := c.tab.m[key]
+	if l == nil || l.owner == c.id || l.token == "" && l.owner == 0 {
+		return false
+	}
+	return l.owner != 0 || l.until.After(now)
+}
+
 // grant leases the delivery under key until until, replacing an expired
 // lease, and returns the new token. Callers hold mu.
 func (lt *leaseTable) grant(key string, until time.Time) string {

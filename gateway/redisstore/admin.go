@@ -23,8 +23,11 @@ func (s *Store) Redeliver(ctx context.Context, eventID, subscriber string, now t
 	if err != nil {
 		return 0, unavailable("redeliver "+eventID, err)
 	}
-	if n < 0 {
+	switch n {
+	case -1:
 		return 0, fmt.Errorf("redeliver %s: %w", eventID, gateway.ErrNotFound)
+	case -2:
+		return 0, fmt.Errorf("redeliver %s: %w", eventID, gateway.ErrConflict)
 	}
 	return n, nil
 }

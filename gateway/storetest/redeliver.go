@@ -192,3 +192,32 @@ func boolInt(b bool) int {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A delivery is in one worker's hands at a time: redelivering one under an
+// unexpired lease would start a second send beside the first, so it is
+// refused (ErrConflict) and changes nothing, for one subscriber or all. Once
+// the attempt is recorded, or the lease has run out, it goes through.
+func testRedeliverLeased(t *testing.T, h harness) {
+	s := h.store(t)
+	ctx := context.Background()
+	put(t, s, newEvent("evt_1", "src", "src.product.updated", at(0), "sub-a", "sub-b"))
+	c := claimOne(t, s, "sub-a", at(time.Second))
+	for _, sub := range []string{"sub-a", ""} {
+		_, err := s.Redeliver(ctx, "evt_1", sub, at(2*time.Second))
+		wantErr(t, "Redeliver(evt_1, "+sub+") while sub-a holds it", err, gateway.ErrConflict)
+	}
+	// Nothing changed: the holder still records, sub-b is still due.
+	record(t, s, c, delivered(at(3*time.Second)))
+	if got := delivery(t, s, "evt_1", "sub-a"); got.Status != gateway.StatusDelivered || got.Attempts != 1 {
+		t.Errorf("sub-a after refused Redeliver and Record: %s after %d attempts, want delivered after 1", got.Status, got.Attempts)
+	}
+	if n, err := s.Redeliver(ctx, "evt_1", "sub-a", at(4*time.Second)); err != nil || n != 1 {
+		t.Fatalf("Redeliver after Record = %d, %v; want 1, nil", n, err)
+	}
+	// A lease that has run out holds nothing.
+	c = claimOne(t, s, "sub-a", at(5*time.Second))
+	if n, err := s.Redeliver(ctx, "evt_1", "", at(5*time.Second+lease+time.Second)); err != nil || n != 2 {
+		t.Errorf("Redeliver after the lease ran out = %d, %v; want 2, nil", n, err)
+	}
+	wantErr(t, "Record on the lease Redeliver ended", s.Record(ctx, c, delivered(at(6*time.Second))), gateway.ErrLeaseLost)
+}
