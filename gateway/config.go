@@ -20,6 +20,10 @@ type ServerConfig struct {
 	Listen  string    `yaml:"listen"`   // default "127.0.0.1:8080"
 	TLS     TLSConfig `yaml:"tls"`      // both files set: HTTPS
 	MaxBody ByteSize  `yaml:"max_body"` // default 5MB
+	// MaxPendingBytes bounds the request bodies held in memory at once, all
+	// requests together; a request that would pass it is answered 503 with
+	// Retry-After before its body is read. Default 64MB, at least MaxBody.
+	MaxPendingBytes ByteSize `yaml:"max_pending_bytes"`
 }
 
 // TLSConfig names a certificate and key in PEM files.
@@ -53,6 +57,11 @@ type SourceConfig struct {
 	Name     string   `yaml:"-"`
 	Provider string   `yaml:"provider"`
 	Secrets  []Secret `yaml:"secrets"` // any may verify (rotation); none empty
+	// MaxEventAge, when > 0, is the replay guard: an event whose provider
+	// timestamp is older than this at receipt is acknowledged (200) and
+	// counted, not stored or fanned out. Events without a provider
+	// timestamp (catalog360's) are never judged stale. Default 0: off.
+	MaxEventAge time.Duration `yaml:"max_event_age"`
 }
 
 // SubscriberConfig is one internal consumer.

@@ -22,6 +22,7 @@ const (
 	DefaultListen       = "127.0.0.1:8080"
 	DefaultAdminListen  = "127.0.0.1:9090"
 	DefaultMaxBody      = 5 * MB
+	DefaultMaxPending   = 64 * MB
 	DefaultStorePath    = "./data"
 	DefaultRedisPrefix  = "hookgate"
 	DefaultRetention    = 168 * time.Hour
@@ -32,7 +33,7 @@ const (
 // subscribers. It is not valid by itself: a config needs a source.
 func DefaultConfig() *Config {
 	return &Config{
-		Server: ServerConfig{Listen: DefaultListen, MaxBody: DefaultMaxBody},
+		Server: ServerConfig{Listen: DefaultListen, MaxBody: DefaultMaxBody, MaxPendingBytes: DefaultMaxPending},
 		Admin:  AdminConfig{Listen: DefaultAdminListen},
 		Store: StoreConfig{
 			Path:         DefaultStorePath,

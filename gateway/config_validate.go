@@ -80,6 +80,12 @@ func (v *validator) config(c *Config) {
 	if c.Server.MaxBody <= 0 {
 		v.add("server.max_body", "must be > 0")
 	}
+	if c.Server.MaxPendingBytes <= 0 {
+		v.add("server.max_pending_bytes", "must be > 0")
+	} else if c.Server.MaxPendingBytes < c.Server.MaxBody {
+		v.add("server.max_pending_bytes", "%s is less than server.max_body (%s): a request of max_body could never be taken",
+			c.Server.MaxPendingBytes, c.Server.MaxBody)
+	}
 	if v.listen("admin.listen", c.Admin.Listen) && c.Admin.Token == "" && !loopback(c.Admin.Listen) {
 		v.add("admin.token", "required when admin.listen is not a loopback address%s", v.emptyHint("admin.token"))
 	}
@@ -160,18 +166,29 @@ func (v *validator) sources(c *Config) {
 		if !nameRE.MatchString(name) {
 			v.add(key, "name must match [a-z0-9][a-z0-9_-]*")
 		}
+		var p Provider
 		if src.Provider == "" {
 			v.add(key+".provider", "required (known: %s)", strings.Join(ProviderNames(), ", "))
-		} else if _, err := LookupProvider(src.Provider); err != nil {
+		} else if pr, err := LookupProvider(src.Provider); err != nil {
 			v.add(key+".provider", "%v", err)
+		} else {
+			p = pr
 		}
 		if len(src.Secrets) == 0 {
 			v.add(key+".secrets", "at least one secret is required%s", v.emptyHint(key+".secrets"))
 		}
 		for i, s := range src.Secrets {
-			if k := fmt.Sprintf("%s.secrets[%d]", key, i); s == "" {
+			k := fmt.Sprintf("%s.secrets[%d]", key, i)
+			if s == "" {
 				v.add(k, "empty secret%s", v.emptyHint(k))
+			} else if sc, ok := p.(SecretChecker); ok {
+				if err := sc.CheckSecret([]byte(s.Reveal())); err != nil {
+					v.add(k, "%v", err)
+				}
 			}
+		}
+		if src.MaxEventAge < 0 {
+			v.add(key+".max_event_age", "must be >= 0 (0: off)")
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 type IngestResult struct {
 	Stored     int  // events newly stored
 	Duplicates int  // events already stored within the dedupe window
+	Stale      int  // events older than the source's max_event_age: acknowledged, not stored
 	Test       bool // the provider's registration test: nothing stored
 }
 
@@ -44,11 +45,16 @@ type Ingester struct {
 type IngestCounts struct {
 	Stored     int64 // events newly stored
 	Duplicates int64 // upstream redeliveries recognized
+	Stale      int64 // events refused by max_event_age (replays)
 	Tests      int64 // registration tests answered
 }
 
 type sourceCounters struct {
-	stored, duplicates, tests atomic.Int64
+	stored, duplicates, stale, tests atomic.Int64
+	// testLog lets one registration-test log line through per minute: the
+	// test is unauthenticated in effect (its key is public), so anyone can
+	// send it in a loop.
+	testLog logEvery
 }
 
 // IngesterOptions are the Ingester's optional parts.
@@ -132,7 +138,8 @@ func (in *Ingester) Counts() map[string]IngestCounts {
 	defer in.countersMu.Unlock()
 	out := make(map[string]IngestCounts, len(in.counters))
 	for name, c := range in.counters {
-		out[name] = IngestCounts{Stored: c.stored.Load(), Duplicates: c.duplicates.Load(), Tests: c.tests.Load()}
+		out[name] = IngestCounts{Stored: c.stored.Load(), Duplicates: c.duplicates.Load(),
+			Stale: c.stale.Load(), Tests: c.tests.Load()}
 	}
 	return out
 }
@@ -157,15 +164,23 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 	}
 	if batch.Test {
 		src.counters.tests.Add(1)
-		in.log.Info("registration test received", "source", source, "provider", src.providerName)
+		if n, ok := src.counters.testLog.allow(req.ReceivedAt, time.Minute); ok {
+			in.log.Info("registration test received", "source", source, "provider", src.providerName, "unlogged", n)
+		}
 		return IngestResult{Test: true}, nil
 	}
-	if len(batch.Events) == 0 {
-		return IngestResult{}, nil
+	var res IngestResult
+	evs := batch.Events
+	if src.maxAge > 0 {
+		evs, res.Stale = dropStale(evs, req.ReceivedAt.Add(-src.maxAge))
+		src.counters.stale.Add(int64(res.Stale))
+	}
+	if len(evs) == 0 {
+		return res, nil
 	}
 
-	events := make([]NewEvent, len(batch.Events))
-	for i, ev := range batch.Events {
+	events := make([]NewEvent, len(evs))
+	for i, ev := range evs {
 		env := NewEnvelope(source, ev, req.ReceivedAt)
 		body, err := json.Marshal(env)
 		if err != nil {
@@ -192,7 +207,6 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 		return IngestResult{}, fmt.Errorf("ingest %s: %w: %w", source, ErrUnavailable, err)
 	}
 
-	var res IngestResult
 	// Distinct subscribers to wake: few, so a slice beats a map, and one on
 	// the stack costs no allocation for the usual handful.
 	var wokenBuf [8]string
@@ -215,6 +229,37 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 		in.notify(sub)
 	}
 	return res, nil
+}
+
+// dropStale returns the events whose provider time is at or after oldest
+// (events without one are kept) and how many it dropped. It filters in
+// place: the batch is the caller's own.
+func dropStale(evs []Event, oldest time.Time) ([]Event, int) {
+	kept := evs[:0]
+	for _, ev := range evs {
+		if !ev.Time.IsZero() && ev.Time.Before(oldest) {
+			continue
+		}
+		kept = append(kept, ev)
+	}
+	return kept, len(evs) - len(kept)
+}
+
+// logEvery lets one log line through per period and counts the rest.
+type logEvery struct {
+	next       atomic.Int64 // unix nanoseconds before which lines are counted, not logged
+	suppressed atomic.Int64
+}
+
+// allow reports whether a line may be logged at now, and how many were
+// held back since the last one.
+func (l *logEvery) allow(now time.Time, period time.Duration) (int64, bool) {
+	next := l.next.Load()
+	if now.UnixNano() < next || !l.next.CompareAndSwap(next, now.Add(period).UnixNano()) {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	return l.suppressed.Swap(0), true
 }
 
 func contains(list []string, s string) bool {
@@ -245,6 +290,7 @@ type ingestSource struct {
 	providerName string
 	provider     Provider
 	secrets      [][]byte
+	maxAge       time.Duration // max_event_age; 0: off
 
 	// known is filled at load from the provider's KnownTypes and never
 	// written again, so lookups need no lock.
@@ -268,6 +314,7 @@ func newIngestSnapshot(cfg *Config) (*ingestSnapshot, error) {
 			providerName: sc.Provider,
 			provider:     p,
 			secrets:      make([][]byte, len(sc.Secrets)),
+			maxAge:       sc.MaxEventAge,
 			known:        map[string][]string{},
 			extra:        map[string][]string{},
 		}

@@ -1,12 +1,15 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -319,5 +322,116 @@ func TestIngestBatchAndRegistrationTest(t *testing.T) {
 
 	if _, err := in.Ingest(ctx, "c360", c360Request(batch, catalog360.TestKey)); !errors.Is(err, gateway.ErrSignature) {
 		t.Errorf("non-empty batch signed with the test key: err = %v, want %v", err, gateway.ErrSignature)
+	}
+}
+
+// max_event_age: an event whose provider time is older than that at
+// receipt is acknowledged and counted, not stored or fanned out; one just
+// inside the window, and events that carry no provider time, go through.
+func TestIngestMaxEventAge(t *testing.T) {
+	store, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	n := &notifications{}
+	cfg := parseConfig(t, `
+sources:
+  guarded:
+    provider: iimmpact
+    secrets: ["`+ingestSecret+`"]
+    max_event_age: 10m
+  c360:
+    provider: catalog360
+    secrets: ["c360-key"]
+    max_event_age: 1s
+subscribers:
+  all:
+    url: "http://127.0.0.1:1/all"
+    secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
+`)
+	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{Notify: n.notify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(id string) string {
+		return `{"type":"product.updated","resource":"products","id":"` + id + `","timestamp":"2024-01-15T10:30:00.000Z","data":{"id":"x"}}`
+	}
+	eventTime := time.Date(2024, 1, 15, 10, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		id       string
+		received time.Time
+		want     gateway.IngestResult
+	}{
+		{"fresh", "A1", eventTime.Add(time.Minute), gateway.IngestResult{Stored: 1}},
+		{"exactly at the limit", "A2", eventTime.Add(10 * time.Minute), gateway.IngestResult{Stored: 1}},
+		{"stale", "A3", eventTime.Add(10*time.Minute + time.Millisecond), gateway.IngestResult{Stale: 1}},
+		{"stale replay of a stored event", "A1", eventTime.Add(time.Hour), gateway.IngestResult{Stale: 1}},
+	}
+	for _, tc := range tests {
+		req := signedRequest(event(tc.id), ingestSecret)
+		req.ReceivedAt = tc.received
+		got, err := in.Ingest(context.Background(), "guarded", req)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: Ingest = %+v, %v; want %+v, nil", tc.name, got, err, tc.want)
+		}
+	}
+	page, err := store.List(context.Background(), gateway.EventFilter{Source: "guarded"})
+	if err != nil || len(page.Events) != 2 {
+		t.Errorf("stored %d events (%v), want 2: stale ones are not stored", len(page.Events), err)
+	}
+	if got := in.Counts()["guarded"]; got.Stale != 2 || got.Stored != 2 {
+		t.Errorf("counts = %+v, want 2 stored, 2 stale", got)
+	}
+
+	// catalog360 events carry no provider time: never stale.
+	body := `{"events":[{"event_class":"assetitem_updated","payload_class":"assetitem","payload":{"new":{"id":"a1"}}}]}`
+	name, value := catalog360.Provider{}.Sign([]byte(body), []byte("c360-key"))
+	h := http.Header{}
+	h.Set(name, value)
+	got, err := in.Ingest(context.Background(), "c360", gateway.Request{Header: h, Body: []byte(body), ReceivedAt: eventTime.Add(time.Hour)})
+	if err != nil || got != (gateway.IngestResult{Stored: 1}) {
+		t.Errorf("catalog360 with max_event_age: Ingest = %+v, %v; want 1 stored", got, err)
+	}
+}
+
+// The registration test's key is public, so anyone can send it in a loop:
+// it is logged once a minute with a count of the lines held back, never
+// once per request.
+func TestIngestRegistrationTestLogIsLimited(t *testing.T) {
+	store, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	in, err := gateway.NewIngester(parseConfig(t, ingestConfig), store, gateway.IngesterOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(at time.Time) {
+		req := c360Request(`{"events":[]}`, catalog360.TestKey)
+		req.ReceivedAt = at
+		if _, err := in.Ingest(context.Background(), "c360", req); err != nil {
+			t.Fatalf("registration test: %v", err)
+		}
+	}
+	for i := range 50 {
+		send(received.Add(time.Duration(i) * time.Millisecond))
+	}
+	if got := strings.Count(logs.String(), "registration test received"); got != 1 {
+		t.Errorf("50 tests within a second logged %d lines, want 1", got)
+	}
+	send(received.Add(2 * time.Minute))
+	if got := strings.Count(logs.String(), "registration test received"); got != 2 {
+		t.Errorf("a test a minute later: %d lines in all, want 2", got)
+	}
+	if !strings.Contains(logs.String(), "unlogged=49") {
+		t.Errorf("second line does not count the 49 held back:\n%s", logs.String())
+	}
+	if got := in.TestRequests(); got != 51 {
+		t.Errorf("TestRequests = %d, want 51: every test is counted", got)
 	}
 }

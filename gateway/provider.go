@@ -52,6 +52,14 @@ type Provider interface {
 	Sign(body, secret []byte) (name, value string)
 }
 
+// SecretChecker is implemented by providers that refuse some secrets: a key
+// the provider publishes (catalog360's "test-webhook") would let anyone
+// sign. Config validation calls it for every source secret; the error says
+// why, and never quotes the secret.
+type SecretChecker interface {
+	CheckSecret(secret []byte) error
+}
+
 var (
 	providersMu sync.RWMutex
 	providers   = map[string]Provider{}

@@ -33,8 +33,9 @@ const MaxEvents = 100
 func init() { gateway.RegisterProvider(Name, Provider{}) }
 
 var (
-	_ gateway.Provider = Provider{}
-	_ gateway.Sampler  = Provider{}
+	_ gateway.Provider      = Provider{}
+	_ gateway.Sampler       = Provider{}
+	_ gateway.SecretChecker = Provider{}
 )
 
 // Provider is the Catalog360 webhook decoder. It has no state; the zero
@@ -78,6 +79,15 @@ func (Provider) Decode(req gateway.Request, secrets [][]byte) (gateway.Batch, er
 	return gateway.Batch{Events: events}, nil
 }
 
+// CheckSecret refuses TestKey as an account secret: the key is public, so
+// a source configured with it would accept batches anyone can sign.
+func (Provider) CheckSecret(secret []byte) error {
+	if hmac.Equal(secret, testKey) {
+		return fmt.Errorf("%q is catalog360's public registration-test key, not an account secret: use the key catalog360 shows for your webhook", TestKey)
+	}
+	return nil
+}
+
 // Sign returns the header Catalog360 sends with body under secret.
 func (Provider) Sign(body, secret []byte) (name, value string) {
 	var sum [sha256.Size]byte
@@ -109,7 +119,7 @@ func verify(req gateway.Request, secrets [][]byte) (test bool, err error) {
 	if !parseSignature(v, &want) {
 		return false, errBadHeader
 	}
-	if gateway.MatchHMACSHA256(req.Body, want[:], secrets) {
+	if gateway.MatchHMACSHA256(req.Body, want[:], accountSecrets(secrets)) {
 		return false, nil
 	}
 	var sum [sha256.Size]byte
@@ -117,6 +127,24 @@ func verify(req gateway.Request, secrets [][]byte) (test bool, err error) {
 		return true, nil
 	}
 	return false, errNoMatch
+}
+
+// accountSecrets returns secrets without TestKey, which config validation
+// refuses; this is the second lock, for a Config built in code. Allocates
+// only in that misconfigured case.
+func accountSecrets(secrets [][]byte) [][]byte {
+	for i, s := range secrets {
+		if hmac.Equal(s, testKey) {
+			out := append([][]byte{}, secrets[:i]...)
+			for _, t := range secrets[i+1:] {
+				if !hmac.Equal(t, testKey) {
+					out = append(out, t)
+				}
+			}
+			return out
+		}
+	}
+	return secrets
 }
 
 // sigLen is the length of padded base64 of a SHA-256 MAC.

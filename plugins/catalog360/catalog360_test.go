@@ -219,3 +219,27 @@ func TestOtherFieldsKept(t *testing.T) {
 		t.Errorf("Object = %s, want the unknown field x kept", b.Events[0].Object)
 	}
 }
+
+// The public test key is never an account secret: config validation refuses
+// it, and a source built in code with it still lets no batch in.
+func TestTestKeyIsNotASecret(t *testing.T) {
+	if err := (Provider{}).CheckSecret([]byte(TestKey)); err == nil {
+		t.Error("CheckSecret(test-webhook) = nil, want an error")
+	} else if strings.Contains(err.Error(), string(secret)) {
+		t.Errorf("CheckSecret error %q quotes a secret", err)
+	}
+	if err := (Provider{}).CheckSecret(secret); err != nil {
+		t.Errorf("CheckSecret(real key) = %v, want nil", err)
+	}
+	_, value := Provider{}.Sign([]byte(katBody), []byte(TestKey))
+	for _, secrets := range [][][]byte{{[]byte(TestKey)}, {secret, []byte(TestKey)}, {[]byte(TestKey), secret}} {
+		if _, err := (Provider{}).Decode(request(katBody, value), secrets); !errors.Is(err, gateway.ErrSignature) {
+			t.Errorf("batch signed with the test key, %d secrets incl. the test key: err = %v, want ErrSignature", len(secrets), err)
+		}
+	}
+	// A real key next to it still verifies.
+	_, value = Provider{}.Sign([]byte(katBody), secret)
+	if _, err := (Provider{}).Decode(request(katBody, value), [][]byte{[]byte(TestKey), secret}); err != nil {
+		t.Errorf("batch signed with the real key beside the test key: %v", err)
+	}
+}
