@@ -111,8 +111,32 @@ type EventFilter struct {
 	// Status: events with at least one delivery (to Subscriber, if set) in
 	// this status; StatusUnrouted: events with no delivery.
 	Status DeliveryStatus
-	Limit  int    // at most this many; the store caps it (default 50, max 500)
+	Limit  int    // at most this many; default 50, capped at MaxPage
 	Cursor string // from a previous EventPage; "" for the newest
+}
+
+// MaxPage caps EventFilter.Limit and Store.Dead's limit: larger asks get
+// this many (the admin API refuses them with 400 before they get here).
+const MaxPage = 500
+
+// StoreHealth is what a store can tell an operator about its own setup.
+type StoreHealth struct {
+	// Warnings name settings under which the store may lose or evict
+	// accepted events (a Redis without AOF, or with an evicting
+	// maxmemory-policy); empty when none. Never holds an address or
+	// password.
+	Warnings []string `json:"warnings"`
+	// Orphans counts queue entries found without their event since the
+	// store was opened: each was dropped, not delivered. Always 0 unless
+	// something outside hookgate deleted data.
+	Orphans int64 `json:"orphans"`
+}
+
+// HealthReporter is implemented by stores that can check their setup. The
+// serve command logs the warnings at start, and the admin status shows
+// them.
+type HealthReporter interface {
+	Health(ctx context.Context) (StoreHealth, error)
 }
 
 // EventSummary is one row of an event listing.
@@ -178,8 +202,13 @@ type Store interface {
 	// Claim leases up to max of the subscriber's deliveries that are due at
 	// now, oldest due first, to the caller until now+lease. A delivery is in
 	// at most one unexpired lease; one whose lease expires is due again,
-	// without an attempt counted, and may be claimed by anyone. Paused
-	// subscribers are not checked here: the caller does not claim for them.
+	// without an attempt counted, and may be claimed by anyone.
+	//
+	// A paused subscriber gets no claims: the flag is read in the same
+	// atomic step that leases, so once SetPaused(true) has returned, no
+	// Claim in any process sharing the store leases that subscriber's
+	// deliveries until SetPaused(false). A queue entry whose event is gone
+	// is dropped and counted (StoreHealth.Orphans), never delivered.
 	Claim(ctx context.Context, subscriber string, now time.Time, max int, lease time.Duration) ([]Claim, error)
 
 	// Record records an attempt and its outcome and ends the lease:
@@ -196,11 +225,15 @@ type Store interface {
 	Event(ctx context.Context, id string) (EventRecord, error)
 
 	// List returns events matching f, newest received first, using indexes
-	// rather than scanning every event.
+	// rather than scanning every event. A call costs the same however deep
+	// its cursor is, and examines a bounded number of index entries: when
+	// a selective filter exhausts that budget before the page is full, the
+	// page comes back short (even empty) with a NextCursor to go on from.
+	// An empty NextCursor means there is nothing more.
 	List(ctx context.Context, f EventFilter) (EventPage, error)
 
-	// Dead returns up to limit of the subscriber's dead deliveries, most
-	// recently dead first, without history.
+	// Dead returns up to limit (at most MaxPage) of the subscriber's dead
+	// deliveries, most recently dead first, without history.
 	Dead(ctx context.Context, subscriber string, limit int) ([]DeliveryRecord, error)
 
 	// Redeliver puts the event's delivery to subscriber (all its deliveries
@@ -218,6 +251,19 @@ type Store interface {
 
 	// Stats returns the subscriber's counters.
 	Stats(ctx context.Context, subscriber string) (SubscriberStats, error)
+
+	// Subscribers returns, sorted, the name of every subscriber the store
+	// holds a pending, retrying or dead delivery for, whether or not it is
+	// still configured: the admin API lists the removed ones.
+	Subscribers(ctx context.Context) ([]string, error)
+
+	// Purge deletes every pending, retrying and dead delivery of
+	// subscriber (delivered ones stay, as history, until retention ends)
+	// and returns how many it deleted. It is for subscribers removed from
+	// the config; a Record or Release on a purged delivery's lease returns
+	// ErrLeaseLost. Large purges are done in bounded steps, so that they
+	// do not hold up Put.
+	Purge(ctx context.Context, subscriber string) (int, error)
 
 	// SetPaused holds (true) or releases (false) a subscriber's deliveries,
 	// for every process sharing the store. Paused reads it back.

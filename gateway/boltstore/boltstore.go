@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -48,6 +49,17 @@ var lockTimeout = time.Second
 // becomes several moderate transactions rather than one huge one.
 const maxGroup = 1000
 
+// maxQueued bounds the writes (Put, Record, Release) admitted to the group
+// commit at once, queued or committing: two full transactions' worth. Past
+// it, writers wait for room, each only as long as its context allows.
+const maxQueued = 2 * maxGroup
+
+// chunkSize bounds what one transaction of a long job (Sweep,
+// RedeliverDead, Purge) handles: events, deliveries or entries. Between
+// its transactions the group commit gets the file, so ingest is held up
+// by one chunk at most, never by the whole job.
+const chunkSize = 1000
+
 // Store is the embedded Store. Create it with Open.
 type Store struct {
 	db        *bolt.DB
@@ -56,6 +68,10 @@ type Store struct {
 	file      string
 	retention time.Duration
 	dedupe    time.Duration
+	chunk     int // chunkSize; tests make it small
+
+	orphans atomic.Int64 // queue entries dropped for want of their event, since Open
+	updates atomic.Int64 // transactions update has committed; tests count a job's chunks
 }
 
 // Open opens or creates the store in the directory cfg.Path (created 0700,
@@ -85,8 +101,8 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
-	s := &Store{db: db, gc: &groupCommit{db: db, max: maxGroup}, leases: newLeaseTable(), file: file,
-		retention: cfg.Retention, dedupe: cfg.DedupeWindow}
+	s := &Store{db: db, gc: newGroupCommit(db, maxGroup, maxQueued), leases: newLeaseTable(), file: file,
+		retention: cfg.Retention, dedupe: cfg.DedupeWindow, chunk: chunkSize}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
 	}
@@ -187,6 +203,9 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 	call := s.leases.newCall()
 	err := s.db.Update(func(tx *bolt.Tx) error { return fn(newTxn(tx, call)) })
 	call.finish(err == nil)
+	if err == nil {
+		s.updates.Add(1)
+	}
 	return wrap(op, err)
 }
 
@@ -195,12 +214,22 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 // so it must reset whatever it reports back on every run. A
 // failing fn rolls back the whole shared transaction, so expected outcomes
 // such as a lost lease are reported through variables, not errors.
+//
+// When ctx ends before the commit, batch returns at once with ctx's error
+// while fn may still be run and committed (groupCommit.do): what fn
+// reports back must be read only when batch returns nil. The lease-table
+// entries fn takes are given up when its transaction is over, whenever
+// that is.
 func (s *Store) batch(ctx context.Context, op string, fn func(t *txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return wrap(op, err)
 	}
 	call := s.leases.newCall()
-	err := s.gc.do(func(tx *bolt.Tx) error { return fn(newTxn(tx, call)) })
-	call.finish(err == nil)
+	err := s.gc.do(ctx, func(tx *bolt.Tx) error { return fn(newTxn(tx, call)) }, call.finish)
 	return wrap(op, err)
 }
+
+// WriteQueue reports the writes admitted to the group commit (queued or
+// being committed) and the bound on them, for metrics: a queue near its
+// bound means the disk is not keeping up with ingest and delivery.
+func (s *Store) WriteQueue() (queued, limit int) { return s.gc.queued(), cap(s.gc.slots) }

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/binary"
 	"strconv"
+	"sync/atomic"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/hookgate/hookgate/gateway"
 )
@@ -14,7 +17,9 @@ import (
 // index, which is ordered by due time, up to now, passing over deliveries
 // leased already. Leases are kept in memory (leases.go), so Claim is a read
 // transaction and commits nothing; the lease table's mutex, held
-// throughout, is what keeps two callers from leasing one delivery.
+// throughout, is what keeps two callers from leasing one delivery. The
+// paused flag is read in the same read transaction, and SetPaused waits
+// out the Claims under way before it returns, so none leases after it.
 func (s *Store) Claim(ctx context.Context, sub string, now time.Time, max int, lease time.Duration) ([]gateway.Claim, error) {
 	if max <= 0 || sub == "" {
 		return nil, nil
@@ -26,7 +31,7 @@ func (s *Store) Claim(ctx context.Context, sub string, now time.Time, max int, l
 	if len(dangling) > 0 {
 		// Best effort, outside the lease mutex (a commit takes it): an
 		// entry left behind is passed over again next time.
-		_ = s.batch(ctx, "claim "+sub, func(t *txn) error { return t.dropDangling(sub, dangling) })
+		_ = s.batch(ctx, "claim "+sub, func(t *txn) error { return t.dropDangling(sub, dangling, &s.orphans) })
 	}
 	return claims, nil
 }
@@ -39,7 +44,7 @@ func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, l
 	defer lt.mu.Unlock()
 	err = s.view(ctx, "claim "+sub, func(t *txn) error {
 		due := t.due.Bucket([]byte(sub))
-		if due == nil {
+		if due == nil || t.paused.Get([]byte(sub)) != nil {
 			return nil
 		}
 		limit := timeBits(now)
@@ -58,7 +63,7 @@ func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, l
 				return err
 			}
 			if !ok {
-				dangling = append(dangling, append([]byte(nil), k...))
+				dangling = append(dangling, bytes.Clone(k))
 				continue
 			}
 			cl.Token = lt.grant(key, now.Add(lease))
@@ -70,9 +75,11 @@ func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, l
 }
 
 // claimable reads the delivery under due key k and its event; ok is false
-// if the entry is dangling: its delivery gone or not due under k. That
-// cannot arise while the indexes are kept in step; should it, the entry
-// is dropped rather than left to block the subscriber's queue.
+// if the entry is dangling: its event or delivery gone, or the delivery
+// not due under k. That cannot arise while the indexes are kept in step
+// (only something outside hookgate deleting data leaves one); should it,
+// the entry is dropped rather than left to block the subscriber's queue,
+// and never delivered.
 func (t *txn) claimable(sub string, k []byte) (cl gateway.Claim, ok bool, err error) {
 	_, id := splitTimeKey(k)
 	ev, found, err := t.getEvent(id, true)
@@ -80,29 +87,49 @@ func (t *txn) claimable(sub string, k []byte) (cl gateway.Claim, ok bool, err er
 		return gateway.Claim{}, false, err
 	}
 	rec, found, err := t.getDelivery(eventKey(ev.ReceivedAt, id), sub)
-	if err != nil || !found || !rec.queued() || !bytes.Equal(k, timeKey(rec.DueAt, id)) {
+	if err != nil || !found || !rec.indexedAt(k, id, false) {
 		return gateway.Claim{}, false, err
 	}
 	return gateway.Claim{EventID: id, Subscriber: sub, Attempts: rec.Attempts, CreatedAt: rec.CreatedAt,
 		Body: ev.Body}, true, nil
 }
 
-// dropDangling deletes the due keys that are still dangling.
-func (t *txn) dropDangling(sub string, keys [][]byte) error {
+// dropDangling deletes the due keys that are still dangling, each counted
+// in orphans once the transaction commits.
+func (t *txn) dropDangling(sub string, keys [][]byte, orphans *atomic.Int64) error {
 	due := t.due.Bucket([]byte(sub))
 	for _, k := range keys {
 		_, ok, err := t.claimable(sub, k)
 		if err != nil {
 			return err
 		}
-		if ok || due == nil {
+		if ok || due == nil || !keyIn(due, k) {
 			continue
 		}
-		if err := due.Delete(k); err != nil {
+		if err := t.dropOrphan(due, k, orphans); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// dropOrphan deletes the dangling due-index entry k from due and counts it
+// in orphans once the transaction commits (a rolled-back transaction
+// dropped nothing, and a group commit runs its writes again in a fresh
+// one).
+func (t *txn) dropOrphan(due *bolt.Bucket, k []byte, orphans *atomic.Int64) error {
+	if err := due.Delete(k); err != nil {
+		return err
+	}
+	t.tx.OnCommit(func() { orphans.Add(1) })
+	return nil
+}
+
+// keyIn reports whether key is in b; index values are empty, and bbolt's
+// Get cannot tell an empty value from a missing key.
+func keyIn(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return bytes.Equal(k, key)
 }
 
 // Record appends the attempt to the delivery's history and applies the
@@ -110,6 +137,12 @@ func (t *txn) dropDangling(sub string, keys [][]byte) error {
 // returns ErrLeaseLost and writes nothing. The attempt's number is the
 // delivery's attempt count after it, so it restarts at 1 after a
 // redelivery while the history keeps every attempt.
+//
+// If ctx ends first, Record returns its error at once, the outcome either
+// recorded or not (groupCommit.do). Not recorded, the lease stays until it
+// runs out and the delivery is then due again (sent once more: at least
+// once); recorded, the lease has ended and a second Record of it gets
+// ErrLeaseLost. Either way the history and the indexes agree.
 func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) error {
 	op := "record " + c.EventID + "/" + c.Subscriber
 	switch o.Status {

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -175,6 +176,16 @@ func decodeDelivery(b []byte) (deliveryRec, error) {
 // queued reports whether the delivery is waiting in the due index.
 func (r *deliveryRec) queued() bool {
 	return r.Status == gateway.StatusPending || r.Status == gateway.StatusRetrying
+}
+
+// indexedAt reports whether k, a key of the subscriber's due index (dead
+// index when dead is set), is this delivery's entry there, and not a
+// dangling one naming the same event.
+func (r *deliveryRec) indexedAt(k []byte, id string, dead bool) bool {
+	if dead {
+		return r.Status == gateway.StatusDead && bytes.Equal(k, timeKey(r.DeadAt, id))
+	}
+	return r.queued() && bytes.Equal(k, timeKey(r.DueAt, id))
 }
 
 func encodeAttempt(a gateway.Attempt) []byte {

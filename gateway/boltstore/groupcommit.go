@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -12,9 +13,16 @@ import (
 // next commit takes them all. Unlike bbolt's Batch it never waits on a
 // timer, so a lone write costs one commit and a busy store commits as fast
 // as the disk syncs, each commit carrying everything that queued meanwhile.
+//
+// The queue is bounded (slots): a writer past the bound waits for a slot,
+// and every writer waits only as long as its context lets it, so a slow
+// disk makes callers give up (Put answers 503) rather than pile up behind
+// it without end.
 type groupCommit struct {
 	db  *bolt.DB
 	max int // writes per transaction, to bound its size
+	// slots holds one token per admitted write, queued or being committed.
+	slots chan struct{}
 
 	mu      sync.Mutex
 	queue   []*gcCall
@@ -24,16 +32,53 @@ type groupCommit struct {
 }
 
 type gcCall struct {
-	fn   func(*bolt.Tx) error
+	ctx context.Context
+	fn  func(*bolt.Tx) error
+	// end runs in the committer once the call's fate is sealed: committed,
+	// failed, or dropped unrun. It runs before done is sent, and also when
+	// the caller has stopped waiting, so that what the call holds (its
+	// lease-table entries) is given up when its transaction is over, not
+	// when its caller leaves.
+	end  func(committed bool)
 	done chan error
+}
+
+// newGroupCommit makes a group commit of at most max writes per
+// transaction and at most queued writes admitted at once.
+func newGroupCommit(db *bolt.DB, max, queued int) *groupCommit {
+	return &groupCommit{db: db, max: max, slots: make(chan struct{}, queued)}
 }
 
 // do runs fn in a write transaction shared with other callers and returns
 // once that transaction is committed, or fn's error. As with bbolt's
 // Batch, fn may run more than once: when another write in its transaction
-// fails, the transaction is rolled back and the others are run again.
-func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
-	c := &gcCall{fn: fn, done: make(chan error, 1)}
+// fails, the transaction is rolled back and the others are run again. end,
+// if not nil, is run as gcCall says.
+//
+// When ctx ends first, do returns ctx's error at once. If fn's turn in a
+// transaction has not come yet, it never runs; if fn has run, its
+// transaction goes on and may commit after do has returned. The caller
+// cannot tell which, so it must treat the write as perhaps made: Put's
+// caller answers 503 and the upstream's retry is a duplicate; a Record
+// that did commit ended the lease (a second try gets ErrLeaseLost), and
+// one that did not leaves the lease to run out and the delivery to come
+// due again. Either way the file is consistent: a write is all there or
+// not at all.
+func (g *groupCommit) do(ctx context.Context, fn func(*bolt.Tx) error, end func(committed bool)) error {
+	if end == nil {
+		end = func(bool) {}
+	}
+	if err := ctx.Err(); err != nil {
+		end(false)
+		return err
+	}
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		end(false)
+		return ctx.Err()
+	}
+	c := &gcCall{ctx: ctx, fn: fn, end: end, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
 	if !g.running {
@@ -41,10 +86,45 @@ func (g *groupCommit) do(fn func(*bolt.Tx) error) error {
 		go g.drain()
 	}
 	g.mu.Unlock()
-	return <-c.done
+	select {
+	case err := <-c.done:
+		return err
+	case <-ctx.Done():
+	}
+	select {
+	case err := <-c.done: // finished as ctx ended: the result is known
+		return err
+	default:
+	}
+	g.withdraw(c)
+	return ctx.Err()
 }
 
-// drain commits queued writes until the queue is empty.
+// withdraw takes c out of the queue if no transaction has taken it yet.
+func (g *groupCommit) withdraw(c *gcCall) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, q := range g.queue {
+		if q == c {
+			g.queue = append(g.queue[:i], g.queue[i+1:]...)
+			g.finish(c, false, c.ctx.Err())
+			return
+		}
+	}
+}
+
+// queued is the number of writes admitted and not yet finished.
+func (g *groupCommit) queued() int { return len(g.slots) }
+
+// finish ends a call: end, then its result, then its slot.
+func (g *groupCommit) finish(c *gcCall, committed bool, err error) {
+	c.end(committed)
+	c.done <- err
+	<-g.slots
+}
+
+// drain commits queued writes until the queue is empty. Writes whose
+// caller has given up by the time they are taken are dropped unrun.
 func (g *groupCommit) drain() {
 	for {
 		g.mu.Lock()
@@ -54,7 +134,14 @@ func (g *groupCommit) drain() {
 			g.mu.Unlock()
 			return
 		}
-		calls := append([]*gcCall(nil), g.queue[:n]...)
+		calls := make([]*gcCall, 0, n)
+		for _, c := range g.queue[:n] {
+			if err := c.ctx.Err(); err != nil {
+				g.finish(c, false, err)
+				continue
+			}
+			calls = append(calls, c)
+		}
 		g.queue = g.queue[n:]
 		if len(g.queue) == 0 {
 			g.queue = nil // let the backing array go
@@ -66,12 +153,20 @@ func (g *groupCommit) drain() {
 
 // commit runs calls in one transaction. A failing call gets its error and
 // leaves the group; the rest are retried in a fresh transaction, so that
-// one write's failure does not fail the others.
+// one write's failure does not fail the others. A call whose caller has
+// given up by its turn is passed over, unwritten; one whose fn has run
+// stays in the transaction, since the others' writes may depend on what
+// it wrote.
 func (g *groupCommit) commit(calls []*gcCall) {
 	for len(calls) > 0 {
 		failed := -1
+		skipped := make([]bool, len(calls))
 		err := g.db.Update(func(tx *bolt.Tx) error {
 			for i, c := range calls {
+				if c.ctx.Err() != nil {
+					skipped[i] = true
+					continue
+				}
 				if err := c.fn(tx); err != nil {
 					failed = i
 					return err
@@ -83,12 +178,16 @@ func (g *groupCommit) commit(calls []*gcCall) {
 			if err == nil {
 				g.commits.Add(1)
 			}
-			for _, c := range calls {
-				c.done <- err
+			for i, c := range calls {
+				if skipped[i] {
+					g.finish(c, false, c.ctx.Err())
+					continue
+				}
+				g.finish(c, err == nil, err)
 			}
 			return
 		}
-		calls[failed].done <- err
+		g.finish(calls[failed], false, err)
 		calls = append(calls[:failed], calls[failed+1:]...)
 	}
 }

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -23,8 +24,8 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	if err := db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucket); return err }); err != nil {
 		t.Fatal(err)
 	}
-	g := &groupCommit{db: db, max: 7} // small, so that groups split
 	const writers = 60
+	g := newGroupCommit(db, 7, writers) // small, so that groups split
 	fails := func(i int) bool { return i%10 == 3 }
 	errs := make([]error, writers)
 	var wg sync.WaitGroup
@@ -32,7 +33,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = g.do(func(tx *bolt.Tx) error {
+			errs[i] = g.do(context.Background(), func(tx *bolt.Tx) error {
 				if err := tx.Bucket(bucket).Put(fmt.Appendf(nil, "k%02d", i), []byte{1}); err != nil {
 					return err
 				}
@@ -40,7 +41,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 					return fmt.Errorf("writer %d: %w", i, errBoom)
 				}
 				return nil
-			})
+			}, nil)
 		}()
 	}
 	wg.Wait()

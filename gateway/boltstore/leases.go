@@ -61,17 +61,37 @@ func (lt *leaseTable) free(key string, now time.Time) bool {
 	return l == nil || (l.owner == 0 && !l.until.After(now))
 }
 
-// held reports whether the delivery under key is in someone's hands at
-// now: leased and not expired, or being recorded by another write call.
-// This call's own fence does not count.
-func (c *leaseCall) held(key string, now time.Time) bool {
+// fenceUnlessHeld fences every key in keys (see fence), or none of them
+// if any is in someone's hands at now: leased and not expired, or owned
+// by another write call. It is one step under the table's mutex, so that
+// no Claim can lease a delivery between the check and its fence; a check
+// and a fence taken apart would let a Claim slip in between, and the
+// reset would then send a delivery that a worker is already sending.
+// This call's own entries do not count as held.
+func (c *leaseCall) fenceUnlessHeld(keys []string, now time.Time) bool {
 	c.tab.mu.Lock()
 	defer c.tab.mu.Unlock()
-	l := c.tab.m[key]
-	if l == nil || l.owner == c.id || l.token == "" && l.owner == 0 {
-		return false
+	for _, key := range keys {
+		l := c.tab.m[key]
+		if l == nil || l.owner == c.id || l.token == "" && l.owner == 0 {
+			continue
+		}
+		if l.owner != 0 || l.until.After(now) {
+			return false
+		}
 	}
-	return l.owner != 0 || l.until.After(now)
+	for _, key := range keys {
+		c.fenceLocked(key)
+	}
+	return true
+}
+
+// barrier returns once no Claim that started before it is still leasing.
+// Claim leases under the mutex from one read transaction, so after a
+// commit and a barrier every Claim reads that commit (SetPaused).
+func (lt *leaseTable) barrier() {
+	lt.mu.Lock()
+	defer lt.mu.Unlock()
 }
 
 // grant leases the delivery under key until until, replacing an expired
@@ -106,6 +126,11 @@ func (c *leaseCall) take(key, token string) bool {
 func (c *leaseCall) fence(key string) {
 	c.tab.mu.Lock()
 	defer c.tab.mu.Unlock()
+	c.fenceLocked(key)
+}
+
+// fenceLocked is fence for callers holding mu.
+func (c *leaseCall) fenceLocked(key string) {
 	c.tab.m[key] = &lease{owner: c.id}
 	c.fenced = append(c.fenced, key)
 }

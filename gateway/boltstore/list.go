@@ -9,12 +9,21 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
+// listScan bounds the index entries one List call examines: a page costs
+// at most this many entry reads whatever the filter, and the same at any
+// cursor depth (a cursor is a seek, not a skip). It is well above
+// MaxLimit, so that a page the index answers alone is never cut short.
+const listScan = 4 * MaxLimit
+
 // List walks one listing index backwards from the cursor, newest first.
 // The index is the narrowest the filter allows: subscriber+status,
 // status, subscriber, source, type, or all events; source and type, when
 // the index does not cover them, are checked on the event record. The
-// cursor is the last returned entry's index key, so a page stays right
-// when entries before it come and go.
+// cursor is an index key: the last one examined, so that the next call
+// goes on below it. That is the last entry returned when the page filled
+// up, or the last one passed over when listScan ran out first, in which
+// case the page is short (even empty) and the cursor says where to go on.
+// A page stays right when entries before the cursor come and go.
 func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventPage, error) {
 	page := gateway.EventPage{Events: []gateway.EventSummary{}}
 	limit := capLimit(f.Limit)
@@ -25,13 +34,16 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			return page, wrap("list", badInput("bad cursor %q", f.Cursor))
 		}
 	}
+	cursor := func(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }
 	err := s.view(ctx, "list", func(t *txn) error {
 		idx, checkSource, checkType := t.listIndex(f)
 		if idx == nil {
 			return nil
 		}
 		c := idx.Cursor()
-		var k []byte
+		// seen: the last entry examined; last: the last put on the page.
+		// Both point into the read transaction's pages, valid until it ends.
+		var k, seen, last []byte
 		if after == nil {
 			k, _ = c.Last()
 		} else if k, _ = c.Seek(after); k == nil {
@@ -39,7 +51,12 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		} else {
 			k, _ = c.Prev()
 		}
-		for ; k != nil; k, _ = c.Prev() {
+		for examined := 0; k != nil; k, _ = c.Prev() {
+			if examined == listScan {
+				page.NextCursor = cursor(seen)
+				return nil
+			}
+			examined, seen = examined+1, k
 			_, id := splitTimeKey(k)
 			ev, ok, err := t.getEvent(id, false)
 			if err != nil {
@@ -50,8 +67,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			}
 			if len(page.Events) == limit {
 				// One more match exists: the page is full and not the last.
-				last := page.Events[limit-1]
-				page.NextCursor = base64.RawURLEncoding.EncodeToString(timeKey(last.ReceivedAt, last.ID))
+				page.NextCursor = cursor(last)
 				return nil
 			}
 			sum := gateway.EventSummary{ID: id, Source: ev.Source, Type: ev.Type, Subject: ev.Subject,
@@ -66,6 +82,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			}
 			sum.Status = gateway.EventStatus(sts)
 			page.Events = append(page.Events, sum)
+			last = k
 		}
 		return nil
 	})

@@ -112,6 +112,15 @@ func TestReopenKeepsState(t *testing.T) {
 	if !errors.Is(err, gateway.ErrLeaseLost) {
 		t.Errorf("Record after reopen with the lease taken before = %v, want ErrLeaseLost", err)
 	}
+	if paused, err := s.Paused(ctx, "sub-a"); err != nil || !paused {
+		t.Errorf("Paused after reopen = %v, %v; want true", paused, err)
+	}
+	if cs, err := s.Claim(ctx, "sub-a", t0.Add(time.Second), 10, time.Minute); err != nil || len(cs) != 0 {
+		t.Errorf("Claim after reopen while paused = %d claims, %v; want none", len(cs), err)
+	}
+	if err := s.SetPaused(ctx, "sub-a", false); err != nil {
+		t.Fatalf("SetPaused(false): %v", err)
+	}
 	again, err := s.Claim(ctx, "sub-a", t0.Add(time.Second), 10, time.Minute)
 	if err != nil || len(again) != 1 || again[0].Attempts != 0 {
 		t.Fatalf("Claim after reopen, within the old lease = %+v, %v; want the delivery, 0 attempts", again, err)
@@ -119,9 +128,6 @@ func TestReopenKeepsState(t *testing.T) {
 	if err := s.Record(ctx, again[0], gateway.Outcome{Status: gateway.StatusDelivered,
 		Attempt: gateway.Attempt{At: t0.Add(time.Second), StatusCode: 204}}); err != nil {
 		t.Errorf("Record after reopen: %v", err)
-	}
-	if paused, err := s.Paused(ctx, "sub-a"); err != nil || !paused {
-		t.Errorf("Paused after reopen = %v, %v; want true", paused, err)
 	}
 	res, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_keep", t0.Add(time.Minute), "sub-a")})
 	if err != nil || !res[0].Duplicate {

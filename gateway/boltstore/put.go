@@ -14,6 +14,12 @@ import (
 // ReceivedAt is a duplicate: only the stored event's duplicates counter
 // changes. An id seen again after the window is stored afresh, replacing
 // the old event, its deliveries and their history.
+//
+// If ctx ends first, Put returns its error at once: the events are then
+// either not stored or stored in full (groupCommit.do), and the caller
+// answers 503 either way; the upstream's retry is stored or recognized as
+// a duplicate. The events' memory may be read until that transaction is
+// over, so the caller must not reuse it (ingest builds fresh bodies).
 func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.PutResult, error) {
 	for i := range events {
 		if events[i].Envelope.ID == "" {

@@ -10,7 +10,7 @@ import (
 // Listing limits, as EventFilter documents them; Dead uses the same.
 const (
 	DefaultLimit = 50
-	MaxLimit     = 500
+	MaxLimit     = gateway.MaxPage
 )
 
 func capLimit(n int) int {
@@ -132,14 +132,23 @@ func (s *Store) Stats(ctx context.Context, sub string) (gateway.SubscriberStats,
 	return st, err
 }
 
-// SetPaused holds or releases the subscriber's deliveries.
+// SetPaused holds or releases the subscriber's deliveries. Claim reads the
+// flag in its read transaction, under the lease table's mutex; after the
+// commit, SetPaused waits for that mutex once (barrier), so that a Claim
+// that began from a snapshot before the commit has finished leasing by
+// the time SetPaused returns, and every later one reads the flag.
 func (s *Store) SetPaused(ctx context.Context, sub string, paused bool) error {
-	return s.update(ctx, "pause "+sub, func(t *txn) error {
+	err := s.update(ctx, "pause "+sub, func(t *txn) error {
 		if paused {
 			return t.paused.Put([]byte(sub), []byte{1}) // Get sees a nil value as absent
 		}
 		return t.paused.Delete([]byte(sub))
 	})
+	if err != nil {
+		return err
+	}
+	s.leases.barrier()
+	return nil
 }
 
 // Paused reports whether the subscriber's deliveries are held.

@@ -253,6 +253,20 @@ func (t *txn) setEventStatuses(id string, recv time.Time, has map[gateway.Delive
 	return nil
 }
 
+// fenceUnlessHeld fences the event's deliveries to subs, which this
+// transaction resets, unless one of them is in someone's hands at now
+// (leaseCall.fenceUnlessHeld); false: none was fenced.
+func (t *txn) fenceUnlessHeld(id string, subs []string, now time.Time) bool {
+	if t.call == nil {
+		return true
+	}
+	keys := make([]string, len(subs))
+	for i, sub := range subs {
+		keys[i] = leaseKey(id, sub)
+	}
+	return t.call.fenceUnlessHeld(keys, now)
+}
+
 // fence ends any lease on the delivery id/sub, which this transaction
 // resets or deletes, and keeps it from being leased until the transaction
 // is over (leases.go).

@@ -11,15 +11,16 @@ import (
 )
 
 // sweepBatch bounds the work of one script call in the batched loops
-// (RedeliverDead, Sweep), so that no call blocks Redis for long.
+// (RedeliverDead, Purge, Sweep), so that no call blocks Redis for long.
 const sweepBatch = 500
 
 // Redeliver queues the event's delivery to subscriber again (all its
 // deliveries when subscriber is ""), due at now, attempts reset, history
-// kept. A lease held on a redelivered delivery ends: its holder's Record
-// gets ErrLeaseLost.
+// kept. It is queued at the earlier of now and Redis's clock, so that a
+// caller whose clock runs ahead does not make it wait. A lease held on a
+// redelivered delivery ends: its holder's Record gets ErrLeaseLost.
 func (s *Store) Redeliver(ctx context.Context, eventID, subscriber string, now time.Time) (int, error) {
-	n, err := redeliverScript.Run(ctx, s.rdb, []string{s.base}, eventID, subscriber, ms(now)).Int()
+	n, err := redeliverScript.Run(ctx, s.rdb, []string{s.base}, eventID, subscriber, ms(now), s.clock()).Int()
 	if err != nil {
 		return 0, unavailable("redeliver "+eventID, err)
 	}
@@ -37,7 +38,7 @@ func (s *Store) Redeliver(ctx context.Context, eventID, subscriber string, now t
 func (s *Store) RedeliverDead(ctx context.Context, subscriber string, now time.Time) (int, error) {
 	total := 0
 	for {
-		r, err := redeliverDeadScript.Run(ctx, s.rdb, []string{s.base}, subscriber, ms(now), sweepBatch).Int64Slice()
+		r, err := redeliverDeadScript.Run(ctx, s.rdb, []string{s.base}, subscriber, ms(now), sweepBatch, s.clock()).Int64Slice()
 		if err != nil {
 			return total, unavailable("redeliver dead "+subscriber, err)
 		}

@@ -96,3 +96,89 @@ func parallel(b *testing.B, op func() error) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
 }
+
+// listBenchEvents is how many events BenchmarkList fills the index with;
+// its deep cursor is listBenchDepth entries from the newest.
+const (
+	listBenchEvents = 1_000_000
+	listBenchDepth  = 900_000
+)
+
+// fillListScript writes events ARGV[1]..ARGV[2] (received at ARGV[3]+i ms,
+// source "noise", one pending delivery to sub-a) straight into the event
+// hashes and the i:all and i:sub:sub-a indexes, the keys List reads: far
+// faster than Put, which also keeps queues, dedupe and the other indexes.
+var fillListScript = redis.NewScript(`
+local P, from, to, base = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local z = {}
+for i = from, to do
+  local id = string.format('evt_%07d', i)
+  local recv = string.format('%.0f', base + i)
+  redis.call('HSET', P .. ':e:' .. id, 'src', 'noise', 'type', 'noise.product.updated', 'subj', 'product/' .. i,
+    'recv', recv, 'subs', 'sub-a', 'n:pending', 1, 'd:sub-a:st', 'pending')
+  z[#z + 1] = recv
+  z[#z + 1] = id
+end
+for s = 1, #z, 2000 do
+  local part = {unpack(z, s, math.min(s + 1999, #z))}
+  redis.call('ZADD', P .. ':i:all', unpack(part))
+  redis.call('ZADD', P .. ':i:sub:sub-a', unpack(part))
+end
+return 0
+`)
+
+// BenchmarkList times one List call on an index of a million events: a
+// page at the top and one listBenchDepth entries deep, unfiltered (a full
+// page) and with a filter nothing matches that no index narrows (source
+// with subscriber), which stops at the budget. The deep calls should cost
+// what the top ones do. Run with
+//
+//	go test -run '^$' -bench BenchmarkList ./gateway/redisstore/
+func BenchmarkList(b *testing.B) {
+	srv := testredis.Start(b)
+	s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "bench"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	// The fill need not survive a crash.
+	if err := s.rdb.ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
+		b.Fatal(err)
+	}
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	const step = 50_000
+	for from := 0; from < listBenchEvents; from += step {
+		if err := fillListScript.Run(ctx, s.rdb, []string{s.base}, from, from+step-1, ms(base)).Err(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// The entry listBenchDepth from the newest, as a cursor would name it.
+	i := listBenchEvents - 1 - listBenchDepth
+	deep := encodeCursor(ms(base)+int64(i), fmt.Sprintf("evt_%07d", i))
+
+	cases := []struct {
+		name    string
+		f       gateway.EventFilter
+		wantLen int // rows each call returns
+	}{
+		{"page=50/depth=0", gateway.EventFilter{}, 50},
+		{"page=50/depth=900k", gateway.EventFilter{Cursor: deep}, 50},
+		{"page=500/depth=900k", gateway.EventFilter{Cursor: deep, Limit: gateway.MaxPage}, gateway.MaxPage},
+		{"selective/depth=0", gateway.EventFilter{Subscriber: "sub-a", Source: "rare"}, 0},
+		{"selective/depth=900k", gateway.EventFilter{Subscriber: "sub-a", Source: "rare", Cursor: deep}, 0},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				page, err := s.List(ctx, tc.f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(page.Events) != tc.wantLen || page.NextCursor == "" {
+					b.Fatalf("List(%+v) = %d rows, cursor %q; want %d and a cursor", tc.f, len(page.Events), page.NextCursor, tc.wantLen)
+				}
+			}
+		})
+	}
+}

@@ -10,16 +10,24 @@ import (
 )
 
 // Claim leases up to max due deliveries of subscriber in one script call,
-// bodies included: a claim is one round trip.
+// bodies included: a claim is one round trip. The script reads the paused
+// flag, and judges what is due and when the lease ends by Redis's clock.
 func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, max int, lease time.Duration) ([]gateway.Claim, error) {
 	if max <= 0 {
 		return nil, nil
 	}
-	rows, err := claimScript.Run(ctx, s.rdb, []string{s.base},
-		subscriber, ms(now), max, ms(now.Add(lease)), newToken()).Slice()
+	reply, err := claimScript.Run(ctx, s.rdb, []string{s.base},
+		subscriber, ms(now), max, lease.Milliseconds(), newToken(), s.clock()).Slice()
 	if err != nil {
 		return nil, unavailable("claim "+subscriber, err)
 	}
+	if len(reply) == 0 {
+		return nil, fmt.Errorf("claim %s: empty script reply", subscriber)
+	}
+	if n := num(reply[0]); n > 0 {
+		s.orphans.Add(n)
+	}
+	rows := reply[1:]
 	claims := make([]gateway.Claim, 0, len(rows))
 	for _, r := range rows {
 		f, ok := r.([]any)
@@ -52,6 +60,7 @@ func failureText(a gateway.Attempt) string {
 }
 
 // Release hands the delivery back, due at at, without an attempt counted.
+// at is on the caller's clock; the script queues it on Redis's.
 func (s *Store) Release(ctx context.Context, c gateway.Claim, at time.Time) error {
 	ok, err := releaseScript.Run(ctx, s.rdb, []string{s.base},
 		c.EventID, c.Subscriber, c.Token, ms(at)).Int64()

@@ -11,25 +11,32 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// List limits, as the EventFilter contract gives them.
+// List limits: the page size when the filter gives none, and how many
+// index entries one call examines at most. The budget keeps every call to
+// a few milliseconds of Redis time however selective the filter and deep
+// the cursor (Redis serves nothing else while a script runs; see
+// BenchmarkList); it exceeds gateway.MaxPage so that an unfiltered page
+// fills in one call.
 const (
 	defaultLimit = 50
-	maxLimit     = 500
+	listBudget   = 1000
 )
 
 // List walks the most selective index for f, newest first, and checks the
 // remaining filters against each event's meta in the same script call.
+// When the budget runs out before the page fills, the page comes back
+// short with a cursor at the last entry examined.
 func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultLimit
 	}
-	limit = min(limit, maxLimit)
+	limit = min(limit, gateway.MaxPage)
 	page := gateway.EventPage{Events: []gateway.EventSummary{}}
 	if f.Subscriber != "" && f.Status == gateway.StatusUnrouted {
 		return page, nil // an event with a delivery to Subscriber is routed
 	}
-	score, after := "+inf", ""
+	score, after := "", ""
 	if f.Cursor != "" {
 		sc, id, err := decodeCursor(f.Cursor)
 		if err != nil {
@@ -37,11 +44,15 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		}
 		score, after = strconv.FormatInt(sc, 10), id
 	}
-	rows, err := listScript.Run(ctx, s.rdb, []string{s.base}, listIndex(f), score, after, limit,
+	reply, err := listScript.Run(ctx, s.rdb, []string{s.base}, listIndex(f), score, after, limit, listBudget,
 		f.Source, f.Type, f.Subscriber, string(f.Status)).Slice()
 	if err != nil {
 		return page, unavailable("list", err)
 	}
+	if len(reply) != 3 {
+		return page, errors.New("list: unexpected script reply")
+	}
+	rows, _ := reply[2].([]any)
 	for _, r := range rows {
 		c, ok := r.([]any)
 		if !ok || len(c) != 6 {
@@ -56,10 +67,13 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			Status:     gateway.DeliveryStatus(str(c[5])),
 		})
 	}
-	if len(page.Events) > limit {
+	switch {
+	case len(page.Events) > limit:
 		page.Events = page.Events[:limit]
 		last := page.Events[limit-1]
 		page.NextCursor = encodeCursor(ms(last.ReceivedAt), last.ID)
+	case str(reply[0]) != "":
+		page.NextCursor = encodeCursor(num(reply[0]), str(reply[1]))
 	}
 	return page, nil
 }

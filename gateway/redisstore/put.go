@@ -159,7 +159,7 @@ func (s *Store) answer(c *putCall, err error) {
 // write sends the calls' events in one script call and fills each call's
 // results.
 func (s *Store) write(calls []*putCall) error {
-	args := []any{s.window.Milliseconds()}
+	args := []any{s.window.Milliseconds(), s.clock()}
 	for _, c := range calls {
 		for _, e := range c.events {
 			subs := slices.Compact(slices.Sorted(slices.Values(e.Subscribers)))

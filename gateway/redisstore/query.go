@@ -87,11 +87,13 @@ func parseAttempt(s string) gateway.Attempt {
 	return gateway.Attempt{N: n, At: fromMS(at), Duration: time.Duration(dur), StatusCode: code, Error: p[4]}
 }
 
-// Dead lists the subscriber's dead deliveries, most recently dead first.
+// Dead lists the subscriber's dead deliveries, most recently dead first,
+// at most gateway.MaxPage of them.
 func (s *Store) Dead(ctx context.Context, subscriber string, limit int) ([]gateway.DeliveryRecord, error) {
 	if limit <= 0 {
 		limit = defaultLimit
 	}
+	limit = min(limit, gateway.MaxPage)
 	rows, err := deadScript.Run(ctx, s.rdb, []string{s.base}, subscriber, limit).Slice()
 	if err != nil {
 		return nil, unavailable("dead "+subscriber, err)

@@ -11,7 +11,8 @@
 //	                            status), and its deliveries, d:<sub>:<field>:
 //	                            st at cr nx tok code err, hn and h<k> (attempt
 //	                            history, "n|at|duration ns|code|error")
-//	P:q:<sub>             zset  the queue: due time (ms), lease end while claimed
+//	P:q:<sub>             zset  the queue: due time (ms), lease end while claimed,
+//	                            both on Redis's clock (see Times below)
 //	P:x:<sub>             zset  dead deliveries by time of death
 //	P:s:<sub>             hash  stats: delivered last_ok last_err
 //	P:paused              set   paused subscribers
@@ -21,7 +22,8 @@
 //	P:i:sub:<sub>               events with a delivery to sub
 //	P:i:st:<status>             events with a delivery in status, or unrouted
 //	P:i:ss:<sub>:<status>       events whose delivery to sub is in status
-//	P:r:src, P:r:type, P:r:sub  sets naming the indexes, for Sweep
+//	P:r:src, P:r:type, P:r:sub  sets naming the indexes, for Sweep (r:sub
+//	                            for Subscribers too)
 //
 // An event and its deliveries share one hash so that storing one is one
 // HSET and an attempt one HMGET and one HSET: Redis's CPU is what bounds
@@ -29,7 +31,13 @@
 // cost a command per key written; Sweep (run by every gateway on a timer)
 // enforces retention, a bounded batch per script call.
 //
-// Times are kept to the millisecond (durations to the nanosecond).
+// Times are kept to the millisecond (durations to the nanosecond). Leases
+// and due times are judged by Redis's clock (TIME, read in the scripts), so
+// that gateways whose clocks disagree neither steal each other's leases nor
+// hold work back: queue scores are on that clock, while the times shown
+// (receipt, created, next attempt) are the callers'. A lease token carries
+// its claimer's clock offset, so that the due times Record and Release are
+// given (the claimer's clock) are queued on Redis's.
 package redisstore
 
 import (
@@ -40,6 +48,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -66,6 +75,11 @@ type Store struct {
 	base      string // "{prefix}", KEYS[1] of every script
 	retention time.Duration
 	window    time.Duration
+	// callerClock judges leases and due times by the times callers pass
+	// instead of Redis's TIME: for tests that inject a clock.
+	callerClock bool
+	// orphans counts queue entries found without their event since open.
+	orphans atomic.Int64
 
 	putq    chan *putCall
 	recq    chan *recordCall
@@ -81,7 +95,20 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	return open(cfg)
 }
 
-func open(cfg gateway.StoreConfig) (*Store, error) {
+// OpenCallerClock opens a store that judges leases and due times by the
+// times its callers pass rather than by Redis's TIME. It is for tests that
+// drive time themselves (a frozen or far-off clock); every process sharing
+// such a store must then agree on the time.
+func OpenCallerClock(cfg gateway.StoreConfig) (*Store, error) {
+	return open(cfg, withCallerClock())
+}
+
+// option changes a Store before it starts.
+type option func(*Store)
+
+func withCallerClock() option { return func(s *Store) { s.callerClock = true } }
+
+func open(cfg gateway.StoreConfig, opts ...option) (*Store, error) {
 	if cfg.Redis == nil {
 		return nil, errors.New("redis store: no store.redis block")
 	}
@@ -105,6 +132,9 @@ func open(cfg gateway.StoreConfig) (*Store, error) {
 		putq:      make(chan *putCall),
 		recq:      make(chan *recordCall),
 		stop:      make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	for range putWriters {
 		s.writers.Add(1)
@@ -165,6 +195,15 @@ func (s *Store) Paused(ctx context.Context, subscriber string) (bool, error) {
 		return false, unavailable("paused "+subscriber, err)
 	}
 	return p, nil
+}
+
+// clock is the scripts' clock mode argument: 's' judges leases and due
+// times by Redis's TIME, 'c' by the times callers pass.
+func (s *Store) clock() string {
+	if s.callerClock {
+		return "c"
+	}
+	return "s"
 }
 
 // key joins parts under the store's hash tag.

@@ -11,13 +11,15 @@ import (
 )
 
 // TestStoreConformance runs the shared Store suite on one real
-// redis-server, each subtest isolated by its own key prefix.
+// redis-server, each subtest isolated by its own key prefix. The suite
+// injects times far from the wall clock, so the stores judge leases by
+// them rather than by Redis's TIME (TestServerClock covers that).
 func TestStoreConformance(t *testing.T) {
 	srv := testredis.Start(t)
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T, cfg gateway.StoreConfig) gateway.Store {
 		cfg.Redis = &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: fmt.Sprintf("t%d", n.Add(1))}
-		s, err := Open(cfg)
+		s, err := open(cfg, withCallerClock())
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

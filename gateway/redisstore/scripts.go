@@ -43,4 +43,6 @@ var (
 	redeliverDeadScript = lua("redeliver.lua", "redeliver_dead.lua")
 	sweepSubScript      = lua("sweep_sub.lua")
 	sweepEventsScript   = lua("sweep_events.lua")
+	purgeScript         = lua("purge.lua")
+	subscribersScript   = lua("subscribers.lua")
 )

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,10 +28,12 @@ func startSweeper(store gateway.Store, log *slog.Logger, every time.Duration) *s
 		defer s.done.Done()
 		t := time.NewTicker(every)
 		defer t.Stop()
+		var h healthWatch
 		for {
 			if err := store.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
 				log.Warn("retention sweep", "error", err)
 			}
+			h.check(ctx, store, log)
 			select {
 			case <-ctx.Done():
 				return
@@ -46,4 +49,34 @@ func startSweeper(store gateway.Store, log *slog.Logger, every time.Duration) *s
 func (s *sweeper) stop() {
 	s.cancel()
 	s.done.Wait()
+}
+
+// healthWatch logs what a store's HealthReporter finds: its warnings once,
+// loudly, at start (and again if they change), and every new orphan, a
+// queue entry whose event was gone, which is never dropped unseen.
+type healthWatch struct {
+	warnings string
+	orphans  int64
+}
+
+func (w *healthWatch) check(ctx context.Context, store gateway.Store, log *slog.Logger) {
+	hr, ok := store.(gateway.HealthReporter)
+	if !ok {
+		return
+	}
+	h, err := hr.Health(ctx)
+	if err != nil {
+		return // the sweep has logged the store being down
+	}
+	if joined := strings.Join(h.Warnings, "; "); joined != w.warnings {
+		w.warnings = joined
+		for _, msg := range h.Warnings {
+			log.Warn("STORE SETUP MAY LOSE ACCEPTED EVENTS: "+msg, "see", "README: running at the edge")
+		}
+	}
+	if h.Orphans > w.orphans {
+		log.Error("queue entries without their event were dropped, not delivered; something outside hookgate deleted data",
+			"dropped", h.Orphans-w.orphans, "since_start", h.Orphans)
+		w.orphans = h.Orphans
+	}
 }

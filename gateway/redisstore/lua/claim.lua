@@ -1,18 +1,30 @@
--- Claim leases due deliveries. ARGV: subscriber, now ms, max, lease end ms,
--- token prefix. Returns {id, attempts, created ms, body, token} per claim.
-local sub, now, max, leaseEnd, tokp = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+-- Claim leases due deliveries. ARGV: subscriber, caller's now ms, max,
+-- lease ms, token prefix, clock mode. Returns {orphans, claims...} where a
+-- claim is {id, attempts, created ms, body, token}.
+--
+-- The paused flag is read here, in the step that leases, so that once
+-- SetPaused has answered no gateway leases the subscriber's work. A queue
+-- entry whose event is gone (deleted outside hookgate) is dropped with the
+-- subscriber's index entries of it and counted, never delivered.
+local sub, callerNow, max, lease, tokp, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
+if redis.call('SISMEMBER', P .. ':paused', sub) == 1 then return {0} end
+local now = clockNow(mode, callerNow)
+local leaseEnd = fmtms(now + lease)
+local tokSkew = '~' .. fmtms(callerNow - now)
 local q = due(sub)
-local ids = redis.call('ZRANGEBYSCORE', q, '-inf', now, 'LIMIT', 0, max)
-local out = {}
+local ids = redis.call('ZRANGEBYSCORE', q, '-inf', fmtms(now), 'LIMIT', 0, max)
+local out = {0}
 local fat, fcr, ftok = df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')
 for n, id in ipairs(ids) do
   local e = ev(id)
   local v = redis.call('HMGET', e, fat, fcr, 'body')
   if not v[1] or not v[3] then
-    -- Swept with its event meanwhile: nothing left to deliver.
     zset(q, id, false)
+    zset(P .. ':i:sub:' .. sub, id, false)
+    for _, st in ipairs(STATUSES) do zset(P .. ':i:ss:' .. sub .. ':' .. st, id, false) end
+    out[1] = out[1] + 1
   else
-    local tok = tokp .. '.' .. n
+    local tok = tokp .. '.' .. n .. tokSkew
     redis.call('HSET', e, ftok, tok)
     zset(q, id, leaseEnd)
     out[#out + 1] = {id, v[1], v[2], v[3], tok}

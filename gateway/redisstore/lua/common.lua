@@ -107,3 +107,28 @@ local function dropEvent(id)
   redis.call('ZREM', P .. ':i:all', id)
   redis.call('DEL', ev(id))
 end
+
+-- Clocks. Leases and due times are judged by one clock for every gateway
+-- sharing the store: Redis's own (TIME; Redis 7 replicates a script's
+-- effects, so a script may read it). mode is 's' for that, or 'c' to judge
+-- by the times callers pass (tests that inject a clock far from the wall
+-- clock). Times are whole milliseconds; fmtms writes one without the
+-- exponent that Lua's own conversion would use past 14 digits.
+local function fmtms(t) return string.format('%.0f', t) end
+local function serverMS()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+-- clockNow is the time to judge by: the server's, or the caller's t.
+local function clockNow(mode, t)
+  if mode == 's' then return serverMS() end
+  return tonumber(t)
+end
+-- A lease token ends with '~' and the claimer's clock skew (its now minus
+-- the store's, ms), so that Record and Release can turn the times their
+-- caller passes (a retry's due time, a release's) into the store's clock:
+-- a gateway whose clock runs ahead then does not hold work back, nor one
+-- behind rush it. Tokens without it (older gateways) have skew 0.
+local function tokenSkew(tok)
+  return tonumber(string.match(tok, '~(%-?%d+)$') or '0')
+end

@@ -1,43 +1,81 @@
--- List pages through one index, newest first. ARGV: index key suffix,
--- cursor score (or '+inf'), cursor id ('' for none), limit, then the
--- filters: source, type, subscriber, status ('' for any). Returns up to
--- limit+1 rows {id, source, type, subject, received ms, status}; the extra
--- row only tells that there is a next page. Rows whose event is gone
--- (expired before Sweep ran) are skipped.
+-- List pages through one index, newest first, in (score, id) descending
+-- order, which is the index's own. ARGV: index key suffix, cursor score
+-- ('' for the newest), cursor id, limit, budget, then the filters: source,
+-- type, subscriber, status ('' for any).
+--
+-- A call costs the same at any depth and examines at most budget index
+-- entries: it finds the cursor's rank (ZREVRANK, or ZCOUNT above its score
+-- when the cursor's entry has left the index, then skipping the entries
+-- tied with its score that come before it), then reads on by rank. It
+-- returns {stop score, stop id, rows}: up to limit+1 rows {id, source,
+-- type, subject, received ms, status} (an extra row only tells that there
+-- is more), and, when the budget ran out first, the last entry examined,
+-- to go on from; stop score is '' when the index ended or the page filled.
+-- Rows whose event is gone (dropped before Sweep reached the index) are
+-- skipped.
 local idx = P .. ':' .. ARGV[1]
-local maxScore, cid, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local fsrc, ftyp, fsub, fst = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local cscore = tonumber(maxScore)
-local out = {}
-local offset, chunk = 0, 256
-while #out <= limit do
-  local r = redis.call('ZREVRANGEBYSCORE', idx, maxScore, '-inf', 'WITHSCORES', 'LIMIT', offset, chunk)
-  if #r == 0 then break end
+local cscore, cid, limit, budget = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local fsrc, ftyp, fsub, fst = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+
+local pos, skipping = 0, false
+if cscore then
+  local sc = redis.call('ZSCORE', idx, cid)
+  if sc and tonumber(sc) == cscore then
+    pos = redis.call('ZREVRANK', idx, cid) + 1
+  else
+    pos = redis.call('ZCOUNT', idx, '(' .. ARGV[2], '+inf')
+    skipping = true
+  end
+end
+
+local function matches(id, m)
+  if not m[4] then return false end
+  if fsrc ~= '' and m[1] ~= fsrc then return false end
+  if ftyp ~= '' and m[2] ~= ftyp then return false end
+  if fsub ~= '' then
+    local st = redis.call('HGET', ev(id), df(fsub, 'st'))
+    return st and (fst == '' or st == fst)
+  elseif fst == 'unrouted' then
+    return m[5] == ''
+  elseif fst ~= '' then
+    local counts = {pending = m[6], retrying = m[7], delivered = m[8], dead = m[9]}
+    return tonumber(counts[fst] or '0') > 0
+  end
+  return true
+end
+
+local rows, examined, ended = {}, 0, false
+local lastScore, lastID
+-- The first read is what the page needs if every entry matches; the
+-- filter is selective if more are needed, so those reads are larger.
+local want = math.max(16, limit + 1)
+while #rows <= limit and examined < budget do
+  local n = math.min(budget - examined, 256, want)
+  want = 256
+  local r = redis.call('ZREVRANGE', idx, pos, pos + n - 1, 'WITHSCORES')
+  pos = pos + n
   for j = 1, #r, 2 do
     local id, score = r[j], tonumber(r[j + 1])
-    -- Equal scores come in descending id order; those at or above the
-    -- cursor id were on earlier pages.
-    if not (cid ~= '' and score == cscore and id >= cid) then
+    examined = examined + 1
+    lastScore, lastID = score, id
+    -- Entries tied with the cursor's score come in descending id order;
+    -- those at or above its id were on earlier pages.
+    if skipping and score == cscore and id >= cid then
+      -- skip
+    else
+      skipping = false
       local m = redis.call('HMGET', ev(id), 'src', 'type', 'subj', 'recv', 'subs',
         'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
-      local ok = m[4] ~= false
-      if ok and fsrc ~= '' and m[1] ~= fsrc then ok = false end
-      if ok and ftyp ~= '' and m[2] ~= ftyp then ok = false end
-      if ok and fsub ~= '' then
-        local st = redis.call('HGET', ev(id), df(fsub, 'st'))
-        if not st or (fst ~= '' and st ~= fst) then ok = false end
-      elseif ok and fst == 'unrouted' then
-        ok = (m[5] == '')
-      elseif ok and fst ~= '' then
-        local counts = {pending = m[6], retrying = m[7], delivered = m[8], dead = m[9]}
-        ok = tonumber(counts[fst] or '0') > 0
-      end
-      if ok then
-        out[#out + 1] = {id, m[1], m[2], m[3], m[4], summary(m[6], m[7], m[8], m[9])}
-        if #out > limit then break end
+      if matches(id, m) then
+        rows[#rows + 1] = {id, m[1], m[2], m[3], m[4], summary(m[6], m[7], m[8], m[9])}
+        if #rows > limit then break end
       end
     end
   end
-  offset = offset + chunk
+  if #r < 2 * n then
+    ended = true
+    break
+  end
 end
-return out
+if ended or #rows > limit or not lastID then return {'', '', rows} end
+return {fmtms(lastScore), lastID, rows}

@@ -1,27 +1,38 @@
--- Put stores a batch of events. ARGV: dedupe window ms, then per event:
--- id, source, type, subject, received ms, body, number of subscribers, the
--- subscribers. Returns 1 per duplicate event, 0 per stored one.
+-- Put stores a batch of events. ARGV: dedupe window ms, clock mode, then
+-- per event: id, source, type, subject, received ms, body, number of
+-- subscribers, the subscribers. Returns 1 per duplicate event, 0 per
+-- stored one.
+--
+-- New deliveries are due at once. Judged by the server's clock, a batch
+-- whose receipt times run ahead of it (its gateway's clock is fast) is
+-- queued shifted back by the newest one's lead: due now, in receipt order.
+-- The stored times (recv, cr, nx) stay the caller's.
 --
 -- Per event it writes one hash, the event with its deliveries; index
 -- entries are gathered per key (zset) and added with one ZADD per key at
 -- the end, so a batch of many events costs few calls.
-local win = tonumber(ARGV[1])
+local win, mode = tonumber(ARGV[1]), ARGV[2]
 local regs = {src = {}, type = {}, sub = {}}
 
 -- First, read every event's dedupe deadline, failing before any write if
 -- a read fails: a script that errors half way keeps what it wrote, so the
 -- caller could not retry the batch event by event safely.
 local ddls = {}
-local i = 2
+local newest
+local i = 3
 while i <= #ARGV do
   local r = redis.pcall('HGET', ev(ARGV[i]), 'ddl')
   if type(r) == 'table' and r.err then return r end
   ddls[ARGV[i]] = r
+  local recv = tonumber(ARGV[i + 4])
+  if not newest or recv > newest then newest = recv end
   i = i + 7 + tonumber(ARGV[i + 6])
 end
+local lead = 0
+if mode == 's' and newest then lead = math.max(0, newest - serverMS()) end
 
 local out = {}
-i = 2
+i = 3
 while i <= #ARGV do
   local id, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   -- recv stays the decimal string it came as for storing; recvN compares.
@@ -39,7 +50,9 @@ while i <= #ARGV do
   else
     -- Past the window the event is stored afresh, replacing the old one.
     if ddl then dropEvent(id) end
-    local newDdl = string.format('%.0f', recvN + win)
+    local newDdl = fmtms(recvN + win)
+    local dueAt = recv
+    if lead > 0 then dueAt = fmtms(recvN - lead) end
     local f = {'src', src, 'type', typ, 'subj', subj, 'recv', recv, 'dups', 0,
       'subs', table.concat(subs, ','), 'ddl', newDdl, 'body', body, 'n:pending', ns}
     for _, sub in ipairs(subs) do
@@ -48,7 +61,7 @@ while i <= #ARGV do
       f[#f + 1] = df(sub, 'cr'); f[#f + 1] = recv
       f[#f + 1] = df(sub, 'nx'); f[#f + 1] = recv
       f[#f + 1] = df(sub, 'tok'); f[#f + 1] = ''
-      zset(due(sub), id, recv)
+      zset(due(sub), id, dueAt)
       zset(P .. ':i:sub:' .. sub, id, recv)
       zset(P .. ':i:ss:' .. sub .. ':pending', id, recv)
       regs.sub[sub] = true

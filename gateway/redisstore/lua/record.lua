@@ -52,7 +52,8 @@ while i <= #ARGV do
       statSubs[#statSubs + 1] = sub
     end
     if status == 'retrying' then
-      zset(due(sub), id, nxt)
+      -- nx keeps the caller's time; the queue the store's (tokenSkew).
+      zset(due(sub), id, fmtms(tonumber(nxt) - tokenSkew(tok)))
       f[#f + 1] = df(sub, 'nx'); f[#f + 1] = nxt
       st.err = errText
     else

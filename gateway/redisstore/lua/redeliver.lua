@@ -1,7 +1,8 @@
--- redeliver queues the event's delivery to sub again, due at now, making
--- the delivery if the event has none to sub. Any lease on it ends. Callers
--- zflush before they return.
-local function redeliver(id, sub, now)
+-- redeliver queues the event's delivery to sub again, created at now (the
+-- caller's time) and queued at dueAt (the store's clock: see redueAt),
+-- making the delivery if the event has none to sub. Any lease on it ends.
+-- Callers zflush before they return.
+local function redeliver(id, sub, now, dueAt)
   local e = ev(id)
   local m = redis.call('HMGET', e, 'recv', df(sub, 'st'), 'subs',
     'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
@@ -17,9 +18,17 @@ local function redeliver(id, sub, now)
     zset(P .. ':i:sub:' .. sub, id, recv)
     redis.call('SADD', P .. ':r:sub', sub)
   end
-  zset(due(sub), id, now)
+  zset(due(sub), id, dueAt)
   zset(deadz(sub), id, false)
   local cnt = {pending = m[4], retrying = m[5], delivered = m[6], dead = m[7]}
   moveStatus(id, sub, recv, old, 'pending', cnt, f)
   redis.call('HSET', e, unpack(f))
+end
+
+-- redueAt is when work redelivered at the caller's now is queued: at once
+-- by the store's clock, never later because the caller's clock runs ahead.
+local function redueAt(mode, now)
+  now = tonumber(now)
+  if mode == 's' then return fmtms(math.min(now, serverMS())) end
+  return fmtms(now)
 end

@@ -1,0 +1,87 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+var _ gateway.HealthReporter = (*Store)(nil)
+
+// Health checks the settings of the Redis that holds the store's keys
+// (on a cluster, the master of their slot) under which accepted events
+// could be lost: an evicting maxmemory-policy drops keys, events included,
+// when memory runs short, and without AOF a crash loses what was written
+// since the last snapshot. Managed Redis services often rename or forbid
+// CONFIG: a refused command is a warning (the operator checks by hand),
+// not an error. Warnings never quote Redis's error replies, nor the URL.
+func (s *Store) Health(ctx context.Context) (gateway.StoreHealth, error) {
+	h := gateway.StoreHealth{Warnings: []string{}, Orphans: s.orphans.Load()}
+	node := redis.Cmdable(s.rdb)
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		m, err := c.MasterForKey(ctx, s.base)
+		if err != nil {
+			return h, unavailable("health", err)
+		}
+		node = m
+	}
+
+	cfg, err := node.ConfigGet(ctx, "maxmemory-policy").Result()
+	switch policy := cfg["maxmemory-policy"]; {
+	case refused(err):
+		h.Warnings = append(h.Warnings, "Redis refused CONFIG GET maxmemory-policy (renamed or not permitted): "+
+			"check by hand that it is noeviction, or Redis may evict accepted events when memory runs short")
+	case err != nil:
+		return h, unavailable("health", err)
+	case policy == "noeviction":
+	case !settingWord.MatchString(policy):
+		h.Warnings = append(h.Warnings, "Redis did not report its maxmemory-policy: "+
+			"check by hand that it is noeviction, or Redis may evict accepted events when memory runs short")
+	default:
+		h.Warnings = append(h.Warnings, "Redis maxmemory-policy is "+policy+", not noeviction: "+
+			"Redis may evict accepted events when memory runs short")
+	}
+
+	info, err := node.Info(ctx, "persistence").Result()
+	switch aof := infoField(info, "aof_enabled"); {
+	case refused(err):
+		h.Warnings = append(h.Warnings, "Redis refused INFO persistence: "+
+			"check by hand that appendonly is yes, or a Redis crash may lose accepted events")
+	case err != nil:
+		return h, unavailable("health", err)
+	case aof == "1":
+	case aof == "0":
+		h.Warnings = append(h.Warnings, "Redis has AOF off (appendonly no): "+
+			"a Redis crash or restart may lose accepted events; set appendonly yes")
+	default:
+		h.Warnings = append(h.Warnings, "Redis did not report aof_enabled: "+
+			"check by hand that appendonly is yes, or a Redis crash may lose accepted events")
+	}
+	return h, nil
+}
+
+// settingWord is what a maxmemory-policy value looks like; anything else
+// is not quoted in a warning.
+var settingWord = regexp.MustCompile(`^[a-z][a-z-]{0,31}$`)
+
+// refused tells an error reply that refuses the command (unknown, renamed,
+// not permitted by ACL) from a server that cannot answer now.
+func refused(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && !transientReply(rerr.Error())
+}
+
+// infoField reads one "name:value" line of an INFO reply.
+func infoField(info, name string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
