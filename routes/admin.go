@@ -3,8 +3,6 @@ package routes
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -64,19 +62,6 @@ func newDeliveryView(d gateway.DeliveryRecord, withEventID bool) deliveryView {
 	return v
 }
 
-// subscriberView is one row of GET /admin/api/subscribers.
-type subscriberView struct {
-	Name          string     `json:"name"`
-	URL           string     `json:"url"`
-	Breaker       string     `json:"breaker"`
-	Paused        bool       `json:"paused"`
-	Pending       int64      `json:"pending"`
-	Dead          int64      `json:"dead"`
-	Delivered     int64      `json:"delivered"`
-	LastSuccessAt *time.Time `json:"last_success_at"` // null: never
-	LastError     string     `json:"last_error"`
-}
-
 func (a *admin) event(c *fiber.Ctx) error {
 	rec, err := a.Store.Event(c.UserContext(), strings.Clone(c.Params("id")))
 	if err != nil {
@@ -124,7 +109,9 @@ func (a *admin) events(c *fiber.Ctx) error {
 	return c.JSON(page)
 }
 
-// deadLimit is the default page of GET /admin/api/dead.
+// deadLimit is the default page of GET /admin/api/dead. Without
+// ?subscriber= the page is per subscriber, configured and removed ones
+// alike.
 const deadLimit = 100
 
 func (a *admin) dead(c *fiber.Ctx) error {
@@ -135,17 +122,24 @@ func (a *admin) dead(c *fiber.Ctx) error {
 	if limit == 0 {
 		limit = deadLimit
 	}
-	names := a.subscriberNames()
+	ctx := c.UserContext()
+	var names []string
 	if q := c.Query("subscriber"); q != "" {
-		name, ok := a.subscriberName(q)
-		if !ok {
-			return unknownSubscriber(q)
+		name, err := a.knownSubscriber(ctx, q)
+		if err != nil {
+			return err
 		}
 		names = []string{name}
+	} else {
+		removed, err := a.removedNames(ctx)
+		if err != nil {
+			return fmt.Errorf("admin dead: %w", err)
+		}
+		names = append(a.subscriberNames(), removed...)
 	}
 	out := []deliveryView{}
 	for _, name := range names {
-		recs, err := a.Store.Dead(c.UserContext(), name, limit)
+		recs, err := a.Store.Dead(ctx, name, limit)
 		if err != nil {
 			return fmt.Errorf("admin dead %s: %w", name, err)
 		}
@@ -156,84 +150,24 @@ func (a *admin) dead(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-func (a *admin) subscribers(c *fiber.Ctx) error {
-	cfg := a.Ingester.Config()
-	out := make([]subscriberView, 0, len(cfg.Subscribers))
-	for _, name := range a.subscriberNames() {
-		st, err := a.Store.Stats(c.UserContext(), name)
-		if err != nil {
-			return fmt.Errorf("admin stats %s: %w", name, err)
-		}
-		paused, err := a.Store.Paused(c.UserContext(), name)
-		if err != nil {
-			return fmt.Errorf("admin paused %s: %w", name, err)
-		}
-		v := subscriberView{
-			Name:      name,
-			URL:       redactURL(cfg.Subscribers[name].URL),
-			Breaker:   a.Engine.Breaker(name),
-			Paused:    paused,
-			Pending:   st.Pending,
-			Dead:      st.Dead,
-			Delivered: st.Delivered,
-			LastError: st.LastError,
-		}
-		if !st.LastSuccessAt.IsZero() {
-			t := st.LastSuccessAt
-			v.LastSuccessAt = &t
-		}
-		out = append(out, v)
-	}
-	return c.JSON(out)
-}
-
-// subscriberNames lists the configured subscribers, sorted.
-func (a *admin) subscriberNames() []string {
-	subs := a.Ingester.Config().Subscribers
-	names := make([]string, 0, len(subs))
-	for n := range subs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// subscriberName returns the config's own copy of a subscriber name, which
-// outlives the request buffer q points into.
-func (a *admin) subscriberName(q string) (string, bool) {
-	sub, ok := a.Ingester.Config().Subscribers[q]
-	if !ok {
-		return "", false
-	}
-	if sub.Name != "" {
-		return sub.Name, true
-	}
-	return strings.Clone(q), true
-}
-
-func unknownSubscriber(name string) error {
-	return fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("unknown subscriber %q", name))
-}
-
-// queryLimit parses ?limit=, 0 when absent.
+// queryLimit parses ?limit=, 0 when absent. Anything but a whole number
+// from 1 to gateway.MaxPage is a 400: the store would cap a larger one
+// silently, and a client asking for more than a page should know it got
+// less.
 func queryLimit(c *fiber.Ctx) (int, error) {
 	q := c.Query("limit")
 	if q == "" {
 		return 0, nil
 	}
+	// Atoi refuses junk, exponents and values past int: all 400.
 	n, err := strconv.Atoi(q)
 	if err != nil || n < 1 {
-		return 0, fiber.NewError(fiber.StatusBadRequest, "limit: want a positive integer")
+		return 0, fiber.NewError(fiber.StatusBadRequest,
+			fmt.Sprintf("limit: want a whole number from 1 to %d", gateway.MaxPage))
+	}
+	if n > gateway.MaxPage {
+		return 0, fiber.NewError(fiber.StatusBadRequest,
+			fmt.Sprintf("limit: at most %d", gateway.MaxPage))
 	}
 	return n, nil
-}
-
-// redactURL hides a password in a subscriber URL's userinfo: the admin API
-// never shows secrets.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

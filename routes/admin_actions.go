@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookgate/hookgate/gateway"
 )
 
 // redeliver is POST /admin/api/events/{id}/redeliver[?subscriber=NAME]:
@@ -39,11 +41,13 @@ func (a *admin) redeliver(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"queued": n})
 }
 
-// redeliverDead is POST /admin/api/subscribers/{name}/redeliver-dead.
+// redeliverDead is POST /admin/api/subscribers/{name}/redeliver-dead. A
+// removed subscriber's dead deliveries may be queued again too: they wait
+// in the store until the subscriber is configured again (or purged).
 func (a *admin) redeliverDead(c *fiber.Ctx) error {
-	name, ok := a.subscriberName(c.Params("name"))
-	if !ok {
-		return unknownSubscriber(c.Params("name"))
+	name, err := a.knownSubscriber(c.UserContext(), c.Params("name"))
+	if err != nil {
+		return err
 	}
 	n, err := a.Store.RedeliverDead(c.UserContext(), name, a.Now())
 	if err != nil {
@@ -57,7 +61,8 @@ func (a *admin) pause(c *fiber.Ctx) error  { return a.setPaused(c, true) }
 func (a *admin) resume(c *fiber.Ctx) error { return a.setPaused(c, false) }
 
 // setPaused holds or releases a subscriber's deliveries for every process
-// sharing the store; on resume the local workers are woken at once.
+// sharing the store (the store's Claim refuses a paused subscriber), then
+// tells the local engine, so that it stops claiming, or is woken, at once.
 func (a *admin) setPaused(c *fiber.Ctx, paused bool) error {
 	name, ok := a.subscriberName(c.Params("name"))
 	if !ok {
@@ -66,9 +71,7 @@ func (a *admin) setPaused(c *fiber.Ctx, paused bool) error {
 	if err := a.Store.SetPaused(c.UserContext(), name, paused); err != nil {
 		return fmt.Errorf("admin pause %s: %w", name, err)
 	}
-	if !paused {
-		a.Engine.Notify(name)
-	}
+	a.Engine.NotifyPaused(name, paused)
 	return c.JSON(fiber.Map{"name": name, "paused": paused})
 }
 
@@ -97,13 +100,18 @@ type statusView struct {
 	RegistrationTests int64      `json:"registration_tests"`
 }
 
+// storeView is the store's part of the status. Warnings and orphans
+// (gateway.StoreHealth) are there when the store reports its health
+// (gateway.HealthReporter) and answers; absent otherwise.
 type storeView struct {
 	Kind  string `json:"kind"`
 	OK    bool   `json:"ok"`
 	Error string `json:"error,omitempty"`
+	*gateway.StoreHealth
 }
 
-// queueView sums the subscribers' counters; absent when the store is down.
+// queueView sums the counters of the subscribers the store holds work
+// for, configured or removed; zero when the store is down.
 type queueView struct {
 	Pending   int64 `json:"pending"`
 	Dead      int64 `json:"dead"`
@@ -134,7 +142,14 @@ func (a *admin) status(c *fiber.Ctx) error {
 		v.Store.OK, v.Store.Error = false, "unavailable"
 		return c.JSON(v)
 	}
-	for _, name := range a.subscriberNames() {
+	v.Store.StoreHealth = a.storeHealth(ctx)
+	removed, err := a.removedNames(ctx)
+	if err != nil {
+		a.Logger.Warn("status: store subscribers", "error", err)
+		v.Store.OK, v.Store.Error = false, "unavailable"
+		return c.JSON(v)
+	}
+	for _, name := range append(a.subscriberNames(), removed...) {
 		st, err := a.Store.Stats(ctx, name)
 		if err != nil {
 			v.Store.OK, v.Store.Error = false, "unavailable"
@@ -145,4 +160,22 @@ func (a *admin) status(c *fiber.Ctx) error {
 		v.Queue.Delivered += st.Delivered
 	}
 	return c.JSON(v)
+}
+
+// storeHealth asks the store about its setup, nil when it cannot say (a
+// failed check is logged: its text can name the backend's address).
+func (a *admin) storeHealth(ctx context.Context) *gateway.StoreHealth {
+	hr, ok := a.Store.(gateway.HealthReporter)
+	if !ok {
+		return nil
+	}
+	h, err := hr.Health(ctx)
+	if err != nil {
+		a.Logger.Warn("store health check", "error", err)
+		return nil
+	}
+	if h.Warnings == nil {
+		h.Warnings = []string{}
+	}
+	return &h
 }

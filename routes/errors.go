@@ -12,6 +12,10 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
+// retryAfterOverload is the Retry-After of a 503 for ErrOverloaded, in
+// seconds: bodies in memory drain within a store write or a read timeout.
+const retryAfterOverload = "2"
+
 // maxReason bounds the reason echoed to the client in a 400, so that a
 // provider's error message can never turn into a large response.
 const maxReason = 200
@@ -30,6 +34,8 @@ func statusOf(err error) int {
 		return fiber.StatusNotFound
 	case errors.Is(err, gateway.ErrTooLarge):
 		return fiber.StatusRequestEntityTooLarge
+	case errors.Is(err, gateway.ErrOverloaded):
+		return fiber.StatusServiceUnavailable
 	case errors.Is(err, gateway.ErrConflict):
 		return fiber.StatusConflict
 	case errors.As(err, &fe):
@@ -63,6 +69,8 @@ func publicMessage(err error, status int) string {
 		return gateway.ErrTooLarge.Error()
 	case status == fiber.StatusConflict:
 		return gateway.ErrConflict.Error() + "; try again once the attempt is recorded"
+	case errors.Is(err, gateway.ErrOverloaded):
+		return gateway.ErrOverloaded.Error()
 	default:
 		return gateway.ErrUnavailable.Error()
 	}
@@ -79,6 +87,12 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	}
 	return func(c *fiber.Ctx, err error) error {
 		status := statusOf(err)
+		if errors.Is(err, gateway.ErrOverloaded) {
+			// Refused before the body was read: the rest of it is still on
+			// the wire, so the connection cannot carry another request.
+			c.Set(fiber.HeaderRetryAfter, retryAfterOverload)
+			c.Context().SetConnectionClose()
+		}
 		if l, ok := limits[status]; ok {
 			var fe *fiber.Error
 			if !errors.As(err, &fe) {

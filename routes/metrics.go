@@ -64,11 +64,18 @@ func (a *admin) metrics(c *fiber.Ctx) error {
 		sources = append(sources, name)
 	}
 	sort.Strings(sources)
-	family("hookgate_ingest_events_total", "counter", "Events received, by source and result (stored, duplicate).")
+	family("hookgate_ingest_events_total", "counter", "Events received, by source and result (stored, duplicate, stale: older than max_event_age).")
 	for _, s := range sources {
 		sample("hookgate_ingest_events_total", `source="`+s+`",result="stored"`, counts[s].Stored)
 		sample("hookgate_ingest_events_total", `source="`+s+`",result="duplicate"`, counts[s].Duplicates)
+		sample("hookgate_ingest_events_total", `source="`+s+`",result="stale"`, counts[s].Stale)
 	}
+	family("hookgate_ingest_pending_bytes", "gauge", "Request body bytes held in memory now, against server.max_pending_bytes.")
+	sample("hookgate_ingest_pending_bytes", "", a.pending.Used())
+	family("hookgate_ingest_pending_limit_bytes", "gauge", "server.max_pending_bytes in force.")
+	sample("hookgate_ingest_pending_limit_bytes", "", int64(a.Ingester.Config().Server.MaxPendingBytes))
+	family("hookgate_ingest_overload_refusals_total", "counter", "Requests answered 503 because their body would have passed server.max_pending_bytes.")
+	sample("hookgate_ingest_overload_refusals_total", "", a.pending.Refused())
 	family("hookgate_ingest_registration_tests_total", "counter", "Provider registration tests answered, by source.")
 	for _, s := range sources {
 		sample("hookgate_ingest_registration_tests_total", `source="`+s+`"`, counts[s].Tests)
@@ -94,6 +101,12 @@ func (a *admin) metrics(c *fiber.Ctx) error {
 	family("hookgate_store_up", "gauge", "1 while the store answers.")
 	sample("hookgate_store_up", "", up)
 	if up == 1 {
+		if h := a.storeHealth(ctx); h != nil {
+			family("hookgate_store_warnings", "gauge", "Settings under which the store may lose or evict accepted events; the admin status names them.")
+			sample("hookgate_store_warnings", "", int64(len(h.Warnings)))
+			family("hookgate_store_orphans_total", "counter", "Queue entries found without their event since the store was opened, dropped.")
+			sample("hookgate_store_orphans_total", "", h.Orphans)
+		}
 		a.subscriberMetrics(ctx, &b, family, sample)
 	}
 
@@ -103,17 +116,24 @@ func (a *admin) metrics(c *fiber.Ctx) error {
 
 // subscriberMetrics adds the per-subscriber families; a subscriber whose
 // stats cannot be read is left out rather than failing the scrape.
+//
+// Removed subscribers (out of the config, work still in the store) appear
+// in the pending and dead families only, with the same labels as the
+// configured ones, and hookgate_subscriber_removed tells them apart (an
+// info-style gauge to join on), so that sums over the queue stay whole and
+// no series changes its labels when a subscriber is removed.
 func (a *admin) subscriberMetrics(ctx context.Context, b *bytes.Buffer,
 	family func(name, typ, help string), sample func(name, labels string, v int64)) {
 	type row struct {
 		name           string
+		removed        bool
 		pending, dead  int64
 		delivered      int64
 		paused         bool
 		breaker        string
 		lastSuccessSec int64
 	}
-	var rows []row
+	var rows, removedRows []row
 	for _, name := range a.subscriberNames() {
 		st, err := a.Store.Stats(ctx, name)
 		if err != nil {
@@ -130,6 +150,16 @@ func (a *admin) subscriberMetrics(ctx context.Context, b *bytes.Buffer,
 		}
 		rows = append(rows, r)
 	}
+	if removed, err := a.removedNames(ctx); err == nil {
+		for _, name := range removed {
+			if st, err := a.Store.Stats(ctx, name); err == nil {
+				// The store's names were valid when configured; escaped all the same.
+				removedRows = append(removedRows, row{name: escapeLabel(name), removed: true, pending: st.Pending, dead: st.Dead})
+			}
+		}
+	}
+	queued := append(append([]row(nil), rows...), removedRows...)
+	sort.Slice(queued, func(i, j int) bool { return queued[i].name < queued[j].name })
 	family("hookgate_delivery_attempts_total", "counter", "Delivery attempts by subscriber and what they led to (delivered, retrying, dead).")
 	for _, r := range rows {
 		n := a.Engine.Attempts(r.name)
@@ -137,16 +167,20 @@ func (a *admin) subscriberMetrics(ctx context.Context, b *bytes.Buffer,
 		sample("hookgate_delivery_attempts_total", `subscriber="`+r.name+`",outcome="retrying"`, n.Retrying)
 		sample("hookgate_delivery_attempts_total", `subscriber="`+r.name+`",outcome="dead"`, n.Dead)
 	}
-	family("hookgate_subscriber_in_flight", "gauge", "Requests to the subscriber under way in this process.")
+	family("hookgate_subscriber_in_flight", "gauge", "Deliveries in this process's hands: requests under way and attempts not yet recorded.")
 	for _, r := range rows {
 		sample("hookgate_subscriber_in_flight", `subscriber="`+r.name+`"`, int64(a.Engine.InFlight(r.name)))
 	}
-	family("hookgate_subscriber_pending", "gauge", "Deliveries waiting or retrying.")
-	for _, r := range rows {
+	family("hookgate_subscriber_removed", "gauge", "1 for a subscriber no longer in the config whose deliveries are still in the store, 0 for a configured one.")
+	for _, r := range queued {
+		sample("hookgate_subscriber_removed", `subscriber="`+r.name+`"`, boolInt(r.removed))
+	}
+	family("hookgate_subscriber_pending", "gauge", "Deliveries waiting or retrying, removed subscribers' included.")
+	for _, r := range queued {
 		sample("hookgate_subscriber_pending", `subscriber="`+r.name+`"`, r.pending)
 	}
-	family("hookgate_subscriber_dead", "gauge", "Dead deliveries kept for redelivery.")
-	for _, r := range rows {
+	family("hookgate_subscriber_dead", "gauge", "Dead deliveries kept for redelivery, removed subscribers' included.")
+	for _, r := range queued {
 		sample("hookgate_subscriber_dead", `subscriber="`+r.name+`"`, r.dead)
 	}
 	family("hookgate_subscriber_delivered_total", "counter", "Deliveries that succeeded, over the store's lifetime.")

@@ -25,6 +25,10 @@ type Engine interface {
 	// Notify wakes the subscriber's workers: new work is due. It must not
 	// block.
 	Notify(subscriber string)
+	// NotifyPaused tells the engine that the subscriber was just paused or
+	// resumed in the store, so that it stops claiming (or resumes) at once
+	// rather than when it next reads the flag. It must not block.
+	NotifyPaused(subscriber string, paused bool)
 	// InFlight is how many requests to the subscriber are under way.
 	InFlight(subscriber string) int
 	// Attempts counts the subscriber's attempts by outcome since start.
@@ -59,6 +63,10 @@ type Deps struct {
 	Version   string
 	Logger    *slog.Logger     // default slog.Default()
 	Now       func() time.Time // default time.Now
+
+	// pending is the public listener's body budget, made by New and read
+	// by the metrics.
+	pending *byteBudget
 }
 
 func (d *Deps) defaults() {
@@ -70,8 +78,10 @@ func (d *Deps) defaults() {
 	}
 }
 
-// Listener timeouts. Reads allow a max_body upload over a slow link; idle
-// keep-alive connections are reaped so that shutdown is not held up long.
+// Listener limits. Reads allow a max_body upload over a slow link, and end
+// a slow-loris client (headers or body trickled in) after readTimeout from
+// the request's first byte; idle keep-alive connections are reaped so that
+// shutdown is not held up long.
 const (
 	readTimeout  = 30 * time.Second
 	writeTimeout = 30 * time.Second
@@ -80,6 +90,15 @@ const (
 	pingTimeout = 2 * time.Second
 	// adminBodyLimit is plenty for the admin API, which takes no bodies.
 	adminBodyLimit = 64 << 10
+	// maxConns bounds the connections a listener serves at once; past it
+	// fasthttp answers 503 and closes. Each costs about 30KB before its
+	// body (goroutine, read and write buffers, an 8KB body prefetch), so
+	// 2048 of them stay near 60MB beside server.max_pending_bytes.
+	maxConns = 2048
+	// readBufferSize is the per-connection read buffer; it also bounds a
+	// request's headers (larger ones get 431). Providers send a few hundred
+	// bytes of headers.
+	readBufferSize = 8 << 10
 )
 
 func fiberConfig(bodyLimit int, log *slog.Logger) fiber.Config {
@@ -87,6 +106,8 @@ func fiberConfig(bodyLimit int, log *slog.Logger) fiber.Config {
 		AppName:               "hookgate",
 		DisableStartupMessage: true,
 		BodyLimit:             bodyLimit,
+		Concurrency:           maxConns,
+		ReadBufferSize:        readBufferSize,
 		ReadTimeout:           readTimeout,
 		WriteTimeout:          writeTimeout,
 		IdleTimeout:           idleTimeout,
@@ -109,23 +130,27 @@ const DefaultMaxBody = 5 << 20
 // admin token, and /metrics and health without it.
 func New(d Deps) (public, admin *fiber.App) {
 	d.defaults()
+	d.pending = &byteBudget{}
 	requests := &requestCounts{}
 	return newPublic(d, requests), newAdmin(d, requests)
 }
 
 func newPublic(d Deps, requests *requestCounts) *fiber.App {
-	limit := int(d.Ingester.Config().Server.MaxBody)
-	if limit <= 0 {
-		limit = DefaultMaxBody
-	}
-	conf := fiberConfig(limit, d.Logger)
+	// Bodies are streamed to the handler, which enforces max_body and
+	// max_pending_bytes. fasthttp's own limit only sets how much it reads
+	// ahead before calling the handler: min(limit, 8KB) bytes, or limit+1
+	// of a longer body, waiting for them. With a limit of 1 it waits for
+	// two bytes at most, so that an unknown source, an oversized declared
+	// length or a full budget is answered at once rather than after the
+	// client has sent 8KB, and a stalled body holds no read-ahead buffer.
+	conf := fiberConfig(1, d.Logger)
 	conf.StreamRequestBody = true
 	// fasthttp would otherwise read and spool a multipart/form-data body in
 	// full, whatever its size, before the handler could refuse it.
 	conf.DisablePreParseMultipartForm = true
 	app := fiber.New(conf)
 	app.Use(recovery(d.Logger))
-	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests}
+	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests, budget: d.pending}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
 	health(app, d)
@@ -137,6 +162,7 @@ func newPublic(d Deps, requests *requestCounts) *fiber.App {
 func newAdmin(d Deps, requests *requestCounts) *fiber.App {
 	app := fiber.New(fiberConfig(adminBodyLimit, d.Logger))
 	app.Use(recovery(d.Logger))
+	app.Use(loopbackGuard(d.Ingester))
 	app.Use("/admin", bearer(d.Ingester))
 	a := &admin{Deps: d, requests: requests}
 	api := app.Group("/admin/api")
@@ -145,6 +171,7 @@ func newAdmin(d Deps, requests *requestCounts) *fiber.App {
 	api.Post("/subscribers/:name/redeliver-dead", a.redeliverDead)
 	api.Post("/subscribers/:name/pause", a.pause)
 	api.Post("/subscribers/:name/resume", a.resume)
+	api.Delete("/subscribers/:name/deliveries", a.purge)
 	api.Get("/events", a.events)
 	api.Get("/events/:id", a.event)
 	api.Post("/events/:id/redeliver", a.redeliver)

@@ -13,11 +13,20 @@ import (
 // maxErrorWait caps the wait between claims while the store fails.
 const maxErrorWait = 5 * time.Second
 
+// Values of dispatcher.told.
+const (
+	toldNone int32 = iota
+	toldPaused
+	toldResumed
+)
+
 // dispatcher claims and sends one subscriber's deliveries.
 type dispatcher struct {
-	e        *Engine
-	name     string
-	state    atomic.Pointer[subState]
+	e     *Engine
+	name  string
+	state atomic.Pointer[subState]
+	// inflight counts claims in this process's hands, from Claim until
+	// their Record or Release returns; max_in_flight bounds it.
 	inflight atomic.Int64
 	// Attempts by outcome, for metrics.
 	delivered, retrying, dead atomic.Int64
@@ -27,6 +36,10 @@ type dispatcher struct {
 	// recheck: a Notify came; if the cached flag says paused, read it
 	// again, so that a resume followed by Notify takes effect at once.
 	recheck atomic.Bool
+	// told: the paused flag this process has just written to the store
+	// (Engine.NotifyPaused), taken by the run goroutine at its next loop
+	// in place of its cached read: toldNone, toldPaused or toldResumed.
+	told atomic.Int32
 
 	// Read and written by the run goroutine only.
 	paused      bool
@@ -107,10 +120,23 @@ func (d *dispatcher) run(ctx context.Context) {
 
 // isPaused reads Store.Paused at most once per Options.PausedFor: it is
 // consulted on every loop and must not cost a store round trip each time.
-// While paused, a Notify forces a fresh read (the admin API's resume
-// notifies). When the read fails the last known value stands.
+// A pause or resume made in this process (Engine.NotifyPaused) is taken at
+// once, with no read; while paused, a Notify forces a fresh read. When the
+// read fails the last known value stands.
+//
+// The cache only spares the store: Claim itself refuses a paused
+// subscriber, so a stale false here costs a refused claim, never an
+// attempt.
 func (d *dispatcher) isPaused(ctx context.Context) bool {
 	now := time.Now()
+	switch d.told.Swap(toldNone) {
+	case toldPaused:
+		d.paused, d.pausedUntil = true, now.Add(d.e.opts.PausedFor)
+		return true
+	case toldResumed:
+		d.paused, d.pausedUntil = false, now.Add(d.e.opts.PausedFor)
+		return false
+	}
 	recheck := d.recheck.Swap(false) && d.paused
 	if now.Before(d.pausedUntil) && !recheck {
 		return d.paused

@@ -31,8 +31,9 @@ type Options struct {
 	// gateway process (200ms).
 	PollInterval time.Duration
 	// PausedFor is how long a dispatcher trusts its last read of
-	// Store.Paused (1s); a pause set by the admin API, in this process or
-	// another, takes effect within it.
+	// Store.Paused (1s): a pause set by another process's admin API stops
+	// this process's claims within it (the store refuses them meanwhile);
+	// one set in this process takes effect at once (NotifyPaused).
 	PausedFor time.Duration
 	// LeaseFor is how long a claim lasts for a subscriber timeout: long
 	// enough to send and record (timeout*2 + 10s).
@@ -163,6 +164,28 @@ func (e *Engine) Notify(subscriber string) {
 	}
 }
 
+// NotifyPaused tells the engine that the subscriber has just been paused
+// or resumed in the store (Store.SetPaused has returned): its dispatcher
+// takes the new value at its next loop, without waiting for its cached
+// read of the flag (Options.PausedFor) to expire, so that a pause stops
+// this process's claims at once and a resume releases the work at once.
+// The store's Claim, which refuses a paused subscriber, is what makes a
+// pause hold across processes; this only spares it claims it would
+// refuse. Attempts already under way finish. It never blocks; unknown
+// names are ignored.
+func (e *Engine) NotifyPaused(subscriber string, paused bool) {
+	d := e.dispatcher(subscriber)
+	if d == nil {
+		return
+	}
+	v := toldResumed
+	if paused {
+		v = toldPaused
+	}
+	d.told.Store(v)
+	signal(d.wake)
+}
+
 // Update applies a reloaded subscriber set: new subscribers get a
 // dispatcher, removed ones stop claiming (their work stays in the store,
 // their requests in flight finish and are recorded), changed ones take the
@@ -254,7 +277,9 @@ func (e *Engine) Breaker(subscriber string) string {
 	return d.state.Load().breaker.State().String()
 }
 
-// InFlight returns how many requests to the subscriber are under way.
+// InFlight returns how many of the subscriber's claimed deliveries are in
+// this process's hands: requests under way, and finished attempts whose
+// Record has not yet returned. It is at most MaxInFlight.
 func (e *Engine) InFlight(subscriber string) int {
 	d := e.dispatcher(subscriber)
 	if d == nil {

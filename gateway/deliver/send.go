@@ -27,20 +27,15 @@ const (
 // the claim back when the breaker or a shutdown prevents the attempt.
 func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	e := d.e
-	// The slot counts requests to the subscriber (max_in_flight), so it is
-	// freed as soon as the request is over, not after the store has taken
-	// the record: a burst's next claim need not wait for a commit. The
-	// delivery stays leased until Record, so it cannot be claimed twice.
-	slotHeld := true
-	freeSlot := func() {
-		if slotHeld {
-			slotHeld = false
-			d.inflight.Add(-1)
-			signal(d.freed)
-		}
-	}
+	// The slot (max_in_flight) is held from the claim until the store has
+	// taken the record or the hand-back, not just while the request is
+	// under way: a finished attempt still holds a goroutine, the body and
+	// a lease until Record returns, so a slow store must slow the claims
+	// down rather than let finished-but-unrecorded sends pile up without
+	// bound. The price is that a burst's next claim waits for a commit.
 	defer func() {
-		freeSlot()
+		d.inflight.Add(-1)
+		signal(d.freed)
 		e.sends.Done()
 	}()
 
@@ -63,7 +58,6 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		return
 	}
 	done(verdict(res.Class))
-	freeSlot()
 
 	now := e.opts.Now()
 	status, next := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())

@@ -92,6 +92,8 @@ func TestEngine(t *testing.T) {
 		{"TwoEngines", testTwoEngines},
 		{"Update", testUpdate},
 		{"Paused", testPaused},
+		{"NotifyPaused", testNotifyPaused},
+		{"UnrecordedCountInFlight", testUnrecordedCountInFlight},
 	}
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
