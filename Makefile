@@ -22,8 +22,8 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-## fuzz: each provider's parser for FUZZTIME (default 30s)
-FUZZTIME ?= 30s
+## fuzz: each provider's parser (the untrusted input at the edge) for FUZZTIME each (default 10m)
+FUZZTIME ?= 10m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/iimmpact
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/catalog360

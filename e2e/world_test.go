@@ -66,6 +66,8 @@ type world struct {
 	store       map[string]any
 	redis       *testredis.Server // nil on the embedded store
 	server      map[string]any    // extra keys of the server block (max_body)
+	iimmpact    map[string]any    // extra keys of the iimmpact source (max_event_age)
+	noToken     bool              // admin without a token (loopback only)
 	subscribers map[string]any
 	gateways    int
 	// tlsClient trusts the certificate the public listener serves, when
@@ -82,6 +84,7 @@ func newWorld(t *testing.T, b backend) *world {
 		store:       store,
 		redis:       srv,
 		server:      map[string]any{},
+		iimmpact:    map[string]any{},
 		subscribers: map[string]any{},
 	}
 }
@@ -141,12 +144,20 @@ func (w *world) config(listen, admin string) map[string]any {
 	for k, v := range w.server {
 		server[k] = v
 	}
+	iimmpact := map[string]any{"provider": "iimmpact", "secrets": []string{iimmpactOld, iimmpactSecret}}
+	for k, v := range w.iimmpact {
+		iimmpact[k] = v
+	}
+	adminBlock := map[string]any{"listen": admin, "token": adminToken}
+	if w.noToken {
+		delete(adminBlock, "token")
+	}
 	return map[string]any{
 		"server": server,
-		"admin":  map[string]any{"listen": admin, "token": adminToken},
+		"admin":  adminBlock,
 		"store":  w.store,
 		"sources": map[string]any{
-			"iimmpact":   map[string]any{"provider": "iimmpact", "secrets": []string{iimmpactOld, iimmpactSecret}},
+			"iimmpact":   iimmpact,
 			"catalog360": map[string]any{"provider": "catalog360", "secrets": []string{c360Key}},
 		},
 		"subscribers": w.subscribers,
