@@ -68,6 +68,7 @@ func runBaseline(ctx context.Context, o options) (*runResult, error) {
 	res.Load = loadgen.Load{Addr: addr, Gen: gen, Concurrency: o.Concurrency, Rate: o.Rate,
 		Duration: o.Duration, Timeout: o.Timeout, Now: time.Now}.Run(ctx)
 	code, took := srv.stop(stopGrace)
+	res.PeakRSS = srv.peakRSS()
 	res.ExitCode, res.ExitTook = &code, took
 	if code != 0 {
 		res.ExitLog = srv.logTail()

@@ -80,7 +80,7 @@ func runGateway(ctx context.Context, o options, store string) (*runResult, error
 
 	res.Drain, res.Drained = drain(ctx, sinks, res.Load.AcceptedSeq, o.Drain, o.DrainIdle)
 	code, took := gw.stop(stopGrace)
-	res.ExitCode, res.ExitTook = &code, took
+	res.ExitCode, res.ExitTook, res.PeakRSS = &code, took, gw.peakRSS()
 	if code != 0 {
 		res.ExitLog = gw.logTail()
 	}

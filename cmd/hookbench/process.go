@@ -95,6 +95,23 @@ func (p *proc) stop(grace time.Duration) (code int, took time.Duration) {
 	return -1, time.Since(start)
 }
 
+// peakRSS is the exited process's high-water mark of resident memory, in
+// bytes (getrusage's ru_maxrss); 0 before it has exited.
+func (p *proc) peakRSS() int64 {
+	select {
+	case <-p.done:
+	default:
+		return 0
+	}
+	if p.cmd.ProcessState == nil {
+		return 0
+	}
+	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		return ru.Maxrss << 10 // kilobytes on Linux
+	}
+	return 0
+}
+
 func (p *proc) logTail() string {
 	b, _ := os.ReadFile(p.logPath)
 	if len(b) > 3000 {

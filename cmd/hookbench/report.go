@@ -37,6 +37,7 @@ type runResult struct {
 	ExitCode *int          `json:"exit_code"` // after SIGTERM; nil if never stopped
 	ExitTook time.Duration `json:"exit_took_ns"`
 	ExitLog  string        `json:"exit_log,omitempty"`
+	PeakRSS  int64         `json:"peak_rss_bytes"` // of the server process, over its whole run
 	Failures []string      `json:"failures,omitempty"`
 }
 
@@ -158,6 +159,7 @@ func (rep *report) writeText(w io.Writer) error {
 	row("lost", gw(func(r *runResult) string { return fmt.Sprint(r.Lost) }))
 	row("duplicates", gw(func(r *runResult) string { return fmt.Sprint(r.Duplicates) }))
 	row("bad signatures", gw(func(r *runResult) string { return fmt.Sprint(r.BadSignatures) }))
+	row("peak RSS (server)", func(r *runResult) string { return fmt.Sprintf("%d MB", r.PeakRSS>>20) })
 	row("exit after SIGTERM", func(r *runResult) string {
 		if r.ExitCode == nil {
 			return "-"
