@@ -167,7 +167,7 @@ func (a *admin) subscriberMetrics(ctx context.Context, b *bytes.Buffer,
 		sample("hookgate_delivery_attempts_total", `subscriber="`+r.name+`",outcome="retrying"`, n.Retrying)
 		sample("hookgate_delivery_attempts_total", `subscriber="`+r.name+`",outcome="dead"`, n.Dead)
 	}
-	family("hookgate_subscriber_in_flight", "gauge", "Deliveries in this process's hands: requests under way and attempts not yet recorded.")
+	family("hookgate_subscriber_in_flight", "gauge", "Requests to the subscriber under way in this process (at most max_in_flight).")
 	for _, r := range rows {
 		sample("hookgate_subscriber_in_flight", `subscriber="`+r.name+`"`, int64(a.Engine.InFlight(r.name)))
 	}

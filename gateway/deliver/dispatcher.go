@@ -25,9 +25,11 @@ type dispatcher struct {
 	e     *Engine
 	name  string
 	state atomic.Pointer[subState]
-	// inflight counts claims in this process's hands, from Claim until
-	// their Record or Release returns; max_in_flight bounds it.
-	inflight atomic.Int64
+	// inflight counts claims from Claim until their request is over;
+	// max_in_flight bounds it. unrecorded counts attempts whose request is
+	// over and whose Record (or Release) has not returned;
+	// Options.MaxUnrecorded bounds it.
+	inflight, unrecorded atomic.Int64
 	// Attempts by outcome, for metrics.
 	delivered, retrying, dead atomic.Int64
 	wake                      chan struct{} // Notify, Update
@@ -80,8 +82,9 @@ func (d *dispatcher) run(ctx context.Context) {
 			d.wait(ctx, poll, false)
 			continue
 		}
+		limit := max(st.cfg.MaxInFlight, 1)
 		inflight := int(d.inflight.Load())
-		slots := max(st.cfg.MaxInFlight, 1) - inflight
+		slots := min(limit-inflight, limit+e.opts.MaxUnrecorded-inflight-int(d.unrecorded.Load()))
 		switch st.breaker.State() {
 		case gobreaker.StateOpen:
 			d.wait(ctx, poll, false) // events wait; no attempt is spent

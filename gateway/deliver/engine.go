@@ -35,6 +35,12 @@ type Options struct {
 	// this process's claims within it (the store refuses them meanwhile);
 	// one set in this process takes effect at once (NotifyPaused).
 	PausedFor time.Duration
+	// MaxUnrecorded caps, per subscriber, the attempts that are over but
+	// whose Record has not returned (256). Each holds a goroutine, its body
+	// and a lease: the cap keeps a slow store from collecting them without
+	// end, and its size lets a healthy one commit records in large batches
+	// while the next requests go out. Claims wait while it is reached.
+	MaxUnrecorded int
 	// LeaseFor is how long a claim lasts for a subscriber timeout: long
 	// enough to send and record (timeout*2 + 10s).
 	LeaseFor func(timeout time.Duration) time.Duration
@@ -65,6 +71,9 @@ func (o *Options) fill() {
 	}
 	if o.PausedFor <= 0 {
 		o.PausedFor = time.Second
+	}
+	if o.MaxUnrecorded <= 0 {
+		o.MaxUnrecorded = 256
 	}
 	if o.LeaseFor == nil {
 		o.LeaseFor = func(timeout time.Duration) time.Duration { return 2*timeout + 10*time.Second }
@@ -277,9 +286,9 @@ func (e *Engine) Breaker(subscriber string) string {
 	return d.state.Load().breaker.State().String()
 }
 
-// InFlight returns how many of the subscriber's claimed deliveries are in
-// this process's hands: requests under way, and finished attempts whose
-// Record has not yet returned. It is at most MaxInFlight.
+// InFlight returns how many requests to the subscriber are under way in
+// this process, at most MaxInFlight. (Finished attempts awaiting their
+// Record are not counted; Options.MaxUnrecorded caps them.)
 func (e *Engine) InFlight(subscriber string) int {
 	d := e.dispatcher(subscriber)
 	if d == nil {

@@ -27,14 +27,25 @@ const (
 // the claim back when the breaker or a shutdown prevents the attempt.
 func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	e := d.e
-	// The slot (max_in_flight) is held from the claim until the store has
-	// taken the record or the hand-back, not just while the request is
-	// under way: a finished attempt still holds a goroutine, the body and
-	// a lease until Record returns, so a slow store must slow the claims
-	// down rather than let finished-but-unrecorded sends pile up without
-	// bound. The price is that a burst's next claim waits for a commit.
+	// The request slot (max_in_flight) is held while the request is under
+	// way; then the attempt moves to the unrecorded count until the store
+	// has taken its record. A finished attempt still holds a goroutine,
+	// the body and a lease, so the dispatcher caps unrecorded attempts too
+	// (Options.MaxUnrecorded): a slow store slows the claims down instead
+	// of letting finished sends pile up, while a healthy one commits a
+	// batch of records as the next requests go out.
+	requestDone := false
+	finishRequest := func() {
+		if !requestDone {
+			requestDone = true
+			d.unrecorded.Add(1) // before the decrement: the sum never dips
+			d.inflight.Add(-1)
+			signal(d.freed)
+		}
+	}
 	defer func() {
-		d.inflight.Add(-1)
+		finishRequest()
+		d.unrecorded.Add(-1)
 		signal(d.freed)
 		e.sends.Done()
 	}()
@@ -58,6 +69,7 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		return
 	}
 	done(verdict(res.Class))
+	finishRequest()
 
 	now := e.opts.Now()
 	status, next := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())
