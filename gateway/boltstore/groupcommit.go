@@ -29,6 +29,13 @@ type groupCommit struct {
 	running bool // a committer goroutine is draining the queue
 
 	commits atomic.Int64 // transactions committed, for benchmarks
+
+	// waitingForSlot, if not nil, is called by a writer that found the
+	// queue full, just before it waits for a slot or for its context to
+	// end. It is a test hook, nil outside tests, set before g is used: it
+	// lets a test end the writer's context only once the writer is known
+	// to be waiting, so that the give-up branch is exercised for certain.
+	waitingForSlot func()
 }
 
 type gcCall struct {
@@ -74,9 +81,16 @@ func (g *groupCommit) do(ctx context.Context, fn func(*bolt.Tx) error, end func(
 	}
 	select {
 	case g.slots <- struct{}{}:
-	case <-ctx.Done():
-		end(false)
-		return ctx.Err()
+	default: // the queue is full: wait for a slot as long as ctx lets us
+		if g.waitingForSlot != nil {
+			g.waitingForSlot()
+		}
+		select {
+		case g.slots <- struct{}{}:
+		case <-ctx.Done():
+			end(false)
+			return ctx.Err()
+		}
 	}
 	c := &gcCall{ctx: ctx, fn: fn, end: end, done: make(chan error, 1)}
 	g.mu.Lock()

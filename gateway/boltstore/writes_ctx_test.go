@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,7 +203,9 @@ func waitIdle(g *groupCommit) {
 // TestGroupCommitBounded: with the queue full, a writer waits for room,
 // and one whose context ends meanwhile returns ctx's error and is never
 // written; the queue never holds more than its bound, and takes writers
-// again once room is made.
+// again once room is made. The writer's context is ended only once the
+// writer is known to be waiting for a slot (g.waitingForSlot), so it is
+// the waiting that gives up, not do's check of ctx on entry.
 func TestGroupCommitBounded(t *testing.T) {
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "gc.db"), 0o600, nil)
 	if err != nil {
@@ -215,10 +218,22 @@ func TestGroupCommitBounded(t *testing.T) {
 	}
 	const bound = 3
 	g := newGroupCommit(db, 2, bound)
+	// Only the write past the bound finds the queue full: the blocker and
+	// the queued writes are admitted while there is room.
+	waiting := make(chan struct{}, 1)
+	g.waitingForSlot = func() {
+		select {
+		case waiting <- struct{}{}:
+		default:
+			t.Error("more than one writer waited for a slot")
+		}
+	}
 	write := func(ctx context.Context, key string) error {
 		return g.do(ctx, func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(key), []byte{1}) }, nil)
 	}
 	blocker := park(g) // taken, holding its transaction
+	release := sync.OnceFunc(func() { close(blocker.release) })
+	defer release() // on failure, before db.Close, which waits for its transaction
 	<-blocker.started
 	queued := make(chan error, bound-1)
 	for i := range bound - 1 {
@@ -229,23 +244,45 @@ func TestGroupCommitBounded(t *testing.T) {
 		t.Fatalf("%d writes admitted, want the bound, %d", got, bound)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	over := make(chan error, 1)
-	go func() { over <- write(ctx, "over") }()
+	overEnds := make(chan bool, 2) // end's committed, per call of end
+	go func() {
+		over <- g.do(ctx, func(tx *bolt.Tx) error {
+			return tx.Bucket(bucket).Put([]byte("over"), []byte{1})
+		}, func(committed bool) { overEnds <- committed })
+	}()
+	<-waiting // past do's entry check of ctx, about to wait for a slot
 	cancel()
+	// Nothing frees a slot until the blocker is released, so the write
+	// can only return by giving up its wait.
 	if err := result(t, "the write past the bound", over); !errors.Is(err, context.Canceled) {
 		t.Errorf("write past the bound after its context ended = %v, want context.Canceled", err)
 	}
-	if got := g.queued(); got > bound {
-		t.Errorf("%d writes admitted, over the bound %d", got, bound)
+	if got := g.queued(); got != bound {
+		t.Errorf("%d writes admitted after the write past the bound gave up, want the bound, %d", got, bound)
 	}
-	close(blocker.release)
+	select {
+	case committed := <-overEnds:
+		if committed {
+			t.Errorf("end of the write that gave up waiting for room was told it committed")
+		}
+	default:
+		t.Errorf("end of the write that gave up waiting for room was not run before it returned")
+	}
+	release()
 	for range bound - 1 {
 		if err := <-queued; err != nil {
 			t.Errorf("queued write: %v", err)
 		}
 	}
+	waitIdle(g) // a finished write gives up its slot just after it returns
 	if err := write(context.Background(), "later"); err != nil {
 		t.Errorf("write once room is made: %v", err)
+	}
+	waitIdle(g)
+	if n := len(overEnds); n != 0 {
+		t.Errorf("end of the write that gave up waiting for room was run %d more times", n)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
