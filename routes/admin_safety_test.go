@@ -158,6 +158,9 @@ func TestAdminRedactsURLs(t *testing.T) {
 		{"https://hooks.example/in?a=hunter2&b=&hunter2", "https://hooks.example/in?a=redacted&b=redacted&redacted"},
 		{"https://hooks.example:8443/in?sig=hunter2#hunter2", "https://hooks.example:8443/in?sig=redacted"},
 		{"http://u:hunter2@10.0.0.1:8000/p/q?x=hunter2&y=hunter2", "http://redacted@10.0.0.1:8000/p/q?x=redacted&y=redacted"},
+		{"https://hooks.slack.example/services/T0001/B0001/hunter2hunter2hunter2XY", "https://hooks.slack.example/services/T0001/B0001/redacted"},
+		{"https://discord.example/api/webhooks/1234/hunter2-AbC_dEf-9", "https://discord.example/api/webhooks/1234/redacted"},
+		{"https://hooks.example/catalog/search-indexer-production", "https://hooks.example/catalog/search-indexer-production"},
 	}
 	var yaml strings.Builder
 	for i, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -166,6 +167,16 @@ func (a *admin) knownSubscriber(ctx context.Context, q string) (string, error) {
 	return "", unknownSubscriber(q)
 }
 
+// secretSegment reports whether a path segment may be a token: 16
+// characters or more with a digit in them, or with no word separator
+// (- _ . ~), as random tokens are and words joined by dashes are not.
+func secretSegment(s string) bool {
+	if len(s) < 16 {
+		return false
+	}
+	return strings.ContainsAny(s, "0123456789") || !strings.ContainsAny(s, "-_.~")
+}
+
 func unknownSubscriber(name string) error {
 	return fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("unknown subscriber %q", name))
 }
@@ -178,13 +189,27 @@ const redacted = "redacted"
 // userinfo as a whole (a password, or an API key used as the user name)
 // becomes "redacted", every query value becomes "redacted" (the keys
 // stay, so an operator still sees which parameters are set; a key
-// without a value, which may itself be a token, is redacted too), and a
-// fragment is dropped. Scheme, host, port and path are shown as
-// configured. A URL that does not parse is not shown at all.
+// without a value, which may itself be a token, is redacted too), a
+// fragment is dropped, and a path segment that looks like a token
+// (secretSegment: Slack's and Discord's webhook URLs carry theirs in the
+// path) becomes "redacted". Scheme, host, port and the rest of the path
+// are shown as configured. A URL that does not parse is not shown at all.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return ""
+	}
+	if segs := strings.Split(u.EscapedPath(), "/"); slices.ContainsFunc(segs, secretSegment) {
+		for i, s := range segs {
+			if secretSegment(s) {
+				segs[i] = redacted
+			}
+		}
+		p, err := url.PathUnescape(strings.Join(segs, "/"))
+		if err != nil {
+			return ""
+		}
+		u.Path, u.RawPath = p, ""
 	}
 	if u.User != nil {
 		u.User = url.User(redacted)
