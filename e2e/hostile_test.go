@@ -124,6 +124,11 @@ func TestStalledBodies(t *testing.T) {
 
 	closeAll = stallBodies(t, g.listen, "/webhooks/iimmpact", 800, 1_000_000, 900_000)
 	duringAttack(t, g, "800 stalled bodies to a real source")
+	// The attack was real: it filled the body budget, and the rest of it
+	// was refused.
+	if n := g.metric(t, "hookgate_ingest_overload_refusals_total"); n == 0 {
+		t.Errorf("800 stalled 1MB bodies: no request refused for the body budget, want the budget filled")
+	}
 	peak := g.peakRSS(t)
 	t.Logf("peak RSS %d MB", peak>>20)
 	if peak > rssCeiling {
@@ -140,6 +145,55 @@ func TestStalledBodies(t *testing.T) {
 		return code == http.StatusOK, fmt.Sprintf("%d %q %v", code, msg, err)
 	})
 	r.waitSubjects(t, []string{"product/AFTER"}, 30*time.Second)
+}
+
+// Declaring a large body costs the attacker nothing to say; the budget
+// holds what arrived, so 1,000 uploads that declare 1MB and trickle two
+// bytes each leave signed webhooks their 200.
+func TestTrickledBodies(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, embedded)
+	r := newRecorder(t, "all", 1)
+	w.subscribe("all", sub{rec: r})
+	g := w.start()
+	closeAll := stallBodies(t, g.listen, "/webhooks/iimmpact", 1000, 1_000_000, 2)
+	defer closeAll()
+	// The connections reach the handler in their own time; once the
+	// gauge shows them holding budget, a signed webhook must still pass.
+	waitFor(t, 30*time.Second, "trickled bodies holding budget", func() (bool, string) {
+		n := g.metric(t, "hookgate_ingest_pending_bytes")
+		return n > 0, fmt.Sprintf("pending bytes %d", n)
+	})
+	for i := range 5 {
+		g.mustAccept(product(fmt.Sprintf("TRICKLE-%d", i), i))
+	}
+	r.waitSubjects(t, []string{"product/TRICKLE-4"}, 30*time.Second)
+}
+
+// metric reads one unlabelled sample from the admin /metrics.
+func (g *gateway) metric(t *testing.T, name string) int64 {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+g.admin+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := admin.Do(req)
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", name, v)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no metric %s in /metrics", name)
+	return 0
 }
 
 // Slow headers: hundreds of connections that send half a request line and

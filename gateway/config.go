@@ -21,8 +21,9 @@ type ServerConfig struct {
 	TLS     TLSConfig `yaml:"tls"`      // both files set: HTTPS
 	MaxBody ByteSize  `yaml:"max_body"` // default 5MB
 	// MaxPendingBytes bounds the request bodies held in memory at once, all
-	// requests together; a request that would pass it is answered 503 with
-	// Retry-After before its body is read. Default 64MB, at least MaxBody.
+	// requests together, counted as their bytes arrive; a request that
+	// would pass it is answered 503 with Retry-After and the rest of its
+	// body left unread. Default 64MB, at least MaxBody.
 	MaxPendingBytes ByteSize `yaml:"max_pending_bytes"`
 }
 

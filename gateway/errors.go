@@ -17,7 +17,7 @@ var (
 	ErrTooLarge = errors.New("body too large")
 	// ErrOverloaded: taking the request would pass server.max_pending_bytes,
 	// the bound on request bodies in memory. Answered 503 with Retry-After,
-	// before the body is read, so that the provider retries.
+	// the rest of the body left unread, so that the provider retries.
 	ErrOverloaded = errors.New("too many request bodies in memory; retry later")
 	// ErrUnavailable: the store could not be reached or did not confirm a
 	// write. Answered 503 so that the provider retries.

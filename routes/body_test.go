@@ -2,6 +2,7 @@ package routes_test
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -113,9 +114,9 @@ func TestUnknownSourceAnsweredBeforeBody(t *testing.T) {
 // its body is read; once they let go, it is taken.
 func TestPendingBytesBudget(t *testing.T) {
 	addr, admin := budgetApp(t)
-	// Two 16KB bodies take the whole 32KB.
-	a := stalled(t, addr, "/webhooks/shop", 16<<10, 1000)
-	b := stalled(t, addr, "/webhooks/shop", 16<<10, 1000)
+	// Two 16KB bodies, all but sent, take the whole 32KB.
+	a := stalled(t, addr, "/webhooks/shop", 16<<10, 15<<10)
+	b := stalled(t, addr, "/webhooks/shop", 16<<10, 15<<10)
 	var resp *http.Response
 	// The stalled requests reach the handler in their own time; poll until
 	// the budget is seen full (no timing is asserted).
@@ -129,9 +130,9 @@ func TestPendingBytesBudget(t *testing.T) {
 	if resp.StatusCode != fiber.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("signed webhook while the budget is held: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	// A body over budget is refused at once: this one declares 16KB and
-	// sends two bytes (fasthttp reads that far ahead before it calls the
-	// handler), and still gets its answer.
+	// A request that finds the budget full is refused at once: this one
+	// declares 16KB and sends two bytes (fasthttp reads that far ahead
+	// before it calls the handler), and still gets its answer.
 	c := stalled(t, addr, "/webhooks/shop", 16<<10, 2)
 	if resp := response(t, c); resp.StatusCode != fiber.StatusServiceUnavailable || !resp.Close {
 		t.Errorf("stalled request over budget: %d, close %v; want 503 and the connection closed", resp.StatusCode, resp.Close)
@@ -156,6 +157,19 @@ func TestPendingBytesBudget(t *testing.T) {
 	}
 	if resp.StatusCode != fiber.StatusOK {
 		t.Errorf("signed webhook after the stalled bodies went away: %d, want 200", resp.StatusCode)
+	}
+}
+
+// Budget is held for bytes that arrived, not for declared lengths: clients
+// that declare large bodies and trickle a few bytes hold a first buffer
+// each, and signed webhooks still get through.
+func TestDeclaredLengthHoldsNoBudget(t *testing.T) {
+	addr, _ := budgetApp(t)
+	for range 6 { // 6 x 4KB of the 32KB budget
+		stalled(t, addr, "/webhooks/shop", 16<<10, 2)
+	}
+	if resp := signedPost(t, addr, "T1"); resp.StatusCode != fiber.StatusOK {
+		t.Errorf("signed webhook beside 6 trickling 16KB uploads: %d, want 200", resp.StatusCode)
 	}
 }
 
@@ -185,8 +199,8 @@ func TestChunkedBodyLimits(t *testing.T) {
 	}
 	// With most of the budget held, a chunked body is refused once it
 	// grows past what is left.
-	a := stalled(t, addr, "/webhooks/shop", 16<<10, 100)
-	b := stalled(t, addr, "/webhooks/shop", 12<<10, 100)
+	a := stalled(t, addr, "/webhooks/shop", 16<<10, 15<<10) // holds 16KB
+	b := stalled(t, addr, "/webhooks/shop", 12<<10, 11<<10) // holds 12KB
 	got := 0
 	for i := 0; i < 500; i++ {
 		if got = chunked(8 << 10); got == fiber.StatusServiceUnavailable {
@@ -199,4 +213,48 @@ func TestChunkedBodyLimits(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
+}
+
+// stallingStore is a real store whose Put waits until its context ends,
+// as a stalled disk or Redis would.
+type stallingStore struct{ gateway.Store }
+
+func (s stallingStore) Put(ctx context.Context, evs []gateway.NewEvent) ([]gateway.PutResult, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// A store that does not answer costs an ingest request its StoreTimeout,
+// then a 503 (the provider retries) and the body's budget back; never a
+// request held for as long as the store stalls.
+func TestStalledStoreIs503(t *testing.T) {
+	cfg, err := gateway.ParseConfig("stall-test.yaml", []byte(`
+sources:
+  shop:
+    provider: iimmpact
+    secrets: ["`+shopSecret+`"]
+`), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	bolt, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bolt.Close() })
+	store := stallingStore{bolt}
+	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
+	public, admin := routes.New(routes.Deps{Ingester: in, Store: store, Engine: eng, Version: "test",
+		StoreTimeout: 50 * time.Millisecond})
+	if got, body := do(t, public, webhook("shop", product("S1"), shopSecret)); got != fiber.StatusServiceUnavailable {
+		t.Errorf("POST with the store stalled = %d (%s), want 503", got, body)
+	}
+	_, metrics := do(t, admin, adminReq(http.MethodGet, "http://127.0.0.1/metrics", ""))
+	if !strings.Contains(string(metrics), "hookgate_ingest_pending_bytes 0\n") {
+		t.Errorf("/metrics after the 503: the body's budget was not given back")
+	}
 }

@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"time"
@@ -18,6 +19,8 @@ type ingestHandler struct {
 	now      func() time.Time
 	requests *requestCounts
 	budget   *byteBudget // server.max_pending_bytes
+	// storeTimeout bounds the wait for the store (Deps.StoreTimeout).
+	storeTimeout time.Duration
 }
 
 // post answers 200 once every event of the request is durably stored, and
@@ -52,7 +55,9 @@ func (h *ingestHandler) ingest(c *fiber.Ctx) error {
 		Body:       body,
 		ReceivedAt: h.now(),
 	}
-	res, err := h.in.Ingest(c.UserContext(), c.Params("source"), req)
+	ctx, cancel := context.WithTimeout(c.UserContext(), h.storeTimeout)
+	defer cancel()
+	res, err := h.in.Ingest(ctx, c.Params("source"), req)
 	if err != nil {
 		return err
 	}

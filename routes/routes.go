@@ -63,6 +63,11 @@ type Deps struct {
 	Version   string
 	Logger    *slog.Logger     // default slog.Default()
 	Now       func() time.Time // default time.Now
+	// StoreTimeout bounds an ingest request's wait for the store (default
+	// 10s): past it the request is answered 503 and the provider retries,
+	// rather than holding its connection and body while a disk or Redis
+	// stalls.
+	StoreTimeout time.Duration
 
 	// pending is the public listener's body budget, made by New and read
 	// by the metrics.
@@ -75,6 +80,9 @@ func (d *Deps) defaults() {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if d.StoreTimeout <= 0 {
+		d.StoreTimeout = 10 * time.Second
 	}
 }
 
@@ -150,7 +158,7 @@ func newPublic(d Deps, requests *requestCounts) *fiber.App {
 	conf.DisablePreParseMultipartForm = true
 	app := fiber.New(conf)
 	app.Use(recovery(d.Logger))
-	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests, budget: d.pending}
+	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests, budget: d.pending, storeTimeout: d.StoreTimeout}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
 	health(app, d)
