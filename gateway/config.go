@@ -47,10 +47,16 @@ type StoreConfig struct {
 	DedupeWindow time.Duration `yaml:"dedupe_window"` // default 72h
 }
 
-// RedisConfig points at a Redis server, cluster or sentinel set.
+// RedisConfig points at a Redis server, cluster or sentinel set. URL
+// alone is one server. With Addrs, URL's host and Addrs are the seeds of a
+// Redis Cluster; with MasterName as well (or alone), they are the
+// sentinels of that master. Credentials, TLS (rediss://) and the database
+// come from URL in every case.
 type RedisConfig struct {
-	URL    Secret `yaml:"url"`    // may hold a password: never printed
-	Prefix string `yaml:"prefix"` // key prefix, default "hookgate"
+	URL        Secret   `yaml:"url"`         // may hold a password: never printed
+	Addrs      []string `yaml:"addrs"`       // more seeds (host:port)
+	MasterName string   `yaml:"master_name"` // set: Sentinel
+	Prefix     string   `yaml:"prefix"`      // key prefix, default "hookgate"
 }
 
 // SourceConfig is one upstream account posting to /webhooks/{Name}.

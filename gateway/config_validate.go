@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -132,6 +133,13 @@ func (v *validator) store(s *StoreConfig) {
 	if s.Redis != nil {
 		if s.Redis.URL == "" {
 			v.add("store.redis.url", "required when store.redis is present%s", v.emptyHint("store.redis.url"))
+		} else if u, err := url.Parse(s.Redis.URL.Reveal()); err == nil && (u.Query().Has("addr") || u.Query().Has("master_name")) {
+			v.add("store.redis.url", "addr= and master_name= in the URL are replaced by store.redis.addrs and store.redis.master_name")
+		}
+		for i, a := range s.Redis.Addrs {
+			if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+				v.add(fmt.Sprintf("store.redis.addrs[%d]", i), "must be host:port, got %q", a)
+			}
 		}
 		if s.Redis.Prefix == "" {
 			v.add("store.redis.prefix", "must not be empty")

@@ -6,47 +6,46 @@ import (
 	"net/url"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
 )
 
-// newClient connects as the URL says: with a master_name query parameter
-// through Sentinel (the host and any addr= parameters are sentinels); with
-// addr= parameters as a Redis Cluster (the host and the addrs are seeds);
-// otherwise one server: redis://, rediss:// or unix://. Every key of a
-// store shares one hash tag, hence one cluster slot, so the Lua scripts
-// work unchanged on a cluster.
-func newClient(rawURL string) (redis.UniversalClient, error) {
-	u, err := url.Parse(rawURL)
+// newClient connects as store.redis says (SPEC 2): with master_name,
+// through Sentinel (the URL's host and addrs are the sentinels); with
+// addrs alone, as a Redis Cluster (the URL's host and addrs are seeds);
+// otherwise to the one server of the URL: redis://, rediss:// or unix://.
+// Credentials, TLS and the database come from the URL in every case.
+func newClient(cfg *gateway.RedisConfig) (redis.UniversalClient, error) {
+	opts, err := redis.ParseURL(cfg.URL.Reveal())
 	if err != nil {
 		return nil, redactURLError(err)
 	}
-	q := u.Query()
+	if opts.DialerRetries == 0 {
+		opts.DialerRetries = fewDials
+	}
 	switch {
-	case q.Has("master_name"):
-		opts, err := redis.ParseFailoverURL(rawURL)
-		if err != nil {
-			return nil, redactURLError(err)
+	case cfg.MasterName != "":
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName:    cfg.MasterName,
+			SentinelAddrs: append([]string{opts.Addr}, cfg.Addrs...),
+			Username:      opts.Username,
+			Password:      opts.Password,
+			DB:            opts.DB,
+			TLSConfig:     opts.TLSConfig,
+			DialerRetries: opts.DialerRetries,
+		}), nil
+	case len(cfg.Addrs) > 0:
+		if opts.DB != 0 {
+			return nil, fmt.Errorf("store.redis.url: database %d: a Redis Cluster has only database 0", opts.DB)
 		}
-		if opts.DialerRetries == 0 {
-			opts.DialerRetries = fewDials
-		}
-		return redis.NewFailoverClient(opts), nil
-	case q.Has("addr"):
-		opts, err := redis.ParseClusterURL(rawURL)
-		if err != nil {
-			return nil, redactURLError(err)
-		}
-		if opts.DialerRetries == 0 {
-			opts.DialerRetries = fewDials
-		}
-		return redis.NewClusterClient(opts), nil
+		return redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:         append([]string{opts.Addr}, cfg.Addrs...),
+			Username:      opts.Username,
+			Password:      opts.Password,
+			TLSConfig:     opts.TLSConfig,
+			DialerRetries: opts.DialerRetries,
+		}), nil
 	default:
-		opts, err := redis.ParseURL(rawURL)
-		if err != nil {
-			return nil, redactURLError(err)
-		}
-		if opts.DialerRetries == 0 {
-			opts.DialerRetries = fewDials
-		}
 		return redis.NewClient(opts), nil
 	}
 }

@@ -5,51 +5,56 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
 )
 
 func TestNewClientKind(t *testing.T) {
 	tests := []struct {
-		url         string
+		cfg         gateway.RedisConfig
 		wantCluster bool
 		want        string // the client's description, for the single-server kinds
 	}{
-		{url: "redis://127.0.0.1:6379/0", want: "Redis<127.0.0.1:6379 db:0>"},
-		{url: "rediss://user:pw@cache.internal:6380/1", want: "Redis<cache.internal:6380 db:1>"},
-		{url: "unix:///run/redis.sock?db=2", want: "Redis</run/redis.sock db:2>"},
-		{url: "redis://user:pw@10.0.0.1:7000?addr=10.0.0.2:7000&addr=10.0.0.3:7000", wantCluster: true},
-		{url: "redis://10.0.0.1:26379?master_name=main&addr=10.0.0.2:26379", want: "Redis<FailoverClient db:0>"},
+		{cfg: gateway.RedisConfig{URL: "redis://127.0.0.1:6379/0"}, want: "Redis<127.0.0.1:6379 db:0>"},
+		{cfg: gateway.RedisConfig{URL: "rediss://user:pw@cache.internal:6380/1"}, want: "Redis<cache.internal:6380 db:1>"},
+		{cfg: gateway.RedisConfig{URL: "unix:///run/redis.sock?db=2"}, want: "Redis</run/redis.sock db:2>"},
+		{cfg: gateway.RedisConfig{URL: "redis://user:pw@10.0.0.1:7000", Addrs: []string{"10.0.0.2:7000", "10.0.0.3:7000"}}, wantCluster: true},
+		{cfg: gateway.RedisConfig{URL: "redis://10.0.0.1:26379/0", Addrs: []string{"10.0.0.2:26379"}, MasterName: "main"}, want: "Redis<FailoverClient db:0>"},
+		{cfg: gateway.RedisConfig{URL: "redis://10.0.0.1:26379", MasterName: "main"}, want: "Redis<FailoverClient db:0>"},
 	}
 	for _, tc := range tests {
-		c, err := newClient(tc.url)
+		c, err := newClient(&tc.cfg)
 		if err != nil {
-			t.Errorf("newClient(%s): %v", tc.url, err)
+			t.Errorf("newClient(%+v): %v", tc.cfg, err)
 			continue
 		}
 		_, isCluster := c.(*redis.ClusterClient)
 		if isCluster != tc.wantCluster {
-			t.Errorf("newClient(%s) is %T, want cluster=%v", tc.url, c, tc.wantCluster)
+			t.Errorf("newClient(%+v) is %T, want cluster=%v", tc.cfg, c, tc.wantCluster)
 		}
 		if cl, ok := c.(*redis.Client); ok && cl.String() != tc.want {
-			t.Errorf("newClient(%s) = %s, want %s", tc.url, cl.String(), tc.want)
+			t.Errorf("newClient(%+v) = %s, want %s", tc.cfg, cl.String(), tc.want)
 		}
 		c.Close()
 	}
 }
 
-// TestNewClientRedactsURL: a malformed URL with a password must not echo it.
+// TestNewClientRedactsURL: a malformed URL with a password must not echo
+// it, nor may a cluster URL naming a database other than 0.
 func TestNewClientRedactsURL(t *testing.T) {
-	tests := []string{
-		"redis://user:hunter2@host:port-not-a-number/0",
-		"ftp://user:hunter2@host/0",
-		"redis://user:hunter2@host:6379/notadb",
-		"redis://user:hunter2@host:6379?addr=x:1&bogus=1",
-		"redis://user:hunter2@host:6379?master_name=m&bogus=1",
-		"redis://user:hunter2@ho st:6379",
+	tests := []gateway.RedisConfig{
+		{URL: "redis://user:hunter2@host:port-not-a-number/0"},
+		{URL: "ftp://user:hunter2@host/0"},
+		{URL: "redis://user:hunter2@host:6379/notadb"},
+		{URL: "redis://user:hunter2@host:6379?addr=x:1"},
+		{URL: "redis://user:hunter2@host:6379?master_name=m"},
+		{URL: "redis://user:hunter2@ho st:6379"},
+		{URL: "redis://user:hunter2@host:6379/3", Addrs: []string{"h2:6379"}},
 	}
-	for _, u := range tests {
-		_, err := newClient(u)
+	for _, cfg := range tests {
+		_, err := newClient(&cfg)
 		if err == nil {
-			t.Errorf("newClient(bad URL) succeeded, want an error")
+			t.Errorf("newClient(bad config) succeeded, want an error")
 			continue
 		}
 		if strings.Contains(err.Error(), "hunter2") {

@@ -112,7 +112,7 @@ func open(cfg gateway.StoreConfig, opts ...option) (*Store, error) {
 	if cfg.Redis == nil {
 		return nil, errors.New("redis store: no store.redis block")
 	}
-	rdb, err := newClient(cfg.Redis.URL.Reveal())
+	rdb, err := newClient(cfg.Redis)
 	if err != nil {
 		return nil, err
 	}

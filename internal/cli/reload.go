@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -94,7 +95,8 @@ func sameStore(a, b gateway.StoreConfig) bool {
 	if (a.Redis == nil) != (b.Redis == nil) {
 		return false
 	}
-	if a.Redis != nil && *a.Redis != *b.Redis {
+	if a.Redis != nil && (a.Redis.URL != b.Redis.URL || a.Redis.MasterName != b.Redis.MasterName ||
+		a.Redis.Prefix != b.Redis.Prefix || !slices.Equal(a.Redis.Addrs, b.Redis.Addrs)) {
 		return false
 	}
 	return a.Path == b.Path && a.Retention == b.Retention && a.DedupeWindow == b.DedupeWindow
