@@ -172,7 +172,11 @@ func (s *Store) write(calls []*putCall) error {
 	}
 	// Not the callers' contexts: the batch serves several, and one caller
 	// leaving must not fail the others. The client's timeouts bound it.
-	dups, err := putScript.Run(context.Background(), s.rdb, []string{s.base}, args...).Int64Slice()
+	cmd, err := s.runDurable(context.Background(), putScript, []string{s.base}, args...)
+	if err != nil {
+		return err
+	}
+	dups, err := cmd.Int64Slice()
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,10 @@ type Store struct {
 	callerClock bool
 	// orphans counts queue entries found without their event since open.
 	orphans atomic.Int64
+	// replicaWait bounds Put's wait for a replica's confirmation;
+	// replicas is what the store knows of the master's replicas.
+	replicaWait time.Duration
+	replicas    replicaCount
 
 	putq    chan *putCall
 	recq    chan *recordCall
@@ -100,15 +104,27 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 // drive time themselves (a frozen or far-off clock); every process sharing
 // such a store must then agree on the time.
 func OpenCallerClock(cfg gateway.StoreConfig) (*Store, error) {
-	return open(cfg, withCallerClock())
+	return open(cfg, CallerClock())
 }
 
-// option changes a Store before it starts.
-type option func(*Store)
+// OpenWith opens a store with options, for tests and tools; Open is what
+// the gateway uses.
+func OpenWith(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
+	return open(cfg, opts...)
+}
 
-func withCallerClock() option { return func(s *Store) { s.callerClock = true } }
+// Option changes a Store before it starts.
+type Option func(*Store)
 
-func open(cfg gateway.StoreConfig, opts ...option) (*Store, error) {
+// CallerClock judges leases and due times by the callers' times (see
+// OpenCallerClock).
+func CallerClock() Option { return func(s *Store) { s.callerClock = true } }
+
+// ReplicaWait sets how long Put waits for a replica to confirm a write
+// before it answers ErrUnavailable (DefaultReplicaWait).
+func ReplicaWait(d time.Duration) Option { return func(s *Store) { s.replicaWait = d } }
+
+func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 	if cfg.Redis == nil {
 		return nil, errors.New("redis store: no store.redis block")
 	}
@@ -125,13 +141,14 @@ func open(cfg gateway.StoreConfig, opts ...option) (*Store, error) {
 		return nil, fmt.Errorf("store.redis.prefix %q: must not contain { or }", prefix)
 	}
 	s := &Store{
-		rdb:       rdb,
-		base:      "{" + prefix + "}",
-		retention: orDefault(cfg.Retention, DefaultRetention),
-		window:    orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
-		putq:      make(chan *putCall),
-		recq:      make(chan *recordCall),
-		stop:      make(chan struct{}),
+		rdb:         rdb,
+		base:        "{" + prefix + "}",
+		retention:   orDefault(cfg.Retention, DefaultRetention),
+		window:      orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
+		replicaWait: DefaultReplicaWait,
+		putq:        make(chan *putCall),
+		recq:        make(chan *recordCall),
+		stop:        make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)

@@ -19,7 +19,7 @@ func TestStoreConformance(t *testing.T) {
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T, cfg gateway.StoreConfig) gateway.Store {
 		cfg.Redis = &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: fmt.Sprintf("t%d", n.Add(1))}
-		s, err := open(cfg, withCallerClock())
+		s, err := open(cfg, CallerClock())
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
