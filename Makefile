@@ -28,11 +28,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/iimmpact
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/catalog360
 
-## bench: bare baseline vs gateway on the embedded store; BENCH_FLAGS to vary (-n -c -rate -mix -batch -subscribers -json)
+## bench: the floor (Fiber + HMAC + one Redis XADD) and the gateway's held ingest, backlog drain,
+## sustained and 10-subscriber fanout runs on both stores, each as a ratio to the floor (~3-5 min).
+## BENCH_FLAGS to vary: -runs held,drain,sustained,fanout -store embedded|redis -n -c -rate -fanout -json
 BENCH_FLAGS ?=
-bench: build
-	$(GO) run ./cmd/hookbench -mode both -store embedded $(BENCH_FLAGS)
+bench: build deps
+	$(GO) run ./cmd/hookbench $(BENCH_FLAGS)
 
-## bench-redis: the same with the gateway on a throwaway redis-server
+## bench-redis: the same, the gateway on Redis only
 bench-redis: build deps
-	$(GO) run ./cmd/hookbench -mode both -store redis $(BENCH_FLAGS)
+	$(GO) run ./cmd/hookbench -store redis $(BENCH_FLAGS)

@@ -8,6 +8,7 @@ import (
 // benchConfig is what goes into the gateway's config.yaml for one run.
 type benchConfig struct {
 	Listen, AdminListen string
+	AdminToken          string // hookbench pauses and resumes subscribers with it
 	StorePath           string // embedded store directory; used without RedisURL
 	RedisURL            string // set: the Redis store
 	IimmpactSecret      string
@@ -28,7 +29,7 @@ func (c benchConfig) yaml() []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# written by hookbench for one run\n")
 	fmt.Fprintf(&b, "server:\n  listen: %q\n  max_body: 5MB\n", c.Listen)
-	fmt.Fprintf(&b, "admin:\n  listen: %q\n", c.AdminListen)
+	fmt.Fprintf(&b, "admin:\n  listen: %q\n  token: %q\n", c.AdminListen, c.AdminToken)
 	fmt.Fprintf(&b, "store:\n")
 	if c.RedisURL != "" {
 		fmt.Fprintf(&b, "  redis:\n    url: %q\n    prefix: \"hookbench\"\n", c.RedisURL)

@@ -25,12 +25,15 @@ func TestConfigLoadsInGateway(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := tt.cfg
-			c.Listen, c.AdminListen = "127.0.0.1:40000", "127.0.0.1:40010"
+			c.Listen, c.AdminListen, c.AdminToken = "127.0.0.1:40000", "127.0.0.1:40010", randomHex(16)
 			c.IimmpactSecret, c.Catalog360Secret = randomHex(32), randomHex(32)
 			c.Subscribers = subs
 			got, err := gateway.ParseConfig("config.yaml", c.yaml(), func(string) (string, bool) { return "", false })
 			if err != nil {
 				t.Fatalf("gateway rejects the bench config: %v\n%s", err, c.yaml())
+			}
+			if got.Admin.Listen != c.AdminListen || got.Admin.Token.Reveal() != c.AdminToken {
+				t.Errorf("admin %q with token %v, want %q and the token hookbench uses", got.Admin.Listen, got.Admin.Token.Reveal() == c.AdminToken, c.AdminListen)
 			}
 			if (got.Store.Redis != nil) != tt.wantRedis {
 				t.Errorf("redis store %v, want %v", got.Store.Redis != nil, tt.wantRedis)

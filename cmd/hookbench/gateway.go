@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,86 +13,157 @@ import (
 	"strings"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"github.com/hookgate/hookgate/internal/loadgen"
 )
 
 // stopGrace is how long the gateway gets to exit after SIGTERM.
 const stopGrace = 30 * time.Second
 
-// runGateway benchmarks the gateway binary on one store: sinks up, gateway
-// up, load, wait for every accepted event at every sink, SIGTERM.
-func runGateway(ctx context.Context, o options, store string) (*runResult, error) {
-	bin, err := ensureGateway(o.Gateway)
-	if err != nil {
+// rig is what gateway runs stand on: a temporary directory, the store (a
+// data directory, or a redis-server of its own), the subscribers' sinks,
+// the generator and the config naming them all. Gateway processes come and
+// go on it; each run's process is its own, so its peak RSS is too.
+type rig struct {
+	o       options
+	store   string
+	bin     string
+	dir     string
+	cfg     benchConfig
+	cfgPath string
+	gen     *loadgen.Generator
+	sinks   []*loadgen.Sink
+	starts  int
+	closers []func()
+}
+
+// newRig sets up a rig for store with subscribers sinks.
+func newRig(o options, store string, subscribers int) (_ *rig, err error) {
+	r := &rig{o: o, store: store}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	if r.bin, err = ensureGateway(o.Gateway); err != nil {
 		return nil, err
 	}
 	dir, cleanup, err := runDir(o.Keep)
 	if err != nil {
 		return nil, err
 	}
-	defer cleanup()
+	r.dir = dir
+	r.closers = append(r.closers, cleanup)
 
 	iiSecret, c3Secret := randomHex(32), randomHex(32)
-	gen, err := loadgen.NewGenerator(plan(o, o.Mix, iiSecret, c3Secret))
+	if r.gen, err = loadgen.NewGenerator(plan(o, o.Mix, iiSecret, c3Secret)); err != nil {
+		return nil, err
+	}
+	sinks, subs, stopSinks, err := startSinks(subscribers, r.gen.Events(), o.VerifyEvery)
 	if err != nil {
 		return nil, err
 	}
+	r.sinks = sinks
+	r.closers = append(r.closers, stopSinks)
 
-	sinks, subs, stopSinks, err := startSinks(o.Subscribers, gen.Events())
-	if err != nil {
-		return nil, err
-	}
-	defer stopSinks()
-
-	cfg := benchConfig{IimmpactSecret: iiSecret, Catalog360Secret: c3Secret, Subscribers: subs,
-		MaxInFlight: o.MaxInFlight, StorePath: filepath.Join(dir, "data")}
+	r.cfg = benchConfig{IimmpactSecret: iiSecret, Catalog360Secret: c3Secret, Subscribers: subs,
+		MaxInFlight: o.MaxInFlight, StorePath: filepath.Join(dir, "data"), AdminToken: randomHex(16)}
 	if store == "redis" {
 		rdb, err := loadgen.StartRedis(filepath.Join(dir, "redis"))
 		if err != nil {
 			return nil, err
 		}
-		defer rdb.Stop()
-		cfg.RedisURL = rdb.URL()
+		r.closers = append(r.closers, rdb.Stop)
+		r.cfg.RedisURL = rdb.URL()
 	}
-	if cfg.Listen, err = freeAddr(); err != nil {
+	if r.cfg.Listen, err = freeAddr(); err != nil {
 		return nil, err
 	}
-	if cfg.AdminListen, err = freeAddr(); err != nil {
+	if r.cfg.AdminListen, err = freeAddr(); err != nil {
 		return nil, err
 	}
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, cfg.yaml(), 0o600); err != nil {
+	r.cfgPath = filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(r.cfgPath, r.cfg.yaml(), 0o600); err != nil {
 		return nil, fmt.Errorf("write config: %w", err)
 	}
+	return r, nil
+}
 
-	gw, err := startProc("gateway", filepath.Join(dir, "gateway.log"), nil, bin, "serve", "-config", cfgPath)
+// close stops what the rig started, in reverse order.
+func (r *rig) close() {
+	for i := len(r.closers) - 1; i >= 0; i-- {
+		r.closers[i]()
+	}
+	r.closers = nil
+}
+
+// result starts the record of one run on this rig.
+func (r *rig) result(run string) *runResult {
+	return &runResult{Run: run, Store: r.store, Requests: r.gen.Requests(), Events: r.gen.Events(),
+		Subscribers: len(r.sinks), Version: gatewayVersion(r.bin)}
+}
+
+// start runs a gateway process on the rig's config and store, and waits
+// until it is ready. The caller stops it (stopGateway), and may defer
+// p.stop as well for early returns: stopping twice is harmless.
+func (r *rig) start(ctx context.Context) (*proc, error) {
+	r.starts++
+	logPath := filepath.Join(r.dir, fmt.Sprintf("gateway-%d.log", r.starts))
+	p, err := startProc("gateway", logPath, nil, r.bin, "serve", "-config", r.cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	defer gw.stop(stopGrace) // on early return; a no-op after the stop below
-	if err := gw.waitReady(ctx, "http://"+cfg.Listen+"/readyz", 30*time.Second); err != nil {
+	if err := p.waitReady(ctx, "http://"+r.cfg.Listen+"/readyz", 30*time.Second); err != nil {
+		p.stop(stopGrace)
 		return nil, err
 	}
+	return p, nil
+}
 
-	res := &runResult{Kind: "gateway", Store: store, Requests: gen.Requests(), Events: gen.Events(), Subscribers: o.Subscribers,
-		Version: gatewayVersion(bin)}
-	res.Load = loadgen.Load{Addr: cfg.Listen, Gen: gen, Concurrency: o.Concurrency, Rate: o.Rate,
-		Duration: o.Duration, Timeout: o.Timeout, Now: time.Now}.Run(ctx)
-
-	res.Drain, res.Drained = drain(ctx, sinks, res.Load.AcceptedSeq, o.Drain, o.DrainIdle)
-	code, took := gw.stop(stopGrace)
-	res.ExitCode, res.ExitTook, res.PeakRSS = &code, took, gw.peakRSS()
+// stopGateway sends SIGTERM to p and records in res how it exited and its
+// peak RSS.
+func stopGateway(p *proc, res *runResult) {
+	code, took := p.stop(stopGrace)
+	res.ExitCode, res.ExitTook, res.PeakRSS = &code, took, p.peakRSS()
 	if code != 0 {
-		res.ExitLog = gw.logTail()
+		res.ExitLog = p.logTail()
 	}
-	e2e := loadgen.NewRecorder(0)
-	for _, s := range sinks {
-		res.Sinks = append(res.Sinks, s.Counts(res.Load.AcceptedSeq))
-		e2e.AddAll(s.Latency().Samples())
+}
+
+// load runs one send phase of the rig's requests against the gateway.
+func (r *rig) load(ctx context.Context) *loadgen.LoadResult {
+	l := loadgen.Load{Addr: r.cfg.Listen, Gen: r.gen, Concurrency: r.o.Concurrency, Rate: r.o.Rate,
+		Duration: r.o.Duration, Timeout: r.o.Timeout, Now: time.Now}.Run(ctx)
+	return &l
+}
+
+// setPaused pauses or resumes every subscriber through the admin API
+// (SPEC section 6). Once pause has answered, no new attempt starts.
+func (r *rig) setPaused(ctx context.Context, paused bool) error {
+	action := "resume"
+	if paused {
+		action = "pause"
 	}
-	res.E2E = e2e.Summary()
-	res.finish()
-	return res, nil
+	client := &http.Client{Timeout: 10 * time.Second}
+	for _, s := range r.cfg.Subscribers {
+		url := "http://" + r.cfg.AdminListen + "/admin/api/subscribers/" + s.Name + "/" + action
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+r.cfg.AdminToken)
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", action, s.Name, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s %s: %s %s", action, s.Name, resp.Status, strings.TrimSpace(string(body)))
+		}
+	}
+	return nil
 }
 
 // ensureGateway returns bin, building it from the module in the working
@@ -119,8 +191,8 @@ func gatewayVersion(bin string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// runDir makes the run's temporary directory (short, for unix sockets) and
-// returns its remover, which keep turns into a note of where it is.
+// runDir makes a temporary directory (short, for unix sockets) and returns
+// its remover, which keep turns into a note of where it is.
 func runDir(keep bool) (string, func(), error) {
 	dir, err := os.MkdirTemp("", "hookbench")
 	if err != nil {
@@ -141,21 +213,24 @@ func plan(o options, mix float64, iiSecret, c3Secret string) loadgen.Plan {
 	}
 }
 
-// startSinks serves n verifying sinks on loopback ports.
-func startSinks(n, events int) ([]*loadgen.Sink, []subscriber, func(), error) {
+// startSinks serves n counting sinks on loopback ports, over fasthttp so
+// that they take little of the CPU the gateway is measured on.
+func startSinks(n, events, verifyEvery int) ([]*loadgen.Sink, []subscriber, func(), error) {
 	var (
 		sinks   []*loadgen.Sink
 		subs    []subscriber
-		servers []*http.Server
+		servers []*fasthttp.Server
 	)
 	stop := func() {
 		for _, s := range servers {
-			s.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.ShutdownWithContext(ctx)
+			cancel()
 		}
 	}
 	for i := 1; i <= n; i++ {
 		secret := randomWhsec()
-		sink, err := loadgen.NewSink(secret, events, time.Now)
+		sink, err := loadgen.NewSink(secret, events, verifyEvery, time.Now)
 		if err != nil {
 			stop()
 			return nil, nil, nil, err
@@ -165,9 +240,9 @@ func startSinks(n, events int) ([]*loadgen.Sink, []subscriber, func(), error) {
 			stop()
 			return nil, nil, nil, fmt.Errorf("sink listen: %w", err)
 		}
-		srv := &http.Server{Handler: sink, ReadHeaderTimeout: 10 * time.Second}
+		srv := &fasthttp.Server{Handler: sink.ServeFast, Name: "hookbench-sink", ReadTimeout: time.Minute}
 		go func() {
-			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, net.ErrClosed) {
 				fmt.Fprintln(os.Stderr, "hookbench: sink:", err)
 			}
 		}()
@@ -176,30 +251,4 @@ func startSinks(n, events int) ([]*loadgen.Sink, []subscriber, func(), error) {
 		subs = append(subs, subscriber{Name: fmt.Sprintf("sink-%d", i), URL: "http://" + l.Addr().String() + "/hook", Secret: secret})
 	}
 	return sinks, subs, stop, nil
-}
-
-// drain waits until every accepted event has reached every sink. It gives
-// up after timeout, or sooner when no delivery at all arrived for idle: a
-// slow but moving backlog is waited for, a stalled one is not. It says how
-// long it waited and whether everything arrived.
-func drain(ctx context.Context, sinks []*loadgen.Sink, accepted []bool, timeout, idle time.Duration) (time.Duration, bool) {
-	start := time.Now()
-	lastProgress, lastLost := start, -1
-	for {
-		lost := 0
-		for _, s := range sinks {
-			lost += s.Counts(accepted).Lost
-		}
-		now := time.Now()
-		if lost == 0 {
-			return now.Sub(start), true
-		}
-		if lost != lastLost {
-			lastLost, lastProgress = lost, now
-		}
-		if now.Sub(start) >= timeout || now.Sub(lastProgress) >= idle || ctx.Err() != nil {
-			return now.Sub(start), false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/hookgate/hookgate/internal/loadgen"
 )
 
-func TestDrain(t *testing.T) {
+func TestWaitAll(t *testing.T) {
 	tests := []struct {
 		name     string
 		accepted []bool
@@ -18,11 +18,11 @@ func TestDrain(t *testing.T) {
 		{"an accepted event never arrives: gives up when idle", []bool{true, false}, false},
 	}
 	for _, tt := range tests {
-		sink, err := loadgen.NewSink(randomWhsec(), len(tt.accepted), time.Now)
+		sink, err := loadgen.NewSink(randomWhsec(), len(tt.accepted), 64, time.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, got := drain(context.Background(), []*loadgen.Sink{sink}, tt.accepted, time.Minute, 100*time.Millisecond)
+		_, got := waitAll(context.Background(), []*loadgen.Sink{sink}, tt.accepted, time.Minute, 100*time.Millisecond)
 		if got != tt.want {
 			t.Errorf("%s: drained %v, want %v", tt.name, got, tt.want)
 		}

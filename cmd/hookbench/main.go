@@ -1,14 +1,22 @@
-// Command hookbench measures hookgate: ingest throughput and latency, and
-// end-to-end latency to verifying subscribers, against the real binary, and
-// the same load against a bare baseline (a Fiber handler that checks the
-// HMAC and makes one Redis write). It is what `make bench` runs.
+// Command hookbench measures hookgate against the real binary, and divides
+// every figure by the floor measured in the same invocation: a bare Fiber
+// handler that verifies the HMAC and makes one Redis XADD per request,
+// closed loop. It is what `make bench` runs.
 //
-//	hookbench [-mode gateway|baseline|both] [-store embedded|redis|embedded,redis]
-//	          [-n 20000] [-c 64] [-rate 0] [-mix 0.2] [-batch 1]
-//	          [-subscribers 1] [-duration 30s] [-drain 90s] [-json]
+//	hookbench [-runs floor,held,drain,sustained,fanout] [-store embedded,redis]
+//	          [-n 20000] [-floor-n 60000] [-c 64] [-rate 0] [-mix 0.2] [-batch 1] [-fanout 10]
+//	          [-verify-every 64] [-duration 30s] [-drain 90s] [-json]
 //
-// It exits 1 when any accepted event was lost, any delivery was badly
-// signed, or the gateway did not stop cleanly; 2 on bad usage.
+// The runs, each on every store named:
+//
+//	held       ingest alone: the subscriber paused before sending
+//	drain      after held, on a restarted gateway: resume, deliveries/s until all arrive
+//	sustained  ingest and delivery together, 1 subscriber
+//	fanout     ingest and delivery together, -fanout subscribers
+//
+// The floor always runs first. It exits 1 when any accepted event was lost,
+// any sampled delivery was badly signed, a paused subscriber received
+// anything, or a server did not stop cleanly; 2 on bad usage.
 package main
 
 import (
@@ -17,23 +25,37 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 )
 
+// The runs, in the order they are made.
+const (
+	runFloor     = "floor"
+	runHeld      = "held"
+	runDrain     = "drain"
+	runSustained = "sustained"
+	runFanout    = "fanout"
+)
+
+var allRuns = []string{runFloor, runHeld, runDrain, runSustained, runFanout}
+
 // options are the command-line flags.
 type options struct {
-	Mode        string        `json:"mode"`
+	Runs        []string      `json:"runs"`
 	Stores      []string      `json:"stores"`
 	Requests    int           `json:"requests"`
+	FloorN      int           `json:"floor_requests"`
 	Concurrency int           `json:"concurrency"`
 	Rate        float64       `json:"rate"`
 	Mix         float64       `json:"mix"`
 	Batch       int           `json:"batch"`
 	Gateway     string        `json:"gateway"`
-	Subscribers int           `json:"subscribers"`
+	Fanout      int           `json:"fanout_subscribers"`
 	MaxInFlight int           `json:"max_in_flight"`
+	VerifyEvery int           `json:"verify_every"`
 	Duration    time.Duration `json:"duration_ns"`
 	Drain       time.Duration `json:"drain_ns"`
 	DrainIdle   time.Duration `json:"drain_idle_ns"`
@@ -42,57 +64,106 @@ type options struct {
 	JSON        bool          `json:"-"`
 	Keep        bool          `json:"-"`
 
-	// baseline-server (internal) mode
+	// the floor server's own process (internal)
+	serveFloor       bool
 	listen, redisURL string
 }
+
+// has reports whether run is among the selected runs.
+func (o options) has(run string) bool { return slices.Contains(o.Runs, run) }
 
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("hookbench", flag.ContinueOnError)
-	fs.StringVar(&o.Mode, "mode", "gateway", "gateway, baseline or both")
-	stores := fs.String("store", "embedded", "gateway store: embedded, redis, or both as embedded,redis")
-	fs.IntVar(&o.Requests, "n", 20000, "total requests")
+	runs := fs.String("runs", "all", "runs to make: all, or a list of held, drain, sustained, fanout (drain needs held's backlog and adds it; the floor always runs)")
+	stores := fs.String("store", "embedded,redis", "gateway stores: embedded, redis, or both as embedded,redis")
+	fs.IntVar(&o.Requests, "n", 20000, "requests per gateway run")
+	fs.IntVar(&o.FloorN, "floor-n", 60000, "requests for the floor, which every figure is divided by (a longer run, a steadier divisor); 0 = -n")
 	fs.IntVar(&o.Concurrency, "c", 64, "concurrent requests (one connection each)")
-	fs.Float64Var(&o.Rate, "rate", 0, "requests per second; 0 = as fast as the server answers")
-	fs.Float64Var(&o.Mix, "mix", 0.2, "fraction of requests that are catalog360 batches (the rest iimmpact single events)")
+	fs.Float64Var(&o.Rate, "rate", 0, "gateway send rate in requests per second; 0 = closed loop, as fast as ingest answers (the floor is always closed loop)")
+	fs.Float64Var(&o.Mix, "mix", 0.2, "fraction of gateway requests that are catalog360 batches (the rest iimmpact single events)")
 	fs.IntVar(&o.Batch, "batch", 1, "events per catalog360 batch (1..100)")
 	fs.StringVar(&o.Gateway, "gateway", "bin/hookgate", "gateway binary; built with go build when missing")
-	fs.IntVar(&o.Subscribers, "subscribers", 1, "verifying sink subscribers")
+	fs.IntVar(&o.Fanout, "fanout", 10, "subscribers in the fanout run")
 	fs.IntVar(&o.MaxInFlight, "max-in-flight", 0, "subscribers' max_in_flight; 0 = the gateway's default")
+	fs.IntVar(&o.VerifyEvery, "verify-every", 64, "subscribers check the signature and envelope of one delivery in this many (1 = all)")
 	fs.DurationVar(&o.Duration, "duration", 30*time.Second, "cap on each send phase")
-	fs.DurationVar(&o.Drain, "drain", 90*time.Second, "longest wait, after sending, for every accepted event to reach every sink")
+	fs.DurationVar(&o.Drain, "drain", 90*time.Second, "longest wait, after sending (or resuming), for every accepted event to reach every subscriber")
 	fs.DurationVar(&o.DrainIdle, "drain-idle", 10*time.Second, "stop waiting sooner when no delivery arrives for this long")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the provider mix")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
-	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (config, logs, data)")
-	fs.StringVar(&o.listen, "listen", "", "internal: baseline-server listen address")
-	fs.StringVar(&o.redisURL, "redis", "", "internal: baseline-server Redis URL")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directories (config, logs, data)")
+	fs.BoolVar(&o.serveFloor, "serve-floor", false, "internal: be the floor server")
+	fs.StringVar(&o.listen, "listen", "", "internal: floor server listen address")
+	fs.StringVar(&o.redisURL, "redis", "", "internal: floor server Redis URL")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.FloorN == 0 {
+		o.FloorN = o.Requests
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	var err error
+	if o.Runs, err = parseRuns(*runs); err != nil {
+		return o, err
+	}
 	for _, s := range strings.Split(*stores, ",") {
-		if s = strings.TrimSpace(s); s != "embedded" && s != "redis" {
+		s = strings.TrimSpace(s)
+		if s != "embedded" && s != "redis" {
 			return o, fmt.Errorf("-store %q: want embedded, redis or embedded,redis", *stores)
 		}
-		o.Stores = append(o.Stores, strings.TrimSpace(s))
+		if !slices.Contains(o.Stores, s) {
+			o.Stores = append(o.Stores, s)
+		}
 	}
 	switch {
-	case o.Mode != "gateway" && o.Mode != "baseline" && o.Mode != "both" && o.Mode != modeBaselineServer:
-		return o, fmt.Errorf("-mode %q: want gateway, baseline or both", o.Mode)
-	case o.Requests < 1 || o.Concurrency < 1 || o.Subscribers < 1:
-		return o, fmt.Errorf("-n, -c and -subscribers must be at least 1")
+	case o.Requests < 1 || o.Concurrency < 1 || o.Fanout < 1:
+		return o, fmt.Errorf("-n, -c and -fanout must be at least 1")
+	case o.FloorN < 0:
+		return o, fmt.Errorf("-floor-n must not be negative")
 	case o.Mix < 0 || o.Mix > 1:
 		return o, fmt.Errorf("-mix %v: want 0..1", o.Mix)
 	case o.Batch < 1 || o.Batch > 100:
 		return o, fmt.Errorf("-batch %d: want 1..100", o.Batch)
 	case o.Rate < 0:
 		return o, fmt.Errorf("-rate must not be negative")
+	case o.VerifyEvery < 1:
+		return o, fmt.Errorf("-verify-every must be at least 1")
 	}
 	return o, nil
+}
+
+// parseRuns reads -runs: "all" or a comma-separated list of run names. The
+// result is in the order the runs are made, always starts with the floor
+// (every figure is a ratio to it), and has held wherever drain is, since
+// the drain empties held's backlog.
+func parseRuns(s string) ([]string, error) {
+	want := map[string]bool{runFloor: true}
+	for _, name := range strings.Split(s, ",") {
+		switch name = strings.TrimSpace(name); {
+		case name == "all":
+			for _, r := range allRuns {
+				want[r] = true
+			}
+		case slices.Contains(allRuns, name):
+			want[name] = true
+		default:
+			return nil, fmt.Errorf("-runs %q: unknown run %q; want all or some of %s", s, name, strings.Join(allRuns, ","))
+		}
+	}
+	if want[runDrain] {
+		want[runHeld] = true
+	}
+	var runs []string
+	for _, r := range allRuns {
+		if want[r] {
+			runs = append(runs, r)
+		}
+	}
+	return runs, nil
 }
 
 func main() {
@@ -103,9 +174,9 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if o.Mode == modeBaselineServer {
-		if err := serveBaseline(ctx, o.listen, o.redisURL, os.Getenv(baselineSecretEnv)); err != nil {
-			fmt.Fprintln(os.Stderr, "hookbench baseline-server:", err)
+	if o.serveFloor {
+		if err := serveFloor(ctx, o.listen, o.redisURL, os.Getenv(floorSecretEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "hookbench floor server:", err)
 			os.Exit(1)
 		}
 		return
@@ -129,27 +200,41 @@ func main() {
 	}
 }
 
-// run performs the runs the mode asks for, baseline first.
+// run makes the selected runs: the floor, then each store's runs in turn,
+// every gateway run on a gateway process (and store) of its own.
 func run(ctx context.Context, o options) (*report, error) {
 	rep := newReport(o)
-	if o.Mode == "baseline" || o.Mode == "both" {
-		r, err := runBaseline(ctx, o)
-		if err != nil {
-			return nil, fmt.Errorf("baseline: %w", err)
-		}
-		rep.add(r)
+	progress("floor")
+	floor, err := runFloorBench(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
 	}
-	if o.Mode == "gateway" || o.Mode == "both" {
-		for _, store := range o.Stores {
-			if ctx.Err() != nil {
-				break
+	rep.add(floor)
+	for _, store := range o.Stores {
+		steps := []struct {
+			run string
+			do  func() ([]*runResult, error)
+		}{
+			{runHeld, func() ([]*runResult, error) { return runHeldDrain(ctx, o, store, o.has(runDrain)) }},
+			{runSustained, func() ([]*runResult, error) { return runDelivery(ctx, o, store, runSustained, 1) }},
+			{runFanout, func() ([]*runResult, error) { return runDelivery(ctx, o, store, runFanout, o.Fanout) }},
+		}
+		for _, s := range steps {
+			if !o.has(s.run) || ctx.Err() != nil {
+				continue
 			}
-			r, err := runGateway(ctx, o, store)
+			progress(s.run + " on " + store)
+			rs, err := s.do()
 			if err != nil {
-				return nil, fmt.Errorf("gateway (%s store): %w", store, err)
+				return nil, fmt.Errorf("%s (%s store): %w", s.run, store, err)
 			}
-			rep.add(r)
+			rep.add(rs...)
 		}
 	}
 	return rep, nil
+}
+
+// progress tells on stderr what runs now: a full bench takes minutes.
+func progress(what string) {
+	fmt.Fprintf(os.Stderr, "hookbench: %s %s\n", time.Now().Format("15:04:05"), what)
 }

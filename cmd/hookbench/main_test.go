@@ -14,15 +14,21 @@ func TestParseFlags(t *testing.T) {
 		args       []string
 		wantErr    bool
 		wantStores []string
+		wantRuns   []string
 	}{
-		{"defaults", nil, false, []string{"embedded"}},
-		{"both stores", []string{"-mode", "both", "-store", "embedded,redis"}, false, []string{"embedded", "redis"}},
-		{"unknown store", []string{"-store", "etcd"}, true, nil},
-		{"unknown mode", []string{"-mode", "fast"}, true, nil},
-		{"mix above 1", []string{"-mix", "2"}, true, nil},
-		{"batch over 100", []string{"-batch", "101"}, true, nil},
-		{"zero concurrency", []string{"-c", "0"}, true, nil},
-		{"stray argument", []string{"extra"}, true, nil},
+		{"defaults: everything on both stores", nil, false, []string{"embedded", "redis"}, allRuns},
+		{"one store", []string{"-store", "redis"}, false, []string{"redis"}, allRuns},
+		{"store named twice", []string{"-store", "redis, redis"}, false, []string{"redis"}, allRuns},
+		{"quick look", []string{"-runs", "held", "-store", "embedded"}, false, []string{"embedded"}, []string{runFloor, runHeld}},
+		{"unknown store", []string{"-store", "etcd"}, true, nil, nil},
+		{"unknown run", []string{"-runs", "fast"}, true, nil, nil},
+		{"mix above 1", []string{"-mix", "2"}, true, nil, nil},
+		{"batch over 100", []string{"-batch", "101"}, true, nil, nil},
+		{"zero concurrency", []string{"-c", "0"}, true, nil, nil},
+		{"zero fanout", []string{"-fanout", "0"}, true, nil, nil},
+		{"verify none", []string{"-verify-every", "0"}, true, nil, nil},
+		{"negative floor", []string{"-floor-n", "-1"}, true, nil, nil},
+		{"stray argument", []string{"extra"}, true, nil, nil},
 	}
 	for _, tt := range tests {
 		o, err := parseFlags(tt.args)
@@ -30,27 +36,61 @@ func TestParseFlags(t *testing.T) {
 			t.Errorf("%s: err %v, want error %v", tt.name, err, tt.wantErr)
 			continue
 		}
-		if err == nil && !slices.Equal(o.Stores, tt.wantStores) {
-			t.Errorf("%s: stores %v, want %v", tt.name, o.Stores, tt.wantStores)
+		if err != nil {
+			continue
+		}
+		if !slices.Equal(o.Stores, tt.wantStores) || !slices.Equal(o.Runs, tt.wantRuns) {
+			t.Errorf("%s: stores %v runs %v, want %v and %v", tt.name, o.Stores, o.Runs, tt.wantStores, tt.wantRuns)
+		}
+	}
+	if o, _ := parseFlags([]string{"-n", "500", "-floor-n", "0"}); o.FloorN != 500 {
+		t.Errorf("-floor-n 0: %d floor requests, want -n's 500", o.FloorN)
+	}
+}
+
+func TestParseRuns(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"all", allRuns, false},
+		{"floor", []string{runFloor}, false},
+		{"fanout,sustained", []string{runFloor, runSustained, runFanout}, false},
+		{"drain", []string{runFloor, runHeld, runDrain}, false},
+		{" held , fanout ", []string{runFloor, runHeld, runFanout}, false},
+		{"sustained,all", allRuns, false},
+		{"held,", nil, true},
+		{"backlog", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parseRuns(tt.in)
+		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+			t.Errorf("parseRuns(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
 }
 
 func TestFinishFailures(t *testing.T) {
 	zero, one := 0, 1
-	ok := loadgen.LoadResult{Accepted: 10, AcceptedEvents: 10, Elapsed: 2 * time.Second}
+	ok := func() *loadgen.LoadResult {
+		return &loadgen.LoadResult{Accepted: 10, AcceptedEvents: 10, Elapsed: 2 * time.Second}
+	}
 	tests := []struct {
 		name string
 		r    runResult
 		want int // failures
 	}{
-		{"clean", runResult{Load: ok, ExitCode: &zero}, 0},
-		{"lost", runResult{Load: ok, ExitCode: &zero, Sinks: []loadgen.SinkCounts{{Lost: 2}}}, 1},
-		{"bad signature", runResult{Load: ok, ExitCode: &zero, Sinks: []loadgen.SinkCounts{{BadSignatures: 1}}}, 1},
-		{"duplicates are not failures", runResult{Load: ok, ExitCode: &zero, Sinks: []loadgen.SinkCounts{{Duplicates: 3}}}, 0},
-		{"exit 1", runResult{Load: ok, ExitCode: &one}, 1},
-		{"never stopped", runResult{Load: ok}, 1},
-		{"nothing accepted", runResult{ExitCode: &zero}, 1},
+		{"clean", runResult{Run: runSustained, Load: ok(), ExitCode: &zero}, 0},
+		{"lost", runResult{Run: runSustained, Load: ok(), ExitCode: &zero, Sinks: []loadgen.SinkCounts{{Lost: 2}}}, 1},
+		{"lost in the drain", runResult{Run: runDrain, ExitCode: &zero, Sinks: []loadgen.SinkCounts{{Lost: 2}}}, 1},
+		{"bad signature", runResult{Run: runFanout, Load: ok(), ExitCode: &zero, Sinks: []loadgen.SinkCounts{{BadSignatures: 1}}}, 1},
+		{"duplicates are not failures", runResult{Run: runSustained, Load: ok(), ExitCode: &zero, Sinks: []loadgen.SinkCounts{{Duplicates: 3}}}, 0},
+		{"delivered while paused", runResult{Run: runHeld, Load: ok(), ExitCode: &zero, HeldDelivered: 1}, 1},
+		{"drain sends nothing: no ingest failure", runResult{Run: runDrain, ExitCode: &zero}, 0},
+		{"exit 1", runResult{Run: runHeld, Load: ok(), ExitCode: &one}, 1},
+		{"never stopped", runResult{Run: runFloor, Load: ok()}, 1},
+		{"nothing accepted", runResult{Run: runFloor, Load: &loadgen.LoadResult{}, ExitCode: &zero}, 1},
 	}
 	for _, tt := range tests {
 		tt.r.finish()
@@ -58,9 +98,9 @@ func TestFinishFailures(t *testing.T) {
 			t.Errorf("%s: failures %q, want %d", tt.name, tt.r.Failures, tt.want)
 		}
 	}
-	r := runResult{Load: ok, ExitCode: &zero}
+	r := runResult{Run: runSustained, Load: ok(), ExitCode: &zero, Deliveries: 30, DeliverySpan: 3 * time.Second}
 	r.finish()
-	if r.IngestRPS != 5 || r.IngestEPS != 5 {
-		t.Errorf("rates %v req/s %v events/s, want 5 and 5", r.IngestRPS, r.IngestEPS)
+	if r.IngestRPS != 5 || r.IngestEPS != 5 || r.DeliveriesPS != 10 {
+		t.Errorf("rates %v req/s %v events/s %v deliveries/s, want 5, 5 and 10", r.IngestRPS, r.IngestEPS, r.DeliveriesPS)
 	}
 }

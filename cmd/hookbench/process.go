@@ -11,18 +11,22 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
-// proc is a server process under test (the gateway or the baseline), its
+// proc is a server process under test (the gateway or the floor), its
 // output going to a log file in the run's directory.
 type proc struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
 	done    chan struct{}
-	err     error // Wait's result, once done is closed
+	err     error        // Wait's result, once done is closed
+	hwm     atomic.Int64 // peak RSS in bytes, as last read; see peakRSS
 }
 
 func startProc(name, logPath string, env []string, bin string, args ...string) (*proc, error) {
@@ -43,6 +47,7 @@ func startProc(name, logPath string, env []string, bin string, args ...string) (
 		logf.Close()
 		close(p.done)
 	}()
+	go p.watchRSS(50 * time.Millisecond)
 	return p, nil
 }
 
@@ -76,6 +81,7 @@ func (p *proc) stop(grace time.Duration) (code int, took time.Duration) {
 	select {
 	case <-p.done:
 	default:
+		p.sampleRSS()
 		p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-p.done:
@@ -95,21 +101,66 @@ func (p *proc) stop(grace time.Duration) (code int, took time.Duration) {
 	return -1, time.Since(start)
 }
 
-// peakRSS is the exited process's high-water mark of resident memory, in
-// bytes (getrusage's ru_maxrss); 0 before it has exited.
-func (p *proc) peakRSS() int64 {
+// peakRSS is the process's high-water mark of resident memory, in bytes,
+// as its VmHWM last read (0 when never read: not Linux, or it exited at
+// once). It is not getrusage's ru_maxrss: Go starts children with vfork
+// (CLONE_VM), and Linux folds the parent's high-water RSS into the child's
+// ru_maxrss at exec, so every server would report at least hookbench's own
+// peak. VmHWM belongs to the memory the exec'd program got.
+func (p *proc) peakRSS() int64 { return p.hwm.Load() }
+
+// watchRSS reads VmHWM every interval until the process exits. VmHWM is a
+// high-water mark itself, so only growth after the last reading (in the
+// last interval before exit) can be missed; stop reads once more before
+// SIGTERM.
+func (p *proc) watchRSS(interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		p.sampleRSS()
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (p *proc) sampleRSS() {
 	select {
-	case <-p.done:
+	case <-p.done: // reaped: the pid may be another process's by now
+		return
 	default:
-		return 0
 	}
-	if p.cmd.ProcessState == nil {
-		return 0
+	if b, ok := vmHWM(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid)); ok {
+		for {
+			cur := p.hwm.Load()
+			if b <= cur || p.hwm.CompareAndSwap(cur, b) {
+				break
+			}
+		}
 	}
-	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss << 10 // kilobytes on Linux
+}
+
+// vmHWM reads the "VmHWM: <n> kB" line of a /proc/<pid>/status file, in
+// bytes; false when the file or the line is missing (a zombie has none).
+func vmHWM(path string) (int64, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
 	}
-	return 0
+	for _, line := range strings.Split(string(b), "\n") {
+		rest, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		return kb << 10, true
+	}
+	return 0, false
 }
 
 func (p *proc) logTail() string {

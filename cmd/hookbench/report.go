@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,58 +12,90 @@ import (
 	"github.com/hookgate/hookgate/internal/loadgen"
 )
 
-// runResult is one benchmarked server: the baseline or the gateway on one
-// store.
+// runResult is one run: the floor, or one gateway run on one store.
 type runResult struct {
-	Kind        string               `json:"kind"`  // "baseline" or "gateway"
-	Store       string               `json:"store"` // "redis" or "embedded"
-	Requests    int                  `json:"requests_planned"`
-	Events      int                  `json:"events_planned"`
-	Subscribers int                  `json:"subscribers,omitempty"`
-	Version     string               `json:"version,omitempty"` // `hookgate version` of the binary measured
-	Load        loadgen.LoadResult   `json:"ingest"`
-	IngestRPS   float64              `json:"ingest_req_per_s"`    // accepted requests over the send phase
-	IngestEPS   float64              `json:"ingest_events_per_s"` // accepted events over the send phase
-	E2E         loadgen.Summary      `json:"end_to_end"`          // upstream POST start to sink receipt
-	Sinks       []loadgen.SinkCounts `json:"sinks,omitempty"`
+	Run         string `json:"run"`   // floor, held, drain, sustained, fanout
+	Store       string `json:"store"` // "redis" or "embedded"
+	Requests    int    `json:"requests_planned"`
+	Events      int    `json:"events_planned"`
+	Subscribers int    `json:"subscribers,omitempty"`
+	Version     string `json:"version,omitempty"` // `hookgate version` of the binary measured
+
+	// Load is the run's own send phase; nil for drain, which sends nothing.
+	Load      *loadgen.LoadResult `json:"ingest,omitempty"`
+	IngestRPS float64             `json:"ingest_req_per_s,omitempty"`    // accepted requests over the send phase
+	IngestEPS float64             `json:"ingest_events_per_s,omitempty"` // accepted events over the send phase
+	// Backlog is, for drain, the events held's ingest accepted.
+	Backlog int `json:"backlog,omitempty"`
+
+	// Deliveries are first receipts over all subscribers; DeliverySpan runs
+	// from the start of sending (or, for drain, the resume) to the last.
+	Deliveries   int64         `json:"deliveries,omitempty"`
+	DeliverySpan time.Duration `json:"delivery_span_ns,omitempty"`
+	DeliveriesPS float64       `json:"deliveries_per_s,omitempty"`
+
+	// Ratios to the floor's req/s in the same invocation; 0 when the run
+	// has no such figure.
+	IngestRatio   float64 `json:"ingest_to_floor,omitempty"`
+	DeliveryRatio float64 `json:"deliveries_to_floor,omitempty"`
+
+	E2E   *loadgen.Summary     `json:"end_to_end,omitempty"` // upstream POST start to sink receipt
+	Sinks []loadgen.SinkCounts `json:"sinks,omitempty"`
 
 	Lost          int   `json:"lost"`
 	Duplicates    int   `json:"duplicates"`
+	Verified      int64 `json:"signatures_checked"`
 	BadSignatures int64 `json:"bad_signatures"`
 	Malformed     int64 `json:"malformed"`
 	Unaccepted    int   `json:"unaccepted_delivered"`
+	// HeldDelivered: for held, deliveries that arrived although the
+	// subscriber was paused before the first request; must be 0.
+	HeldDelivered int64 `json:"delivered_while_paused"`
 
-	Drain    time.Duration `json:"drain_ns"` // after the send phase, until the last event arrived
+	Wait     time.Duration `json:"wait_ns"` // after sending (or resuming), until the last event arrived
 	Drained  bool          `json:"drained"`
 	ExitCode *int          `json:"exit_code"` // after SIGTERM; nil if never stopped
 	ExitTook time.Duration `json:"exit_took_ns"`
 	ExitLog  string        `json:"exit_log,omitempty"`
-	PeakRSS  int64         `json:"peak_rss_bytes"` // of the server process, over its whole run
+	PeakRSS  int64         `json:"peak_rss_bytes"` // of the server process, over this run alone
 	Failures []string      `json:"failures,omitempty"`
 }
 
-func (r *runResult) label() string { return r.Kind + "/" + r.Store }
+func (r *runResult) label() string { return r.Run + "/" + r.Store }
+
+// delivers tells whether the run waits for deliveries, so that lost ones
+// fail it.
+func (r *runResult) delivers() bool {
+	return r.Run == runDrain || r.Run == runSustained || r.Run == runFanout
+}
 
 // finish derives the rates and totals and lists what makes the run fail.
 func (r *runResult) finish() {
-	r.IngestRPS = loadgen.PerSecond(r.Load.Accepted, r.Load.Elapsed)
-	r.IngestEPS = loadgen.PerSecond(r.Load.AcceptedEvents, r.Load.Elapsed)
+	fail := func(format string, args ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, args...)) }
+	if r.Load != nil {
+		r.IngestRPS = loadgen.PerSecond(r.Load.Accepted, r.Load.Elapsed)
+		r.IngestEPS = loadgen.PerSecond(r.Load.AcceptedEvents, r.Load.Elapsed)
+		if r.Load.Accepted == 0 {
+			fail("no request was accepted (first error: %q, codes: %s)", r.Load.FirstError, loadgen.FormatCodes(r.Load.Codes))
+		}
+	}
+	r.DeliveriesPS = loadgen.PerSecond(int(r.Deliveries), r.DeliverySpan)
 	for _, s := range r.Sinks {
 		r.Lost += s.Lost
 		r.Duplicates += s.Duplicates
+		r.Verified += s.Verified
 		r.BadSignatures += s.BadSignatures
 		r.Malformed += s.Malformed
 		r.Unaccepted += s.Unaccepted
 	}
-	fail := func(format string, args ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, args...)) }
-	if r.Load.Accepted == 0 {
-		fail("no request was accepted (first error: %q, codes: %s)", r.Load.FirstError, loadgen.FormatCodes(r.Load.Codes))
-	}
 	if r.Lost > 0 {
-		fail("%d accepted event deliveries never arrived within the drain time", r.Lost)
+		fail("%d accepted event deliveries never arrived within the wait", r.Lost)
+	}
+	if r.HeldDelivered > 0 {
+		fail("%d deliveries arrived while the subscriber was paused", r.HeldDelivered)
 	}
 	if r.BadSignatures > 0 {
-		fail("%d deliveries had a bad Standard Webhooks signature", r.BadSignatures)
+		fail("%d sampled deliveries had a bad Standard Webhooks signature", r.BadSignatures)
 	}
 	if r.Malformed > 0 {
 		fail("%d deliveries were not envelopes of the events sent", r.Malformed)
@@ -72,41 +105,43 @@ func (r *runResult) finish() {
 		if r.ExitCode != nil {
 			code = fmt.Sprint(*r.ExitCode)
 		}
-		fail("%s exit code after SIGTERM was %s, want 0", r.Kind, code)
+		fail("exit code after SIGTERM was %s, want 0", code)
 	}
 }
 
 // report is everything hookbench prints.
 type report struct {
-	Machine  loadgen.Machine    `json:"machine"`
-	Options  options            `json:"options"`
-	Runs     []*runResult       `json:"runs"`
-	Ratios   map[string]float64 `json:"gateway_to_baseline_req_per_s,omitempty"`
-	Failures []string           `json:"failures,omitempty"`
+	Machine  loadgen.Machine `json:"machine"`
+	Options  options         `json:"options"`
+	Floor    float64         `json:"floor_req_per_s"` // what every ratio divides by
+	Runs     []*runResult    `json:"runs"`
+	Failures []string        `json:"failures,omitempty"`
 }
 
 func newReport(o options) *report {
-	return &report{Machine: loadgen.ThisMachine(), Options: o, Ratios: map[string]float64{}}
+	return &report{Machine: loadgen.ThisMachine(), Options: o}
 }
 
-func (rep *report) add(r *runResult) {
-	rep.Runs = append(rep.Runs, r)
-	for _, f := range r.Failures {
-		rep.Failures = append(rep.Failures, r.label()+": "+f)
-	}
-	var base *runResult
-	for _, b := range rep.Runs {
-		if b.Kind == "baseline" {
-			base = b
+// add appends runs, the floor first, and sets their ratios to the floor.
+func (rep *report) add(runs ...*runResult) {
+	for _, r := range runs {
+		if r.Run == runFloor {
+			rep.Floor = r.IngestRPS
+		}
+		rep.Runs = append(rep.Runs, r)
+		for _, f := range r.Failures {
+			rep.Failures = append(rep.Failures, r.label()+": "+f)
 		}
 	}
-	if base == nil || base.IngestRPS == 0 {
+	if rep.Floor == 0 {
 		return
 	}
-	for _, g := range rep.Runs {
-		if g.Kind == "gateway" {
-			rep.Ratios[g.Store] = g.IngestRPS / base.IngestRPS
+	for _, r := range rep.Runs {
+		r.IngestRatio = r.IngestEPS / rep.Floor
+		if r.Run == runFloor {
+			r.IngestRatio = r.IngestRPS / rep.Floor
 		}
+		r.DeliveryRatio = r.DeliveriesPS / rep.Floor
 	}
 }
 
@@ -118,68 +153,92 @@ func (rep *report) writeJSON(w io.Writer) error {
 
 func (rep *report) writeText(w io.Writer) error {
 	m, o := rep.Machine, rep.Options
-	rate := "unlimited"
+	rate := "closed loop"
 	if o.Rate > 0 {
 		rate = fmt.Sprintf("%.0f req/s", o.Rate)
 	}
 	fmt.Fprintf(w, "machine: %d cores, %s, GOMAXPROCS %d, %s, %s\n", m.Cores, m.CPU, m.GOMAXPROCS, m.OS, m.Go)
-	fmt.Fprintf(w, "load:    %d requests, concurrency %d, rate %s, cap %v per run\n", o.Requests, o.Concurrency, rate, o.Duration)
-	fmt.Fprintf(w, "gateway: %.0f%% catalog360 batches of %d, the rest iimmpact single events; %d verifying subscriber(s)\n", o.Mix*100, o.Batch, o.Subscribers)
-	fmt.Fprintf(w, "baseline: the same generator, iimmpact only; Fiber handler, HMAC check, one Redis SET\n\n")
+	fmt.Fprintf(w, "load:    %d requests per gateway run, %d for the floor, %d connections, gateway %s, cap %v per send phase\n", o.Requests, o.FloorN, o.Concurrency, rate, o.Duration)
+	fmt.Fprintf(w, "         gateway: %.0f%% catalog360 batches of %d, the rest iimmpact single events; floor: iimmpact only\n", o.Mix*100, o.Batch)
+	fmt.Fprintf(w, "floor:   Fiber handler, HMAC check, one Redis XADD per request, closed loop: %.0f req/s; every ×floor divides by it\n", rep.Floor)
+	fmt.Fprintf(w, "sinks:   count every delivery by its event; signature and envelope checked on 1 in %d\n\n", o.VerifyEvery)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	row := func(name string, cell func(r *runResult) string) {
-		cells := []string{fmt.Sprintf("%-28s", name)}
+	table := func(head []string, cells func(r *runResult) []string) {
+		fmt.Fprintln(tw, strings.Join(head, "\t")+"\t")
 		for _, r := range rep.Runs {
-			cells = append(cells, cell(r))
+			fmt.Fprintln(tw, strings.Join(cells(r), "\t")+"\t")
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t")+"\t")
+		fmt.Fprintln(tw)
 	}
-	gw := func(f func(r *runResult) string) func(r *runResult) string {
-		return func(r *runResult) string {
-			if r.Kind != "gateway" {
-				return "-"
+	table([]string{left("run"), left("store"), "subs", "events", "ingest/s", "×floor", "delivered/s", "×floor", "peak RSS", "lost", "dups", "checked", "bad sig"},
+		func(r *runResult) []string {
+			events, subs := "-", "-"
+			if r.Load != nil {
+				events = fmt.Sprint(r.Load.AcceptedEvents)
+			} else if r.Backlog > 0 {
+				events = fmt.Sprint(r.Backlog)
 			}
-			return f(r)
-		}
-	}
-	row("", func(r *runResult) string { return r.label() })
-	row("requests sent", func(r *runResult) string { return fmt.Sprint(r.Load.Sent) })
-	row("requests accepted (200)", func(r *runResult) string { return fmt.Sprint(r.Load.Accepted) })
-	row("events accepted", func(r *runResult) string { return fmt.Sprint(r.Load.AcceptedEvents) })
-	row("non-200 answers", func(r *runResult) string { return loadgen.FormatCodes(r.Load.Codes) })
-	row("no answer (errors)", func(r *runResult) string { return fmt.Sprint(r.Load.Errors) })
-	row("send phase", func(r *runResult) string { return r.Load.Elapsed.Round(time.Millisecond).String() })
-	row("ingest req/s", func(r *runResult) string { return fmt.Sprintf("%.0f", r.IngestRPS) })
-	row("ingest events/s", func(r *runResult) string { return fmt.Sprintf("%.0f", r.IngestEPS) })
-	row("ingest p50 / p99 / max", func(r *runResult) string { return triple(r.Load.Latency) })
-	row("end-to-end p50 / p99 / max", gw(func(r *runResult) string { return triple(r.E2E) }))
-	row("deliveries received", gw(func(r *runResult) string { return fmt.Sprint(r.E2E.Count + r.Duplicates) }))
-	row("drain after send", gw(func(r *runResult) string { return r.Drain.Round(time.Millisecond).String() }))
-	row("lost", gw(func(r *runResult) string { return fmt.Sprint(r.Lost) }))
-	row("duplicates", gw(func(r *runResult) string { return fmt.Sprint(r.Duplicates) }))
-	row("bad signatures", gw(func(r *runResult) string { return fmt.Sprint(r.BadSignatures) }))
-	row("peak RSS (server)", func(r *runResult) string { return fmt.Sprintf("%d MB", r.PeakRSS>>20) })
-	row("exit after SIGTERM", func(r *runResult) string {
-		if r.ExitCode == nil {
-			return "-"
-		}
-		return fmt.Sprintf("%d in %v", *r.ExitCode, r.ExitTook.Round(time.Millisecond))
-	})
-	if len(rep.Ratios) > 0 {
-		row("gateway / baseline req/s", gw(func(r *runResult) string { return fmt.Sprintf("%.2f", rep.Ratios[r.Store]) }))
-	}
+			if r.Subscribers > 0 {
+				subs = fmt.Sprint(r.Subscribers)
+			}
+			ingest, ingestX := "-", "-"
+			if r.Load != nil {
+				rate := r.IngestEPS
+				if r.Run == runFloor {
+					rate = r.IngestRPS
+				}
+				ingest, ingestX = fmt.Sprintf("%.0f", rate), ratio(r.IngestRatio)
+			}
+			deliv, delivX := "-", "-"
+			if r.delivers() {
+				deliv, delivX = fmt.Sprintf("%.0f", r.DeliveriesPS), ratio(r.DeliveryRatio)
+			}
+			lost, dups, checked, bad := "-", "-", "-", "-"
+			if r.delivers() {
+				lost, dups, checked, bad = fmt.Sprint(r.Lost), fmt.Sprint(r.Duplicates), fmt.Sprint(r.Verified), fmt.Sprint(r.BadSignatures)
+			}
+			return []string{left(r.Run), left(r.Store), subs, events, ingest, ingestX, deliv, delivX, mb(r.PeakRSS), lost, dups, checked, bad}
+		})
+	table([]string{left("run"), left("store"), "accepted", "non-200", "errors", "send", "deliver", "ingest p50 / p99 / max", "end-to-end p50 / p99 / max", "exit"},
+		func(r *runResult) []string {
+			accepted, codes, errs, send, ingest := "-", "-", "-", "-", "-"
+			if l := r.Load; l != nil {
+				accepted = fmt.Sprintf("%d/%d", l.Accepted, l.Sent)
+				codes, errs = loadgen.FormatCodes(l.Codes), fmt.Sprint(l.Errors)
+				send, ingest = l.Elapsed.Round(time.Millisecond).String(), triple(l.Latency)
+			}
+			deliver, e2e := "-", "-"
+			if r.delivers() {
+				deliver = r.DeliverySpan.Round(time.Millisecond).String()
+			}
+			if r.E2E != nil {
+				e2e = triple(*r.E2E)
+			}
+			exit := "-"
+			if r.ExitCode != nil {
+				exit = fmt.Sprintf("%d in %v", *r.ExitCode, r.ExitTook.Round(time.Millisecond))
+			}
+			return []string{left(r.Run), left(r.Store), accepted, codes, errs, send, deliver, ingest, e2e, exit}
+		})
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w)
+
+	var versions []string
 	for _, r := range rep.Runs {
-		if r.Version != "" {
-			fmt.Fprintf(w, "%s: %s\n", r.label(), r.Version)
+		if r.Version != "" && !slices.Contains(versions, r.Version) {
+			versions = append(versions, r.Version)
 		}
 	}
-	if rep.Options.Rate == 0 && len(rep.Runs) > 0 && rep.Runs[len(rep.Runs)-1].Kind == "gateway" {
-		fmt.Fprintln(w, "note: sent as fast as ingest answers, so end-to-end latency includes the delivery backlog; -rate measures it at a given load")
+	for _, v := range versions {
+		fmt.Fprintf(w, "gateway: %s\n", v)
+	}
+	fmt.Fprintln(w, "held: subscriber paused before sending, ingest only; drain: after held, a new gateway process, from resume to the last arrival;")
+	fmt.Fprintln(w, "sustained, fanout: ingest and delivery together, from the first send to the last arrival.")
+	fmt.Fprintln(w, "peak RSS: the server process's high-water resident memory (VmHWM) over that run alone.")
+	if o.Rate == 0 && slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return r.E2E != nil }) {
+		fmt.Fprintln(w, "end-to-end: sent closed loop, so it includes the delivery backlog; -rate measures it at a given load.")
 	}
 	for _, r := range rep.Runs {
 		if r.ExitLog != "" {
@@ -187,13 +246,33 @@ func (rep *report) writeText(w io.Writer) error {
 		}
 	}
 	if len(rep.Failures) == 0 {
-		fmt.Fprintln(w, "PASS: nothing lost, every signature valid")
+		fmt.Fprintln(w, "PASS: nothing lost, nothing delivered while paused, every sampled signature valid")
 		return nil
 	}
 	for _, f := range rep.Failures {
 		fmt.Fprintln(w, "FAIL:", f)
 	}
 	return nil
+}
+
+// left pads a name so that it reads left-aligned in the right-aligned
+// tables.
+func left(s string) string { return fmt.Sprintf("%-9s", s) }
+
+// ratio renders a figure's ratio to the floor, "-" without a floor.
+func ratio(x float64) string {
+	if x == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f×", x)
+}
+
+// mb renders bytes as whole megabytes, "-" for unknown.
+func mb(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d MB", b>>20)
 }
 
 // triple renders p50 / p99 / max.

@@ -37,6 +37,7 @@ type LoadResult struct {
 	Codes          map[int]int   `json:"codes,omitempty"` // non-200 answers by status code
 	Errors         int           `json:"errors"`          // no answer (connection error, timeout)
 	FirstError     string        `json:"first_error,omitempty"`
+	Started        time.Time     `json:"started"`    // when the send phase began, by Load.Now
 	Elapsed        time.Duration `json:"elapsed_ns"` // first request start to last answer
 	Latency        Summary       `json:"latency"`    // POST round trips, whatever the answer
 	// AcceptedSeq tells, per bench_seq, whether its request was answered
@@ -116,7 +117,9 @@ func (l Load) Run(ctx context.Context) LoadResult {
 		}()
 	}
 	wg.Wait()
-	return l.tally(status, lat, time.Duration(lastEnd.Load()), firstErr)
+	r := l.tally(status, lat, time.Duration(lastEnd.Load()), firstErr)
+	r.Started = start
+	return r
 }
 
 // casMax raises a to v unless it already holds more.

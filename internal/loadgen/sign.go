@@ -1,7 +1,7 @@
 // Package loadgen is the machinery behind `make bench` (cmd/hookbench): a
 // cheap generator of signed upstream webhooks, a fasthttp load driver,
-// verifying subscriber sinks, latency statistics and a throwaway
-// redis-server.
+// light subscriber sinks that count every delivery and verify a sample,
+// latency statistics and a throwaway redis-server.
 //
 // It re-implements the providers' signing rules from SPEC section 3 and the
 // Standard Webhooks check from section 4 on purpose instead of importing the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/valyala/fasthttp"
 )
 
 var (
@@ -53,7 +55,7 @@ func deliver(t *testing.T, url string, key []byte, id string, body []byte, extra
 
 func TestSinkVerifiesAndCounts(t *testing.T) {
 	recvAt := time.Unix(0, 1700000000_500_000_000)
-	sink, err := NewSink(sinkSecret, 4, func() time.Time { return recvAt })
+	sink, err := NewSink(sinkSecret, 4, 1, func() time.Time { return recvAt })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,13 +86,82 @@ func TestSinkVerifiesAndCounts(t *testing.T) {
 	}
 
 	got := sink.Counts([]bool{true, true, true, false})
-	want := SinkCounts{Received: 4, Lost: 1, Duplicates: 1, Unaccepted: 1, BadSignatures: 1, Malformed: 2}
+	want := SinkCounts{Received: 4, Lost: 1, Duplicates: 1, Unaccepted: 1, Verified: 6, BadSignatures: 1, Malformed: 2}
 	if got != want {
 		t.Errorf("Counts = %+v, want %+v", got, want)
 	}
 	lat := sink.Latency().Summary()
 	if lat.Count != 3 || lat.Max != 500*time.Millisecond {
 		t.Errorf("latency %+v, want 3 first receipts of 500ms", lat)
+	}
+	if sink.Distinct() != 3 || !sink.LastReceipt().Equal(recvAt) {
+		t.Errorf("distinct %d, last receipt %v; want 3 and %v", sink.Distinct(), sink.LastReceipt(), recvAt)
+	}
+}
+
+// A sampling sink checks the signature of every verifyEvery-th delivery
+// only, and counts the rest by the event they carry, served by fasthttp as
+// hookbench serves it.
+func TestSinkSamplesSignatures(t *testing.T) {
+	sink, err := NewSink(sinkSecret, 8, 4, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: sink.ServeFast}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Shutdown() })
+	url := "http://" + l.Addr().String() + "/hook"
+	sent := time.Now().UnixNano()
+
+	// Arrivals 0 and 4 are the sample; the wrong key is caught only there.
+	steps := []struct {
+		key  []byte
+		seq  int
+		want int
+	}{
+		{sinkKey, 0, 204},
+		{otherKey, 1, 204},
+		{otherKey, 2, 204},
+		{sinkKey, 3, 204},
+		{otherKey, 4, 401},
+		{sinkKey, 5, 204},
+	}
+	for i, s := range steps {
+		id := fmt.Sprintf("evt_%d", s.seq)
+		if got := deliver(t, url, s.key, id, envelopeBody(id, s.seq, sent), ""); got != s.want {
+			t.Errorf("arrival %d: status %d, want %d", i, got, s.want)
+		}
+	}
+	got := sink.Counts([]bool{true, true, true, true, true, true, false, false})
+	want := SinkCounts{Received: 5, Lost: 1, Verified: 2, BadSignatures: 1}
+	if got != want {
+		t.Errorf("Counts = %+v, want %+v", got, want)
+	}
+}
+
+func TestScanInt(t *testing.T) {
+	tests := []struct {
+		body   string
+		want   int64
+		wantOK bool
+	}{
+		{`{"bench_seq":42,"x":1}`, 42, true},
+		{`{"bench_seq": 7}`, 7, true},
+		{`{"a":{"bench_seq":3},"b":{"bench_seq":9}}`, 3, true},
+		{`{"bench_seq":"4"}`, 0, false},
+		{`{"bench_seq":-1}`, 0, false},
+		{`{"seq":1}`, 0, false},
+		{`{"bench_seq":99999999999999999999}`, 0, false},
+	}
+	for _, tt := range tests {
+		got, ok := scanInt([]byte(tt.body), seqKey)
+		if got != tt.want || ok != tt.wantOK {
+			t.Errorf("scanInt(%s) = %d, %v; want %d, %v", tt.body, got, ok, tt.want, tt.wantOK)
+		}
 	}
 }
 

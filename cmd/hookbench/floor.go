@@ -18,18 +18,18 @@ import (
 	"github.com/hookgate/hookgate/internal/loadgen"
 )
 
-// modeBaselineServer is the internal mode in which hookbench runs the
-// baseline server as its own process, so that it shares the CPUs with the
-// load generator exactly as the gateway binary does.
-const modeBaselineServer = "baseline-server"
+// floorSecretEnv carries the floor server's iimmpact secret to its
+// process, keeping it out of the argument list that ps shows.
+const floorSecretEnv = "HOOKBENCH_FLOOR_SECRET"
 
-// baselineSecretEnv carries the baseline's iimmpact secret to its process,
-// keeping it out of the argument list that ps shows.
-const baselineSecretEnv = "HOOKBENCH_BASELINE_SECRET"
+// floorStream is the Redis stream the floor appends every request to.
+const floorStream = "floor"
 
-// runBaseline benchmarks the bare handler on its own redis-server with the
-// iimmpact requests of the same generator.
-func runBaseline(ctx context.Context, o options) (*runResult, error) {
+// runFloorBench measures the floor: the bare handler on its own
+// redis-server, loaded closed loop (never at -rate: it is the reference
+// every other figure is divided by) with the iimmpact requests of the same
+// generator.
+func runFloorBench(ctx context.Context, o options) (*runResult, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own binary: %w", err)
@@ -41,7 +41,9 @@ func runBaseline(ctx context.Context, o options) (*runResult, error) {
 	defer cleanup()
 
 	secret := randomHex(32)
-	gen, err := loadgen.NewGenerator(plan(o, 0, secret, randomHex(32)))
+	fo := o
+	fo.Requests = o.FloorN
+	gen, err := loadgen.NewGenerator(plan(fo, 0, secret, randomHex(32)))
 	if err != nil {
 		return nil, err
 	}
@@ -54,8 +56,8 @@ func runBaseline(ctx context.Context, o options) (*runResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startProc("baseline", filepath.Join(dir, "baseline.log"), []string{baselineSecretEnv + "=" + secret},
-		self, "-mode", modeBaselineServer, "-listen", addr, "-redis", rdb.URL())
+	srv, err := startProc("floor", filepath.Join(dir, "floor.log"), []string{floorSecretEnv + "=" + secret},
+		self, "-serve-floor", "-listen", addr, "-redis", rdb.URL())
 	if err != nil {
 		return nil, err
 	}
@@ -64,9 +66,10 @@ func runBaseline(ctx context.Context, o options) (*runResult, error) {
 		return nil, err
 	}
 
-	res := &runResult{Kind: "baseline", Store: "redis", Requests: gen.Requests(), Events: gen.Events()}
-	res.Load = loadgen.Load{Addr: addr, Gen: gen, Concurrency: o.Concurrency, Rate: o.Rate,
+	res := &runResult{Run: runFloor, Store: "redis", Requests: gen.Requests(), Events: gen.Events()}
+	load := loadgen.Load{Addr: addr, Gen: gen, Concurrency: o.Concurrency,
 		Duration: o.Duration, Timeout: o.Timeout, Now: time.Now}.Run(ctx)
+	res.Load = &load
 	code, took := srv.stop(stopGrace)
 	res.PeakRSS = srv.peakRSS()
 	res.ExitCode, res.ExitTook = &code, took
@@ -74,37 +77,37 @@ func runBaseline(ctx context.Context, o options) (*runResult, error) {
 		res.ExitLog = srv.logTail()
 	}
 	res.finish()
-	// One SET per accepted request, each under its own key: anything else
-	// means the baseline did less (or more) work than it claims.
-	if keys, err := countKeys(ctx, rdb.URL()); err != nil {
+	// One XADD per accepted request: anything else means the floor did
+	// less (or more) work than it claims.
+	if n, err := streamLen(ctx, rdb.URL()); err != nil {
 		res.Failures = append(res.Failures, err.Error())
-	} else if keys != int64(res.Load.Accepted) {
-		res.Failures = append(res.Failures, fmt.Sprintf("baseline stored %d keys for %d accepted requests", keys, res.Load.Accepted))
+	} else if n != int64(load.Accepted) {
+		res.Failures = append(res.Failures, fmt.Sprintf("floor appended %d entries for %d accepted requests", n, load.Accepted))
 	}
 	return res, nil
 }
 
-// countKeys returns DBSIZE of the Redis at url.
-func countKeys(ctx context.Context, url string) (int64, error) {
+// streamLen returns XLEN of the floor's stream in the Redis at url.
+func streamLen(ctx context.Context, url string) (int64, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return 0, fmt.Errorf("redis url: %w", err)
 	}
 	c := redis.NewClient(opt)
 	defer c.Close()
-	n, err := c.DBSize(ctx).Result()
+	n, err := c.XLen(ctx, floorStream).Result()
 	if err != nil {
-		return 0, fmt.Errorf("baseline dbsize: %w", err)
+		return 0, fmt.Errorf("floor xlen: %w", err)
 	}
 	return n, nil
 }
 
-// serveBaseline is the baseline server: one Fiber route that checks the
-// iimmpact HMAC and makes one Redis SET per request, the least any
+// serveFloor is the floor server: one Fiber route that checks the
+// iimmpact HMAC and makes one Redis XADD per request, the least any
 // verifying, persisting webhook receiver does. It serves until ctx ends.
-func serveBaseline(ctx context.Context, listen, redisURL, secret string) error {
+func serveFloor(ctx context.Context, listen, redisURL, secret string) error {
 	if listen == "" || redisURL == "" || secret == "" {
-		return errors.New("need -listen, -redis and " + baselineSecretEnv)
+		return errors.New("need -listen, -redis and " + floorSecretEnv)
 	}
 	opt, err := redis.ParseURL(redisURL)
 	if err != nil {
@@ -118,7 +121,7 @@ func serveBaseline(ctx context.Context, listen, redisURL, secret string) error {
 
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/readyz", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusOK) })
-	app.Post("/webhooks/iimmpact", baselineHandler(rdb, []byte(secret)))
+	app.Post("/webhooks/iimmpact", floorHandler(rdb, []byte(secret)))
 
 	errc := make(chan error, 1)
 	go func() { errc <- app.Listen(listen) }()
@@ -133,18 +136,19 @@ func serveBaseline(ctx context.Context, listen, redisURL, secret string) error {
 	return nil
 }
 
-// baselineHandler verifies X-Webhook-Signature over the raw body and
-// stores the body under a key made of its signature, unique per body.
-func baselineHandler(rdb *redis.Client, secret []byte) fiber.Handler {
+// floorHandler verifies X-Webhook-Signature over the raw body and appends
+// the body, with its signature, to one stream.
+func floorHandler(rdb *redis.Client, secret []byte) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		sig := c.Get(loadgen.IimmpactHeader)
 		body := c.Body()
 		if !verifyIimmpact(secret, sig, body) {
 			return c.SendStatus(fiber.StatusUnauthorized)
 		}
-		// The SET completes before the handler returns, so Fiber's reused
+		// The XADD completes before the handler returns, so Fiber's reused
 		// body buffer is safe to pass without a copy.
-		if err := rdb.Set(c.UserContext(), "baseline:"+sig[len("sha256="):], body, 0).Err(); err != nil {
+		err := rdb.XAdd(c.UserContext(), &redis.XAddArgs{Stream: floorStream, Values: []any{"sig", sig, "body", body}}).Err()
+		if err != nil {
 			return c.SendStatus(fiber.StatusServiceUnavailable)
 		}
 		return c.SendStatus(fiber.StatusOK)

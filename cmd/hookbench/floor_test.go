@@ -33,7 +33,7 @@ func TestVerifyIimmpact(t *testing.T) {
 	}
 }
 
-func TestBaselineHandlerStoresOnlyAuthenticBodies(t *testing.T) {
+func TestFloorHandlerAppendsOnlyAuthenticBodies(t *testing.T) {
 	srv := testredis.Start(t)
 	opt, err := redis.ParseURL(srv.URL())
 	if err != nil {
@@ -43,7 +43,7 @@ func TestBaselineHandlerStoresOnlyAuthenticBodies(t *testing.T) {
 	defer rdb.Close()
 	secret := []byte("s3cret")
 	app := fiber.New()
-	app.Post("/webhooks/iimmpact", baselineHandler(rdb, secret))
+	app.Post("/webhooks/iimmpact", floorHandler(rdb, secret))
 
 	body := []byte(`{"type":"product.updated","id":"A"}`)
 	tests := []struct {
@@ -67,12 +67,15 @@ func TestBaselineHandlerStoresOnlyAuthenticBodies(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.want)
 		}
 	}
-	n, err := countKeys(context.Background(), srv.URL())
+	n, err := streamLen(context.Background(), srv.URL())
 	if err != nil || n != 1 {
-		t.Fatalf("DBSIZE = %d (%v), want 1 key for the one authentic request", n, err)
+		t.Fatalf("XLEN = %d (%v), want 1 entry for the one authentic request", n, err)
 	}
-	key := "baseline:" + loadgen.SignIimmpact(body, secret)[len("sha256="):]
-	if got, _ := rdb.Get(context.Background(), key).Bytes(); !bytes.Equal(got, body) {
+	entries, err := rdb.XRange(context.Background(), floorStream, "-", "+").Result()
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("XRANGE = %v (%v), want one entry", entries, err)
+	}
+	if got := entries[0].Values["body"]; got != string(body) {
 		t.Errorf("stored %q, want the body", got)
 	}
 }
