@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -41,6 +42,7 @@ func BenchmarkPut(b *testing.B) {
 				strings.Repeat(`"k":"v",`, 50) + `"id":"CELCOM10"}}}`)
 			recv := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 			var n atomic.Int64
+			defer reportRedisCPU(b, s.rdb)()
 			parallel(b, func() error {
 				i := n.Add(1)
 				ev := gateway.NewEvent{
@@ -73,10 +75,58 @@ func BenchmarkBareSet(b *testing.B) {
 			}
 			body := []byte(strings.Repeat("x", 500))
 			var n atomic.Int64
+			defer reportRedisCPU(b, rdb)()
 			parallel(b, func() error {
 				return rdb.Set(context.Background(), fmt.Sprintf("bare:%d", n.Add(1)), body, 0).Err()
 			})
 		})
+	}
+}
+
+// BenchmarkBareXAdd is the floor of make bench: one XADD of a body per op
+// to one stream.
+func BenchmarkBareXAdd(b *testing.B) {
+	srv := testredis.Start(b)
+	opts, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	body := strings.Repeat("x", 500)
+	defer reportRedisCPU(b, rdb)()
+	parallel(b, func() error {
+		return rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: "floor", Values: []any{"b", body}}).Err()
+	})
+}
+
+// reportRedisCPU reads the server's CPU time (INFO cpu, user + system)
+// now and, when the returned function runs, reports what was spent per
+// op as redis-µs/op: Redis runs commands on one thread, so its CPU per
+// event is what bounds a store's throughput on one Redis.
+func reportRedisCPU(b *testing.B, rdb redis.UniversalClient) func() {
+	b.Helper()
+	cpu := func() float64 {
+		info, err := rdb.Info(context.Background(), "cpu").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var total float64
+		for _, line := range strings.Split(info, "\n") {
+			for _, k := range []string{"used_cpu_user:", "used_cpu_sys:"} {
+				if v, ok := strings.CutPrefix(strings.TrimSpace(line), k); ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					total += f
+				}
+			}
+		}
+		return total
+	}
+	before := cpu()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric((cpu()-before)*1e6/float64(b.N), "redis-µs/op")
+		}
 	}
 }
 
