@@ -13,6 +13,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -134,8 +135,42 @@ func initBuckets(tx *bolt.Tx) error {
 	switch v := meta.Get([]byte("version")); {
 	case v == nil:
 		return meta.Put([]byte("version"), []byte(schemaVersion))
+	case string(v) == "3":
+		if err := dropUnlistedStatuses(list); err != nil {
+			return fmt.Errorf("migrate schema 3 to %s: %w", schemaVersion, err)
+		}
+		return meta.Put([]byte("version"), []byte(schemaVersion))
 	case string(v) != schemaVersion:
 		return fmt.Errorf("schema version %q, this hookgate reads %q", v, schemaVersion)
+	}
+	return nil
+}
+
+// dropUnlistedStatuses migrates a version 3 file, which kept listing
+// indexes for every status, to version 4, which keeps them only for the
+// listedStatuses: it deletes the pending and delivered buckets under
+// list/status and list/substatus.
+func dropUnlistedStatuses(list *bolt.Bucket) error {
+	st, ss := list.Bucket(bktListStatus), list.Bucket(bktListSubSt)
+	var drop [][]byte
+	err := ss.ForEachBucket(func(name []byte) error {
+		if i := bytes.LastIndexByte(name, 0); i >= 0 && !listedStatus(gateway.DeliveryStatus(name[i+1:])) {
+			drop = append(drop, bytes.Clone(name))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, name := range drop {
+		if err := ss.DeleteBucket(name); err != nil {
+			return fmt.Errorf("delete list/substatus/%q: %w", name, err)
+		}
+	}
+	for _, name := range []gateway.DeliveryStatus{gateway.StatusPending, gateway.StatusDelivered} {
+		if err := st.DeleteBucket([]byte(name)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
+			return fmt.Errorf("delete list/status/%s: %w", name, err)
+		}
 	}
 	return nil
 }

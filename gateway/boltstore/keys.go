@@ -25,18 +25,19 @@ var (
 	bktListSrc    = []byte("src")        // source / ...
 	bktListType   = []byte("type")       // type / ...
 	bktListSub    = []byte("sub")        // sub / ...: events with a delivery to sub
-	bktListStatus = []byte("status")     // status / ...: events with a delivery in status (unrouted: none)
-	bktListSubSt  = []byte("substatus")  // sub \x00 status / ...: events whose delivery to sub is in status
+	bktListStatus = []byte("status")     // status / ...: events with a delivery in status (unrouted: none); listedStatuses only
+	bktListSubSt  = []byte("substatus")  // sub \x00 status / ...: events whose delivery to sub is in status; listedStatuses only
 
 	topBuckets = [][]byte{bktMeta, bktEvents, bktDeliveries, bktHistory, bktDue, bktDead,
 		bktIDs, bktDedupeExp, bktStats, bktPaused, bktList}
 	listBuckets = [][]byte{bktListAll, bktListSrc, bktListType, bktListSub, bktListStatus, bktListSubSt}
 )
 
-// schemaVersion is written on creation; Open refuses a file of any other
-// version rather than misreading it. (Versions 1 and 2 were development
-// layouts that never shipped; the first release reads "3".)
-const schemaVersion = "3"
+// schemaVersion is written on creation; Open migrates a version 3 file
+// (dropUnlistedStatuses) and refuses any other version rather than
+// misreading it. (Versions 1 and 2 were development layouts that never
+// shipped; the first release wrote "3", which listed every status.)
+const schemaVersion = "4"
 
 // timeBits maps a time to an unsigned number whose big-endian bytes sort as
 // the times do. The zero time maps to 0 (before everything) because

@@ -17,8 +17,9 @@ const listScan = 4 * MaxLimit
 
 // List walks one listing index backwards from the cursor, newest first.
 // The index is the narrowest the filter allows: subscriber+status,
-// status, subscriber, source, type, or all events; source and type, when
-// the index does not cover them, are checked on the event record. The
+// status, subscriber, source, type, or all events; source, type and
+// status, when the index does not cover them, are checked on the event
+// record and its deliveries (listIndex). The
 // cursor is an index key: the last one examined, so that the next call
 // goes on below it. That is the last entry returned when the page filled
 // up, or the last one passed over when listScan ran out first, in which
@@ -36,7 +37,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 	}
 	cursor := func(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }
 	err := s.view(ctx, "list", func(t *txn) error {
-		idx, checkSource, checkType := t.listIndex(f)
+		idx, checkSource, checkType, checkStatus := t.listIndex(f)
 		if idx == nil {
 			return nil
 		}
@@ -65,6 +66,13 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			if !ok || (checkSource && ev.Source != f.Source) || (checkType && ev.Type != f.Type) {
 				continue
 			}
+			subs, recs, err := t.eventDeliveries(eventKey(ev.ReceivedAt, id))
+			if err != nil {
+				return err
+			}
+			if checkStatus && !hasStatus(subs, recs, f.Subscriber, f.Status) {
+				continue
+			}
 			if len(page.Events) == limit {
 				// One more match exists: the page is full and not the last.
 				page.NextCursor = cursor(last)
@@ -72,10 +80,6 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			}
 			sum := gateway.EventSummary{ID: id, Source: ev.Source, Type: ev.Type, Subject: ev.Subject,
 				ReceivedAt: ev.ReceivedAt}
-			_, recs, err := t.eventDeliveries(eventKey(ev.ReceivedAt, id))
-			if err != nil {
-				return err
-			}
 			sts := make([]gateway.DeliveryStatus, len(recs))
 			for i := range recs {
 				sts[i] = recs[i].Status
@@ -90,22 +94,41 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 }
 
 // listIndex picks the index for f, or nil when nothing can match, and says
-// which of source and type must still be checked per event.
-func (t *txn) listIndex(f gateway.EventFilter) (idx *bolt.Bucket, checkSource, checkType bool) {
+// which of source, type and status must still be checked per event. A
+// status without listing indexes (listedStatuses: pending, delivered) is
+// checked on the event's deliveries along the subscriber's, source's,
+// type's or all events' index; those statuses are dense there (most events
+// are delivered, and pending ones are the newest), so the scan budget
+// seldom runs out before a page fills.
+func (t *txn) listIndex(f gateway.EventFilter) (idx *bolt.Bucket, checkSource, checkType, checkStatus bool) {
 	checkSource, checkType = f.Source != "", f.Type != ""
 	switch {
 	case f.Status == gateway.StatusUnrouted && f.Subscriber != "":
-		return nil, false, false // an unrouted event has no delivery to anyone
-	case f.Status != "" && f.Subscriber != "":
-		return t.listSS.Bucket(subStatusName(f.Subscriber, string(f.Status))), checkSource, checkType
-	case f.Status != "":
-		return t.listSt.Bucket([]byte(f.Status)), checkSource, checkType
-	case f.Subscriber != "":
-		return t.listSub.Bucket([]byte(f.Subscriber)), checkSource, checkType
-	case f.Source != "":
-		return t.listSrc.Bucket([]byte(f.Source)), false, checkType
-	case f.Type != "":
-		return t.listType.Bucket([]byte(f.Type)), false, false
+		return nil, false, false, false // an unrouted event has no delivery to anyone
+	case listedStatus(f.Status) && f.Subscriber != "":
+		return t.listSS.Bucket(subStatusName(f.Subscriber, string(f.Status))), checkSource, checkType, false
+	case listedStatus(f.Status):
+		return t.listSt.Bucket([]byte(f.Status)), checkSource, checkType, false
 	}
-	return t.listAll, false, false
+	checkStatus = f.Status != ""
+	switch {
+	case f.Subscriber != "":
+		return t.listSub.Bucket([]byte(f.Subscriber)), checkSource, checkType, checkStatus
+	case f.Source != "":
+		return t.listSrc.Bucket([]byte(f.Source)), false, checkType, checkStatus
+	case f.Type != "":
+		return t.listType.Bucket([]byte(f.Type)), false, false, checkStatus
+	}
+	return t.listAll, false, false, checkStatus
+}
+
+// hasStatus reports whether one of an event's deliveries (the one to sub,
+// if sub is set) is in status st.
+func hasStatus(subs []string, recs []deliveryRec, sub string, st gateway.DeliveryStatus) bool {
+	for i := range recs {
+		if (sub == "" || subs[i] == sub) && recs[i].Status == st {
+			return true
+		}
+	}
+	return false
 }

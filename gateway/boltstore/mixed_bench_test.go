@@ -104,4 +104,7 @@ func BenchmarkGateway(b *testing.B) {
 	b.ReportMetric(float64(stats.TxStats.GetWrite())/float64(n), "pages/event")
 	b.ReportMetric(float64(stats.TxStats.GetWrite())/float64(max(s.gc.commits.Load(), 1)), "pages/commit")
 	b.ReportMetric(float64(s.gc.commits.Load())/el.Seconds(), "commits/s")
+	commits := float64(max(s.gc.commits.Load(), 1))
+	b.ReportMetric(float64(stats.TxStats.GetWriteTime().Microseconds())/commits, "write-µs/commit")
+	b.ReportMetric(float64(stats.TxStats.GetSpillTime().Microseconds())/commits, "spill-µs/commit")
 }

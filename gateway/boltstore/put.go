@@ -123,10 +123,7 @@ func (t *txn) insertEvent(ev *gateway.NewEvent) error {
 			return err
 		}
 	}
-	return t.setEventStatuses(id, recv, map[gateway.DeliveryStatus]bool{
-		gateway.StatusPending:  len(seen) > 0,
-		gateway.StatusUnrouted: len(seen) == 0,
-	})
+	return t.setEventStatuses(id, recv, map[gateway.DeliveryStatus]bool{gateway.StatusUnrouted: len(seen) == 0})
 }
 
 // deleteEvent removes an event with its deliveries, their history and

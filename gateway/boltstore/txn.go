@@ -32,7 +32,7 @@ func newTxn(tx *bolt.Tx, call *leaseCall) *txn {
 		t.listSub, t.listSt, t.listSS = list.Bucket(bktListSub), list.Bucket(bktListStatus), list.Bucket(bktListSubSt)
 	}
 	if tx.Writable() && t.history != nil {
-		for _, b := range []*bolt.Bucket{t.history, t.dedupeExp, t.listAll} {
+		for _, b := range []*bolt.Bucket{t.events, t.history, t.dedupeExp, t.listAll} {
 			b.FillPercent = appendFill
 		}
 	}
@@ -196,10 +196,12 @@ func (t *txn) setDelivery(id, sub string, recv time.Time, old, new *deliveryRec,
 			return err
 		}
 	}
-	if err := t.index(t.listSS, string(subStatusName(sub, string(oldSt))), lk, false); err != nil {
-		return err
+	if listedStatus(oldSt) {
+		if err := t.index(t.listSS, string(subStatusName(sub, string(oldSt))), lk, false); err != nil {
+			return err
+		}
 	}
-	if new != nil {
+	if new != nil && listedStatus(newSt) {
 		if err := t.index(t.listSS, string(subStatusName(sub, string(newSt))), lk, true); err != nil {
 			return err
 		}
@@ -210,7 +212,10 @@ func (t *txn) setDelivery(id, sub string, recv time.Time, old, new *deliveryRec,
 	}); err != nil {
 		return err
 	}
-	if sync {
+	// A move between unlisted statuses (pending to delivered, the common
+	// Record) leaves the event's status listing as it was; creating or
+	// deleting a delivery may make the event unrouted or not.
+	if sync && (old == nil || new == nil || listedStatus(oldSt) || listedStatus(newSt)) {
 		return t.syncEventStatus(id, recv)
 	}
 	return nil
@@ -223,12 +228,28 @@ func count(b bool) int64 {
 	return 0
 }
 
-// allStatuses are the names of the status listing buckets.
-var allStatuses = []gateway.DeliveryStatus{gateway.StatusPending, gateway.StatusRetrying,
-	gateway.StatusDelivered, gateway.StatusDead, gateway.StatusUnrouted}
+// listedStatuses are the statuses with listing indexes (list/status and
+// list/substatus): the ones an operator looks for among many events.
+// Pending and delivered are not listed: every event passes through them,
+// and their entries (added at Put, moved at every Record) cost a fifth of
+// the pages an ingest-and-deliver commit writes. List finds them by
+// checking deliveries along a wider index instead (list.go), where they
+// are dense: delivered is what most events are, and pending ones are the
+// newest.
+var listedStatuses = []gateway.DeliveryStatus{gateway.StatusRetrying, gateway.StatusDead, gateway.StatusUnrouted}
+
+// listedStatus reports whether st has listing indexes (listedStatuses).
+func listedStatus(st gateway.DeliveryStatus) bool {
+	switch st {
+	case gateway.StatusRetrying, gateway.StatusDead, gateway.StatusUnrouted:
+		return true
+	}
+	return false
+}
 
 // syncEventStatus makes the event's status listing entries match its
-// deliveries: one entry per status that any delivery has, or unrouted.
+// deliveries: one entry per listed status that any delivery has, or
+// unrouted.
 func (t *txn) syncEventStatus(id string, recv time.Time) error {
 	_, recs, err := t.eventDeliveries(eventKey(recv, id))
 	if err != nil {
@@ -242,10 +263,10 @@ func (t *txn) syncEventStatus(id string, recv time.Time) error {
 }
 
 // setEventStatuses writes the event's status listing entries: present for
-// the statuses in has, absent for the others.
+// the listed statuses in has, absent for the others.
 func (t *txn) setEventStatuses(id string, recv time.Time, has map[gateway.DeliveryStatus]bool) error {
 	lk := timeKey(recv, id)
-	for _, st := range allStatuses {
+	for _, st := range listedStatuses {
 		if err := t.index(t.listSt, string(st), lk, has[st]); err != nil {
 			return err
 		}
