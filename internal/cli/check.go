@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -74,7 +73,7 @@ func printCheck(w io.Writer, cfg *gateway.Config) {
 		}
 		fmt.Fprintf(w, "  %s\n", name)
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-		fmt.Fprintf(tw, "    url:\t%s\n", redactURL(sub.URL))
+		fmt.Fprintf(tw, "    url:\t%s\n", gateway.RedactURL(sub.URL))
 		fmt.Fprintf(tw, "    events:\t%s\n", strings.Join(sub.Events, ", "))
 		fmt.Fprintf(tw, "    sources:\t%s\n", sources)
 		fmt.Fprintf(tw, "    secrets:\t%d\n", len(sub.Secrets))
@@ -176,20 +175,6 @@ func takesSource(sub *gateway.SubscriberConfig, source string) bool {
 		}
 	}
 	return false
-}
-
-// redactURL hides the URL's password and query, which is where
-// credentials hide in a URL: check output is meant to be pasted into
-// tickets.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	if u.RawQuery != "" {
-		u.RawQuery = "[redacted]"
-	}
-	return u.Redacted()
 }
 
 func sortedNames[T any](m map[string]T) []string {

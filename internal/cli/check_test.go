@@ -74,7 +74,7 @@ subscribers:
     sources: all
     secrets: 2
   products
-    url:     https://user:xxxxx@products.internal/hook?[redacted]
+    url:     https://redacted@products.internal/hook?token=redacted
     events:  *.product.*, checkshop.products.*
     sources: shop
     secrets: 1
