@@ -26,10 +26,16 @@ import (
 // address, and the admin app.
 func budgetApp(t *testing.T) (string, *fiber.App) {
 	t.Helper()
-	cfg, err := gateway.ParseConfig("budget-test.yaml", []byte(`
-server:
-  max_body: 16KB
-  max_pending_bytes: 32KB
+	public, admin := sourceApps(t, "server:\n  max_body: 16KB\n  max_pending_bytes: 32KB\n", nil, 0)
+	return strings.TrimPrefix(listen(t, public), "http://"), admin
+}
+
+// sourceApps are the apps of a gateway with the source "shop" and no
+// subscriber, server block as given, on an embedded store (wrapped by
+// wrap, when set), with Deps.StoreTimeout storeTimeout (0: the default).
+func sourceApps(t *testing.T, server string, wrap func(gateway.Store) gateway.Store, storeTimeout time.Duration) (public, admin *fiber.App) {
+	t.Helper()
+	cfg, err := gateway.ParseConfig("source-test.yaml", []byte(server+`
 sources:
   shop:
     provider: iimmpact
@@ -38,18 +44,21 @@ sources:
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	store, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
+	bolt, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
+	t.Cleanup(func() { bolt.Close() })
+	var store gateway.Store = bolt
+	if wrap != nil {
+		store = wrap(bolt)
+	}
 	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
 	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	public, admin := routes.New(routes.Deps{Ingester: in, Store: store, Engine: eng, Version: "test"})
-	return strings.TrimPrefix(listen(t, public), "http://"), admin
+	return routes.New(routes.Deps{Ingester: in, Store: store, Engine: eng, Version: "test", StoreTimeout: storeTimeout})
 }
 
 // stalled opens a connection that declares a body of length bytes on path,
@@ -228,28 +237,8 @@ func (s stallingStore) Put(ctx context.Context, evs []gateway.NewEvent) ([]gatew
 // then a 503 (the provider retries) and the body's budget back; never a
 // request held for as long as the store stalls.
 func TestStalledStoreIs503(t *testing.T) {
-	cfg, err := gateway.ParseConfig("stall-test.yaml", []byte(`
-sources:
-  shop:
-    provider: iimmpact
-    secrets: ["`+shopSecret+`"]
-`), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	bolt, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	store := stallingStore{bolt}
-	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
-	public, admin := routes.New(routes.Deps{Ingester: in, Store: store, Engine: eng, Version: "test",
-		StoreTimeout: 50 * time.Millisecond})
+	stall := func(s gateway.Store) gateway.Store { return stallingStore{s} }
+	public, admin := sourceApps(t, "", stall, 50*time.Millisecond)
 	if got, body := do(t, public, webhook("shop", product("S1"), shopSecret)); got != fiber.StatusServiceUnavailable {
 		t.Errorf("POST with the store stalled = %d (%s), want 503", got, body)
 	}
