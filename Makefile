@@ -13,7 +13,7 @@ build:
 run: build
 	./bin/hookgate serve -config config.yaml
 
-## deps: install what the tests need (redis-server) when missing
+## deps: install what the tests need (redis-server, redis-cli) when missing
 deps:
 	./scripts/deps.sh
 

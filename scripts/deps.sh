@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs and the machine lacks: redis-server
-# (the Redis store's tests and the end-to-end tests run a real one).
+# (the Redis store's tests and the end-to-end tests run a real one) and
+# redis-cli (redis-tools; the cluster tests create their cluster with it).
 # Debian/Ubuntu; run as root or with sudo available.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 command -v go >/dev/null 2>&1 || { echo "deps: Go is required (https://go.dev/dl/), see go.mod for the version" >&2; exit 1; }
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -22,6 +22,10 @@ var _ gateway.HealthReporter = (*Store)(nil)
 // not an error. Warnings never quote Redis's error replies, nor the URL.
 func (s *Store) Health(ctx context.Context) (gateway.StoreHealth, error) {
 	h := gateway.StoreHealth{Warnings: []string{}, Orphans: s.orphans.Load()}
+	if s.replicasLost() {
+		h.Warnings = append(h.Warnings, "the Redis master had replicas, but none has been connected for 5 minutes: "+
+			"events are acknowledged without a replica's confirmation, and a failover now could lose them")
+	}
 	node := redis.Cmdable(s.rdb)
 	if c, ok := s.rdb.(*redis.ClusterClient); ok {
 		m, err := c.MasterForKey(ctx, s.base)

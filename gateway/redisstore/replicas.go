@@ -29,11 +29,24 @@ const DefaultReplicaWait = 2 * time.Second
 // stands: replicas come and go rarely, and INFO costs a round trip.
 const replicaCheckEvery = 5 * time.Second
 
-// replicaCount caches how many replicas the master holding the keys has.
+// replicaMemory is how long Put goes on waiting for a replica of a master
+// after the last reading that showed it one. A replica whose link dropped
+// a moment ago (a network blip, a restart) is still the one a failover
+// would promote, so the writes it has not confirmed must not be
+// acknowledged; one gone for this long is taken to be gone, and Health
+// says so. A new master (a failover happened) starts afresh: after the
+// failover it may have no replica left, and then there is none to wait
+// for.
+const replicaMemory = 5 * time.Minute
+
+// replicaCount caches what the store knows of the replicas of the master
+// holding the keys.
 type replicaCount struct {
 	mu      sync.Mutex
-	n       int
-	checked time.Time
+	master  string    // run_id of the master read last
+	n       int       // its connected replicas at the last reading
+	checked time.Time // of the last reading
+	seen    time.Time // of the last reading that showed this master a replica
 }
 
 // master returns a client for the server that holds the store's keys: the
@@ -50,18 +63,42 @@ func (s *Store) master(ctx context.Context) (*redis.Client, error) {
 	}
 }
 
-// replicaCount returns the master's connected replicas, as last read (at
-// most replicaCheckEvery ago). A failed read keeps the last value.
-func (s *Store) replicaCount(ctx context.Context, node *redis.Client) int {
+// needReplica reports whether Put must wait for a replica: the master has
+// one connected (read at most replicaCheckEvery ago), or had one within
+// replicaMemory. A failed read keeps the last value.
+func (s *Store) needReplica(ctx context.Context, node *redis.Client) bool {
 	r := &s.replicas
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if now := time.Now(); now.Sub(r.checked) >= replicaCheckEvery {
-		if info, err := node.Info(ctx, "replication").Result(); err == nil {
+	now := time.Now()
+	if now.Sub(r.checked) >= replicaCheckEvery {
+		if info, err := node.Info(ctx, "server", "replication").Result(); err == nil {
+			if id := infoField(info, "run_id"); id != r.master {
+				r.master, r.seen = id, time.Time{}
+			}
 			r.n, r.checked = connectedReplicas(info), now
+			if r.n > 0 {
+				r.seen = now
+			}
 		}
 	}
-	return r.n
+	return r.n > 0 || (!r.seen.IsZero() && now.Sub(r.seen) < replicaMemory)
+}
+
+// recheckReplicas makes the next Put read the replica count afresh.
+func (s *Store) recheckReplicas() {
+	s.replicas.mu.Lock()
+	s.replicas.checked = time.Time{}
+	s.replicas.mu.Unlock()
+}
+
+// replicasLost reports whether replicas were seen once but none has been
+// connected for replicaMemory: acknowledgements then wait for none.
+func (s *Store) replicasLost() bool {
+	r := &s.replicas
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n == 0 && !r.seen.IsZero() && time.Since(r.seen) >= replicaMemory
 }
 
 // connectedReplicas reads connected_slaves from INFO replication.
@@ -87,7 +124,7 @@ func (s *Store) runDurable(ctx context.Context, script *redis.Script, keys []str
 	if err != nil {
 		return nil, err
 	}
-	if s.replicaCount(ctx, node) == 0 {
+	if !s.needReplica(ctx, node) {
 		return script.Run(ctx, s.rdb, keys, args...), nil
 	}
 	eval, wait := s.evalAndWait(ctx, node, script, keys, args)
@@ -99,12 +136,17 @@ func (s *Store) runDurable(ctx context.Context, script *redis.Script, keys []str
 		eval, wait = s.evalAndWait(ctx, node, script, keys, args)
 	}
 	if err := eval.Err(); err != nil {
-		if c, ok := s.rdb.(*redis.ClusterClient); ok && transientReply(err.Error()) {
-			c.ReloadState(ctx) // MOVED after a failover: learn the new master
+		s.recheckReplicas()
+		if c, ok := s.rdb.(*redis.ClusterClient); ok {
+			// A dead master (connection refused) or MOVED after a
+			// failover: learn the new master now rather than at the
+			// client's next periodic reload, a minute away.
+			c.ReloadState(ctx)
 		}
 		return eval, nil
 	}
 	if n, err := wait.Int64(); err != nil || n < 1 {
+		s.recheckReplicas() // the master may have changed under us
 		return nil, fmt.Errorf("%w within %v", errNoReplica, s.replicaWait)
 	}
 	return eval, nil
