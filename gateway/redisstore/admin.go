@@ -52,11 +52,11 @@ func (s *Store) RedeliverDead(ctx context.Context, subscriber string, now time.T
 	}
 }
 
-// Sweep drops events received at or before now-retention: first each
-// subscriber's index, queue and dead entries of them (through the
-// subscriber index, so that none outlives its event), then the events
-// with their deliveries and index entries, then whatever index entries
-// remain by score.
+// Sweep drops events received at or before now-retention (found through
+// i:all) with their deliveries, queue and dead-set entries; then, as a
+// backstop for events deleted outside hookgate, each registered
+// subscriber's queue and dead-set entries scored at or before the cutoff
+// whose event is gone.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	cutoff := ms(now.Add(-s.retention))
 	if err := s.sweepLoop(ctx, sweepEventsScript, cutoff, sweepBatch); err != nil {
@@ -67,8 +67,10 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 		return unavailable("sweep", err)
 	}
 	for _, sub := range subs {
-		if err := s.sweepLoop(ctx, sweepSubScript, sub, cutoff, sweepBatch); err != nil {
-			return fmt.Errorf("sweep %s: %w", sub, err)
+		for _, set := range []string{"q", "x"} {
+			if err := s.sweepLoop(ctx, sweepSubScript, sub, set, cutoff, sweepBatch); err != nil {
+				return fmt.Errorf("sweep %s: %w", sub, err)
+			}
 		}
 	}
 	return nil

@@ -12,7 +12,7 @@ import (
 )
 
 // List limits: the page size when the filter gives none, and how many
-// index entries one call examines at most. The budget keeps every call to
+// i:all entries one call examines at most. The budget keeps every call to
 // a few milliseconds of Redis time however selective the filter and deep
 // the cursor (Redis serves nothing else while a script runs; see
 // BenchmarkList); it exceeds gateway.MaxPage so that an unfiltered page
@@ -22,10 +22,13 @@ const (
 	listBudget   = 1000
 )
 
-// List walks the most selective index for f, newest first, and checks the
-// remaining filters against each event's meta in the same script call.
-// When the budget runs out before the page fills, the page comes back
-// short with a cursor at the last entry examined.
+// List walks the event index (i:all) newest first and checks every filter
+// against each event's hash in the same script call: the store keeps no
+// index per source, type, subscriber or status, which would cost writes
+// on every Put and Record. When the budget runs out before the page
+// fills, the page comes back short (even empty) with a cursor at the last
+// entry examined, so a selective filter takes several calls to page
+// through many events.
 func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -44,7 +47,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		}
 		score, after = strconv.FormatInt(sc, 10), id
 	}
-	reply, err := listScript.Run(ctx, s.rdb, []string{s.base}, listIndex(f), score, after, limit, listBudget,
+	reply, err := listScript.Run(ctx, s.rdb, []string{s.base}, score, after, limit, listBudget,
 		f.Source, f.Type, f.Subscriber, string(f.Status)).Slice()
 	if err != nil {
 		return page, unavailable("list", err)
@@ -76,25 +79,6 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		page.NextCursor = encodeCursor(num(reply[0]), str(reply[1]))
 	}
 	return page, nil
-}
-
-// listIndex names the index (key suffix) that narrows f the most; the
-// script applies every filter anyway.
-func listIndex(f gateway.EventFilter) string {
-	switch {
-	case f.Subscriber != "" && f.Status != "":
-		return "i:ss:" + f.Subscriber + ":" + string(f.Status)
-	case f.Status != "":
-		return "i:st:" + string(f.Status)
-	case f.Subscriber != "":
-		return "i:sub:" + f.Subscriber
-	case f.Type != "":
-		return "i:type:" + f.Type
-	case f.Source != "":
-		return "i:src:" + f.Source
-	default:
-		return "i:all"
-	}
 }
 
 // A cursor is the last row's receipt time and id: the next page starts

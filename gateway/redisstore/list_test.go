@@ -10,8 +10,8 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// TestListBudget: a filter no index narrows (source with subscriber walks
-// the subscriber's index) examines at most listBudget entries per call:
+// TestListBudget: a selective filter (source with subscriber) examines at
+// most listBudget entries of i:all per call:
 // the first page comes back short, even empty, with a cursor, and paging
 // on finds every match once, newest first, and ends. Receipt times are
 // shared by runs longer than the budget, so cursors fall inside ties.

@@ -172,6 +172,9 @@ func (s *Store) write(calls []*putCall) error {
 	}
 	// Not the callers' contexts: the batch serves several, and one caller
 	// leaving must not fail the others. The client's timeouts bound it.
+	if err := s.markSchema(context.Background()); err != nil {
+		return err
+	}
 	cmd, err := s.runDurable(context.Background(), putScript, []string{s.base}, args...)
 	if err != nil {
 		return err

@@ -16,14 +16,18 @@
 //	P:x:<sub>             zset  dead deliveries by time of death
 //	P:s:<sub>             hash  stats: delivered last_ok last_err
 //	P:paused              set   paused subscribers
-//	P:i:all               zset  every event by receipt time (ms); so are the
-//	P:i:src:<source>            other indexes below
-//	P:i:type:<type>
-//	P:i:sub:<sub>               events with a delivery to sub
-//	P:i:st:<status>             events with a delivery in status, or unrouted
-//	P:i:ss:<sub>:<status>       events whose delivery to sub is in status
-//	P:r:src, P:r:type, P:r:sub  sets naming the indexes, for Sweep (r:sub
-//	                            for Subscribers too)
+//	P:i:all               zset  every event by receipt time (ms): List walks
+//	                            it, Sweep finds old events in it
+//	P:r:sub               set   every subscriber ever given a delivery, for
+//	                            Subscribers and Sweep
+//	P:schema              string  the key layout, "2" (see schemaVersion)
+//
+// There is no index per source, type, subscriber or status: a stored event
+// costs one HSET and one entry in i:all and in each subscriber's queue, and
+// a status change the event hash's fields (its n:<status> counts among
+// them) and the queue or dead-set entry. List walks i:all newest first and
+// tests each event's hash against the filter, a bounded number of entries
+// per call.
 //
 // An event and its deliveries share one hash so that storing one is one
 // HSET and an attempt one HMGET and one HSET: Redis's CPU is what bounds
@@ -80,6 +84,9 @@ type Store struct {
 	callerClock bool
 	// orphans counts queue entries found without their event since open.
 	orphans atomic.Int64
+	// schemaMarked is set once the store's layout marker is known to be
+	// schemaVersion (markSchema).
+	schemaMarked atomic.Bool
 	// replicaWait bounds Put's wait for a replica's confirmation;
 	// replicas is what the store knows of the master's replicas.
 	replicaWait time.Duration

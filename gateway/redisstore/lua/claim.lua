@@ -4,8 +4,8 @@
 --
 -- The paused flag is read here, in the step that leases, so that once
 -- SetPaused has answered no gateway leases the subscriber's work. A queue
--- entry whose event is gone (deleted outside hookgate) is dropped with the
--- subscriber's index entries of it and counted, never delivered.
+-- entry whose event is gone (deleted outside hookgate) is dropped and
+-- counted, never delivered.
 local sub, callerNow, max, lease, tokp, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
 if redis.call('SISMEMBER', P .. ':paused', sub) == 1 then return {0} end
 local now = clockNow(mode, callerNow)
@@ -20,8 +20,6 @@ for n, id in ipairs(ids) do
   local v = redis.call('HMGET', e, fat, fcr, 'body')
   if not v[1] or not v[3] then
     zset(q, id, false)
-    zset(P .. ':i:sub:' .. sub, id, false)
-    for _, st in ipairs(STATUSES) do zset(P .. ':i:ss:' .. sub .. ':' .. st, id, false) end
     out[1] = out[1] + 1
   else
     local tok = tokp .. '.' .. n .. tokSkew

@@ -11,8 +11,6 @@ local function deadz(sub) return P .. ':x:' .. sub end
 -- no ':', so these never collide with the event's own fields.
 local function df(sub, f) return 'd:' .. sub .. ':' .. f end
 
-local STATUSES = {'pending', 'retrying', 'delivered', 'dead'}
-
 -- Sorted-set writes are gathered per key and sent as one ZADD and one ZREM
 -- per key when the script ends (zflush): a batch then costs one command per
 -- index key instead of one per entry. The last write to a member wins, as
@@ -48,27 +46,23 @@ local function zflush()
 end
 
 -- moveStatus moves the event's delivery to sub from status old (nil for a
--- new delivery) to new in the status indexes. cnt holds the event's
--- delivery count per status as last read (updated here); the new counts
--- are appended to f, the field/value list the caller writes to the event
--- hash. The global per-status index holds an event while any of its
--- deliveries is in that status.
-local function moveStatus(id, sub, recv, old, new, cnt, f)
+-- new delivery) to new in the event's per-status counts. cnt holds the
+-- counts as last read (updated here); the new counts are appended to f, the
+-- field/value list the caller writes to the event hash. No index follows
+-- the status: List tests the counts (and the delivery's st) as it walks
+-- i:all.
+local function moveStatus(old, new, cnt, f)
   if old == new then return end
   if old then
-    zset(P .. ':i:ss:' .. sub .. ':' .. old, id, false)
     local c = tonumber(cnt[old] or '0') - 1
     cnt[old] = c
     f[#f + 1] = 'n:' .. old
     f[#f + 1] = c
-    if c <= 0 then zset(P .. ':i:st:' .. old, id, false) end
   end
-  zset(P .. ':i:ss:' .. sub .. ':' .. new, id, recv)
   local c = tonumber(cnt[new] or '0') + 1
   cnt[new] = c
   f[#f + 1] = 'n:' .. new
   f[#f + 1] = c
-  if c == 1 then zset(P .. ':i:st:' .. new, id, recv) end
 end
 
 local function splitSubs(s)
@@ -89,21 +83,14 @@ local function summary(np, nr, nd, nx)
   return 'unrouted'
 end
 
--- dropEvent removes an event, its deliveries and every index entry it has.
--- It writes at once, not through zset: Put re-adds a dropped id later in
--- the same script.
+-- dropEvent removes an event, its deliveries, its queue and dead-set
+-- entries and its i:all entry. It writes at once, not through zset: Put
+-- re-adds a dropped id later in the same script.
 local function dropEvent(id)
-  local m = redis.call('HMGET', ev(id), 'src', 'type', 'subs')
-  for _, sub in ipairs(splitSubs(m[3])) do
+  for _, sub in ipairs(splitSubs(redis.call('HGET', ev(id), 'subs'))) do
     redis.call('ZREM', due(sub), id)
     redis.call('ZREM', deadz(sub), id)
-    redis.call('ZREM', P .. ':i:sub:' .. sub, id)
-    for _, st in ipairs(STATUSES) do redis.call('ZREM', P .. ':i:ss:' .. sub .. ':' .. st, id) end
   end
-  if m[1] then redis.call('ZREM', P .. ':i:src:' .. m[1], id) end
-  if m[2] then redis.call('ZREM', P .. ':i:type:' .. m[2], id) end
-  for _, st in ipairs(STATUSES) do redis.call('ZREM', P .. ':i:st:' .. st, id) end
-  redis.call('ZREM', P .. ':i:st:unrouted', id)
   redis.call('ZREM', P .. ':i:all', id)
   redis.call('DEL', ev(id))
 end

@@ -1,7 +1,9 @@
--- List pages through one index, newest first, in (score, id) descending
--- order, which is the index's own. ARGV: index key suffix, cursor score
--- ('' for the newest), cursor id, limit, budget, then the filters: source,
--- type, subscriber, status ('' for any).
+-- List pages through i:all, newest first, in (score, id) descending
+-- order, which is the index's own, and tests each event's hash against the
+-- filters: there is no index per source, type, subscriber or status, so
+-- that a stored event and a status change cost no index writes. ARGV:
+-- cursor score ('' for the newest), cursor id, limit, budget, then the
+-- filters: source, type, subscriber, status ('' for any).
 --
 -- A call costs the same at any depth and examines at most budget index
 -- entries: it finds the cursor's rank (ZREVRANK, or ZCOUNT above its score
@@ -11,11 +13,11 @@
 -- type, subject, received ms, status} (an extra row only tells that there
 -- is more), and, when the budget ran out first, the last entry examined,
 -- to go on from; stop score is '' when the index ended or the page filled.
--- Rows whose event is gone (dropped before Sweep reached the index) are
--- skipped.
-local idx = P .. ':' .. ARGV[1]
-local cscore, cid, limit, budget = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local fsrc, ftyp, fsub, fst = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+-- Rows whose event is gone (deleted outside hookgate, before Sweep
+-- reached its entry) are skipped.
+local idx = P .. ':i:all'
+local cscore, cid, limit, budget = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local fsrc, ftyp, fsub, fst = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 
 local pos, skipping = 0, false
 if cscore then
@@ -23,17 +25,22 @@ if cscore then
   if sc and tonumber(sc) == cscore then
     pos = redis.call('ZREVRANK', idx, cid) + 1
   else
-    pos = redis.call('ZCOUNT', idx, '(' .. ARGV[2], '+inf')
+    pos = redis.call('ZCOUNT', idx, '(' .. ARGV[1], '+inf')
     skipping = true
   end
 end
 
-local function matches(id, m)
+-- The fields read per entry: the row, the status counts, and with a
+-- subscriber filter that delivery's status (m[10]).
+local fields = {'src', 'type', 'subj', 'recv', 'subs', 'n:pending', 'n:retrying', 'n:delivered', 'n:dead'}
+if fsub ~= '' then fields[#fields + 1] = df(fsub, 'st') end
+
+local function matches(m)
   if not m[4] then return false end
   if fsrc ~= '' and m[1] ~= fsrc then return false end
   if ftyp ~= '' and m[2] ~= ftyp then return false end
   if fsub ~= '' then
-    local st = redis.call('HGET', ev(id), df(fsub, 'st'))
+    local st = m[10]
     return st and (fst == '' or st == fst)
   elseif fst == 'unrouted' then
     return m[5] == ''
@@ -64,9 +71,8 @@ while #rows <= limit and examined < budget do
       -- skip
     else
       skipping = false
-      local m = redis.call('HMGET', ev(id), 'src', 'type', 'subj', 'recv', 'subs',
-        'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
-      if matches(id, m) then
+      local m = redis.call('HMGET', ev(id), unpack(fields))
+      if matches(m) then
         rows[#rows + 1] = {id, m[1], m[2], m[3], m[4], summary(m[6], m[7], m[8], m[9])}
         if #rows > limit then break end
       end

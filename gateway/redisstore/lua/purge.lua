@@ -1,10 +1,9 @@
 -- Purge, one step: ARGV subscriber, batch size. Deletes up to batch of the
 -- subscriber's queued (pending or retrying, leased or not) and dead
--- deliveries, with their fields, history and index entries, keeping every
--- count and index as if the delivery had never been made: the event's
--- n:<status>, subs (an event left with no delivery is unrouted), the
--- status indexes. A deleted lease token makes its holder's Record and
--- Release fail with ErrLeaseLost. Delivered deliveries are not in the
+-- deliveries, with their fields and history, keeping every count as if
+-- the delivery had never been made: the event's n:<status> and subs (an
+-- event left with no delivery is unrouted). A deleted lease token makes
+-- its holder's Record and Release fail with ErrLeaseLost. Delivered deliveries are not in the
 -- queue nor the dead set, so they stay. Returns {purged, orphans,
 -- examined}; the caller repeats while a full batch was examined.
 local sub, batch = ARGV[1], tonumber(ARGV[2])
@@ -27,20 +26,14 @@ for _, id in ipairs(ids) do
     if not m[1] or not st then
       -- The event (or this delivery of it) is gone: only the entries are
       -- left to drop.
-      zset(P .. ':i:sub:' .. sub, id, false)
-      for _, s in ipairs(STATUSES) do zset(P .. ':i:ss:' .. sub .. ':' .. s, id, false) end
       orphans = orphans + 1
     elseif st ~= 'delivered' then
       local cnt = {pending = m[5], retrying = m[6], delivered = m[7], dead = m[8]}
       local c = tonumber(cnt[st] or '0') - 1
-      if c <= 0 then zset(P .. ':i:st:' .. st, id, false) end
-      zset(P .. ':i:ss:' .. sub .. ':' .. st, id, false)
-      zset(P .. ':i:sub:' .. sub, id, false)
       local rest = {}
       for _, s in ipairs(splitSubs(m[2])) do
         if s ~= sub then rest[#rest + 1] = s end
       end
-      if #rest == 0 then zset(P .. ':i:st:unrouted', id, m[1]) end
       redis.call('HSET', e, 'n:' .. st, c, 'subs', table.concat(rest, ','))
       local names = {}
       for _, f in ipairs(FIELDS) do names[#names + 1] = df(sub, f) end

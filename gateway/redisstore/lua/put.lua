@@ -8,11 +8,12 @@
 -- queued shifted back by the newest one's lead: due now, in receipt order.
 -- The stored times (recv, cr, nx) stay the caller's.
 --
--- Per event it writes one hash, the event with its deliveries; index
--- entries are gathered per key (zset) and added with one ZADD per key at
--- the end, so a batch of many events costs few calls.
+-- Per event it writes one hash, the event with its deliveries; its i:all
+-- and queue entries are gathered per key (zset) and added with one ZADD
+-- per key at the end, so a batch of many events costs few calls. The
+-- batch's subscribers are added to the r:sub registry in one SADD.
 local win, mode = tonumber(ARGV[1]), ARGV[2]
-local regs = {src = {}, type = {}, sub = {}}
+local regs = {}
 
 -- First, read every event's dedupe deadline, failing before any write if
 -- a read fails: a script that errors half way keeps what it wrote, so the
@@ -62,30 +63,17 @@ while i <= #ARGV do
       f[#f + 1] = df(sub, 'nx'); f[#f + 1] = recv
       f[#f + 1] = df(sub, 'tok'); f[#f + 1] = ''
       zset(due(sub), id, dueAt)
-      zset(P .. ':i:sub:' .. sub, id, recv)
-      zset(P .. ':i:ss:' .. sub .. ':pending', id, recv)
-      regs.sub[sub] = true
+      regs[sub] = true
     end
     redis.call('HSET', meta, unpack(f))
     zset(P .. ':i:all', id, recv)
-    zset(P .. ':i:src:' .. src, id, recv)
-    zset(P .. ':i:type:' .. typ, id, recv)
-    regs.src[src] = true
-    regs.type[typ] = true
-    if ns == 0 then
-      zset(P .. ':i:st:unrouted', id, recv)
-    else
-      zset(P .. ':i:st:pending', id, recv)
-    end
     ddls[id] = newDdl
     out[#out + 1] = 0
   end
 end
 
 zflush()
-for kind, names in pairs(regs) do
-  local list = {}
-  for name in pairs(names) do list[#list + 1] = name end
-  if #list > 0 then redis.call('SADD', P .. ':r:' .. kind, unpack(list)) end
-end
+local list = {}
+for name in pairs(regs) do list[#list + 1] = name end
+if #list > 0 then redis.call('SADD', P .. ':r:sub', unpack(list)) end
 return out

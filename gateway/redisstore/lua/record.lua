@@ -15,11 +15,11 @@ while i <= #ARGV do
   local dk = id .. ':' .. sub
   if not dvs[dk] then
     local r = redis.pcall('HMGET', ev(id), df(sub, 'tok'), df(sub, 'st'), df(sub, 'at'), df(sub, 'hn'),
-      'recv', 'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
+      'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
     if r.err then return r end
     dvs[dk] = {tok = r[1], st = r[2], at = r[3], hn = r[4]}
     if not evs[id] then
-      evs[id] = {recv = r[5], pending = r[6], retrying = r[7], delivered = r[8], dead = r[9]}
+      evs[id] = {pending = r[5], retrying = r[6], delivered = r[7], dead = r[8]}
     end
   end
   i = i + N
@@ -68,7 +68,7 @@ while i <= #ARGV do
         st.err = errText
       end
     end
-    moveStatus(id, sub, cnt.recv, old, status, cnt, f)
+    moveStatus(old, status, cnt, f)
     redis.call('HSET', ev(id), unpack(f))
     out[#out + 1] = 1
   end

@@ -4,24 +4,22 @@
 -- Callers zflush before they return.
 local function redeliver(id, sub, now, dueAt)
   local e = ev(id)
-  local m = redis.call('HMGET', e, 'recv', df(sub, 'st'), 'subs',
+  local m = redis.call('HMGET', e, df(sub, 'st'), 'subs',
     'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
-  local recv, old = m[1], m[2]
+  local old = m[1]
   local f = {df(sub, 'st'), 'pending', df(sub, 'at'), 0, df(sub, 'cr'), now, df(sub, 'nx'), now,
     df(sub, 'tok'), '', df(sub, 'code'), '', df(sub, 'err'), ''}
   if not old then
     old = nil
-    local subs = m[3]
+    local subs = m[2]
     if subs == '' or not subs then subs = sub else subs = subs .. ',' .. sub end
     f[#f + 1] = 'subs'; f[#f + 1] = subs
-    zset(P .. ':i:st:unrouted', id, false)
-    zset(P .. ':i:sub:' .. sub, id, recv)
     redis.call('SADD', P .. ':r:sub', sub)
   end
   zset(due(sub), id, dueAt)
   zset(deadz(sub), id, false)
-  local cnt = {pending = m[4], retrying = m[5], delivered = m[6], dead = m[7]}
-  moveStatus(id, sub, recv, old, 'pending', cnt, f)
+  local cnt = {pending = m[3], retrying = m[4], delivered = m[5], dead = m[6]}
+  moveStatus(old, 'pending', cnt, f)
   redis.call('HSET', e, unpack(f))
 end
 

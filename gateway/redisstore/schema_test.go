@@ -1,0 +1,103 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
+)
+
+// TestSchema: the first Put marks the store with schemaVersion; a store
+// left by layout 1 (its index keys, no marker) is used as it is, the old
+// keys unread; a store marked with another layout refuses writes.
+func TestSchema(t *testing.T) {
+	tests := []struct {
+		name    string
+		before  map[string]string // string keys set first (suffix: value)
+		oldIdx  bool              // leave layout 1 index keys behind
+		wantErr bool
+	}{
+		{name: "new store"},
+		{name: "layout 1 leftovers", oldIdx: true},
+		{name: "marked 2", before: map[string]string{"schema": "2"}},
+		{name: "other layout", before: map[string]string{"schema": "3"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, "schema")
+			ctx := context.Background()
+			for k, v := range tc.before {
+				if err := s.rdb.Set(ctx, s.key(k), v, 0).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.oldIdx {
+				for _, k := range []string{"i:st:pending", "i:src:src1", "i:ss:sub-a:pending"} {
+					if err := s.rdb.ZAdd(ctx, s.key(k), redis.Z{Score: 1, Member: "evt_stale"}).Err(); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			_, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_1")})
+			if tc.wantErr {
+				if !errors.Is(err, gateway.ErrUnavailable) || !strings.Contains(err.Error(), "layout") {
+					t.Fatalf("Put = %v, want ErrUnavailable naming the layout", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if got, err := s.rdb.Get(ctx, s.key("schema")).Result(); err != nil || got != schemaVersion {
+				t.Errorf("schema marker = %q, %v; want %q", got, err, schemaVersion)
+			}
+			page, err := s.List(ctx, gateway.EventFilter{Status: gateway.StatusPending})
+			if err != nil || len(page.Events) != 1 || page.Events[0].ID != "evt_1" {
+				t.Errorf("List(pending) = %+v, %v; want evt_1 alone", page.Events, err)
+			}
+		})
+	}
+}
+
+// TestKeyLayout: storing, delivering and killing events writes only the
+// keys the package doc lists, none of layout 1's indexes.
+func TestKeyLayout(t *testing.T) {
+	s := openTest(t, "layout")
+	ctx := context.Background()
+	evs := []gateway.NewEvent{testEvent("evt_1"), testEvent("evt_2"), testEvent("evt_3")}
+	evs[2].Subscribers = nil
+	if _, err := s.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	now := testEvent("").ReceivedAt
+	cs, err := s.Claim(ctx, "sub-a", now, 10, time.Minute)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("Claim = %d claims, %v; want 2", len(cs), err)
+	}
+	if err := s.Record(ctx, cs[0], gateway.Outcome{Status: gateway.StatusDelivered,
+		Attempt: gateway.Attempt{At: now, StatusCode: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Record(ctx, cs[1], gateway.Outcome{Status: gateway.StatusDead,
+		Attempt: gateway.Attempt{At: now, StatusCode: 410, Error: "HTTP 410"}}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.rdb.Keys(ctx, s.base+":*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	want := []string{"e:evt_1", "e:evt_2", "e:evt_3", "i:all", "r:sub", "s:sub-a", "schema", "x:sub-a"}
+	for i := range want {
+		want[i] = s.key(want[i])
+	}
+	if !slices.Equal(keys, want) {
+		t.Errorf("keys = %v, want %v", keys, want)
+	}
+}
