@@ -90,6 +90,24 @@ func response(t *testing.T, conn net.Conn) *http.Response {
 	return resp
 }
 
+// waitHeld waits until the stalled bodies hold want bytes of the budget
+// (the hookgate_ingest_pending_bytes gauge): they reach the handler in their
+// own time, and a request sent before they do could take the budget they
+// are meant to hold. No timing is asserted; it fails after 10s.
+func waitHeld(t *testing.T, admin *fiber.App, want int) {
+	t.Helper()
+	line := fmt.Sprintf("hookgate_ingest_pending_bytes %d\n", want)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, metrics := do(t, admin, adminReq(http.MethodGet, "http://127.0.0.1/metrics", ""))
+		if strings.Contains(string(metrics), line) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stalled bodies never came to hold %d bytes of the budget", want)
+		}
+	}
+}
+
 // signedPost sends one signed iimmpact event on a new connection and
 // returns the response.
 func signedPost(t *testing.T, addr, id string) *http.Response {
@@ -126,16 +144,8 @@ func TestPendingBytesBudget(t *testing.T) {
 	// Two 16KB bodies, all but sent, take the whole 32KB.
 	a := stalled(t, addr, "/webhooks/shop", 16<<10, 15<<10)
 	b := stalled(t, addr, "/webhooks/shop", 16<<10, 15<<10)
-	var resp *http.Response
-	// The stalled requests reach the handler in their own time; poll until
-	// the budget is seen full (no timing is asserted).
-	for i := 0; ; i++ {
-		resp = signedPost(t, addr, fmt.Sprintf("P%d", i))
-		if resp.StatusCode == fiber.StatusServiceUnavailable || i == 500 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitHeld(t, admin, 32<<10)
+	resp := signedPost(t, addr, "P0")
 	if resp.StatusCode != fiber.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("signed webhook while the budget is held: %d, Retry-After %q; want 503 with Retry-After", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
@@ -185,7 +195,7 @@ func TestDeclaredLengthHoldsNoBudget(t *testing.T) {
 // A chunked body takes budget as it grows: one that would pass the budget
 // is refused 503 part-way, and one over max_body is 413.
 func TestChunkedBodyLimits(t *testing.T) {
-	addr, _ := budgetApp(t)
+	addr, admin := budgetApp(t)
 	chunked := func(size int) int {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -210,14 +220,8 @@ func TestChunkedBodyLimits(t *testing.T) {
 	// grows past what is left.
 	a := stalled(t, addr, "/webhooks/shop", 16<<10, 15<<10) // holds 16KB
 	b := stalled(t, addr, "/webhooks/shop", 12<<10, 11<<10) // holds 12KB
-	got := 0
-	for i := 0; i < 500; i++ {
-		if got = chunked(8 << 10); got == fiber.StatusServiceUnavailable {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if got != fiber.StatusServiceUnavailable {
+	waitHeld(t, admin, 28<<10)
+	if got := chunked(8 << 10); got != fiber.StatusServiceUnavailable {
 		t.Errorf("chunked 8KB body with 4KB of budget left: %d, want 503", got)
 	}
 	a.Close()
