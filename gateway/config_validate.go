@@ -197,6 +197,9 @@ func (v *validator) sources(c *Config) {
 		}
 		if src.MaxEventAge < 0 {
 			v.add(key+".max_event_age", "must be >= 0 (0: off)")
+		} else if rw, ok := p.(RetryWindower); ok && src.MaxEventAge > 0 && src.MaxEventAge < rw.RetryWindow() {
+			v.add(key+".max_event_age", "%s is shorter than the %s %s retries an event for: its late retries after an outage would be acknowledged and dropped (0s: off)",
+				src.MaxEventAge, rw.RetryWindow(), src.Provider)
 		}
 	}
 }

@@ -167,6 +167,8 @@ func TestValidateRules(t *testing.T) {
 			want: []string{"config.yaml:7: server.max_pending_bytes: 1MB is less than server.max_body (5MB)"}},
 		{name: "max_event_age negative", src: minimal + "    max_event_age: -1s\n",
 			want: []string{"config.yaml:5: sources.iimmpact.max_event_age: must be >= 0"}},
+		{name: "max_event_age inside iimmpact's retries", src: minimal + "    max_event_age: 5m\n",
+			want: []string{"config.yaml:5: sources.iimmpact.max_event_age: 5m0s is shorter than the 15m0s iimmpact retries an event for"}},
 		{name: "catalog360 test key as secret", src: "sources:\n  c:\n    provider: catalog360\n    secrets: [\"test-webhook\"]\n",
 			want: []string{`config.yaml:4: sources.c.secrets[0]: "test-webhook" is catalog360's public registration-test key`}},
 		{name: "admin on all interfaces without token", src: minimal + "admin:\n  listen: 0.0.0.0:9090\n",

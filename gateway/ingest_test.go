@@ -340,7 +340,7 @@ sources:
   guarded:
     provider: iimmpact
     secrets: ["`+ingestSecret+`"]
-    max_event_age: 10m
+    max_event_age: 20m
   c360:
     provider: catalog360
     secrets: ["c360-key"]
@@ -365,8 +365,8 @@ subscribers:
 		want     gateway.IngestResult
 	}{
 		{"fresh", "A1", eventTime.Add(time.Minute), gateway.IngestResult{Stored: 1}},
-		{"exactly at the limit", "A2", eventTime.Add(10 * time.Minute), gateway.IngestResult{Stored: 1}},
-		{"stale", "A3", eventTime.Add(10*time.Minute + time.Millisecond), gateway.IngestResult{Stale: 1}},
+		{"exactly at the limit", "A2", eventTime.Add(20 * time.Minute), gateway.IngestResult{Stored: 1}},
+		{"stale", "A3", eventTime.Add(20*time.Minute + time.Millisecond), gateway.IngestResult{Stale: 1}},
 		{"stale replay of a stored event", "A1", eventTime.Add(time.Hour), gateway.IngestResult{Stale: 1}},
 	}
 	for _, tc := range tests {

@@ -60,6 +60,15 @@ type SecretChecker interface {
 	CheckSecret(secret []byte) error
 }
 
+// RetryWindower is implemented by providers whose upstream documents how
+// long it goes on retrying an event it could not deliver. A replay guard
+// (sources.<name>.max_event_age) shorter than that would acknowledge and
+// drop the upstream's own late retries, after an outage of the gateway or
+// its store: config validation refuses it.
+type RetryWindower interface {
+	RetryWindow() time.Duration
+}
+
 var (
 	providersMu sync.RWMutex
 	providers   = map[string]Provider{}

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hookgate/hookgate/gateway"
 )
@@ -25,9 +26,14 @@ const sigPrefix = "sha256="
 
 func init() { gateway.RegisterProvider(Name, Provider{}) }
 
+// RetryWindow is how long IIMMPACT goes on retrying an event (SPEC 3:
+// "IIMMPACT's own retries end within about 15 minutes of the event").
+func (Provider) RetryWindow() time.Duration { return 15 * time.Minute }
+
 var (
-	_ gateway.Provider = Provider{}
-	_ gateway.Sampler  = Provider{}
+	_ gateway.Provider      = Provider{}
+	_ gateway.Sampler       = Provider{}
+	_ gateway.RetryWindower = Provider{}
 )
 
 // Provider is the IIMMPACT catalog webhook decoder. It has no state; the
