@@ -68,6 +68,7 @@ type world struct {
 	server      map[string]any    // extra keys of the server block (max_body)
 	iimmpact    map[string]any    // extra keys of the iimmpact source (max_event_age)
 	noToken     bool              // admin without a token (loopback only)
+	log         map[string]any    // the log block, when set
 	subscribers map[string]any
 	gateways    int
 	// tlsClient trusts the certificate the public listener serves, when
@@ -152,7 +153,7 @@ func (w *world) config(listen, admin string) map[string]any {
 	if w.noToken {
 		delete(adminBlock, "token")
 	}
-	return map[string]any{
+	cfg := map[string]any{
 		"server": server,
 		"admin":  adminBlock,
 		"store":  w.store,
@@ -162,6 +163,10 @@ func (w *world) config(listen, admin string) map[string]any {
 		},
 		"subscribers": w.subscribers,
 	}
+	if w.log != nil {
+		cfg["log"] = w.log
+	}
+	return cfg
 }
 
 // gateway writes a config with fresh loopback ports and returns the

@@ -10,6 +10,7 @@ type Config struct {
 	Path        string                       `yaml:"-"` // the file it was read from
 	Server      ServerConfig                 `yaml:"server"`
 	Admin       AdminConfig                  `yaml:"admin"`
+	Log         LogConfig                    `yaml:"log"`
 	Store       StoreConfig                  `yaml:"store"`
 	Sources     map[string]*SourceConfig     `yaml:"sources"`
 	Subscribers map[string]*SubscriberConfig `yaml:"subscribers"`
@@ -37,6 +38,12 @@ type TLSConfig struct {
 type AdminConfig struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:9090"
 	Token  Secret `yaml:"token"`  // required unless Listen is loopback
+}
+
+// LogConfig is the gateway's log (SPEC 2).
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error; default info; a reload applies it
+	Format string `yaml:"format"` // json | text | auto (text on a terminal, json otherwise); default auto; restart to change
 }
 
 // StoreConfig selects and configures the store backend.

@@ -35,6 +35,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		Server: ServerConfig{Listen: DefaultListen, MaxBody: DefaultMaxBody, MaxPendingBytes: DefaultMaxPending},
 		Admin:  AdminConfig{Listen: DefaultAdminListen},
+		Log:    LogConfig{Level: "info", Format: "auto"},
 		Store: StoreConfig{
 			Path:         DefaultStorePath,
 			Retention:    DefaultRetention,

@@ -15,7 +15,7 @@ func TestParseConfigStrict(t *testing.T) {
 		want []string
 	}{
 		{name: "unknown top-level key", src: minimal + "serve:\n  listen: x\n",
-			want: []string{"config.yaml:5: serve: unknown key (known: server, admin, store, sources, subscribers)"}},
+			want: []string{"config.yaml:5: serve: unknown key (known: server, admin, log, store, sources, subscribers)"}},
 		{name: "unknown key in server", src: "server:\n  listn: 127.0.0.1:1\n" + minimal,
 			want: []string{"config.yaml:2: server.listn: unknown key (known: listen, tls, max_body, max_pending_bytes)"}},
 		{name: "unknown key in tls", src: minimal + "server:\n  tls: {cert: x}\n",

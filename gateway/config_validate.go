@@ -90,6 +90,16 @@ func (v *validator) config(c *Config) {
 	if v.listen("admin.listen", c.Admin.Listen) && c.Admin.Token == "" && !loopback(c.Admin.Listen) {
 		v.add("admin.token", "required when admin.listen is not a loopback address%s", v.emptyHint("admin.token"))
 	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("log.level", "want debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text", "auto":
+	default:
+		v.add("log.format", "want json, text or auto, got %q", c.Log.Format)
+	}
 	v.store(&c.Store)
 	v.sources(c)
 	v.subscribers(c)

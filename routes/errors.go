@@ -77,13 +77,16 @@ func publicMessage(err error, status int) string {
 }
 
 // errorHandler answers every error with {"error": "..."} and its status, and
-// logs the ones an operator must see, at most once a second per status so a
-// flood of bad requests cannot flood the log.
+// logs each refusal: at info, or error for a 503 (the store or the body
+// budget), sampled to one line a second per status with a count of the
+// lines held back, so a flood of bad requests cannot flood the log.
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	limits := map[int]*logLimiter{
-		fiber.StatusUnauthorized:       {},
-		fiber.StatusBadRequest:         {},
-		fiber.StatusServiceUnavailable: {},
+		fiber.StatusUnauthorized:          {},
+		fiber.StatusBadRequest:            {},
+		fiber.StatusNotFound:              {},
+		fiber.StatusRequestEntityTooLarge: {},
+		fiber.StatusServiceUnavailable:    {},
 	}
 	return func(c *fiber.Ctx, err error) error {
 		status := statusOf(err)
@@ -97,7 +100,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			var fe *fiber.Error
 			if !errors.As(err, &fe) {
 				if n, ok := l.allow(time.Now()); ok {
-					level := slog.LevelWarn
+					level := slog.LevelInfo
 					if status == fiber.StatusServiceUnavailable {
 						level = slog.LevelError
 					}

@@ -3,6 +3,7 @@ package routes
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -21,31 +22,36 @@ type ingestHandler struct {
 	budget   *byteBudget // server.max_pending_bytes
 	// storeTimeout bounds the wait for the store (Deps.StoreTimeout).
 	storeTimeout time.Duration
+	log          *slog.Logger
 }
 
 // post answers 200 once every event of the request is durably stored, and
 // an error (mapped in errors.go) otherwise.
 func (h *ingestHandler) post(c *fiber.Ctx) error {
-	err := h.ingest(c)
+	res, err := h.ingest(c)
 	if err != nil {
 		h.requests.add(statusOf(err))
-	} else {
-		h.requests.add(fiber.StatusOK)
+		return err // logged, sampled, by the error handler
 	}
-	return err
+	h.requests.add(fiber.StatusOK)
+	if h.log.Enabled(c.UserContext(), slog.LevelDebug) {
+		h.log.Debug("ingest accepted", "source", c.Params("source"), "stored", res.Stored,
+			"duplicates", res.Duplicates, "stale", res.Stale, "test", res.Test)
+	}
+	return nil
 }
 
-func (h *ingestHandler) ingest(c *fiber.Ctx) error {
+func (h *ingestHandler) ingest(c *fiber.Ctx) (gateway.IngestResult, error) {
 	// The source first: a request for no source costs no body read, and
 	// the connection is closed rather than drained.
 	if !h.in.HasSource(c.Params("source")) {
 		c.Context().SetConnectionClose()
-		return fmt.Errorf("ingest %q: %w", c.Params("source"), gateway.ErrUnknownSource)
+		return gateway.IngestResult{}, fmt.Errorf("ingest %q: %w", c.Params("source"), gateway.ErrUnknownSource)
 	}
 	srv := h.in.Config().Server
 	body, release, err := readBody(c, int64(srv.MaxBody), h.budget, int64(srv.MaxPendingBytes))
 	if err != nil {
-		return err
+		return gateway.IngestResult{}, err
 	}
 	// Held until the events are stored: the body, and the envelopes made
 	// from it, are in memory until then.
@@ -59,7 +65,7 @@ func (h *ingestHandler) ingest(c *fiber.Ctx) error {
 	defer cancel()
 	res, err := h.in.Ingest(ctx, c.Params("source"), req)
 	if err != nil {
-		return err
+		return res, err
 	}
 	var buf [96]byte
 	b := append(buf[:0], `{"stored":`...)
@@ -77,7 +83,7 @@ func (h *ingestHandler) ingest(c *fiber.Ctx) error {
 	c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
 	// SetBody copies b, so buf can stay on the stack.
 	c.Response().SetBody(b)
-	return nil
+	return res, nil
 }
 
 // head answers 200 for a configured source, so that an upstream can check

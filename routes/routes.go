@@ -158,7 +158,8 @@ func newPublic(d Deps, requests *requestCounts) *fiber.App {
 	conf.DisablePreParseMultipartForm = true
 	app := fiber.New(conf)
 	app.Use(recovery(d.Logger))
-	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests, budget: d.pending, storeTimeout: d.StoreTimeout}
+	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests, budget: d.pending, storeTimeout: d.StoreTimeout,
+		log: d.Logger}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
 	health(app, d)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
@@ -77,17 +78,45 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	defer cancel()
 	err = e.store.Record(ctx, c, gateway.Outcome{Attempt: a, Status: status, NextAttemptAt: next})
 	d.count(status)
-	log := e.log.With("subscriber", d.name, "event", c.EventID, "attempt", c.Attempts+1)
+	d.logOutcome(c, a, status, next, err)
+}
+
+// logOutcome writes one line per attempt: delivered at debug, failed at
+// info, dead at warn, each with the event, subscriber, attempt, status code
+// and duration; never the body, a header or a secret. A delivered attempt
+// costs nothing to log unless debug is on.
+func (d *dispatcher) logOutcome(c gateway.Claim, a gateway.Attempt, status gateway.DeliveryStatus, next time.Time, err error) {
+	log := d.e.log
+	level, msg := slog.LevelDebug, "delivered"
 	switch {
 	case errors.Is(err, gateway.ErrLeaseLost):
-		log.Warn("lease lost before the attempt was recorded; another worker has the delivery", "status", status)
+		level, msg = slog.LevelWarn, "lease lost before the attempt was recorded; another worker has the delivery"
 	case err != nil:
-		log.Error("record attempt failed; the delivery comes due again when its lease expires", "err", err)
+		level, msg = slog.LevelError, "record attempt failed; the delivery comes due again when its lease expires"
 	case status == gateway.StatusDead:
-		log.Warn("delivery dead", "reason", a.Error, "status_code", a.StatusCode)
+		level, msg = slog.LevelWarn, "delivery dead"
 	case status == gateway.StatusRetrying:
-		log.Info("delivery failed, will retry", "reason", a.Error, "status_code", a.StatusCode, "next_attempt_at", next)
+		level, msg = slog.LevelInfo, "delivery failed, will retry"
 	}
+	ctx := context.Background()
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("subscriber", d.name), slog.String("event", c.EventID), slog.Int("attempt", c.Attempts+1),
+		slog.String("status", string(status)), slog.Int("status_code", a.StatusCode),
+		slog.Int64("duration_ms", a.Duration.Milliseconds()),
+	}
+	if a.Error != "" {
+		attrs = append(attrs, slog.String("reason", a.Error))
+	}
+	if status == gateway.StatusRetrying && err == nil {
+		attrs = append(attrs, slog.Time("next_attempt_at", next))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("err", err.Error()))
+	}
+	log.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // attempt POSTs the envelope once. err is the transport error, if any,

@@ -21,7 +21,7 @@ func TestMainDispatch(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{"serve bad flag", []string{"serve", "-nope"}, 2, "", "flag provided but not defined: -nope"},
 		{"serve extra argument", []string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
-		{"serve bad log format", []string{"-log-format", "xml"}, 2, "", "want text or json"},
+		{"serve bad log format", []string{"-log-format", "xml"}, 2, "", "want text, json or auto"},
 		{"serve missing config", []string{"-config", "/nonexistent/config.yaml"}, 1, "", "/nonexistent/config.yaml"},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,7 @@ type reloader struct {
 	ingester *gateway.Ingester
 	engine   engine
 	log      *slog.Logger
+	level    *slog.LevelVar // set from log.level on each reload; nil: left alone
 	now      func() time.Time
 
 	mu       sync.Mutex // one reload at a time
@@ -54,6 +55,9 @@ func (r *reloader) Reload() error {
 		return err
 	}
 	r.current, r.loadedAt, r.lastErr = cfg, r.now(), ""
+	if r.level != nil {
+		r.level.Set(logLevel(cfg.Log.Level))
+	}
 	r.log.Info("config reloaded", "path", r.path,
 		"sources", len(cfg.Sources), "subscribers", len(cfg.Subscribers))
 	return nil

@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/hookgate/hookgate/gateway"
 )
 
 // defaultGrace bounds a graceful shutdown. SPEC 2 has no key for it, so it
@@ -24,7 +26,13 @@ type serveOptions struct {
 	configPath string
 	grace      time.Duration
 	log        *slog.Logger
-	stderr     io.Writer
+	// level is log's level, set from log.level at start and on every
+	// reload; nil leaves log as it is (tests).
+	level *slog.LevelVar
+	// config, if set, is the config already loaded (for the log
+	// settings); start loads configPath otherwise.
+	config *gateway.Config
+	stderr io.Writer
 	// signals delivers SIGHUP (reload) and SIGINT/SIGTERM (stop).
 	signals <-chan os.Signal
 	// ready, if set, is called once both listeners accept, with their
@@ -37,7 +45,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	path := configPathFlag(fs)
 	grace := fs.Duration("grace", defaultGrace, "how long a shutdown may take to finish in-flight work")
-	format := fs.String("log-format", "text", "log format: text or json")
+	format := fs.String("log-format", "", "log format: text, json or auto (default: log.format of the config)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -48,11 +56,22 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookgate serve: unexpected argument %q\n\n%s", fs.Arg(0), usageText)
 		return exitUsage
 	}
-	log, err := newLogger(stderr, *format)
-	if err != nil {
-		fmt.Fprintf(stderr, "hookgate serve: %v\n", err)
+	if *format != "" && !validFormat(*format) {
+		fmt.Fprintf(stderr, "hookgate serve: -log-format %q: want text, json or auto\n", *format)
 		return exitUsage
 	}
+	cfg, err := gateway.LoadConfig(*path)
+	if err != nil {
+		// LoadConfig's errors already read "file:line: key: message".
+		fmt.Fprintln(stderr, err)
+		return exitError
+	}
+	if *format == "" {
+		*format = cfg.Log.Format
+	}
+	level := new(slog.LevelVar)
+	level.Set(logLevel(cfg.Log.Level))
+	log := newLogger(stderr, *format, level)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -60,19 +79,44 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		configPath: *path,
 		grace:      *grace,
 		log:        log,
+		level:      level,
+		config:     cfg,
 		stderr:     stderr,
 		signals:    sigs,
 	})
 }
 
-func newLogger(w io.Writer, format string) (*slog.Logger, error) {
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, nil)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, nil)), nil
+func validFormat(f string) bool { return f == "text" || f == "json" || f == "auto" }
+
+// newLogger writes to w in format (text, json, or auto: text when w is a
+// terminal, json otherwise) at level.
+func newLogger(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// logLevel is log.level as a slog level; validation allows only these.
+func logLevel(s string) slog.Level {
+	switch s {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
 	default:
-		return nil, fmt.Errorf("-log-format %q: want text or json", format)
+		return slog.LevelInfo
 	}
 }
 

@@ -31,10 +31,12 @@ type server struct {
 // start loads the config, opens the store, starts the engine and both
 // listeners. On error everything already started is stopped again.
 func start(o serveOptions) (_ *server, err error) {
-	cfg, err := gateway.LoadConfig(o.configPath)
-	if err != nil {
-		// LoadConfig's errors already read "file:line: key: message".
-		return nil, err
+	cfg := o.config
+	if cfg == nil {
+		if cfg, err = gateway.LoadConfig(o.configPath); err != nil {
+			// LoadConfig's errors already read "file:line: key: message".
+			return nil, err
+		}
 	}
 	s := &server{log: o.log, listenErr: make(chan error, 2)}
 	var cleanup []func()
@@ -71,6 +73,7 @@ func start(o serveOptions) (_ *server, err error) {
 		return nil, err
 	}
 	s.reloader = newReloader(o.configPath, cfg, s.ingester, s.engine, o.log)
+	s.reloader.level = o.level
 
 	publicLn, scheme, err := listen(cfg.Server.Listen, cfg.Server.TLS)
 	if err != nil {
