@@ -75,12 +75,12 @@ func start(o serveOptions) (_ *server, err error) {
 	s.reloader = newReloader(o.configPath, cfg, s.ingester, s.engine, o.log)
 	s.reloader.level = o.level
 
-	publicLn, scheme, err := listen(cfg.Server.Listen, cfg.Server.TLS)
+	publicLn, scheme, err := listen(cfg.Server.Listen, cfg.Server.TLS, o.log)
 	if err != nil {
 		return nil, fmt.Errorf("server.listen: %w", err)
 	}
 	cleanup = append(cleanup, func() { publicLn.Close() })
-	adminLn, _, err := listen(cfg.Admin.Listen, gateway.TLSConfig{})
+	adminLn, _, err := listen(cfg.Admin.Listen, gateway.TLSConfig{}, o.log)
 	if err != nil {
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
@@ -144,15 +144,16 @@ func (s *server) shutdown(grace time.Duration) {
 }
 
 // listen binds addr before serving, so that a taken port fails the start
-// rather than a goroutine; with both TLS files set it serves HTTPS.
-func listen(addr string, tc gateway.TLSConfig) (net.Listener, string, error) {
+// rather than a goroutine; with both TLS files set it serves HTTPS, the
+// files re-read when they change (certReloader).
+func listen(addr string, tc gateway.TLSConfig, log *slog.Logger) (net.Listener, string, error) {
 	var conf *tls.Config
 	if tc.CertFile != "" && tc.KeyFile != "" {
-		cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
+		certs, err := newCertReloader(tc.CertFile, tc.KeyFile, log)
 		if err != nil {
-			return nil, "", fmt.Errorf("tls: %w", err)
+			return nil, "", err
 		}
-		conf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		conf = &tls.Config{GetCertificate: certs.GetCertificate, MinVersion: tls.VersionTLS12}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
