@@ -44,8 +44,11 @@ func TestLogs(t *testing.T) {
 		}
 		return false
 	}
-	waitFor(t, 10*time.Second, "the delivered line", func() (bool, string) {
-		return has(msgs(), "delivered", "DEBUG"), "no delivered line yet"
+	// Lines reach the test through the child's stderr pipe, in their own
+	// time: wait for the last of them.
+	waitFor(t, 10*time.Second, "the delivered and refusal lines", func() (bool, string) {
+		ms := msgs()
+		return has(ms, "delivered", "DEBUG") && has(ms, "request refused", "INFO"), "not all in the log yet"
 	})
 	ms := msgs()
 	for _, want := range []struct{ msg, level string }{
