@@ -85,7 +85,7 @@ func printCheck(w io.Writer, cfg *gateway.Config) {
 		printRoutes(w, cfg, name)
 	}
 
-	if warnings := patternWarnings(cfg); len(warnings) > 0 {
+	if warnings := append(devSecretWarnings(cfg), patternWarnings(cfg)...); len(warnings) > 0 {
 		fmt.Fprintln(w, "\nwarnings:")
 		for _, warning := range warnings {
 			fmt.Fprintf(w, "  %s\n", warning)

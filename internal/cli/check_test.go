@@ -185,7 +185,8 @@ func TestCheckConfigPath(t *testing.T) {
 	}
 }
 
-// The shipped config.yaml checks clean with nothing set.
+// The shipped config.yaml checks valid with nothing set, and warns that it
+// runs on the published development secrets (never showing them).
 func TestCheckShippedConfig(t *testing.T) {
 	for _, v := range []string{"IIMMPACT_WEBHOOK_SECRET", "CATALOG360_WEBHOOK_KEY", "CATALOG_SYNC_SECRET", "HOOKGATE_ADMIN_TOKEN"} {
 		t.Setenv(v, "")
@@ -209,8 +210,21 @@ func TestCheckShippedConfig(t *testing.T) {
 			t.Errorf("route %q does not reach catalog-sync, whose events are **", l)
 		}
 	}
-	if strings.Contains(stdout, "warnings:") {
-		t.Errorf("the shipped config draws warnings:\n%s", stdout)
+	for _, want := range []string{
+		"  sources.catalog360.secrets[0] is a published development value",
+		"  sources.iimmpact.secrets[0] is a published development value",
+		"  subscribers.catalog-sync.secret[0] is a published development value",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks the warning %q:\n%s", want, stdout)
+		}
+	}
+	// With the variables set, no such warning.
+	t.Setenv("IIMMPACT_WEBHOOK_SECRET", "a-real-iimmpact-secret")
+	t.Setenv("CATALOG360_WEBHOOK_KEY", "a-real-catalog360-key")
+	t.Setenv("CATALOG_SYNC_SECRET", "whsec_cmVhbC1zaWduaW5nLWtleS1mb3ItdGVzdHMtMzI=")
+	if out, _, code := check(t, "-config", "../../config.yaml"); code != exitOK || strings.Contains(out, "development value") {
+		t.Errorf("with real secrets set: exit %d, output:\n%s", code, out)
 	}
 	if strings.Contains(stdout, "dev-iimmpact-secret") || strings.Contains(stdout, "whsec_") {
 		t.Errorf("check shows a secret:\n%s", stdout)

@@ -60,6 +60,9 @@ func (r *reloader) Reload() error {
 	}
 	r.log.Info("config reloaded", "path", r.path,
 		"sources", len(cfg.Sources), "subscribers", len(cfg.Subscribers))
+	for _, w := range devSecretWarnings(cfg) {
+		r.log.Warn(w)
+	}
 	return nil
 }
 

@@ -107,6 +107,9 @@ func start(o serveOptions) (_ *server, err error) {
 		"store", storeKind(cfg.Store),
 		"sources", len(cfg.Sources),
 		"subscribers", len(cfg.Subscribers))
+	for _, w := range devSecretWarnings(cfg) {
+		o.log.Warn(w)
+	}
 	if o.ready != nil {
 		o.ready(publicLn.Addr(), adminLn.Addr())
 	}
