@@ -37,7 +37,7 @@ type (
 	attempt struct {
 		Attempt    int       `json:"attempt"`
 		At         time.Time `json:"at"`
-		DurationMS int64     `json:"duration_ms"`
+		DurationMS float64   `json:"duration_ms"`
 		StatusCode int       `json:"status_code"`
 		Error      string    `json:"error"`
 	}

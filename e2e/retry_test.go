@@ -51,6 +51,10 @@ func TestRetryAndDead(t *testing.T) {
 				if a.Attempt != j+1 || a.At.IsZero() {
 					t.Errorf("%s: history[%d] = attempt %d at %v, want attempt %d with a time", tc.name, j, a.Attempt, a.At, j+1)
 				}
+				// A real request over loopback takes microseconds, not 0.
+				if a.DurationMS <= 0 {
+					t.Errorf("%s: history[%d] duration_ms = %v, want the request's measured time", tc.name, j, a.DurationMS)
+				}
 			}
 			if dl.LastStatusCode != tc.wantCodes[len(tc.wantCodes)-1] {
 				t.Errorf("%s: last_status_code got %d, want %d", tc.name, dl.LastStatusCode, tc.wantCodes[len(tc.wantCodes)-1])

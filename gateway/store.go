@@ -60,13 +60,15 @@ type Attempt struct {
 	Error      string        `json:"error"`
 }
 
-// MarshalJSON renders Duration as duration_ms, the admin API's field.
+// MarshalJSON renders Duration as duration_ms, the admin API's field, in
+// milliseconds to the microsecond (0.42): a subscriber on the same network
+// answers in well under a millisecond, and a whole number would show 0.
 func (a Attempt) MarshalJSON() ([]byte, error) {
 	type plain Attempt
 	return json.Marshal(struct {
 		plain
-		DurationMS int64 `json:"duration_ms"`
-	}{plain(a), a.Duration.Milliseconds()})
+		DurationMS float64 `json:"duration_ms"`
+	}{plain(a), float64(a.Duration.Microseconds()) / 1000})
 }
 
 // Outcome is what became of one attempt.
