@@ -18,32 +18,40 @@ import (
 	"time"
 )
 
-// serveTLS gives the world's public listeners a fresh self-signed
-// certificate for 127.0.0.1 (server.tls), and its gateways a client that
-// trusts it.
-func (w *world) serveTLS() {
-	w.t.Helper()
+// selfSigned makes a certificate for 127.0.0.1 named cn, and its key, both
+// DER.
+func selfSigned(t *testing.T, cn string) (certDER, keyDER []byte) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "hookgate e2e"},
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	certDER, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	keyDER, err = x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		w.t.Fatal(err)
+		t.Fatal(err)
 	}
+	return certDER, keyDER
+}
+
+// serveTLS gives the world's public listeners a fresh self-signed
+// certificate for 127.0.0.1 (server.tls), and its gateways a client that
+// trusts it.
+func (w *world) serveTLS() {
+	w.t.Helper()
+	der, keyDER := selfSigned(w.t, "hookgate e2e")
 	certFile := filepath.Join(w.dir, "cert.pem")
 	keyFile := filepath.Join(w.dir, "key.pem")
 	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
@@ -97,27 +105,7 @@ func TestTLSListener(t *testing.T) {
 // renamed into place.
 func (w *world) renewCert(cn string) {
 	w.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	der, keyDER := selfSigned(w.t, cn)
 	files := w.server["tls"].(map[string]any)
 	for file, block := range map[string]*pem.Block{
 		files["key_file"].(string):  {Type: "PRIVATE KEY", Bytes: keyDER},

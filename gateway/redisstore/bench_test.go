@@ -39,20 +39,11 @@ func BenchmarkPut(b *testing.B) {
 			if err := s.rdb.ConfigSet(context.Background(), "appendfsync", mode).Err(); err != nil {
 				b.Fatal(err)
 			}
-			body := []byte(`{"specversion":"1.0","type":"iimmpact.product.updated","data":{"object":{` +
-				strings.Repeat(`"k":"v",`, 50) + `"id":"CELCOM10"}}}`)
 			recv := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 			var n atomic.Int64
 			defer reportRedisCPU(b, s.rdb)()
 			parallel(b, func() error {
-				i := n.Add(1)
-				ev := gateway.NewEvent{
-					Envelope:    gateway.Envelope{ID: fmt.Sprintf("evt_%d", i), Source: "iimmpact", Type: "iimmpact.product.updated", Subject: "product/CELCOM10"},
-					Body:        body,
-					ReceivedAt:  recv.Add(time.Duration(i) * time.Microsecond),
-					Subscribers: []string{"search-indexer"},
-				}
-				_, err := s.Put(context.Background(), []gateway.NewEvent{ev})
+				_, err := s.Put(context.Background(), []gateway.NewEvent{benchEvent(n.Add(1), recv)})
 				return err
 			})
 		})
@@ -128,6 +119,21 @@ func reportRedisCPU(b *testing.B, rdb redis.UniversalClient) func() {
 		if b.N > 0 {
 			b.ReportMetric((cpu()-before)*1e6/float64(b.N), "redis-µs/op")
 		}
+	}
+}
+
+// benchBody is an envelope of a realistic size (~500 bytes).
+var benchBody = []byte(`{"specversion":"1.0","type":"iimmpact.product.updated","data":{"object":{` +
+	strings.Repeat(`"k":"v",`, 50) + `"id":"CELCOM10"}}}`)
+
+// benchEvent is event i of a benchmark, received i µs after recv, with one
+// subscriber.
+func benchEvent(i int64, recv time.Time) gateway.NewEvent {
+	return gateway.NewEvent{
+		Envelope:    gateway.Envelope{ID: fmt.Sprintf("evt_%d", i), Source: "iimmpact", Type: "iimmpact.product.updated", Subject: "product/CELCOM10"},
+		Body:        benchBody,
+		ReceivedAt:  recv.Add(time.Duration(i) * time.Microsecond),
+		Subscribers: []string{"search-indexer"},
 	}
 }
 
@@ -245,19 +251,12 @@ func BenchmarkClaimRecord(b *testing.B) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	body := []byte(`{"specversion":"1.0","type":"iimmpact.product.updated","data":{"object":{` +
-		strings.Repeat(`"k":"v",`, 50) + `"id":"CELCOM10"}}}`)
 	recv := time.Now().Add(-time.Hour)
 	const batch = 500
 	for i := 0; i < b.N; i += batch {
 		evs := make([]gateway.NewEvent, 0, batch)
 		for j := i; j < min(i+batch, b.N); j++ {
-			evs = append(evs, gateway.NewEvent{
-				Envelope:    gateway.Envelope{ID: fmt.Sprintf("evt_%d", j), Source: "iimmpact", Type: "iimmpact.product.updated", Subject: "product/CELCOM10"},
-				Body:        body,
-				ReceivedAt:  recv.Add(time.Duration(j) * time.Microsecond),
-				Subscribers: []string{"search-indexer"},
-			})
+			evs = append(evs, benchEvent(int64(j), recv))
 		}
 		if _, err := s.Put(ctx, evs); err != nil {
 			b.Fatal(err)
