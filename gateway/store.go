@@ -58,6 +58,11 @@ type Attempt struct {
 	Duration   time.Duration `json:"-"`
 	StatusCode int           `json:"status_code"` // 0: no response
 	Error      string        `json:"error"`
+	// Redelivered marks the first attempt after a manual redelivery (the
+	// admin API's redeliver or redeliver-dead); set by the store. Numbers
+	// go on from the attempts before it, while the retry policy counts
+	// afresh from the redelivery (Claim.Attempts).
+	Redelivered bool `json:"redelivered,omitempty"`
 }
 
 // MarshalJSON renders Duration as duration_ms, the admin API's field, in
@@ -109,6 +114,7 @@ type EventRecord struct {
 type EventFilter struct {
 	Source     string
 	Type       string
+	Subject    string // exact match
 	Subscriber string // events with a delivery to this subscriber
 	// Status: events with at least one delivery (to Subscriber, if set) in
 	// this status; StatusUnrouted: events with no delivery.
@@ -159,11 +165,15 @@ type EventPage struct {
 
 // SubscriberStats are the store's counters for one subscriber.
 type SubscriberStats struct {
-	Pending       int64     // pending or retrying, held or not
-	Dead          int64     // dead and not yet expired or redelivered
-	Delivered     int64     // ever delivered (within the store's lifetime)
-	LastSuccessAt time.Time // zero if never
-	LastError     string    // of the latest failed attempt, "" if none since the last success
+	Pending  int64 // pending or retrying, held or not
+	Retrying int64 // of Pending, those with a failed attempt behind them
+	// OldestPendingAt is when the oldest pending or retrying delivery was
+	// created (received, or redelivered); zero when none is.
+	OldestPendingAt time.Time
+	Dead            int64     // dead and not yet expired or redelivered
+	Delivered       int64     // ever delivered (within the store's lifetime)
+	LastSuccessAt   time.Time // zero if never
+	LastError       string    // of the latest failed attempt, "" if none since the last success
 }
 
 // EventStatus sums up deliveries for listings: dead if any is dead, else

@@ -47,6 +47,9 @@ type Reloader interface {
 	// LastReloadError is the error of the latest failed reload, "" when the
 	// latest reload succeeded or none was tried.
 	LastReloadError() string
+	// ReloadCounts is how many reloads (file watch, SIGHUP and the API
+	// together) succeeded and failed since start.
+	ReloadCounts() (succeeded, failed int64)
 }
 
 // Deps are the parts the routes serve from. Ingester, Store and Engine are

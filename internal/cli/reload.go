@@ -25,6 +25,7 @@ type reloader struct {
 	current  *gateway.Config
 	loadedAt time.Time
 	lastErr  string
+	ok, fail int64 // reloads by result since start
 }
 
 func newReloader(path string, cfg *gateway.Config, in *gateway.Ingester, e engine, log *slog.Logger) *reloader {
@@ -51,10 +52,12 @@ func (r *reloader) Reload() error {
 	}
 	if err != nil {
 		r.lastErr = err.Error()
+		r.fail++
 		r.log.Error("reload failed, keeping the config in force", "error", err)
 		return err
 	}
 	r.current, r.loadedAt, r.lastErr = cfg, r.now(), ""
+	r.ok++
 	if r.level != nil {
 		r.level.Set(logLevel(cfg.Log.Level))
 	}
@@ -121,4 +124,11 @@ func (r *reloader) LastReloadError() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.lastErr
+}
+
+// ReloadCounts is how many reloads succeeded and failed since start.
+func (r *reloader) ReloadCounts() (succeeded, failed int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ok, r.fail
 }
