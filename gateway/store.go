@@ -245,7 +245,7 @@ type Store interface {
 	List(ctx context.Context, f EventFilter) (EventPage, error)
 
 	// Dead returns up to limit (at most MaxPage) of the subscriber's dead
-	// deliveries, most recently dead first, without history.
+	// deliveries, most recently dead first, with their history.
 	Dead(ctx context.Context, subscriber string, limit int) ([]DeliveryRecord, error)
 
 	// Redeliver puts the event's delivery to subscriber (all its deliveries

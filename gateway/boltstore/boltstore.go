@@ -135,9 +135,14 @@ func initBuckets(tx *bolt.Tx) error {
 	switch v := meta.Get([]byte("version")); {
 	case v == nil:
 		return meta.Put([]byte("version"), []byte(schemaVersion))
-	case string(v) == "3":
-		if err := dropUnlistedStatuses(list); err != nil {
-			return fmt.Errorf("migrate schema 3 to %s: %w", schemaVersion, err)
+	case string(v) == "3" || string(v) == "4":
+		if string(v) == "3" {
+			if err := dropUnlistedStatuses(list); err != nil {
+				return fmt.Errorf("migrate schema 3 to %s: %w", schemaVersion, err)
+			}
+		}
+		if err := countRetrying(tx); err != nil {
+			return fmt.Errorf("migrate schema %s to %s: %w", v, schemaVersion, err)
 		}
 		return meta.Put([]byte("version"), []byte(schemaVersion))
 	case string(v) != schemaVersion:
@@ -170,6 +175,34 @@ func dropUnlistedStatuses(list *bolt.Bucket) error {
 	for _, name := range []gateway.DeliveryStatus{gateway.StatusPending, gateway.StatusDelivered} {
 		if err := st.DeleteBucket([]byte(name)); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return fmt.Errorf("delete list/status/%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// countRetrying migrates a version 4 file, whose subscriber counters did
+// not count retrying deliveries, to version 5: it sets each subscriber's
+// Retrying from its list/substatus retrying index.
+func countRetrying(tx *bolt.Tx) error {
+	stats, ss := tx.Bucket(bktStats), tx.Bucket(bktList).Bucket(bktListSubSt)
+	var subs [][]byte
+	if err := stats.ForEach(func(k, _ []byte) error {
+		subs = append(subs, bytes.Clone(k))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, sub := range subs {
+		st, err := decodeStats(stats.Get(sub))
+		if err != nil {
+			return fmt.Errorf("stats %s: %w", sub, err)
+		}
+		st.Retrying = 0
+		if b := ss.Bucket(subStatusName(string(sub), string(gateway.StatusRetrying))); b != nil {
+			st.Retrying = int64(b.Stats().KeyN)
+		}
+		if err := stats.Put(sub, encodeStats(st)); err != nil {
+			return err
 		}
 	}
 	return nil

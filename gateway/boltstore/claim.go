@@ -134,9 +134,10 @@ func keyIn(b *bolt.Bucket, key []byte) bool {
 
 // Record appends the attempt to the delivery's history and applies the
 // outcome, if c's lease is still the delivery's current one; otherwise it
-// returns ErrLeaseLost and writes nothing. The attempt's number is the
-// delivery's attempt count after it, so it restarts at 1 after a
-// redelivery while the history keeps every attempt.
+// returns ErrLeaseLost and writes nothing. The attempt's number is its
+// place in the history, counting on across redeliveries; the first
+// attempt after a manual redelivery (attempts reset, history kept) is
+// marked Redelivered.
 //
 // If ctx ends first, Record returns its error at once, the outcome either
 // recorded or not (groupCommit.do). Not recorded, the lease stays until it
@@ -161,7 +162,8 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 		next.Attempts++
 		next.HistSeq++
 		a := o.Attempt
-		a.N = next.Attempts
+		a.N = int(next.HistSeq)
+		a.Redelivered = rec.Attempts == 0 && rec.HistSeq > 0
 		if err := t.history.Put(historyKey(eventKey(recv, c.EventID), c.Subscriber, next.HistSeq), encodeAttempt(a)); err != nil {
 			return err
 		}

@@ -195,12 +195,18 @@ func encodeAttempt(a gateway.Attempt) []byte {
 	e.dur(a.Duration)
 	e.int(int64(a.StatusCode))
 	e.str(a.Error)
+	if a.Redelivered {
+		e.uint(1) // absent in entries written before redeliveries were marked
+	}
 	return e.b
 }
 
 func decodeAttempt(b []byte) (gateway.Attempt, error) {
 	d := newDecoder(b)
 	a := gateway.Attempt{N: int(d.uint()), At: d.time(), Duration: d.dur(), StatusCode: int(d.int()), Error: d.str()}
+	if d.err == nil && len(d.b) > 0 {
+		a.Redelivered = d.uint() == 1
+	}
 	return a, d.err
 }
 
@@ -211,11 +217,17 @@ func encodeStats(s gateway.SubscriberStats) []byte {
 	e.int(s.Delivered)
 	e.time(s.LastSuccessAt)
 	e.str(s.LastError)
+	e.int(s.Retrying)
 	return e.b
 }
 
+// decodeStats reads a subscriber's counters. Retrying came last, with
+// schema 5; a schema 4 record has none, and the migration counts it.
 func decodeStats(b []byte) (gateway.SubscriberStats, error) {
 	d := newDecoder(b)
 	s := gateway.SubscriberStats{Pending: d.int(), Dead: d.int(), Delivered: d.int(), LastSuccessAt: d.time(), LastError: d.str()}
+	if d.err == nil && len(d.b) > 0 {
+		s.Retrying = d.int()
+	}
 	return s, d.err
 }

@@ -34,10 +34,11 @@ var (
 )
 
 // schemaVersion is written on creation; Open migrates a version 3 file
-// (dropUnlistedStatuses) and refuses any other version rather than
-// misreading it. (Versions 1 and 2 were development layouts that never
-// shipped; the first release wrote "3", which listed every status.)
-const schemaVersion = "4"
+// (dropUnlistedStatuses) and a version 4 one (countRetrying), and refuses
+// any other version rather than misreading it. (Versions 1 and 2 were
+// development layouts that never shipped; the first release wrote "3",
+// which listed every status; "4" did not count retrying deliveries.)
+const schemaVersion = "5"
 
 // timeBits maps a time to an unsigned number whose big-endian bytes sort as
 // the times do. The zero time maps to 0 (before everything) because

@@ -63,7 +63,8 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			if err != nil {
 				return err
 			}
-			if !ok || (checkSource && ev.Source != f.Source) || (checkType && ev.Type != f.Type) {
+			if !ok || (checkSource && ev.Source != f.Source) || (checkType && ev.Type != f.Type) ||
+				(f.Subject != "" && ev.Subject != f.Subject) {
 				continue
 			}
 			subs, recs, err := t.eventDeliveries(eventKey(ev.ReceivedAt, id))

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hookgate/hookgate/gateway"
 )
@@ -105,7 +106,11 @@ func (s *Store) Dead(ctx context.Context, sub string, limit int) ([]gateway.Deli
 				return err
 			}
 			if ok && rec.Status == gateway.StatusDead { // skip an entry that lost its delivery
-				out = append(out, deliveryRecord(id, sub, &rec))
+				d := deliveryRecord(id, sub, &rec)
+				if d.History, err = t.readHistory(eventKey(ev.ReceivedAt, id), sub); err != nil {
+					return err
+				}
+				out = append(out, d)
 			}
 		}
 		return nil
@@ -126,10 +131,48 @@ func (s *Store) Stats(ctx context.Context, sub string) (gateway.SubscriberStats,
 			return nil
 		}
 		var err error
-		st, err = decodeStats(v)
+		if st, err = decodeStats(v); err != nil || st.Pending == 0 {
+			return err
+		}
+		st.OldestPendingAt, err = t.oldestQueued(sub)
 		return err
 	})
 	return st, err
+}
+
+// oldestScan bounds the queue entries Stats reads to find the oldest
+// pending delivery.
+const oldestScan = 1000
+
+// oldestQueued returns the earliest CreatedAt among the subscriber's
+// queued deliveries: exact while it has at most oldestScan of them, and
+// otherwise the earliest among the oldestScan due first, which is a real
+// delivery's age and so never overstates it. The queue is kept by due
+// time, not creation, because that is what Claim needs.
+func (t *txn) oldestQueued(sub string) (time.Time, error) {
+	due := t.due.Bucket([]byte(sub))
+	if due == nil {
+		return time.Time{}, nil
+	}
+	var oldest time.Time
+	c := due.Cursor()
+	n := 0
+	for k, _ := c.First(); k != nil && n < oldestScan; k, _ = c.Next() {
+		n++
+		_, id := splitTimeKey(k)
+		ev, ok, err := t.getEvent(id, false)
+		if err != nil || !ok {
+			continue
+		}
+		rec, ok, err := t.getDelivery(eventKey(ev.ReceivedAt, id), sub)
+		if err != nil || !ok || !rec.queued() {
+			continue
+		}
+		if oldest.IsZero() || rec.CreatedAt.Before(oldest) {
+			oldest = rec.CreatedAt
+		}
+	}
+	return oldest, nil
 }
 
 // SetPaused holds or releases the subscriber's deliveries. Claim reads the

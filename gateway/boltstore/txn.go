@@ -209,6 +209,7 @@ func (t *txn) setDelivery(id, sub string, recv time.Time, old, new *deliveryRec,
 	if err := t.updateStats(sub, func(st *gateway.SubscriberStats) {
 		st.Pending += count(new != nil && new.queued()) - count(old != nil && old.queued())
 		st.Dead += count(newSt == gateway.StatusDead) - count(oldSt == gateway.StatusDead)
+		st.Retrying += count(newSt == gateway.StatusRetrying) - count(oldSt == gateway.StatusRetrying)
 	}); err != nil {
 		return err
 	}

@@ -48,7 +48,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		score, after = strconv.FormatInt(sc, 10), id
 	}
 	reply, err := listScript.Run(ctx, s.rdb, []string{s.base}, score, after, limit, listBudget,
-		f.Source, f.Type, f.Subscriber, string(f.Status)).Slice()
+		f.Source, f.Type, f.Subscriber, string(f.Status), f.Subject).Slice()
 	if err != nil {
 		return page, unavailable("list", err)
 	}

@@ -41,11 +41,7 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 			return gateway.EventRecord{}, fmt.Errorf("event %s: unexpected delivery reply", id)
 		}
 		dr := deliveryRecord(id, df[:7])
-		hist, _ := df[7].([]any)
-		dr.History = make([]gateway.Attempt, 0, len(hist))
-		for _, h := range hist {
-			dr.History = append(dr.History, parseAttempt(str(h)))
-		}
+		dr.History = parseHistory(df[7])
 		rec.Deliveries = append(rec.Deliveries, dr)
 	}
 	sort.Slice(rec.Deliveries, func(i, j int) bool {
@@ -73,18 +69,21 @@ func deliveryRecord(id string, f []any) gateway.DeliveryRecord {
 	return d
 }
 
-// parseAttempt reads a history entry, "n|at ms|duration ns|code|error";
-// the error comes last so that it may hold '|'.
+// parseAttempt reads a history entry, "n|at ms|duration ns|code|error",
+// where n is "r<n>" for the first attempt after a manual redelivery; the
+// error comes last so that it may hold '|'.
 func parseAttempt(s string) gateway.Attempt {
 	p := strings.SplitN(s, "|", 5)
 	for len(p) < 5 {
 		p = append(p, "")
 	}
-	n, _ := strconv.Atoi(p[0])
+	num, redelivered := strings.CutPrefix(p[0], "r")
+	n, _ := strconv.Atoi(num)
 	at, _ := strconv.ParseInt(p[1], 10, 64)
 	dur, _ := strconv.ParseInt(p[2], 10, 64)
 	code, _ := strconv.Atoi(p[3])
-	return gateway.Attempt{N: n, At: fromMS(at), Duration: time.Duration(dur), StatusCode: code, Error: p[4]}
+	return gateway.Attempt{N: n, At: fromMS(at), Duration: time.Duration(dur), StatusCode: code, Error: p[4],
+		Redelivered: redelivered}
 }
 
 // Dead lists the subscriber's dead deliveries, most recently dead first,
@@ -101,35 +100,51 @@ func (s *Store) Dead(ctx context.Context, subscriber string, limit int) ([]gatew
 	out := make([]gateway.DeliveryRecord, 0, len(rows))
 	for _, r := range rows {
 		f, ok := r.([]any)
-		if !ok || len(f) != 5 {
+		if !ok || len(f) != 6 {
 			return nil, fmt.Errorf("dead %s: unexpected script reply", subscriber)
 		}
-		out = append(out, deliveryRecord(str(f[0]),
-			[]any{subscriber, string(gateway.StatusDead), f[1], f[2], nil, f[3], f[4]}))
+		d := deliveryRecord(str(f[0]), []any{subscriber, string(gateway.StatusDead), f[1], f[2], nil, f[3], f[4]})
+		d.History = parseHistory(f[5])
+		out = append(out, d)
 	}
 	return out, nil
 }
 
-// Stats reads the subscriber's counters in one pipelined round trip.
-// Pending and dead are the sizes of its queue and dead set, so they cannot
-// drift from what Claim and Dead see.
+// parseHistory reads a script's list of history entries.
+func parseHistory(v any) []gateway.Attempt {
+	hist, _ := v.([]any)
+	out := make([]gateway.Attempt, 0, len(hist))
+	for _, h := range hist {
+		out = append(out, parseAttempt(str(h)))
+	}
+	return out
+}
+
+// oldestScan bounds the queue entries Stats reads to find the oldest
+// pending delivery (stats.lua).
+const oldestScan = 1000
+
+// Stats reads the subscriber's counters in one script call (stats.lua).
 func (s *Store) Stats(ctx context.Context, subscriber string) (gateway.SubscriberStats, error) {
-	pipe := s.rdb.Pipeline()
-	pending := pipe.ZCard(ctx, s.key("q", subscriber))
-	dead := pipe.ZCard(ctx, s.key("x", subscriber))
-	h := pipe.HMGet(ctx, s.key("s", subscriber), "delivered", "last_ok", "last_err")
-	if _, err := pipe.Exec(ctx); err != nil {
+	v, err := statsScript.Run(ctx, s.rdb, []string{s.base}, subscriber, oldestScan).Slice()
+	if err != nil {
 		return gateway.SubscriberStats{}, unavailable("stats "+subscriber, err)
 	}
-	v := h.Val()
-	st := gateway.SubscriberStats{
-		Pending:   pending.Val(),
-		Dead:      dead.Val(),
-		Delivered: num(v[0]),
-		LastError: str(v[2]),
+	if len(v) != 7 {
+		return gateway.SubscriberStats{}, fmt.Errorf("stats %s: unexpected script reply", subscriber)
 	}
-	if ok := num(v[1]); v[1] != nil {
-		st.LastSuccessAt = fromMS(ok)
+	st := gateway.SubscriberStats{
+		Pending:   num(v[0]),
+		Dead:      num(v[1]),
+		Delivered: num(v[2]),
+		LastError: str(v[4]),
+		Retrying:  max(0, num(v[5])),
+	}
+	if str(v[3]) != "" {
+		st.LastSuccessAt = fromMS(num(v[3]))
+	}
+	if str(v[6]) != "" {
+		st.OldestPendingAt = fromMS(num(v[6]))
 	}
 	return st, nil
 }

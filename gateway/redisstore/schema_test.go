@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/internal/testredis"
 )
 
 // TestSchema: the first Put marks the store with schemaVersion; a store
@@ -26,7 +28,7 @@ func TestSchema(t *testing.T) {
 		{name: "new store"},
 		{name: "layout 1 leftovers", oldIdx: true},
 		{name: "marked 2", before: map[string]string{"schema": "2"}},
-		{name: "other layout", before: map[string]string{"schema": "3"}, wantErr: true},
+		{name: "other layout", before: map[string]string{"schema": "9"}, wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,5 +101,75 @@ func TestKeyLayout(t *testing.T) {
 	}
 	if !slices.Equal(keys, want) {
 		t.Errorf("keys = %v, want %v", keys, want)
+	}
+}
+
+// TestSchemaRecountsRetrying: a layout 2 store kept no retrying counts;
+// the first write of this layout counts them from the queues, once.
+func TestSchemaRecountsRetrying(t *testing.T) {
+	srv := testredis.Start(t)
+	cfg := gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "recount"}}
+	s, err := open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	now := testEvent("").ReceivedAt
+	var evs []gateway.NewEvent
+	for i := range 2*recountBatch + 5 {
+		e := testEvent(fmt.Sprintf("evt_%04d", i))
+		e.Subscribers = []string{"sub-a"}
+		evs = append(evs, e)
+	}
+	if _, err := s.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	// Every third one fails and waits for a retry.
+	retrying := 0
+	for {
+		cs, err := s.Claim(ctx, "sub-a", now, 500, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(cs) == 0 {
+			break
+		}
+		for i, c := range cs {
+			o := gateway.Outcome{Status: gateway.StatusDelivered, Attempt: gateway.Attempt{At: now, StatusCode: 200}}
+			if i%3 == 0 {
+				o = gateway.Outcome{Status: gateway.StatusRetrying, NextAttemptAt: now.Add(time.Hour),
+					Attempt: gateway.Attempt{At: now, StatusCode: 503}}
+				retrying++
+			}
+			if err := s.Record(ctx, c, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if st, err := s.Stats(ctx, "sub-a"); err != nil || st.Retrying != int64(retrying) {
+		t.Fatalf("Stats = %+v, %v; want %d retrying", st, err, retrying)
+	}
+	// What layout 2 left: no count, its marker.
+	if err := s.rdb.HDel(ctx, s.key("s", "sub-a"), "retrying").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Set(ctx, s.key("schema"), "2", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// A gateway of this layout, started after, migrates at its first write.
+	s2, err := open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if _, err := s2.Put(ctx, []gateway.NewEvent{testEvent("evt_new")}); err != nil {
+		t.Fatalf("Put after layout 2: %v", err)
+	}
+	if got, err := s2.rdb.Get(ctx, s2.key("schema")).Result(); err != nil || got != schemaVersion {
+		t.Errorf("schema marker = %q, %v; want %q", got, err, schemaVersion)
+	}
+	if st, err := s2.Stats(ctx, "sub-a"); err != nil || st.Retrying != int64(retrying) {
+		t.Errorf("Stats after the migration = %+v, %v; want %d retrying", st, err, retrying)
 	}
 }

@@ -45,4 +45,6 @@ var (
 	sweepEventsScript   = lua("sweep_events.lua")
 	purgeScript         = lua("purge.lua")
 	subscribersScript   = lua("subscribers.lua")
+	statsScript         = lua("stats.lua")
+	recountScript       = lua("recount.lua")
 )

@@ -53,6 +53,10 @@ func testListFilters(t *testing.T, h harness) {
 		{"source and subscriber", gateway.EventFilter{Source: "src1", Subscriber: "sub-a"}, []string{"evt_l3", "evt_l1"}},
 		{"source and type", gateway.EventFilter{Source: "src2", Type: "src2.product.created"}, []string{"evt_l5"}},
 		{"source, subscriber and status", gateway.EventFilter{Source: "src2", Subscriber: "sub-a", Status: gateway.StatusRetrying}, []string{"evt_l5"}},
+		{"subject", gateway.EventFilter{Subject: "product/evt_l3"}, []string{"evt_l3"}},
+		{"subject is matched whole", gateway.EventFilter{Subject: "product/evt_l"}, nil},
+		{"subject and subscriber", gateway.EventFilter{Subject: "product/evt_l2", Subscriber: "sub-b"}, []string{"evt_l2"}},
+		{"subject of another subscriber", gateway.EventFilter{Subject: "product/evt_l2", Subscriber: "sub-a"}, nil},
 	}
 	for _, tc := range tests {
 		page, err := s.List(context.Background(), tc.f)

@@ -221,3 +221,47 @@ func testRedeliverLeased(t *testing.T, h harness) {
 	}
 	wantErr(t, "Record on the lease Redeliver ended", s.Record(ctx, c, delivered(at(6*time.Second))), gateway.ErrLeaseLost)
 }
+
+// testRedeliverNumbering: attempts are numbered by their place in the
+// history, going on across manual redeliveries; the first attempt after
+// each redelivery is marked, while the retry policy's count (Claim.Attempts)
+// starts again from zero.
+func testRedeliverNumbering(t *testing.T, h harness) {
+	s := h.store(t)
+	ctx := context.Background()
+	put(t, s, newEvent("evt_rn", "src1", "src1.product.updated", at(0), "sub-a"))
+	record(t, s, claimOne(t, s, "sub-a", at(0)), retrying(at(time.Second), at(time.Minute), "HTTP 503"))
+	record(t, s, claimOne(t, s, "sub-a", at(time.Minute)), dead(at(time.Minute), "HTTP 400"))
+	for i, when := range []time.Duration{time.Hour, 2 * time.Hour} {
+		if _, err := s.Redeliver(ctx, "evt_rn", "sub-a", at(when)); err != nil {
+			t.Fatalf("Redeliver %d: %v", i+1, err)
+		}
+		c := claimOne(t, s, "sub-a", at(when))
+		if c.Attempts != 0 {
+			t.Errorf("claim after redelivery %d: Attempts %d, want 0", i+1, c.Attempts)
+		}
+		record(t, s, c, retrying(at(when), at(when+time.Minute), "HTTP 503"))
+		c = claimOne(t, s, "sub-a", at(when+time.Minute))
+		if c.Attempts != 1 {
+			t.Errorf("second claim after redelivery %d: Attempts %d, want 1", i+1, c.Attempts)
+		}
+		record(t, s, c, delivered(at(when+time.Minute)))
+	}
+	d := delivery(t, s, "evt_rn", "sub-a")
+	if d.Attempts != 2 || d.Status != gateway.StatusDelivered {
+		t.Errorf("delivery: %s after %d attempts, want delivered after 2 (since the last redelivery)", d.Status, d.Attempts)
+	}
+	want := []struct {
+		code        int
+		redelivered bool
+	}{{503, false}, {400, false}, {503, true}, {200, false}, {503, true}, {200, false}}
+	if len(d.History) != len(want) {
+		t.Fatalf("history has %d attempts, want %d: %+v", len(d.History), len(want), d.History)
+	}
+	for i, a := range d.History {
+		if a.N != i+1 || a.StatusCode != want[i].code || a.Redelivered != want[i].redelivered {
+			t.Errorf("History[%d] = attempt %d, status %d, redelivered %v; want attempt %d, status %d, redelivered %v",
+				i, a.N, a.StatusCode, a.Redelivered, i+1, want[i].code, want[i].redelivered)
+		}
+	}
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"Release", testRelease},
 		{"Redeliver", testRedeliver},
 		{"RedeliverUnrouted", testRedeliverUnrouted},
+		{"RedeliverNumbering", testRedeliverNumbering},
 		{"RedeliverLeased", testRedeliverLeased},
 		{"RedeliverDead", testRedeliverDead},
 		{"Paused", testPaused},

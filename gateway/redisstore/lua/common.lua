@@ -65,6 +65,42 @@ local function moveStatus(old, new, cnt, f)
   f[#f + 1] = c
 end
 
+-- stat names a subscriber's counters hash: delivered, retrying (how many
+-- of its deliveries are retrying now), last_ok, last_err.
+local function stat(sub) return P .. ':s:' .. sub end
+
+-- Changes to the retrying counts are gathered per subscriber (retryDelta)
+-- and written with one HINCRBY each when the script ends (retryFlush).
+local rdelta, rsubs = {}, {}
+local function retryDelta(old, new, sub)
+  local d = 0
+  if old == 'retrying' then d = d - 1 end
+  if new == 'retrying' then d = d + 1 end
+  if d == 0 then return end
+  if not rdelta[sub] then rsubs[#rsubs + 1] = sub end
+  rdelta[sub] = (rdelta[sub] or 0) + d
+end
+local function retryFlush()
+  for _, sub in ipairs(rsubs) do
+    if rdelta[sub] ~= 0 then redis.call('HINCRBY', stat(sub), 'retrying', rdelta[sub]) end
+  end
+  rdelta, rsubs = {}, {}
+end
+
+-- history reads the hn history entries of the event e's delivery to sub,
+-- in slices: unpack is bounded by the Lua stack, and redeliveries let
+-- history grow past max_attempts.
+local function history(e, sub, hn)
+  local hist = {}
+  hn = tonumber(hn or '0')
+  for s = 1, hn, 1000 do
+    local names = {}
+    for k = s, math.min(s + 999, hn) do names[#names + 1] = df(sub, 'h' .. k) end
+    for _, h in ipairs(redis.call('HMGET', e, unpack(names))) do hist[#hist + 1] = h end
+  end
+  return hist
+end
+
 local function splitSubs(s)
   local out = {}
   if s then
@@ -90,6 +126,9 @@ local function dropEvent(id)
   for _, sub in ipairs(splitSubs(redis.call('HGET', ev(id), 'subs'))) do
     redis.call('ZREM', due(sub), id)
     redis.call('ZREM', deadz(sub), id)
+    if redis.call('HGET', ev(id), df(sub, 'st')) == 'retrying' then
+      redis.call('HINCRBY', stat(sub), 'retrying', -1)
+    end
   end
   redis.call('ZREM', P .. ':i:all', id)
   redis.call('DEL', ev(id))

@@ -1,12 +1,14 @@
 -- Dead lists a subscriber's dead deliveries, most recently dead first.
--- ARGV: subscriber, limit. Returns {id, attempts, created, code, error}.
+-- ARGV: subscriber, limit. Returns {id, attempts, created, code, error,
+-- history}.
 local sub, limit = ARGV[1], tonumber(ARGV[2])
 local out = {}
 local ids = redis.call('ZREVRANGE', deadz(sub), 0, limit - 1)
 for _, id in ipairs(ids) do
-  local v = redis.call('HMGET', ev(id), df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'code'), df(sub, 'err'))
+  local e = ev(id)
+  local v = redis.call('HMGET', e, df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'code'), df(sub, 'err'), df(sub, 'hn'))
   if v[1] == 'dead' then
-    out[#out + 1] = {id, v[2], v[3], v[4] or '', v[5] or ''}
+    out[#out + 1] = {id, v[2], v[3], v[4] or '', v[5] or '', history(e, sub, v[6])}
   end
 end
 return out

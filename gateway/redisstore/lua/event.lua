@@ -11,16 +11,7 @@ for _, sub in ipairs(splitSubs(m[6])) do
   local v = redis.call('HMGET', e, df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'nx'),
     df(sub, 'code'), df(sub, 'err'), df(sub, 'hn'))
   if v[1] then
-    local hist = {}
-    local hn = tonumber(v[7] or '0')
-    -- In slices: unpack is bounded by the Lua stack, and redeliveries let
-    -- history grow past max_attempts.
-    for s = 1, hn, 1000 do
-      local names = {}
-      for k = s, math.min(s + 999, hn) do names[#names + 1] = df(sub, 'h' .. k) end
-      for _, h in ipairs(redis.call('HMGET', e, unpack(names))) do hist[#hist + 1] = h end
-    end
-    out[#out + 1] = {sub, v[1], v[2], v[3], v[4] or '', v[5] or '', v[6] or '', hist}
+    out[#out + 1] = {sub, v[1], v[2], v[3], v[4] or '', v[5] or '', v[6] or '', history(e, sub, v[7])}
   end
 end
 return out

@@ -3,7 +3,7 @@
 -- filters: there is no index per source, type, subscriber or status, so
 -- that a stored event and a status change cost no index writes. ARGV:
 -- cursor score ('' for the newest), cursor id, limit, budget, then the
--- filters: source, type, subscriber, status ('' for any).
+-- filters: source, type, subscriber, status, subject ('' for any).
 --
 -- A call costs the same at any depth and examines at most budget index
 -- entries: it finds the cursor's rank (ZREVRANK, or ZCOUNT above its score
@@ -17,7 +17,7 @@
 -- reached its entry) are skipped.
 local idx = P .. ':i:all'
 local cscore, cid, limit, budget = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local fsrc, ftyp, fsub, fst = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local fsrc, ftyp, fsub, fst, fsubj = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 
 local pos, skipping = 0, false
 if cscore then
@@ -39,6 +39,7 @@ local function matches(m)
   if not m[4] then return false end
   if fsrc ~= '' and m[1] ~= fsrc then return false end
   if ftyp ~= '' and m[2] ~= ftyp then return false end
+  if fsubj ~= '' and m[3] ~= fsubj then return false end
   if fsub ~= '' then
     local st = m[10]
     return st and (fst == '' or st == fst)

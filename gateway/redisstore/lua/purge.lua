@@ -28,6 +28,7 @@ for _, id in ipairs(ids) do
       -- left to drop.
       orphans = orphans + 1
     elseif st ~= 'delivered' then
+      retryDelta(st, nil, sub)
       local cnt = {pending = m[5], retrying = m[6], delivered = m[7], dead = m[8]}
       local c = tonumber(cnt[st] or '0') - 1
       local rest = {}
@@ -50,4 +51,5 @@ for _, id in ipairs(ids) do
   end
 end
 zflush()
+retryFlush()
 return {purged, orphans, #ids}

@@ -39,10 +39,15 @@ while i <= #ARGV do
     local cnt = evs[id]
     local n = tonumber(d.at or '0') + 1
     local hn = tonumber(d.hn or '0') + 1
+    -- History entries are numbered by their place in the history; the
+    -- first after a manual redelivery (attempts reset, history kept) is
+    -- marked with an 'r' before its number.
+    local num = hn
+    if n == 1 and hn > 1 then num = 'r' .. hn end
     local old = d.st
     d.tok, d.st, d.at, d.hn = '', status, n, hn
     local f = {df(sub, 'tok'), '', df(sub, 'at'), n, df(sub, 'hn'), hn,
-      df(sub, 'h' .. hn), n .. '|' .. at .. '|' .. dur .. '|' .. code .. '|' .. err,
+      df(sub, 'h' .. hn), num .. '|' .. at .. '|' .. dur .. '|' .. code .. '|' .. err,
       df(sub, 'code'), code, df(sub, 'err'), err, df(sub, 'st'), status}
 
     local st = stats[sub]
@@ -69,14 +74,16 @@ while i <= #ARGV do
       end
     end
     moveStatus(old, status, cnt, f)
+    retryDelta(old, status, sub)
     redis.call('HSET', ev(id), unpack(f))
     out[#out + 1] = 1
   end
 end
 
 zflush()
+retryFlush()
 for _, sub in ipairs(statSubs) do
-  local st, key = stats[sub], P .. ':s:' .. sub
+  local st, key = stats[sub], stat(sub)
   if st.delivered > 0 then redis.call('HINCRBY', key, 'delivered', st.delivered) end
   if st.ok then redis.call('HSET', key, 'last_ok', st.ok) end
   if st.err then

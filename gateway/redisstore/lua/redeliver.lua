@@ -20,6 +20,7 @@ local function redeliver(id, sub, now, dueAt)
   zset(deadz(sub), id, false)
   local cnt = {pending = m[3], retrying = m[4], delivered = m[5], dead = m[6]}
   moveStatus(old, 'pending', cnt, f)
+  if old == 'retrying' then redis.call('HINCRBY', stat(sub), 'retrying', -1) end
   redis.call('HSET', e, unpack(f))
 end
 
