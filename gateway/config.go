@@ -64,6 +64,10 @@ type RedisConfig struct {
 	Addrs      []string `yaml:"addrs"`       // more seeds (host:port)
 	MasterName string   `yaml:"master_name"` // set: Sentinel
 	Prefix     string   `yaml:"prefix"`      // key prefix, default "hookgate"
+	// Partitions splits the store's keys over this many hash slots, fixed
+	// when the store is first written; 0: the store's count, or for a new
+	// store 16 on a Redis Cluster and 1 otherwise.
+	Partitions int `yaml:"partitions"`
 }
 
 // SourceConfig is one upstream account posting to /webhooks/{Name}.

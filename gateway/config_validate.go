@@ -154,6 +154,9 @@ func (v *validator) store(s *StoreConfig) {
 		if s.Redis.Prefix == "" {
 			v.add("store.redis.prefix", "must not be empty")
 		}
+		if s.Redis.Partitions < 0 || s.Redis.Partitions > 1024 {
+			v.add("store.redis.partitions", "must be 0 (the store's own, or the default) to 1024, got %d", s.Redis.Partitions)
+		}
 	} else if s.Path == "" {
 		v.add("store.path", "required when there is no store.redis block")
 	}

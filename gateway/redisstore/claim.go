@@ -1,23 +1,100 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"sort"
 	"strconv"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// Claim leases up to max due deliveries of subscriber in one script call,
-// bodies included: a claim is one round trip. The script reads the paused
-// flag, and judges what is due and when the lease ends by Redis's clock.
-func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, max int, lease time.Duration) ([]gateway.Claim, error) {
-	if max <= 0 {
+// Claim leases up to want due deliveries of subscriber, oldest due first,
+// bodies included. The claim script reads the paused flag, and judges what
+// is due and when the lease ends by Redis's clock. With one partition a
+// claim is one script call. With several, it is two rounds of one
+// pipeline each (on a cluster, one round trip per master): every
+// partition names its want oldest due deliveries (peek.lua), and each is
+// then asked to lease as many of its own as are among the want oldest of
+// all. A delivery taken by another gateway between the rounds is not
+// replaced: the claim comes back short, and the caller claims again.
+func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, want int, lease time.Duration) ([]gateway.Claim, error) {
+	if want <= 0 {
 		return nil, nil
 	}
-	reply, err := claimScript.Run(ctx, s.rdb, []string{s.base},
-		subscriber, ms(now), max, lease.Milliseconds(), newToken(), s.clock()).Slice()
+	if err := s.layout(ctx); err != nil {
+		return nil, err
+	}
+	if s.nparts() == 1 {
+		return s.claimReply(subscriber, claimScript.Run(ctx, s.rdb, []string{s.bases[0]},
+			subscriber, ms(now), want, lease.Milliseconds(), tokenPrefix(0), s.clock()))
+	}
+	peeks := s.runParts(ctx, peekScript, s.allParts(subscriber, ms(now), want, s.clock()))
+	if err := firstErr(peeks); err != nil {
+		return nil, unavailable("claim "+subscriber, err)
+	}
+	type due struct {
+		score int64
+		id    string
+		p     int
+	}
+	var all []due
+	for p, c := range peeks {
+		v, _ := c.Val().([]any)
+		for i := 0; i+1 < len(v); i += 2 {
+			all = append(all, due{num(v[i+1]), str(v[i]), p})
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].score != all[j].score {
+			return all[i].score < all[j].score
+		}
+		return all[i].id < all[j].id
+	})
+	take := make([]int, s.nparts())
+	for _, d := range all[:min(len(all), want)] {
+		take[d.p]++
+	}
+	var jobs []partJob
+	for p, k := range take {
+		if k > 0 {
+			jobs = append(jobs, partJob{p: p, args: []any{subscriber, ms(now), k, lease.Milliseconds(), tokenPrefix(p), s.clock()}})
+		}
+	}
+	var claims []gateway.Claim
+	var firstErr error
+	for _, cmd := range s.runParts(ctx, claimScript, jobs) {
+		got, err := s.claimReply(subscriber, cmd)
+		if err != nil {
+			firstErr = cmp.Or(firstErr, err)
+			continue
+		}
+		claims = append(claims, got...)
+	}
+	if len(claims) == 0 && firstErr != nil {
+		return nil, firstErr
+	}
+	// What some partitions leased stays leased even if another failed:
+	// those claims are handed out; the failed partition is asked again
+	// at the next claim.
+	order := make(map[string]int, len(all))
+	for i, d := range all {
+		order[d.id] = i
+	}
+	sort.SliceStable(claims, func(i, j int) bool { return order[claims[i].EventID] < order[claims[j].EventID] })
+	return claims, nil
+}
+
+// claimReply reads one claim script reply.
+func (s *Store) claimReply(subscriber string, cmd *redis.Cmd) ([]gateway.Claim, error) {
+	reply, err := cmd.Slice()
 	if err != nil {
 		return nil, unavailable("claim "+subscriber, err)
 	}
@@ -62,12 +139,19 @@ func failureText(a gateway.Attempt) string {
 // Release hands the delivery back, due at at, without an attempt counted.
 // at is on the caller's clock; the script queues it on Redis's.
 func (s *Store) Release(ctx context.Context, c gateway.Claim, at time.Time) error {
-	ok, err := releaseScript.Run(ctx, s.rdb, []string{s.base},
+	if err := s.layout(ctx); err != nil {
+		return err
+	}
+	p, ok := s.tokenPart(c.Token)
+	if !ok {
+		return fmt.Errorf("release %s/%s: %w", c.EventID, c.Subscriber, gateway.ErrLeaseLost)
+	}
+	ok2, err := releaseScript.Run(ctx, s.rdb, []string{s.bases[p]},
 		c.EventID, c.Subscriber, c.Token, ms(at)).Int64()
 	if err != nil {
 		return unavailable(fmt.Sprintf("release %s/%s", c.EventID, c.Subscriber), err)
 	}
-	if ok == 0 {
+	if ok2 == 0 {
 		return fmt.Errorf("release %s/%s: %w", c.EventID, c.Subscriber, gateway.ErrLeaseLost)
 	}
 	return nil

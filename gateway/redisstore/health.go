@@ -26,47 +26,65 @@ func (s *Store) Health(ctx context.Context) (gateway.StoreHealth, error) {
 		h.Warnings = append(h.Warnings, "the Redis master had replicas, but none has been connected for 5 minutes: "+
 			"events are acknowledged without a replica's confirmation, and a failover now could lose them")
 	}
-	node := redis.Cmdable(s.rdb)
-	if c, ok := s.rdb.(*redis.ClusterClient); ok {
-		m, err := c.MasterForKey(ctx, s.base)
+	if err := s.layout(ctx); err != nil {
+		return h, err
+	}
+	nodes, _, err := s.masters(ctx, s.allParts())
+	if err != nil {
+		return h, unavailable("health", err)
+	}
+	seen := map[string]bool{}
+	for _, node := range nodes {
+		ws, err := nodeWarnings(ctx, node)
 		if err != nil {
 			return h, unavailable("health", err)
 		}
-		node = m
+		for _, w := range ws {
+			if !seen[w] {
+				seen[w] = true
+				h.Warnings = append(h.Warnings, w)
+			}
+		}
 	}
+	return h, nil
+}
+
+// nodeWarnings checks one master's eviction policy and AOF.
+func nodeWarnings(ctx context.Context, node *redis.Client) ([]string, error) {
+	var ws []string
 
 	cfg, err := node.ConfigGet(ctx, "maxmemory-policy").Result()
 	switch policy := cfg["maxmemory-policy"]; {
 	case refused(err):
-		h.Warnings = append(h.Warnings, "Redis refused CONFIG GET maxmemory-policy (renamed or not permitted): "+
+		ws = append(ws, "Redis refused CONFIG GET maxmemory-policy (renamed or not permitted): "+
 			"check by hand that it is noeviction, or Redis may evict accepted events when memory runs short")
 	case err != nil:
-		return h, unavailable("health", err)
+		return nil, err
 	case policy == "noeviction":
 	case !settingWord.MatchString(policy):
-		h.Warnings = append(h.Warnings, "Redis did not report its maxmemory-policy: "+
+		ws = append(ws, "Redis did not report its maxmemory-policy: "+
 			"check by hand that it is noeviction, or Redis may evict accepted events when memory runs short")
 	default:
-		h.Warnings = append(h.Warnings, "Redis maxmemory-policy is "+policy+", not noeviction: "+
+		ws = append(ws, "Redis maxmemory-policy is "+policy+", not noeviction: "+
 			"Redis may evict accepted events when memory runs short")
 	}
 
 	info, err := node.Info(ctx, "persistence").Result()
 	switch aof := infoField(info, "aof_enabled"); {
 	case refused(err):
-		h.Warnings = append(h.Warnings, "Redis refused INFO persistence: "+
+		ws = append(ws, "Redis refused INFO persistence: "+
 			"check by hand that appendonly is yes, or a Redis crash may lose accepted events")
 	case err != nil:
-		return h, unavailable("health", err)
+		return nil, err
 	case aof == "1":
 	case aof == "0":
-		h.Warnings = append(h.Warnings, "Redis has AOF off (appendonly no): "+
+		ws = append(ws, "Redis has AOF off (appendonly no): "+
 			"a Redis crash or restart may lose accepted events; set appendonly yes")
 	default:
-		h.Warnings = append(h.Warnings, "Redis did not report aof_enabled: "+
+		ws = append(ws, "Redis did not report aof_enabled: "+
 			"check by hand that appendonly is yes, or a Redis crash may lose accepted events")
 	}
-	return h, nil
+	return ws, nil
 }
 
 // settingWord is what a maxmemory-policy value looks like; anything else

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -22,13 +23,19 @@ const (
 	listBudget   = 1000
 )
 
-// List walks the event index (i:all) newest first and checks every filter
-// against each event's hash in the same script call: the store keeps no
-// index per source, type, subscriber or status, which would cost writes
-// on every Put and Record. When the budget runs out before the page
-// fills, the page comes back short (even empty) with a cursor at the last
-// entry examined, so a selective filter takes several calls to page
-// through many events.
+// List walks the event index (i:all) of each partition newest first and
+// checks every filter against each event's hash in the same script call:
+// the store keeps no index per source, type, subscriber or status, which
+// would cost writes on every Put and Record. The partitions are asked in
+// one pipeline, each for the page below the cursor within its share of
+// the budget, and their rows merged newest first.
+//
+// A partition that ran out of budget, or filled a page, has been read down
+// to some entry (its frontier); rows older than the newest frontier could
+// be missing others of partitions not read that far, so the page stops
+// there. When the page is short for that reason (even empty), its cursor
+// is that frontier, so a selective filter takes several calls to page
+// through many events, each costing the same at any depth.
 func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -47,38 +54,87 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		}
 		score, after = strconv.FormatInt(sc, 10), id
 	}
-	reply, err := listScript.Run(ctx, s.rdb, []string{s.base}, score, after, limit, listBudget,
-		f.Source, f.Type, f.Subscriber, string(f.Status), f.Subject).Slice()
-	if err != nil {
+	if err := s.layout(ctx); err != nil {
+		return page, err
+	}
+	budget := max(listBudget/s.nparts(), limit+1)
+	cmds := s.runParts(ctx, listScript, s.allParts(score, after, limit, budget,
+		f.Source, f.Type, f.Subscriber, string(f.Status), f.Subject))
+	if err := firstErr(cmds); err != nil {
 		return page, unavailable("list", err)
 	}
-	if len(reply) != 3 {
-		return page, errors.New("list: unexpected script reply")
-	}
-	rows, _ := reply[2].([]any)
-	for _, r := range rows {
-		c, ok := r.([]any)
-		if !ok || len(c) != 6 {
+	var rows []listRow
+	var frontier *listRow // the newest point some partition was read down to
+	for _, c := range cmds {
+		reply, _ := c.Val().([]any)
+		if len(reply) != 3 {
 			return page, errors.New("list: unexpected script reply")
 		}
-		page.Events = append(page.Events, gateway.EventSummary{
-			ID:         str(c[0]),
-			Source:     str(c[1]),
-			Type:       str(c[2]),
-			Subject:    str(c[3]),
-			ReceivedAt: fromMS(num(c[4])),
-			Status:     gateway.DeliveryStatus(str(c[5])),
-		})
+		got, _ := reply[2].([]any)
+		var last *listRow
+		for _, r := range got {
+			c, ok := r.([]any)
+			if !ok || len(c) != 6 {
+				return page, errors.New("list: unexpected script reply")
+			}
+			row := listRow{score: num(c[4]), ev: gateway.EventSummary{
+				ID:         str(c[0]),
+				Source:     str(c[1]),
+				Type:       str(c[2]),
+				Subject:    str(c[3]),
+				ReceivedAt: fromMS(num(c[4])),
+				Status:     gateway.DeliveryStatus(str(c[5])),
+			}}
+			rows = append(rows, row)
+			last = &row
+		}
+		var stop *listRow
+		switch {
+		case str(reply[0]) != "": // budget ran out
+			stop = &listRow{score: num(reply[0]), ev: gateway.EventSummary{ID: str(reply[1])}}
+		case len(got) > limit: // page filled: read down to its last row
+			stop = last
+		}
+		if stop != nil && (frontier == nil || stop.after(*frontier)) {
+			frontier = stop
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].after(rows[j]) })
+	if frontier != nil {
+		keep := rows[:0]
+		for _, r := range rows {
+			if !frontier.after(r) {
+				keep = append(keep, r)
+			}
+		}
+		rows = keep
+	}
+	for _, r := range rows[:min(len(rows), limit)] {
+		page.Events = append(page.Events, r.ev)
 	}
 	switch {
-	case len(page.Events) > limit:
-		page.Events = page.Events[:limit]
-		last := page.Events[limit-1]
-		page.NextCursor = encodeCursor(ms(last.ReceivedAt), last.ID)
-	case str(reply[0]) != "":
-		page.NextCursor = encodeCursor(num(reply[0]), str(reply[1]))
+	case len(rows) > limit:
+		last := rows[limit-1]
+		page.NextCursor = encodeCursor(last.score, last.ev.ID)
+	case frontier != nil:
+		page.NextCursor = encodeCursor(frontier.score, frontier.ev.ID)
 	}
 	return page, nil
+}
+
+// listRow is a listed event with its index score (receipt ms).
+type listRow struct {
+	score int64
+	ev    gateway.EventSummary
+}
+
+// after reports whether r comes before o in a listing: newer, or as new
+// with a greater id (the index's own order, newest first).
+func (r listRow) after(o listRow) bool {
+	if r.score != o.score {
+		return r.score > o.score
+	}
+	return r.ev.ID > o.ev.ID
 }
 
 // A cursor is the last row's receipt time and id: the next page starts

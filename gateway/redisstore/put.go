@@ -156,42 +156,61 @@ func (s *Store) answer(c *putCall, err error) {
 	c.done <- nil
 }
 
-// write sends the calls' events in one script call and fills each call's
-// results.
+// write sends the calls' events in one script call per partition (in one
+// pipeline per master) and fills each call's results.
 func (s *Store) write(calls []*putCall) error {
-	args := []any{s.window.Milliseconds(), s.clock()}
-	for _, c := range calls {
-		for _, e := range c.events {
+	// Not the callers' contexts: the batch serves several, and one caller
+	// leaving must not fail the others. The client's timeouts bound it.
+	ctx := context.Background()
+	if err := s.layout(ctx); err != nil {
+		return err
+	}
+	if err := s.markSchema(ctx); err != nil {
+		return err
+	}
+	// job[p] is partition p's script call; where[p] lists, in argument
+	// order, the results it answers for: (call, event) positions.
+	type pos struct{ call, event int }
+	var jobs []partJob
+	var where [][]pos
+	jobOf := map[int]int{}
+	for ci, c := range calls {
+		for ei, e := range c.events {
+			p := s.partOf(e.Envelope)
+			j, ok := jobOf[p]
+			if !ok {
+				j = len(jobs)
+				jobOf[p] = j
+				jobs = append(jobs, partJob{p: p, args: []any{s.window.Milliseconds(), s.clock()}})
+				where = append(where, nil)
+			}
 			subs := slices.Compact(slices.Sorted(slices.Values(e.Subscribers)))
-			args = append(args, e.Envelope.ID, e.Envelope.Source, e.Envelope.Type, e.Envelope.Subject,
+			args := append(jobs[j].args, e.Envelope.ID, e.Envelope.Source, e.Envelope.Type, e.Envelope.Subject,
 				ms(e.ReceivedAt), e.Body, len(subs))
 			for _, sub := range subs {
 				args = append(args, sub)
 			}
+			jobs[j].args = args
+			where[j] = append(where[j], pos{ci, ei})
 		}
 	}
-	// Not the callers' contexts: the batch serves several, and one caller
-	// leaving must not fail the others. The client's timeouts bound it.
-	if err := s.markSchema(context.Background()); err != nil {
-		return err
-	}
-	cmd, err := s.runDurable(context.Background(), putScript, []string{s.base}, args...)
+	cmds, err := s.runDurable(ctx, putScript, jobs)
 	if err != nil {
 		return err
 	}
-	dups, err := cmd.Int64Slice()
-	if err != nil {
-		return err
-	}
-	i := 0
 	for _, c := range calls {
 		c.res = make([]gateway.PutResult, len(c.events))
-		for j := range c.events {
-			if i >= len(dups) {
-				return fmt.Errorf("put: script answered %d results for more events", len(dups))
-			}
-			c.res[j].Duplicate = dups[i] == 1
-			i++
+	}
+	for j, cmd := range cmds {
+		dups, err := cmd.Int64Slice()
+		if err != nil {
+			return err
+		}
+		if len(dups) != len(where[j]) {
+			return fmt.Errorf("put: script answered %d results for %d events", len(dups), len(where[j]))
+		}
+		for k, at := range where[j] {
+			calls[at.call].res[at.event].Duplicate = dups[k] == 1
 		}
 	}
 	return nil

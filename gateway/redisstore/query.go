@@ -12,14 +12,24 @@ import (
 )
 
 // Event reads the event, its deliveries and their history in one script
-// call, a consistent snapshot.
+// call, a consistent snapshot. Only the id is known, not the subject that
+// chose the partition: every partition is asked, in one pipeline.
 func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, error) {
-	reply, err := eventScript.Run(ctx, s.rdb, []string{s.base}, id).Result()
-	if err != nil {
+	if err := s.layout(ctx); err != nil {
+		return gateway.EventRecord{}, err
+	}
+	cmds := s.runParts(ctx, eventScript, s.allParts(id))
+	if err := firstErr(cmds); err != nil {
 		return gateway.EventRecord{}, unavailable("event "+id, err)
 	}
-	f, ok := reply.([]any)
-	if !ok {
+	var f []any
+	for _, c := range cmds {
+		if row, ok := c.Val().([]any); ok {
+			f = row
+			break
+		}
+	}
+	if f == nil {
 		return gateway.EventRecord{}, fmt.Errorf("event %s: %w", id, gateway.ErrNotFound)
 	}
 	if len(f) < 6 {
@@ -93,19 +103,40 @@ func (s *Store) Dead(ctx context.Context, subscriber string, limit int) ([]gatew
 		limit = defaultLimit
 	}
 	limit = min(limit, gateway.MaxPage)
-	rows, err := deadScript.Run(ctx, s.rdb, []string{s.base}, subscriber, limit).Slice()
-	if err != nil {
+	if err := s.layout(ctx); err != nil {
+		return nil, err
+	}
+	// Each partition's most recently dead, merged by time of death.
+	cmds := s.runParts(ctx, deadScript, s.allParts(subscriber, limit))
+	if err := firstErr(cmds); err != nil {
 		return nil, unavailable("dead "+subscriber, err)
 	}
-	out := make([]gateway.DeliveryRecord, 0, len(rows))
-	for _, r := range rows {
-		f, ok := r.([]any)
-		if !ok || len(f) != 6 {
-			return nil, fmt.Errorf("dead %s: unexpected script reply", subscriber)
+	type row struct {
+		at int64
+		d  gateway.DeliveryRecord
+	}
+	var all []row
+	for _, c := range cmds {
+		rows, _ := c.Val().([]any)
+		for _, r := range rows {
+			f, ok := r.([]any)
+			if !ok || len(f) != 7 {
+				return nil, fmt.Errorf("dead %s: unexpected script reply", subscriber)
+			}
+			d := deliveryRecord(str(f[0]), []any{subscriber, string(gateway.StatusDead), f[1], f[2], nil, f[3], f[4]})
+			d.History = parseHistory(f[5])
+			all = append(all, row{num(f[6]), d})
 		}
-		d := deliveryRecord(str(f[0]), []any{subscriber, string(gateway.StatusDead), f[1], f[2], nil, f[3], f[4]})
-		d.History = parseHistory(f[5])
-		out = append(out, d)
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].at != all[j].at {
+			return all[i].at > all[j].at
+		}
+		return all[i].d.EventID > all[j].d.EventID
+	})
+	out := make([]gateway.DeliveryRecord, 0, min(len(all), limit))
+	for _, r := range all[:min(len(all), limit)] {
+		out = append(out, r.d)
 	}
 	return out, nil
 }
@@ -124,27 +155,46 @@ func parseHistory(v any) []gateway.Attempt {
 // pending delivery (stats.lua).
 const oldestScan = 1000
 
-// Stats reads the subscriber's counters in one script call (stats.lua).
+// Stats reads the subscriber's counters, one script call per partition
+// (stats.lua) in one pipeline, and sums them up. The last error is the
+// latest partition's, unless a success came after it.
 func (s *Store) Stats(ctx context.Context, subscriber string) (gateway.SubscriberStats, error) {
-	v, err := statsScript.Run(ctx, s.rdb, []string{s.base}, subscriber, oldestScan).Slice()
-	if err != nil {
+	if err := s.layout(ctx); err != nil {
+		return gateway.SubscriberStats{}, err
+	}
+	cmds := s.runParts(ctx, statsScript, s.allParts(subscriber, max(oldestScan/s.nparts(), 16)))
+	if err := firstErr(cmds); err != nil {
 		return gateway.SubscriberStats{}, unavailable("stats "+subscriber, err)
 	}
-	if len(v) != 7 {
-		return gateway.SubscriberStats{}, fmt.Errorf("stats %s: unexpected script reply", subscriber)
+	var st gateway.SubscriberStats
+	var lastOK, errAt int64 = -1, -1
+	for _, c := range cmds {
+		v, _ := c.Val().([]any)
+		if len(v) != 8 {
+			return gateway.SubscriberStats{}, fmt.Errorf("stats %s: unexpected script reply", subscriber)
+		}
+		st.Pending += num(v[0])
+		st.Dead += num(v[1])
+		st.Delivered += num(v[2])
+		st.Retrying += max(0, num(v[5]))
+		if str(v[3]) != "" && num(v[3]) > lastOK {
+			lastOK = num(v[3])
+		}
+		// An error recorded before last_err_at was kept has time 0.
+		if e := str(v[4]); e != "" && num(v[7]) > errAt {
+			st.LastError, errAt = e, num(v[7])
+		}
+		if str(v[6]) != "" {
+			if t := fromMS(num(v[6])); st.OldestPendingAt.IsZero() || t.Before(st.OldestPendingAt) {
+				st.OldestPendingAt = t
+			}
+		}
 	}
-	st := gateway.SubscriberStats{
-		Pending:   num(v[0]),
-		Dead:      num(v[1]),
-		Delivered: num(v[2]),
-		LastError: str(v[4]),
-		Retrying:  max(0, num(v[5])),
-	}
-	if str(v[3]) != "" {
-		st.LastSuccessAt = fromMS(num(v[3]))
-	}
-	if str(v[6]) != "" {
-		st.OldestPendingAt = fromMS(num(v[6]))
+	if lastOK >= 0 {
+		st.LastSuccessAt = fromMS(lastOK)
+		if lastOK > errAt && s.nparts() > 1 {
+			st.LastError = ""
+		}
 	}
 	return st, nil
 }

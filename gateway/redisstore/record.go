@@ -133,18 +133,54 @@ func answerRecord(c *recordCall, oks []int64, err error) {
 	}
 }
 
-// writeRecords sends the calls in one script call and returns the
-// script's result per call, in order.
+// writeRecords sends the calls in one script call per partition (the
+// lease token names it; one pipeline) and returns the script's result per
+// call, in order. A token naming no partition of the store is a lost
+// lease.
 func (s *Store) writeRecords(calls []*recordCall) ([]int64, error) {
-	args := make([]any, 0, len(calls)*recordArgs)
-	for _, c := range calls {
-		args = append(args, c.args[:]...)
-	}
 	// Not the callers' contexts: the batch serves several. The client's
 	// timeouts bound it.
-	oks, err := recordScript.Run(context.Background(), s.rdb, []string{s.base}, args...).Int64Slice()
-	if err == nil && len(oks) != len(calls) {
-		err = fmt.Errorf("script answered %d results for %d attempts", len(oks), len(calls))
+	ctx := context.Background()
+	if err := s.layout(ctx); err != nil {
+		return nil, err
 	}
-	return oks, err
+	oks := make([]int64, len(calls))
+	var jobs []partJob
+	var where [][]int
+	jobOf := map[int]int{}
+	for i, c := range calls {
+		p, ok := s.tokenPart(c.args[2].(string))
+		if !ok {
+			continue // oks[i] stays 0: lease lost
+		}
+		j, seen := jobOf[p]
+		if !seen {
+			j = len(jobs)
+			jobOf[p] = j
+			jobs = append(jobs, partJob{p: p, args: make([]any, 0, len(calls)*recordArgs)})
+			where = append(where, nil)
+		}
+		jobs[j].args = append(jobs[j].args, c.args[:]...)
+		where[j] = append(where[j], i)
+	}
+	if len(jobs) == 0 {
+		return oks, nil
+	}
+	cmds := s.runParts(ctx, recordScript, jobs)
+	if err := firstErr(cmds); err != nil {
+		return nil, err
+	}
+	for j, cmd := range cmds {
+		res, err := cmd.Int64Slice()
+		if err == nil && len(res) != len(where[j]) {
+			err = fmt.Errorf("script answered %d results for %d attempts", len(res), len(where[j]))
+		}
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range where[j] {
+			oks[i] = res[k]
+		}
+	}
+	return oks, nil
 }

@@ -75,8 +75,17 @@ const (
 // Store is a gateway.Store on Redis. Its methods are safe for concurrent
 // use, also by other processes sharing the same Redis and prefix.
 type Store struct {
-	rdb       redis.UniversalClient
-	base      string // "{prefix}", KEYS[1] of every script
+	rdb    redis.UniversalClient
+	prefix string
+	base   string // "{prefix}": the store's own keys (schema, partitions)
+	// Partitions (partition.go): wantParts is the configured count (0:
+	// the store's, or the default); parts the store's, once layout has
+	// read it, and bases[p] the hash tag of partition p, KEYS[1] of every
+	// script run in it.
+	wantParts int
+	parts     atomic.Int32
+	layoutMu  sync.Mutex
+	bases     []string
 	retention time.Duration
 	window    time.Duration
 	// callerClock judges leases and due times by the times callers pass
@@ -88,9 +97,9 @@ type Store struct {
 	// schemaVersion (markSchema).
 	schemaMarked atomic.Bool
 	// replicaWait bounds Put's wait for a replica's confirmation;
-	// replicas is what the store knows of the master's replicas.
+	// replicas is what the store knows of the masters' replicas.
 	replicaWait time.Duration
-	replicas    replicaCount
+	replicas    replicaSet
 
 	putq    chan *putCall
 	recq    chan *recordCall
@@ -149,7 +158,9 @@ func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 	}
 	s := &Store{
 		rdb:         rdb,
+		prefix:      prefix,
 		base:        "{" + prefix + "}",
+		wantParts:   cfg.Redis.Partitions,
 		retention:   orDefault(cfg.Retention, DefaultRetention),
 		window:      orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
 		replicaWait: DefaultReplicaWait,
@@ -178,12 +189,13 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// Ping reports whether Redis answers.
+// Ping reports whether Redis answers and the store's partition count is
+// the configured one.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		return unavailable("ping", err)
 	}
-	return nil
+	return s.layout(ctx)
 }
 
 // Close stops the Put and Record writers, after they answered every call
@@ -198,27 +210,54 @@ func (s *Store) Close() error {
 	return err
 }
 
-// SetPaused holds or releases the subscriber's deliveries for every process.
+// SetPaused holds or releases the subscriber's deliveries for every
+// process. Each partition has its own paused set, read by its claim
+// script; SetPaused returns once every partition's is written, so the
+// pause is exact (SPEC 5). On error some partitions may hold the new
+// value: the caller repeats.
 func (s *Store) SetPaused(ctx context.Context, subscriber string, paused bool) error {
-	var err error
-	if paused {
-		err = s.rdb.SAdd(ctx, s.key("paused"), subscriber).Err()
-	} else {
-		err = s.rdb.SRem(ctx, s.key("paused"), subscriber).Err()
+	if err := s.layout(ctx); err != nil {
+		return err
 	}
+	cmds := make([]*redis.IntCmd, s.nparts())
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for p := range cmds {
+			if paused {
+				cmds[p] = pipe.SAdd(ctx, s.pkey(p, "paused"), subscriber)
+			} else {
+				cmds[p] = pipe.SRem(ctx, s.pkey(p, "paused"), subscriber)
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return unavailable("pause "+subscriber, err)
 	}
 	return nil
 }
 
-// Paused tells whether the subscriber's deliveries are held.
+// Paused tells whether the subscriber's deliveries are held: in any
+// partition, so that a pause cut short by an error still shows.
 func (s *Store) Paused(ctx context.Context, subscriber string) (bool, error) {
-	p, err := s.rdb.SIsMember(ctx, s.key("paused"), subscriber).Result()
+	if err := s.layout(ctx); err != nil {
+		return false, err
+	}
+	cmds := make([]*redis.BoolCmd, s.nparts())
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for p := range cmds {
+			cmds[p] = pipe.SIsMember(ctx, s.pkey(p, "paused"), subscriber)
+		}
+		return nil
+	})
 	if err != nil {
 		return false, unavailable("paused "+subscriber, err)
 	}
-	return p, nil
+	for _, c := range cmds {
+		if c.Val() {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // clock is the scripts' clock mode argument: 's' judges leases and due

@@ -39,37 +39,72 @@ const replicaCheckEvery = 5 * time.Second
 // for.
 const replicaMemory = 5 * time.Minute
 
-// replicaCount caches what the store knows of the replicas of the master
-// holding the keys.
+// replicaCount caches what the store knows of one master's replicas.
 type replicaCount struct {
-	mu      sync.Mutex
 	master  string    // run_id of the master read last
 	n       int       // its connected replicas at the last reading
 	checked time.Time // of the last reading
 	seen    time.Time // of the last reading that showed this master a replica
 }
 
-// master returns a client for the server that holds the store's keys: the
-// one server, Sentinel's current master, or the cluster master of the
-// prefix's slot.
-func (s *Store) master(ctx context.Context) (*redis.Client, error) {
+// replicaSet is a replicaCount per master address (one, unless the store
+// is partitioned over a cluster's masters).
+type replicaSet struct {
+	mu sync.Mutex
+	m  map[string]*replicaCount
+}
+
+// masters groups the jobs by the client of the master that holds their
+// partition: the one server, Sentinel's current master, or on a cluster
+// the master of each partition's slot.
+func (s *Store) masters(ctx context.Context, jobs []partJob) ([]*redis.Client, [][]int, error) {
 	switch c := s.rdb.(type) {
-	case *redis.ClusterClient:
-		return c.MasterForKey(ctx, s.base)
 	case *redis.Client:
-		return c, nil
+		idx := make([]int, len(jobs))
+		for i := range idx {
+			idx[i] = i
+		}
+		return []*redis.Client{c}, [][]int{idx}, nil
+	case *redis.ClusterClient:
+		var nodes []*redis.Client
+		var groups [][]int
+		at := map[*redis.Client]int{}
+		for i, j := range jobs {
+			node, err := c.MasterForKey(ctx, s.bases[j.p])
+			if err != nil {
+				return nil, nil, err
+			}
+			g, ok := at[node]
+			if !ok {
+				g = len(nodes)
+				at[node] = g
+				nodes = append(nodes, node)
+				groups = append(groups, nil)
+			}
+			groups[g] = append(groups[g], i)
+		}
+		return nodes, groups, nil
 	default:
-		return nil, fmt.Errorf("redis client %T: unknown kind", s.rdb)
+		return nil, nil, fmt.Errorf("redis client %T: unknown kind", s.rdb)
 	}
 }
 
-// needReplica reports whether Put must wait for a replica: the master has
-// one connected (read at most replicaCheckEvery ago), or had one within
-// replicaMemory. A failed read keeps the last value.
+// needReplica reports whether a write to node must wait for a replica:
+// the master has one connected (read at most replicaCheckEvery ago), or
+// had one within replicaMemory. A failed read keeps the last value.
 func (s *Store) needReplica(ctx context.Context, node *redis.Client) bool {
-	r := &s.replicas
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	rs := &s.replicas
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.m == nil {
+		rs.m = map[string]*replicaCount{}
+	}
+	addr := node.Options().Addr
+	r := rs.m[addr]
+	if r == nil {
+		r = &replicaCount{}
+		rs.m[addr] = r
+	}
 	now := time.Now()
 	if now.Sub(r.checked) >= replicaCheckEvery {
 		if info, err := node.Info(ctx, "server", "replication").Result(); err == nil {
@@ -85,20 +120,26 @@ func (s *Store) needReplica(ctx context.Context, node *redis.Client) bool {
 	return r.n > 0 || (!r.seen.IsZero() && now.Sub(r.seen) < replicaMemory)
 }
 
-// recheckReplicas makes the next Put read the replica count afresh.
+// recheckReplicas makes the next Put read the replica counts afresh.
 func (s *Store) recheckReplicas() {
 	s.replicas.mu.Lock()
-	s.replicas.checked = time.Time{}
-	s.replicas.mu.Unlock()
+	defer s.replicas.mu.Unlock()
+	for _, r := range s.replicas.m {
+		r.checked = time.Time{}
+	}
 }
 
-// replicasLost reports whether replicas were seen once but none has been
-// connected for replicaMemory: acknowledgements then wait for none.
+// replicasLost reports whether a master had replicas once but none has
+// been connected for replicaMemory: acknowledgements then wait for none.
 func (s *Store) replicasLost() bool {
-	r := &s.replicas
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.n == 0 && !r.seen.IsZero() && time.Since(r.seen) >= replicaMemory
+	s.replicas.mu.Lock()
+	defer s.replicas.mu.Unlock()
+	for _, r := range s.replicas.m {
+		if r.n == 0 && !r.seen.IsZero() && time.Since(r.seen) >= replicaMemory {
+			return true
+		}
+	}
+	return false
 }
 
 // connectedReplicas reads connected_slaves from INFO replication.
@@ -117,49 +158,92 @@ func connectedReplicas(info string) int {
 // gateway.ErrUnavailable).
 var errNoReplica = errors.New("no replica confirmed the write")
 
-// runDurable runs script as Run does and, when the master has replicas,
-// waits for one of them to have the write (see the top of this file).
-func (s *Store) runDurable(ctx context.Context, script *redis.Script, keys []string, args ...any) (*redis.Cmd, error) {
-	node, err := s.master(ctx)
+// runDurable runs script once per job, in its partition, as runParts does,
+// and, for each master that has replicas, waits for one of them to have
+// the writes (see the top of this file). The jobs of one master go in one
+// pipeline, masters in parallel. An error is the first of any job's, or
+// errNoReplica.
+func (s *Store) runDurable(ctx context.Context, script *redis.Script, jobs []partJob) ([]*redis.Cmd, error) {
+	nodes, groups, err := s.masters(ctx, jobs)
 	if err != nil {
 		return nil, err
 	}
-	if !s.needReplica(ctx, node) {
-		return script.Run(ctx, s.rdb, keys, args...), nil
+	cmds := make([]*redis.Cmd, len(jobs))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for g, node := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[g] = s.runOnNode(ctx, node, script, jobs, groups[g], cmds)
+		}()
 	}
-	eval, wait := s.evalAndWait(ctx, node, script, keys, args)
-	if err := eval.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-		// That server has not seen the script (a restart, a failover).
-		if err := script.Load(ctx, node).Err(); err != nil {
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			return nil, err
 		}
-		eval, wait = s.evalAndWait(ctx, node, script, keys, args)
 	}
-	if err := eval.Err(); err != nil {
-		s.recheckReplicas()
-		if c, ok := s.rdb.(*redis.ClusterClient); ok {
-			// A dead master (connection refused) or MOVED after a
-			// failover: learn the new master now rather than at the
-			// client's next periodic reload, a minute away.
-			c.ReloadState(ctx)
+	return cmds, nil
+}
+
+// runOnNode runs the jobs idx on node in one pipeline, with WAIT 1 after
+// them when node has replicas, and fills cmds.
+func (s *Store) runOnNode(ctx context.Context, node *redis.Client, script *redis.Script, jobs []partJob, idx []int, cmds []*redis.Cmd) error {
+	need := s.needReplica(ctx, node)
+	wait := s.evalAndWait(ctx, node, script, jobs, idx, cmds, need)
+	if noScript(cmds, idx) {
+		// That server has not seen the script (a restart, a failover).
+		if err := script.Load(ctx, node).Err(); err != nil {
+			return err
 		}
-		return eval, nil
+		wait = s.evalAndWait(ctx, node, script, jobs, idx, cmds, need)
+	}
+	for _, i := range idx {
+		if err := cmds[i].Err(); err != nil {
+			s.recheckReplicas()
+			if c, ok := s.rdb.(*redis.ClusterClient); ok {
+				// A dead master (connection refused) or MOVED after a
+				// failover: learn the new master now rather than at the
+				// client's next periodic reload, a minute away.
+				c.ReloadState(ctx)
+			}
+			return err
+		}
+	}
+	if !need {
+		return nil
 	}
 	if n, err := wait.Int64(); err != nil || n < 1 {
 		s.recheckReplicas() // the master may have changed under us
-		return nil, fmt.Errorf("%w within %v", errNoReplica, s.replicaWait)
+		return fmt.Errorf("%w within %v", errNoReplica, s.replicaWait)
 	}
-	return eval, nil
+	return nil
 }
 
-// evalAndWait sends the script and WAIT 1 in one pipeline, so that both
-// go over one connection: WAIT counts the writes made on its connection.
-func (s *Store) evalAndWait(ctx context.Context, node *redis.Client, script *redis.Script, keys []string, args []any) (eval, wait *redis.Cmd) {
+func noScript(cmds []*redis.Cmd, idx []int) bool {
+	for _, i := range idx {
+		if err := cmds[i].Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			return true
+		}
+	}
+	return false
+}
+
+// evalAndWait sends the jobs' scripts and, if withWait, WAIT 1 in one
+// pipeline, so that all go over one connection: WAIT counts the writes
+// made on its connection.
+func (s *Store) evalAndWait(ctx context.Context, node *redis.Client, script *redis.Script,
+	jobs []partJob, idx []int, cmds []*redis.Cmd, withWait bool) (wait *redis.Cmd) {
 	// Errors are each command's own; Pipelined's is the first of them.
 	_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
-		eval = script.EvalSha(ctx, p, keys, args...)
-		wait = p.Do(ctx, "WAIT", 1, s.replicaWait.Milliseconds())
+		for _, i := range idx {
+			cmds[i] = script.EvalSha(ctx, p, []string{s.bases[jobs[i].p]}, jobs[i].args...)
+		}
+		if withWait {
+			wait = p.Do(ctx, "WAIT", 1, s.replicaWait.Milliseconds())
+		}
 		return nil
 	})
-	return eval, wait
+	return wait
 }

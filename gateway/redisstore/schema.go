@@ -64,28 +64,30 @@ const recountBatch = 1000
 // recountRetrying sets every subscriber's retrying count from its queue,
 // in steps of recountBatch entries, so that Redis serves others between.
 func (s *Store) recountRetrying(ctx context.Context) error {
-	subs, err := s.rdb.SMembers(ctx, s.key("r", "sub")).Result()
-	if err != nil {
-		return err
-	}
-	for _, sub := range subs {
-		var n int64
-		for start := int64(0); ; start += recountBatch {
-			c, err := recountScript.Run(ctx, s.rdb, []string{s.base}, sub, start, recountBatch).Int64()
-			if err != nil {
-				return err
-			}
-			n += c
-			size, err := s.rdb.ZCard(ctx, s.key("q", sub)).Result()
-			if err != nil {
-				return err
-			}
-			if start+recountBatch >= size {
-				break
-			}
-		}
-		if err := s.rdb.HSet(ctx, s.key("s", sub), "retrying", n).Err(); err != nil {
+	for p := range s.nparts() {
+		subs, err := s.rdb.SMembers(ctx, s.pkey(p, "r", "sub")).Result()
+		if err != nil {
 			return err
+		}
+		for _, sub := range subs {
+			var n int64
+			for start := int64(0); ; start += recountBatch {
+				c, err := recountScript.Run(ctx, s.rdb, []string{s.bases[p]}, sub, start, recountBatch).Int64()
+				if err != nil {
+					return err
+				}
+				n += c
+				size, err := s.rdb.ZCard(ctx, s.pkey(p, "q", sub)).Result()
+				if err != nil {
+					return err
+				}
+				if start+recountBatch >= size {
+					break
+				}
+			}
+			if err := s.rdb.HSet(ctx, s.pkey(p, "s", sub), "retrying", n).Err(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

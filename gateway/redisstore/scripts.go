@@ -34,6 +34,7 @@ func mustRead(name string) string {
 var (
 	putScript           = lua("put.lua")
 	claimScript         = lua("claim.lua")
+	peekScript          = lua("peek.lua")
 	recordScript        = lua("record.lua")
 	releaseScript       = lua("release.lua")
 	eventScript         = lua("event.lua")

@@ -9,9 +9,9 @@
 local sub, callerNow, max, lease, tokp, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
 if redis.call('SISMEMBER', P .. ':paused', sub) == 1 then return {0} end
 local now = clockNow(mode, callerNow)
+local q = due(sub)
 local leaseEnd = fmtms(now + lease)
 local tokSkew = '~' .. fmtms(callerNow - now)
-local q = due(sub)
 local ids = redis.call('ZRANGEBYSCORE', q, '-inf', fmtms(now), 'LIMIT', 0, max)
 local out = {0}
 local fat, fcr, ftok = df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')

@@ -61,6 +61,7 @@ while i <= #ARGV do
       zset(due(sub), id, fmtms(tonumber(nxt) - tokenSkew(tok)))
       f[#f + 1] = df(sub, 'nx'); f[#f + 1] = nxt
       st.err = errText
+      st.errAt = at
     else
       zset(due(sub), id, false)
       f[#f + 1] = df(sub, 'nx'); f[#f + 1] = ''
@@ -71,6 +72,7 @@ while i <= #ARGV do
       else
         zset(deadz(sub), id, at)
         st.err = errText
+        st.errAt = at
       end
     end
     moveStatus(old, status, cnt, f)
@@ -87,7 +89,7 @@ for _, sub in ipairs(statSubs) do
   if st.delivered > 0 then redis.call('HINCRBY', key, 'delivered', st.delivered) end
   if st.ok then redis.call('HSET', key, 'last_ok', st.ok) end
   if st.err then
-    redis.call('HSET', key, 'last_err', st.err)
+    redis.call('HSET', key, 'last_err', st.err, 'last_err_at', st.errAt)
   elseif st.err == false then
     redis.call('HDEL', key, 'last_err')
   end

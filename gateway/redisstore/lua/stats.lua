@@ -1,6 +1,6 @@
 -- Stats reads a subscriber's counters. ARGV: subscriber, scan. Returns
 -- {pending, dead, delivered, last_ok, last_err, retrying, oldest created
--- ms or ''}.
+-- ms or '', last_err_at}.
 --
 -- Pending and dead are the sizes of its queue and dead set, so they cannot
 -- drift from what Claim and Dead see. The oldest pending delivery is
@@ -10,7 +10,7 @@
 -- is never more than the true one.
 local sub, scan = ARGV[1], tonumber(ARGV[2])
 local q = due(sub)
-local h = redis.call('HMGET', stat(sub), 'delivered', 'last_ok', 'last_err', 'retrying')
+local h = redis.call('HMGET', stat(sub), 'delivered', 'last_ok', 'last_err', 'retrying', 'last_err_at')
 local oldest
 local fcr = df(sub, 'cr')
 for _, id in ipairs(redis.call('ZRANGE', q, 0, scan - 1)) do
@@ -18,4 +18,4 @@ for _, id in ipairs(redis.call('ZRANGE', q, 0, scan - 1)) do
   if cr and (not oldest or cr < oldest) then oldest = cr end
 end
 return {redis.call('ZCARD', q), redis.call('ZCARD', deadz(sub)), h[1] or '0', h[2] or '', h[3] or '',
-  h[4] or '0', oldest and fmtms(oldest) or ''}
+  h[4] or '0', oldest and fmtms(oldest) or '', h[5] or '0'}
