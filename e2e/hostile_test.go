@@ -185,11 +185,13 @@ func (g *gateway) metric(t *testing.T, name string) int64 {
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			// The exposition format writes large values with an exponent
+			// (6.7108864e+07).
+			n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err != nil {
 				t.Fatalf("metric %s: %q", name, v)
 			}
-			return n
+			return int64(n)
 		}
 	}
 	t.Fatalf("no metric %s in /metrics", name)

@@ -39,6 +39,53 @@ type Ingester struct {
 	// counts, so that metrics stay monotonic.
 	countersMu sync.Mutex
 	counters   map[string]*sourceCounters
+
+	observer atomic.Pointer[ingestObserverRef] // nil: none
+}
+
+// Results of an event, as an IngestObserver is told them.
+const (
+	EventStored    = "stored"    // newly stored
+	EventDuplicate = "duplicate" // already stored within the dedupe window
+	EventStale     = "stale"     // older than the source's max_event_age: acknowledged, dropped
+)
+
+// IngestObserver is told, for metrics, what became of each event of an
+// authentic request, and of filter errors, so that metrics live outside
+// this package. Its methods are called on the ingest path by every request
+// at once: they must be safe for concurrent use, cheap, and must not block.
+type IngestObserver interface {
+	// IngestEvent reports one event of a configured source: its type as
+	// the provider gave it (unknown types pass through, so the observer
+	// must bound what it keeps per type) and its result (EventStored,
+	// EventDuplicate or EventStale), once the store has answered or the
+	// event was dropped as stale. Registration tests are not events.
+	IngestEvent(source, typ, result string)
+	// FilterError reports that a subscriber's filter failed at run time
+	// on an event (the event then counts as not matching).
+	FilterError(subscriber string)
+}
+
+type ingestObserverRef struct{ IngestObserver }
+
+// SetObserver makes o the Ingester's observer from the next request on;
+// nil removes it.
+func (in *Ingester) SetObserver(o IngestObserver) {
+	if o == nil {
+		in.observer.Store(nil)
+		return
+	}
+	in.observer.Store(&ingestObserverRef{o})
+}
+
+// FilterError counts a run-time error of subscriber's filter (a missing
+// field, a type mismatch): the hook for the filter evaluation, which
+// treats the event as not matching and calls this once per error. It
+// never blocks.
+func (in *Ingester) FilterError(subscriber string) {
+	if o := in.observer.Load(); o != nil {
+		o.FilterError(subscriber)
+	}
 }
 
 // IngestCounts are one source's ingest counters since the process started.
@@ -171,8 +218,17 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 	}
 	var res IngestResult
 	evs := batch.Events
+	obs := in.observer.Load()
 	if src.maxAge > 0 {
-		evs, res.Stale = dropStale(evs, req.ReceivedAt.Add(-src.maxAge))
+		oldest := req.ReceivedAt.Add(-src.maxAge)
+		if obs != nil {
+			for _, ev := range evs {
+				if isStale(ev, oldest) {
+					obs.IngestEvent(source, ev.Type, EventStale)
+				}
+			}
+		}
+		evs, res.Stale = dropStale(evs, oldest)
 		src.counters.stale.Add(int64(res.Stale))
 	}
 	if len(evs) == 0 {
@@ -212,6 +268,13 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 	var wokenBuf [8]string
 	woken := wokenBuf[:0]
 	for i, r := range results {
+		if obs != nil {
+			result := EventStored
+			if r.Duplicate {
+				result = EventDuplicate
+			}
+			obs.IngestEvent(source, events[i].Envelope.Type, result)
+		}
 		if r.Duplicate {
 			res.Duplicates++
 			continue
@@ -237,12 +300,18 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 func dropStale(evs []Event, oldest time.Time) ([]Event, int) {
 	kept := evs[:0]
 	for _, ev := range evs {
-		if !ev.Time.IsZero() && ev.Time.Before(oldest) {
+		if isStale(ev, oldest) {
 			continue
 		}
 		kept = append(kept, ev)
 	}
 	return kept, len(evs) - len(kept)
+}
+
+// isStale reports whether ev's provider time is before oldest; an event
+// without one is never stale.
+func isStale(ev Event, oldest time.Time) bool {
+	return !ev.Time.IsZero() && ev.Time.Before(oldest)
 }
 
 // logEvery lets one log line through per period and counts the rest.

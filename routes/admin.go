@@ -17,7 +17,6 @@ import (
 // (params, queries) are cloned before they reach the store.
 type admin struct {
 	Deps
-	requests *requestCounts
 }
 
 // eventView is GET /admin/api/events/{id}.
@@ -84,6 +83,7 @@ func (a *admin) events(c *fiber.Ctx) error {
 		Source:     strings.Clone(c.Query("source")),
 		Type:       strings.Clone(c.Query("type")),
 		Subscriber: strings.Clone(c.Query("subscriber")),
+		Subject:    strings.Clone(c.Query("subject")),
 		Cursor:     strings.Clone(c.Query("cursor")),
 	}
 	switch st := gateway.DeliveryStatus(c.Query("status")); st {

@@ -220,6 +220,12 @@ func TestAdminListRedeliverStatus(t *testing.T) {
 	if got, _ := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/events?status=bogus", adminToken)); got != 400 {
 		t.Errorf("GET events?status=bogus = %d, want 400", got)
 	}
+	got, body = do(t, e.admin, adminReq(http.MethodGet, "/admin/api/events?subject=product/A", adminToken))
+	var bySubject gateway.EventPage
+	decode(t, body, &bySubject)
+	if got != 200 || len(bySubject.Events) != 1 || bySubject.Events[0].Subject != "product/A" {
+		t.Errorf("GET events?subject=product/A = %d %+v, want product/A alone", got, bySubject.Events)
+	}
 
 	// The subscriber has the request, but its attempt may not be recorded
 	// yet: until it is, the delivery is in flight and redeliver is a 409.
@@ -277,16 +283,16 @@ func TestMetrics(t *testing.T) {
 	}
 	for _, want := range []string{
 		`hookgate_build_info{version="test"} 1`,
-		`hookgate_ingest_requests_total{code="200"} 2`,
-		`hookgate_ingest_requests_total{code="401"} 1`,
-		`hookgate_ingest_requests_total{code="404"} 1`,
-		`hookgate_ingest_events_total{source="shop",result="stored"} 1`,
-		`hookgate_ingest_events_total{source="shop",result="duplicate"} 1`,
+		`hookgate_ingest_requests_total{code="200",source="shop"} 2`,
+		`hookgate_ingest_requests_total{code="401",source="shop"} 1`,
+		`hookgate_ingest_requests_total{code="404",source="_unknown"} 1`,
+		`hookgate_ingest_events_total{result="stored",source="shop",type="iimmpact.product.updated"} 1`,
+		`hookgate_ingest_events_total{result="duplicate",source="shop",type="iimmpact.product.updated"} 1`,
 		`hookgate_store_up 1`,
-		`hookgate_subscriber_breaker_state{subscriber="indexer",state="closed"} 1`,
+		`hookgate_subscriber_breaker_state{state="closed",subscriber="indexer"} 1`,
 		`hookgate_subscriber_paused{subscriber="indexer"} 0`,
-		`hookgate_delivery_attempts_total{subscriber="indexer",outcome="delivered"} 1`,
-		`hookgate_delivery_attempts_total{subscriber="indexer",outcome="retrying"} 0`,
+		`hookgate_delivery_attempts_total{outcome="delivered",subscriber="indexer"} 1`,
+		`hookgate_delivery_attempts_total{outcome="retrying",subscriber="indexer"} 0`,
 	} {
 		if !strings.Contains(string(body), want+"\n") {
 			t.Errorf("metrics lack %q:\n%s", want, body)

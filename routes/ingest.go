@@ -2,6 +2,7 @@ package routes
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -16,10 +17,10 @@ import (
 // it copies the body once, builds no maps and uses no reflection; the rest
 // of the work is the provider's decoding and the store's write.
 type ingestHandler struct {
-	in       *gateway.Ingester
-	now      func() time.Time
-	requests *requestCounts
-	budget   *byteBudget // server.max_pending_bytes
+	in      *gateway.Ingester
+	now     func() time.Time
+	metrics *metrics
+	budget  *byteBudget // server.max_pending_bytes
 	// storeTimeout bounds the wait for the store (Deps.StoreTimeout).
 	storeTimeout time.Duration
 	log          *slog.Logger
@@ -30,10 +31,10 @@ type ingestHandler struct {
 func (h *ingestHandler) post(c *fiber.Ctx) error {
 	res, err := h.ingest(c)
 	if err != nil {
-		h.requests.add(statusOf(err))
+		h.metrics.ingestRequest(c.Params("source"), !errors.Is(err, gateway.ErrUnknownSource), statusOf(err))
 		return err // logged, sampled, by the error handler
 	}
-	h.requests.add(fiber.StatusOK)
+	h.metrics.ingestRequest(c.Params("source"), true, fiber.StatusOK)
 	if h.log.Enabled(c.UserContext(), slog.LevelDebug) {
 		h.log.Debug("ingest accepted", "source", c.Params("source"), "stored", res.Stored,
 			"duplicates", res.Duplicates, "stale", res.Stale, "test", res.Test)

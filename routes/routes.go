@@ -33,6 +33,12 @@ type Engine interface {
 	InFlight(subscriber string) int
 	// Attempts counts the subscriber's attempts by outcome since start.
 	Attempts(subscriber string) deliver.AttemptCounts
+	// SetObserver makes o the observer of every attempt from now on (the
+	// metrics; New sets it).
+	SetObserver(o deliver.Observer)
+	// Rates returns each subscriber's attempts in this process over the
+	// last deliver.RateWindow, per deliver.RateBucket.
+	Rates() map[string]deliver.RateSeries
 }
 
 // Reloader reloads the config file and reports on the loads; the serve
@@ -75,6 +81,9 @@ type Deps struct {
 	// pending is the public listener's body budget, made by New and read
 	// by the metrics.
 	pending *byteBudget
+	// metrics are the families counted as things happen, made by New,
+	// which makes them the Engine's and the Ingester's observer.
+	metrics *metrics
 }
 
 func (d *Deps) defaults() {
@@ -131,6 +140,9 @@ func fiberConfig(bodyLimit int, log *slog.Logger) fiber.Config {
 const DefaultMaxBody = 5 << 20
 
 // New returns the apps of the two listeners, which share their counters.
+// It makes the metrics that GET /metrics serves, and sets them as the
+// observer of d.Engine and d.Ingester (replacing any earlier one): one New
+// per engine and ingester.
 //
 // The public app serves ingest and health. Its request bodies are
 // streamed, so that the ingest handler enforces server.max_body of the
@@ -142,11 +154,13 @@ const DefaultMaxBody = 5 << 20
 func New(d Deps) (public, admin *fiber.App) {
 	d.defaults()
 	d.pending = &byteBudget{}
-	requests := &requestCounts{}
-	return newPublic(d, requests), newAdmin(d, requests)
+	d.metrics = newMetrics()
+	d.Engine.SetObserver(d.metrics)
+	d.Ingester.SetObserver(d.metrics)
+	return newPublic(d), newAdmin(d)
 }
 
-func newPublic(d Deps, requests *requestCounts) *fiber.App {
+func newPublic(d Deps) *fiber.App {
 	// Bodies are streamed to the handler, which enforces max_body and
 	// max_pending_bytes. fasthttp's own limit only sets how much it reads
 	// ahead before calling the handler: min(limit, 8KB) bytes, or limit+1
@@ -161,7 +175,7 @@ func newPublic(d Deps, requests *requestCounts) *fiber.App {
 	conf.DisablePreParseMultipartForm = true
 	app := fiber.New(conf)
 	app.Use(recovery(d.Logger))
-	h := &ingestHandler{in: d.Ingester, now: d.Now, requests: requests, budget: d.pending, storeTimeout: d.StoreTimeout,
+	h := &ingestHandler{in: d.Ingester, now: d.Now, metrics: d.metrics, budget: d.pending, storeTimeout: d.StoreTimeout,
 		log: d.Logger}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
@@ -171,12 +185,12 @@ func newPublic(d Deps, requests *requestCounts) *fiber.App {
 	return app
 }
 
-func newAdmin(d Deps, requests *requestCounts) *fiber.App {
+func newAdmin(d Deps) *fiber.App {
 	app := fiber.New(fiberConfig(adminBodyLimit, d.Logger))
 	app.Use(recovery(d.Logger))
 	app.Use(loopbackGuard(d.Ingester))
 	app.Use("/admin", bearer(d.Ingester))
-	a := &admin{Deps: d, requests: requests}
+	a := &admin{Deps: d}
 	api := app.Group("/admin/api")
 	api.Get("/status", a.status)
 	api.Get("/subscribers", a.subscribers)
@@ -189,8 +203,9 @@ func newAdmin(d Deps, requests *requestCounts) *fiber.App {
 	api.Post("/events/:id/redeliver", a.redeliver)
 	api.Get("/dead", a.dead)
 	api.Post("/reload", a.reload)
+	api.Get("/rates", a.rates)
 	app.Get("/admin", dashboard)
-	app.Get("/metrics", a.metrics)
+	app.Get("/metrics", metricsHandler(d))
 	health(app, d)
 	return app
 }

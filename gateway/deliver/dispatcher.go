@@ -43,6 +43,9 @@ type dispatcher struct {
 	// in place of its cached read: toldNone, toldPaused or toldResumed.
 	told atomic.Int32
 
+	// rates: the last RateWindow of attempts, for the dashboard.
+	rates rateRing
+
 	// Read and written by the run goroutine only.
 	paused      bool
 	pausedUntil time.Time
@@ -170,17 +173,5 @@ func (d *dispatcher) wait(ctx context.Context, timeout time.Duration, onFreed bo
 	case <-d.wake:
 	case <-freed:
 	case <-t.C:
-	}
-}
-
-// count adds one attempt that led to status to the metrics counters.
-func (d *dispatcher) count(status gateway.DeliveryStatus) {
-	switch status {
-	case gateway.StatusDelivered:
-		d.delivered.Add(1)
-	case gateway.StatusRetrying:
-		d.retrying.Add(1)
-	case gateway.StatusDead:
-		d.dead.Add(1)
 	}
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// DefaultBackoff).
 	Classify Classifier
 	Backoff  Backoff
+	// Observer, if set, is told of every attempt (see Observer; SetObserver
+	// replaces it later).
+	Observer Observer
 }
 
 func (o *Options) fill() {
@@ -111,6 +114,8 @@ type Engine struct {
 	sends   sync.WaitGroup // send goroutines, across all dispatchers
 
 	unreleased atomic.Int64 // claims Stop could not hand back
+
+	observer atomic.Pointer[observerRef] // nil: none
 }
 
 // New returns an engine for the given subscribers (by name; configs as
@@ -130,6 +135,7 @@ func New(store gateway.Store, subs map[string]*gateway.SubscriberConfig, opts Op
 	for name, cfg := range subs {
 		e.subs[name] = newDispatcher(e, name, cfg)
 	}
+	e.SetObserver(opts.Observer)
 	return e
 }
 

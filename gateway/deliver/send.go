@@ -77,7 +77,7 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	err = e.store.Record(ctx, c, gateway.Outcome{Attempt: a, Status: status, NextAttemptAt: next})
-	d.count(status)
+	d.observe(c, a, status, e.opts.Now())
 	d.logOutcome(c, a, status, next, err)
 }
 
