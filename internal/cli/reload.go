@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -10,9 +14,10 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// reloader re-reads the config file on SIGHUP or POST /admin/api/reload and
-// swaps it in. A file that does not load leaves the config in force alone.
-// It implements routes.Reloader.
+// reloader re-reads the config file and swaps it in: on SIGHUP, on POST
+// /admin/api/reload, and when the file changes on disk (configWatcher); all
+// three take the one path, reload. A file that does not load leaves the
+// config in force alone. It implements routes.Reloader.
 type reloader struct {
 	path     string
 	ingester *gateway.Ingester
@@ -24,23 +29,71 @@ type reloader struct {
 	mu       sync.Mutex // one reload at a time
 	current  *gateway.Config
 	loadedAt time.Time
+	// sum is the SHA-256 of the file's bytes at the latest load, good or
+	// refused, so that the watcher can tell a save that changed nothing
+	// (a touch, an editor's second write) from an edit.
+	sum      [sha256.Size]byte
 	lastErr  string
 	ok, fail int64 // reloads by result since start
 }
 
-func newReloader(path string, cfg *gateway.Config, in *gateway.Ingester, e engine, log *slog.Logger) *reloader {
-	return &reloader{path: path, ingester: in, engine: e, log: log, now: time.Now, current: cfg, loadedAt: time.Now()}
+// newReloader starts from cfg, the config in force, loaded from bytes
+// whose SHA-256 is sum (zero when unknown: the watcher's first look then
+// loads the file).
+func newReloader(path string, cfg *gateway.Config, sum [sha256.Size]byte, in *gateway.Ingester, e engine, log *slog.Logger) *reloader {
+	return &reloader{path: path, ingester: in, engine: e, log: log, now: time.Now, current: cfg, loadedAt: time.Now(), sum: sum}
 }
 
-// Reload loads the file and, if it is valid, hands the subscribers to the
+// loadConfigFile is gateway.LoadConfig that also returns the SHA-256 of the
+// bytes it parsed, which the reloader compares with the file's next state.
+// Its errors read as LoadConfig's: "file:line: key: message".
+func loadConfigFile(path string) (*gateway.Config, [sha256.Size]byte, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, [sha256.Size]byte{}, fmt.Errorf("read config: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	cfg, err := gateway.ParseConfig(path, data, nil)
+	return cfg, sum, err
+}
+
+// Reload is POST /admin/api/reload (routes.Reloader): reload by request.
+func (r *reloader) Reload() error {
+	_, err := r.reload("api", false)
+	return err
+}
+
+// reload loads the file and, if it is valid, hands the subscribers to the
 // engine first (so that workers exist before events are routed to them) and
 // then the whole config to the ingester. Settings that cannot change while
 // running (listeners, store, TLS) keep their old values until a restart;
-// each one that differs is logged.
-func (r *reloader) Reload() error {
+// each one that differs is logged. trigger names the cause in the log
+// (SIGHUP, api, file).
+//
+// With ifChanged (the file watcher), a file holding the same bytes as at
+// the latest load, good or refused, is left alone, and a file that is
+// missing (an editor between its rename and its write, a deleted file) is
+// waited for rather than counted as a failed reload. Requests (SIGHUP, the
+// API) always load. tried is false when it left the file alone.
+func (r *reloader) reload(trigger string, ifChanged bool) (tried bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	cfg, err := gateway.LoadConfig(r.path)
+	data, err := os.ReadFile(r.path)
+	if ifChanged && errors.Is(err, fs.ErrNotExist) {
+		r.log.Warn("config file is missing; keeping the config in force until it is back", "path", r.path)
+		return false, nil
+	}
+	var cfg *gateway.Config
+	if err != nil {
+		err = fmt.Errorf("read config: %w", err)
+	} else {
+		sum := sha256.Sum256(data)
+		if ifChanged && sum == r.sum {
+			return false, nil
+		}
+		r.sum = sum
+		cfg, err = gateway.ParseConfig(r.path, data, nil)
+	}
 	if err == nil {
 		err = r.pinRestartOnly(cfg)
 	}
@@ -53,20 +106,21 @@ func (r *reloader) Reload() error {
 	if err != nil {
 		r.lastErr = err.Error()
 		r.fail++
-		r.log.Error("reload failed, keeping the config in force", "error", err)
-		return err
+		// err reads "file:line: key: message", one line per problem.
+		r.log.Error("reload failed, keeping the config in force", "trigger", trigger, "error", err)
+		return true, err
 	}
 	r.current, r.loadedAt, r.lastErr = cfg, r.now(), ""
 	r.ok++
 	if r.level != nil {
 		r.level.Set(logLevel(cfg.Log.Level))
 	}
-	r.log.Info("config reloaded", "path", r.path,
+	r.log.Info("config reloaded", "trigger", trigger, "path", r.path,
 		"sources", len(cfg.Sources), "subscribers", len(cfg.Subscribers))
 	for _, w := range devSecretWarnings(cfg) {
 		r.log.Warn(w)
 	}
-	return nil
+	return true, nil
 }
 
 // pinRestartOnly keeps, in next, the settings a reload cannot apply

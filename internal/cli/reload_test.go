@@ -47,7 +47,7 @@ func TestReloadPinsRestartOnlySettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newReloader(path, cfg, in, eng, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r := newReloader(path, cfg, [32]byte{}, in, eng, slog.New(slog.NewTextHandler(io.Discard, nil)))
 
 	// The file moves the admin listener to loopback and drops the token: the
 	// listener in use stays public, so the token must stay.

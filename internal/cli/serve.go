@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,9 +31,11 @@ type serveOptions struct {
 	// reload; nil leaves log as it is (tests).
 	level *slog.LevelVar
 	// config, if set, is the config already loaded (for the log
-	// settings); start loads configPath otherwise.
-	config *gateway.Config
-	stderr io.Writer
+	// settings), from bytes whose SHA-256 is configSum; start loads
+	// configPath otherwise.
+	config    *gateway.Config
+	configSum [sha256.Size]byte
+	stderr    io.Writer
 	// signals delivers SIGHUP (reload) and SIGINT/SIGTERM (stop).
 	signals <-chan os.Signal
 	// ready, if set, is called once both listeners accept, with their
@@ -60,7 +63,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookgate serve: -log-format %q: want text, json or auto\n", *format)
 		return exitUsage
 	}
-	cfg, err := gateway.LoadConfig(*path)
+	cfg, sum, err := loadConfigFile(*path)
 	if err != nil {
 		// LoadConfig's errors already read "file:line: key: message".
 		fmt.Fprintln(stderr, err)
@@ -81,6 +84,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		log:        log,
 		level:      level,
 		config:     cfg,
+		configSum:  sum,
 		stderr:     stderr,
 		signals:    sigs,
 	})
@@ -120,8 +124,8 @@ func logLevel(s string) slog.Level {
 	}
 }
 
-// serve runs the gateway until SIGINT/SIGTERM, reloading on SIGHUP, and
-// returns the exit code.
+// serve runs the gateway until SIGINT/SIGTERM, reloading on SIGHUP and
+// when the config file changes, and returns the exit code.
 func serve(o serveOptions) int {
 	s, err := start(o)
 	if err != nil {
@@ -134,8 +138,8 @@ loop:
 		select {
 		case sig := <-o.signals:
 			if sig == syscall.SIGHUP {
-				// Reload logs its own outcome; the old config stays on error.
-				_ = s.reloader.Reload()
+				// reload logs its own outcome; the old config stays on error.
+				_, _ = s.reloader.reload("SIGHUP", false)
 				continue
 			}
 			o.log.Info("shutting down", "signal", sig.String(), "grace", o.grace.String())

@@ -19,6 +19,9 @@ type server struct {
 	engine   engine
 	ingester *gateway.Ingester
 	reloader *reloader
+	// watcher reloads the config when its file changes; nil when the
+	// watch could not start (SIGHUP and the API still reload).
+	watcher *configWatcher
 
 	public, admin routes.Server
 	// listenErr receives an error if a listener stops on its own.
@@ -31,9 +34,9 @@ type server struct {
 // start loads the config, opens the store, starts the engine and both
 // listeners. On error everything already started is stopped again.
 func start(o serveOptions) (_ *server, err error) {
-	cfg := o.config
+	cfg, sum := o.config, o.configSum
 	if cfg == nil {
-		if cfg, err = gateway.LoadConfig(o.configPath); err != nil {
+		if cfg, sum, err = loadConfigFile(o.configPath); err != nil {
 			// LoadConfig's errors already read "file:line: key: message".
 			return nil, err
 		}
@@ -72,7 +75,7 @@ func start(o serveOptions) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	s.reloader = newReloader(o.configPath, cfg, s.ingester, s.engine, o.log)
+	s.reloader = newReloader(o.configPath, cfg, sum, s.ingester, s.engine, o.log)
 	s.reloader.level = o.level
 
 	publicLn, scheme, err := listen(cfg.Server.Listen, cfg.Server.TLS, o.log)
@@ -99,6 +102,9 @@ func start(o serveOptions) (_ *server, err error) {
 	s.sweeper = startSweeper(s.store, o.log, sweepEvery)
 	go s.serveOn(s.public, publicLn)
 	go s.serveOn(s.admin, adminLn)
+	// Last, as it cannot fail the start: a watch that does not start is a
+	// warning, and nothing before it needs undoing.
+	s.watcher = watchConfig(o.configPath, s.reloader, o.log)
 
 	o.log.Info("hookgate started",
 		"version", Version,
@@ -122,13 +128,16 @@ func (s *server) serveOn(srv routes.Server, ln net.Listener) {
 	}
 }
 
-// shutdown stops in the order that loses nothing: the public listener
-// first, waiting for in-flight requests, so no 200 is sent for an event that
-// is not stored; then the engine, which finishes or hands back its
-// deliveries; then the admin listener and the store. All of it within grace.
+// shutdown stops in the order that loses nothing: the file watcher first,
+// waiting for a reload under way, so that no reload reaches a stopping
+// engine; the public listener, waiting for in-flight requests, so no 200 is
+// sent for an event that is not stored; then the engine, which finishes or
+// hands back its deliveries; then the admin listener and the store. All of
+// it within grace.
 func (s *server) shutdown(grace time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	s.watcher.stop()
 	if err := s.public.Shutdown(ctx); err != nil {
 		s.log.Error("shutdown: public listener", "error", err)
 	}
