@@ -22,11 +22,15 @@ type subscriberView struct {
 	Breaker       string     `json:"breaker"`
 	Paused        bool       `json:"paused"`
 	Removed       bool       `json:"removed"`
-	Pending       int64      `json:"pending"`
+	Pending       int64      `json:"pending"`  // pending or retrying
+	Retrying      int64      `json:"retrying"` // of pending, those with a failed attempt behind them
 	Dead          int64      `json:"dead"`
 	Delivered     int64      `json:"delivered"`
 	LastSuccessAt *time.Time `json:"last_success_at"` // null: never
 	LastError     string     `json:"last_error"`
+	// OldestPendingAt is when the oldest pending or retrying delivery was
+	// created (received or redelivered); null when none is waiting.
+	OldestPendingAt *time.Time `json:"oldest_pending_at"`
 }
 
 // subscribers is GET /admin/api/subscribers: the configured subscribers
@@ -74,6 +78,7 @@ func (a *admin) subscriberRow(ctx context.Context, name string) (subscriberView,
 		Name:      name,
 		Paused:    paused,
 		Pending:   st.Pending,
+		Retrying:  st.Retrying,
 		Dead:      st.Dead,
 		Delivered: st.Delivered,
 		LastError: st.LastError,
@@ -81,6 +86,10 @@ func (a *admin) subscriberRow(ctx context.Context, name string) (subscriberView,
 	if !st.LastSuccessAt.IsZero() {
 		t := st.LastSuccessAt
 		v.LastSuccessAt = &t
+	}
+	if !st.OldestPendingAt.IsZero() {
+		t := st.OldestPendingAt
+		v.OldestPendingAt = &t
 	}
 	return v, nil
 }

@@ -28,7 +28,9 @@ const dashboardHeader = "X-Hookgate-Dashboard"
 // For the dashboard, which a browser opens without a way to add a bearer
 // header, HTTP Basic with the token as password (any user name) is accepted
 // as well; the browser asks for it and resends it with the dashboard's API
-// calls.
+// calls. Unauthenticated, the dashboard page itself comes with the 401
+// (see isDashboard), so that an operator who cancels the browser's prompt
+// can give the token to the page instead.
 func bearer(in *gateway.Ingester) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		token := in.Config().Admin.Token.Reveal()
@@ -43,6 +45,9 @@ func bearer(in *gateway.Ingester) fiber.Handler {
 				c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hookgate"`)
 			} else {
 				c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="hookgate admin", charset="UTF-8"`)
+				if isDashboard(c) {
+					return sendDashboard(c, fiber.StatusUnauthorized)
+				}
 			}
 			return sendError(c, fiber.StatusUnauthorized, "missing or invalid admin token")
 		}
