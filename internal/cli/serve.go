@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -75,6 +76,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	level := new(slog.LevelVar)
 	level.Set(logLevel(cfg.Log.Level))
 	log := newLogger(stderr, *format, level)
+	if path := os.Getenv("HOOKGATE_CPUPROFILE"); path != "" {
+		// A profiling aid for benchmarks: the whole run, written at exit.
+		if stop, err := startCPUProfile(path); err != nil {
+			log.Warn("HOOKGATE_CPUPROFILE: not profiling", "error", err)
+		} else {
+			defer stop()
+		}
+	}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
@@ -168,4 +177,20 @@ loop:
 			}
 		}
 	}
+}
+
+// startCPUProfile profiles the process's CPU into path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
