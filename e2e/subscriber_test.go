@@ -64,6 +64,7 @@ type recorder struct {
 	answers   map[string][]int      // webhook-id -> codes answered (0: connection closed)
 	delivered map[string][]received // webhook-id -> every 2xx-answered copy
 	subjects  map[string]int        // subject -> 2xx-answered copies
+	arrivals  []time.Time           // when each request came, in order
 	problems  []string
 }
 
@@ -131,6 +132,7 @@ func (r *recorder) serve(w http.ResponseWriter, req *http.Request) {
 
 	r.mu.Lock()
 	r.requests++
+	r.arrivals = append(r.arrivals, time.Now())
 	mode, delay := r.mode, r.delay
 	code := http.StatusOK
 	if mode == up && len(r.script) > 0 {

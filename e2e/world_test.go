@@ -100,6 +100,7 @@ type sub struct {
 	headers     map[string]string
 	retry       map[string]any // max_attempts, initial_backoff, ...
 	breaker     map[string]any // consecutive_failures, cooldown
+	extra       map[string]any // any other keys, as written (rate_limit, ...)
 }
 
 // fastRetry makes retries quick enough for a test while still backing off.
@@ -135,6 +136,9 @@ func (w *world) subscribe(name string, s sub) {
 	}
 	if s.breaker != nil {
 		m["breaker"] = s.breaker
+	}
+	for k, v := range s.extra {
+		m[k] = v
 	}
 	w.subscribers[name] = m
 }

@@ -94,12 +94,35 @@ type SubscriberConfig struct {
 	Headers     map[string]string `yaml:"headers"`
 	Retry       RetryConfig       `yaml:"retry"`
 	Breaker     BreakerConfig     `yaml:"breaker"`
+	RateLimit   RateLimit         `yaml:"rate_limit"` // zero: no limit
+	Ordering    string            `yaml:"ordering"`   // OrderingNone (default) or OrderingSubject
+	// Filter is a CEL expression over the envelope as `event`; events it
+	// does not pass get no delivery. Empty: every routed event passes.
+	Filter string `yaml:"filter"`
+	// Backfill, when > 0, is how far back the retained events go that are
+	// queued for this subscriber, once, when its name first appears in the
+	// store (at start or on a reload); at most store.retention. Default 0:
+	// off. A name seen before is never backfilled.
+	Backfill time.Duration `yaml:"backfill"`
 
 	// SigningKeys are the decoded Secrets, in order; filled by validation.
 	SigningKeys Keys `yaml:"-"`
 	// Patterns are the compiled Events; filled by validation.
 	Patterns []Pattern `yaml:"-"`
+	// CompiledFilter is Filter compiled, nil without one; filled by
+	// validation.
+	CompiledFilter *Filter `yaml:"-" json:"-"`
 }
+
+// Values of SubscriberConfig.Ordering.
+const (
+	// OrderingNone: deliveries are attempted as they come due, up to
+	// max_in_flight at once.
+	OrderingNone = "none"
+	// OrderingSubject: per subject, one delivery at a time, in receipt
+	// order (Store's doc).
+	OrderingSubject = "subject"
+)
 
 // RetryConfig bounds a subscriber's retries.
 type RetryConfig struct {

@@ -40,6 +40,8 @@ var (
 	durationType   = reflect.TypeFor[time.Duration]()
 	byteSizeType   = reflect.TypeFor[ByteSize]()
 	secretListType = reflect.TypeFor[[]Secret]()
+	rateLimitType  = reflect.TypeFor[RateLimit]()
+	rateType       = reflect.TypeFor[Rate]()
 )
 
 // defaulter is implemented by config blocks that have defaults of their
@@ -108,6 +110,22 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.SetInt(int64(size))
 		}
 		return
+	case rateType:
+		if s, ok := d.scalar(n, path, "a rate (200/s, 30/m)"); ok {
+			r, err := ParseRate(s)
+			if err != nil {
+				d.errorf(n.Line, path, "%v", err)
+				return
+			}
+			v.SetFloat(float64(r))
+		}
+		return
+	case rateLimitType:
+		// A rate alone, or the {rate, burst} block.
+		if n.Kind == yaml.ScalarNode {
+			d.decode(n, v.FieldByName("Rate"), path)
+			return
+		}
 	case secretListType:
 		if n.Kind == yaml.ScalarNode {
 			d.at(path+"[0]", n.Line, n)

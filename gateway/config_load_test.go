@@ -61,8 +61,15 @@ func TestParseConfigSpecExample(t *testing.T) {
 		Retry:       gateway.RetryConfig{MaxAttempts: 10, InitialBackoff: 2 * time.Second, MaxBackoff: 10 * time.Minute, MaxAge: 24 * time.Hour},
 		Breaker:     gateway.BreakerConfig{ConsecutiveFailures: 5, Cooldown: 30 * time.Second},
 		SigningKeys: [][]byte{[]byte("0123456789abcdefghijklmn")},
+		Filter:      "event.data.object.price > 10.0",
+		Ordering:    gateway.OrderingNone,
+		RateLimit:   gateway.RateLimit{Rate: 200, Burst: 200},
 	}
 	want.Patterns = sub.Patterns // compared below by routing
+	if sub.CompiledFilter == nil {
+		t.Error("the filter was not compiled")
+	}
+	want.CompiledFilter = sub.CompiledFilter
 	if !reflect.DeepEqual(*sub, want) {
 		t.Errorf("subscriber =\n%+v\nwant\n%+v", *sub, want)
 	}

@@ -42,6 +42,16 @@ func (v *validator) add(key, format string, args ...any) {
 	v.errs = append(v.errs, &ConfigError{File: v.file, Line: v.line(key), Key: key, Err: fmt.Errorf(format, args...)})
 }
 
+// addAtValue is add placed at the line where key's value starts, for a
+// value that may sit on a line of its own (a block scalar).
+func (v *validator) addAtValue(key, format string, args ...any) {
+	line := v.line(key)
+	if p, ok := v.vals[key]; ok && p[0] > 0 {
+		line = p[0]
+	}
+	v.errs = append(v.errs, &ConfigError{File: v.file, Line: line, Key: key, Err: fmt.Errorf(format, args...)})
+}
+
 func (v *validator) line(key string) int {
 	for k := key; k != ""; {
 		if l, ok := v.lines[k]; ok {

@@ -46,6 +46,12 @@ func (v *validator) subscribers(c *Config) {
 		if sub.Sources != nil && len(sub.Sources) == 0 {
 			v.add(key+".sources", "empty list matches no source; leave the key out for all sources")
 		}
+		if sub.Backfill < 0 {
+			v.add(key+".backfill", "must be >= 0 (0: off)")
+		} else if sub.Backfill > c.Store.Retention && c.Store.Retention > 0 {
+			v.add(key+".backfill", "%s is longer than store.retention (%s): older events are no longer kept",
+				sub.Backfill, c.Store.Retention)
+		}
 		if sub.Retry.MaxAge > c.Store.Retention && c.Store.Retention > 0 {
 			v.add(key+".retry.max_age", "%s is longer than store.retention (%s): deliveries would outlive their events",
 				sub.Retry.MaxAge, c.Store.Retention)
@@ -70,7 +76,49 @@ func (v *validator) subscribers(c *Config) {
 			v.add(key+".breaker.cooldown", "must be > 0")
 		}
 		v.headers(key+".headers", sub.Headers)
+		sub.CompiledFilter = v.filter(key+".filter", sub.Filter)
+		v.rateLimit(key+".rate_limit", &sub.RateLimit)
+		switch sub.Ordering {
+		case "":
+			sub.Ordering = OrderingNone
+		case OrderingNone, OrderingSubject:
+		default:
+			v.add(key+".ordering", "must be none or subject")
+		}
 	}
+}
+
+// rateLimit checks a rate_limit and fills its default burst.
+func (v *validator) rateLimit(key string, r *RateLimit) {
+	if r.Rate == 0 {
+		if r.Burst != 0 {
+			v.add(key+".burst", "needs a rate (rate_limit: {rate: 200/s, burst: %d})", r.Burst)
+		}
+		return
+	}
+	if r.Rate < MinRate || r.Rate > MaxRate {
+		v.add(key+".rate", "must be between 1/h (%.6f/s) and %.0f/s", float64(MinRate), float64(MaxRate))
+	}
+	switch {
+	case r.Burst == 0:
+		r.Burst = defaultBurst(r.Rate)
+	case r.Burst < 1 || r.Burst > MaxBurst:
+		v.add(key+".burst", "must be between 1 and %d", MaxBurst)
+	}
+}
+
+// filter compiles a subscriber's filter, so that check, serve and every
+// reload refuse one that does not compile. Blank: no filter.
+func (v *validator) filter(key, expr string) *Filter {
+	if blankFilter(expr) {
+		return nil
+	}
+	f, err := CompileFilter(expr)
+	if err != nil {
+		v.addAtValue(key, "%v", err)
+		return nil
+	}
+	return f
 }
 
 // subscriberURL checks the delivery URL without quoting it: it may carry

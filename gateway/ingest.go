@@ -249,6 +249,10 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 			Body:        body,
 			ReceivedAt:  req.ReceivedAt,
 			Subscribers: src.routes(snap.cfg, source, env.Type),
+			Ordered:     snap.ordered, // the store orders only those among Subscribers
+		}
+		if snap.filters != nil {
+			events[i].Subscribers = in.filter(snap, events[i].Subscribers, env)
 		}
 	}
 
@@ -345,6 +349,12 @@ func contains(list []string, s string) bool {
 type ingestSnapshot struct {
 	cfg     *Config
 	sources map[string]*ingestSource
+	// filters are the subscribers that have a filter; nil when none has,
+	// so that ingest without filters does no filter work at all.
+	filters map[string]*ingestFilter
+	// ordered names the subscribers with ordering: subject, sorted; nil
+	// when none has.
+	ordered []string
 }
 
 // maxCachedRoutes bounds the per-source cache of routes for event types the
@@ -373,6 +383,16 @@ type ingestSource struct {
 
 func newIngestSnapshot(cfg *Config) (*ingestSnapshot, error) {
 	s := &ingestSnapshot{cfg: cfg, sources: make(map[string]*ingestSource, len(cfg.Sources))}
+	filters, err := ingestFilters(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.filters = filters
+	for _, name := range sortedKeys(cfg.Subscribers) {
+		if cfg.Subscribers[name].Ordering == OrderingSubject {
+			s.ordered = append(s.ordered, name)
+		}
+	}
 	for name, sc := range cfg.Sources {
 		p, err := LookupProvider(sc.Provider)
 		if err != nil {

@@ -32,6 +32,12 @@ type NewEvent struct {
 	Body        []byte
 	ReceivedAt  time.Time
 	Subscribers []string // one delivery each, due at ReceivedAt
+	// Ordered names subscribers with ordering: subject (names not among
+	// Subscribers are ignored). When the event has a subject, its delivery
+	// to each of them waits (is not claimable) while an earlier delivery
+	// of the same subject to that subscriber is pending or retrying; see
+	// Store.
+	Ordered []string
 }
 
 // PutResult tells what Put did with one NewEvent.
@@ -95,7 +101,10 @@ type DeliveryRecord struct {
 	NextAttemptAt  *time.Time     `json:"next_attempt_at"` // nil once delivered or dead
 	LastStatusCode int            `json:"last_status_code,omitempty"`
 	LastError      string         `json:"last_error,omitempty"`
-	History        []Attempt      `json:"history"` // oldest first
+	// WaitingOn is, for an ordered delivery held back, the event whose
+	// delivery of the same subject goes first.
+	WaitingOn string    `json:"waiting_on,omitempty"`
+	History   []Attempt `json:"history"` // oldest first
 }
 
 // EventRecord is a stored event with its deliveries.
@@ -196,6 +205,18 @@ func EventStatus(deliveries []DeliveryStatus) DeliveryStatus {
 // Store keeps events and their deliveries durably. Implementations live in
 // gateway/<backend> and register with RegisterStore.
 //
+// Ordered deliveries (NewEvent.Ordered): per subscriber and subject, at
+// most one delivery is claimable at a time, the earliest stored that is
+// not yet delivered or dead (the head); the others wait, pending, in the
+// order they were stored, counted in Stats and listed, but not claimed.
+// When Record ends the head (delivered or dead), the next one becomes the
+// head, due at once. A retrying head holds back its own subject only. The
+// order holds for every process sharing the store and across crashes (an
+// expired lease leaves the head the head). Manual redelivery (Redeliver,
+// RedeliverDead) is sent at once, outside the order, and a redelivered
+// waiting delivery leaves the line. Events without a subject are not
+// ordered.
+//
 // All methods are safe for concurrent use, by goroutines of one process and
 // by several processes sharing one backend (where the backend allows
 // sharing). Methods return errors wrapping ErrUnavailable when the backend
@@ -260,6 +281,64 @@ type Store interface {
 	// RedeliverDead does Redeliver for every dead delivery of subscriber and
 	// returns how many it queued.
 	RedeliverDead(ctx context.Context, subscriber string, now time.Time) (int, error)
+
+	// Requeue is one step of a walk over the retained events received in
+	// r.Window, oldest first (by receipt time, then id): it gives
+	// r.Subscriber a delivery of each event that r.Accept approves, and
+	// returns the position the next step goes on from (Next, "" once the
+	// window is done). Replay and backfill are such walks (RequeueAll).
+	//
+	// A step examines at most r.Max events (RequeueBatch when 0 or
+	// more), and with r.Bodies stops after about RequeueBytes of bodies
+	// (one event at least), so that it holds up Put and Claim no longer
+	// than one such batch. Steps chained through Next examine each event
+	// of the window that is retained throughout the walk exactly once;
+	// events stored during the walk are examined if their receipt time is
+	// past the position reached.
+	//
+	// An approved event with no delivery to the subscriber gets a new one.
+	// One with a delivered or dead delivery gets it reset as Redeliver
+	// does (attempts zero, history kept), but only with r.Reset; a
+	// pending or retrying delivery is left alone (never doubled), and so
+	// is one under an unexpired lease. Without r.Reset every existing
+	// delivery is left alone, so a walk repeated, or run by two gateways
+	// at once, queues nothing twice.
+	//
+	// Queued deliveries are created at now (max_age counts from there)
+	// and due at their event's receipt time (on the store's clock, never
+	// after now), so that Claim, oldest due first, hands them out in
+	// receipt order, ahead of the deliveries of events received after
+	// them.
+	//
+	// Accept runs outside the store's transactions and locks; an event
+	// that changed between its reading and the write is judged by its
+	// state at the write (gone, or stored afresh outside the window:
+	// skipped). An empty window is done at once. A malformed r.After is
+	// ErrInvalid. On error the step may have queued part of its events,
+	// which stay queued.
+	Requeue(ctx context.Context, r RequeueRange, now time.Time) (RequeueResult, error)
+
+	// MarkSubscribers records the configured subscribers in the store's
+	// registry of the subscriber names it has seen. subs maps each name
+	// to its backfill window (zero: none). A name new to the registry is
+	// added with its window as a pending backfill (none: nothing
+	// pending); a name seen before keeps what it has, whatever window is
+	// passed now, so that a subscriber is backfilled at most once, when
+	// it first appears. It returns every name of subs with a backfill
+	// still pending (EndBackfill not yet called), with its window as
+	// first recorded: the caller runs it, and runs it again after a crash.
+	//
+	// The first call on a store whose registry does not exist yet (a new
+	// store, or one written before the registry) first registers every
+	// subscriber the store holds a delivery for, in any status, with
+	// nothing pending: they are not new. Safe for concurrent use by
+	// several processes; the registry is never swept.
+	MarkSubscribers(ctx context.Context, subs map[string]TimeWindow) (map[string]TimeWindow, error)
+
+	// EndBackfill records that the subscriber's pending backfill is done:
+	// MarkSubscribers reports it no more. A name with nothing pending, or
+	// not registered, is left as it is.
+	EndBackfill(ctx context.Context, subscriber string) error
 
 	// Stats returns the subscriber's counters.
 	Stats(ctx context.Context, subscriber string) (SubscriberStats, error)

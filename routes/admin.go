@@ -38,7 +38,10 @@ type deliveryView struct {
 	NextAttemptAt  *time.Time             `json:"next_attempt_at"`
 	LastStatusCode int                    `json:"last_status_code"`
 	LastError      string                 `json:"last_error"`
-	History        []gateway.Attempt      `json:"history"`
+	// WaitingOn: ordering: subject holds this delivery back until the
+	// named event's delivery of the same subject is delivered or dead.
+	WaitingOn string            `json:"waiting_on,omitempty"`
+	History   []gateway.Attempt `json:"history"`
 }
 
 func newDeliveryView(d gateway.DeliveryRecord, withEventID bool) deliveryView {
@@ -50,6 +53,7 @@ func newDeliveryView(d gateway.DeliveryRecord, withEventID bool) deliveryView {
 		NextAttemptAt:  d.NextAttemptAt,
 		LastStatusCode: d.LastStatusCode,
 		LastError:      d.LastError,
+		WaitingOn:      d.WaitingOn,
 		History:        d.History,
 	}
 	if withEventID {

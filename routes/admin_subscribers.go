@@ -31,6 +31,9 @@ type subscriberView struct {
 	// OldestPendingAt is when the oldest pending or retrying delivery was
 	// created (received or redelivered); null when none is waiting.
 	OldestPendingAt *time.Time `json:"oldest_pending_at"`
+	// Backfill is the subscriber's backfill as this process ran or runs
+	// it; absent when it ran none (Deps.Backfills).
+	Backfill *BackfillProgress `json:"backfill,omitempty"`
 }
 
 // subscribers is GET /admin/api/subscribers: the configured subscribers
@@ -50,6 +53,11 @@ func (a *admin) subscribers(c *fiber.Ctx) error {
 		}
 		v.URL = gateway.RedactURL(cfg.Subscribers[name].URL)
 		v.Breaker = a.Engine.Breaker(name)
+		if a.Backfills != nil {
+			if p, ok := a.Backfills.Backfill(name); ok {
+				v.Backfill = &p
+			}
+		}
 		out = append(out, v)
 	}
 	for _, name := range removed {

@@ -40,6 +40,7 @@ type Family struct {
 func MetricFamilies() []Family {
 	return []Family{
 		{"go_goroutines", "gauge"},
+		{"hookgate_backfill_queued_total", "counter"},
 		{"hookgate_build_info", "gauge"},
 		{"hookgate_config_last_reload_successful", "gauge"},
 		{"hookgate_config_loaded_timestamp_seconds", "gauge"},

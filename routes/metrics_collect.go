@@ -43,6 +43,7 @@ var (
 	descPaused      = desc("hookgate_subscriber_paused", "1 while the subscriber's deliveries are held.", "subscriber")
 	descBreaker     = desc("hookgate_subscriber_breaker_state", "1 for the state this process's breaker is in (closed, open, half-open), 0 for the others.", "subscriber", "state")
 	descInFlight    = desc("hookgate_subscriber_in_flight", "Requests to the subscriber under way in this process (at most max_in_flight).", "subscriber")
+	descBackfilled  = desc("hookgate_backfill_queued_total", "Deliveries queued by backfills run in this process (a new subscriber's retained events), by subscriber.", "subscriber")
 )
 
 var breakerStates = [...]string{"closed", "open", "half-open"}
@@ -68,7 +69,7 @@ func (s *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 		descBuildInfo, descPendingBytes, descPendingLimit, descOverload, descRegTests,
 		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans,
 		descRemoved, descPending, descRetrying, descOldestAge, descDead, descDelivered,
-		descLastSuccess, descPaused, descBreaker, descInFlight,
+		descLastSuccess, descPaused, descBreaker, descInFlight, descBackfilled,
 	} {
 		ch <- d
 	}
@@ -157,6 +158,13 @@ func (s *scrapeCollector) collectSubscribers(ctx context.Context, a *admin,
 		}
 		gauge(descPaused, float64(boolInt(paused)), name)
 		gauge(descInFlight, float64(d.Engine.InFlight(name)), name)
+		var backfilled int64
+		if d.Backfills != nil {
+			if p, ok := d.Backfills.Backfill(name); ok {
+				backfilled = p.Queued
+			}
+		}
+		counter(descBackfilled, float64(backfilled), name)
 		if state := d.Engine.Breaker(name); state != "" {
 			for _, st := range breakerStates {
 				gauge(descBreaker, float64(boolInt(state == st)), name, st)

@@ -66,6 +66,9 @@ type Deps struct {
 	Store    gateway.Store
 	Engine   Engine
 	Reloader Reloader // nil: no reload endpoint, status shows no load info
+	// Backfills reports this process's backfills (subscriber rows and
+	// metrics); nil: none shown.
+	Backfills Backfills
 	// StoreKind names the backend for the status endpoint ("redis",
 	// "embedded"); never its address.
 	StoreKind string
@@ -108,7 +111,8 @@ const (
 	idleTimeout  = 90 * time.Second
 	// pingTimeout bounds the store check of /readyz.
 	pingTimeout = 2 * time.Second
-	// adminBodyLimit is plenty for the admin API, which takes no bodies.
+	// adminBodyLimit is plenty for the admin API, whose one body is a
+	// replay's small JSON object.
 	adminBodyLimit = 64 << 10
 	// maxConns bounds the connections a listener serves at once; past it
 	// fasthttp answers 503 and closes. Each costs about 30KB before its
@@ -195,6 +199,7 @@ func newAdmin(d Deps) *fiber.App {
 	api.Get("/status", a.status)
 	api.Get("/subscribers", a.subscribers)
 	api.Post("/subscribers/:name/redeliver-dead", a.redeliverDead)
+	api.Post("/subscribers/:name/replay", a.replay)
 	api.Post("/subscribers/:name/pause", a.pause)
 	api.Post("/subscribers/:name/resume", a.resume)
 	api.Delete("/subscribers/:name/deliveries", a.purge)

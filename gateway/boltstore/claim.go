@@ -179,6 +179,17 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 		if err := t.setDelivery(c.EventID, c.Subscriber, recv, &rec, &next, true); err != nil {
 			return err
 		}
+		if rec.Ordered && o.Status != gateway.StatusRetrying {
+			ev, ok, err := t.getEvent(c.EventID, false)
+			if err != nil {
+				return err
+			}
+			if ok && ev.Subject != "" {
+				if err := t.headEnded(c.EventID, c.Subscriber, ev.Subject, a.At); err != nil {
+					return err
+				}
+			}
+		}
 		return t.updateStats(c.Subscriber, func(st *gateway.SubscriberStats) {
 			if o.Status == gateway.StatusDelivered {
 				st.Delivered++

@@ -139,6 +139,8 @@ type deliveryRec struct {
 	LastError string
 	DeadAt    time.Time // its dead-index key while dead
 	HistSeq   uint32    // history entries written, across redeliveries
+	Ordered   bool      // made for an ordering: subject subscriber (ordering.go)
+	Waiting   bool      // ordered, and waiting in its subject's line (due at waitingDue)
 }
 
 func (r *deliveryRec) encode() []byte {
@@ -153,7 +155,26 @@ func (r *deliveryRec) encode() []byte {
 	e.str(r.LastError)
 	e.time(r.DeadAt)
 	e.uint(uint64(r.HistSeq))
+	if flags := r.flags(); flags != 0 {
+		e.uint(flags) // absent in records written before ordering
+	}
 	return e.b
+}
+
+const (
+	flagOrdered = 1 << iota
+	flagWaiting
+)
+
+func (r *deliveryRec) flags() uint64 {
+	var f uint64
+	if r.Ordered {
+		f |= flagOrdered
+	}
+	if r.Waiting {
+		f |= flagWaiting
+	}
+	return f
 }
 
 func decodeDelivery(b []byte) (deliveryRec, error) {
@@ -169,6 +190,10 @@ func decodeDelivery(b []byte) (deliveryRec, error) {
 		LastError: d.str(),
 		DeadAt:    d.time(),
 		HistSeq:   uint32(d.uint()),
+	}
+	if d.err == nil && len(d.b) > 0 {
+		f := d.uint()
+		r.Ordered, r.Waiting = f&flagOrdered != 0, f&flagWaiting != 0
 	}
 	return r, d.err
 }

@@ -20,6 +20,8 @@ var (
 	bktDedupeExp  = []byte("dedupe_exp") // deadline(8) eventID: what Sweep forgets
 	bktStats      = []byte("stats")      // sub -> statsRec
 	bktPaused     = []byte("paused")     // sub -> ""
+	bktOrder      = []byte("order")      // sub \x00 subject -> the event id of the line's head (ordering.go)
+	bktLine       = []byte("line")       // sub \x00 subject \x00 time(8) eventID: ordered deliveries waiting, in the order stored
 	bktList       = []byte("list")       // the listing indexes below, all by received time(8) eventID
 	bktListAll    = []byte("all")        // every event; Sweep walks it oldest first
 	bktListSrc    = []byte("src")        // source / ...
@@ -29,7 +31,7 @@ var (
 	bktListSubSt  = []byte("substatus")  // sub \x00 status / ...: events whose delivery to sub is in status; listedStatuses only
 
 	topBuckets = [][]byte{bktMeta, bktEvents, bktDeliveries, bktHistory, bktDue, bktDead,
-		bktIDs, bktDedupeExp, bktStats, bktPaused, bktList}
+		bktIDs, bktDedupeExp, bktStats, bktPaused, bktList, bktOrder, bktLine}
 	listBuckets = [][]byte{bktListAll, bktListSrc, bktListType, bktListSub, bktListStatus, bktListSubSt}
 )
 

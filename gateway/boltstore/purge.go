@@ -127,6 +127,11 @@ func (t *txn) purgeEntry(sub string, idx *bolt.Bucket, k []byte, dead bool, orph
 		return false, err
 	}
 	if found && rec.indexedAt(k, id, dead) {
+		if rec.Ordered && ev.Subject != "" {
+			if err := t.dropLine(sub, ev.Subject); err != nil {
+				return false, err
+			}
+		}
 		return true, t.deleteDelivery(id, sub, ev.ReceivedAt, &rec, true)
 	}
 	return false, idx.Delete(k)

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
@@ -119,6 +120,11 @@ func (t *txn) insertEvent(ev *gateway.NewEvent) error {
 		}
 		seen[sub] = true
 		d := deliveryRec{Status: gateway.StatusPending, CreatedAt: recv, NextAt: recv, DueAt: recv}
+		if rec.Subject != "" && slices.Contains(ev.Ordered, sub) {
+			if err := t.orderNew(id, sub, rec.Subject, recv, &d); err != nil {
+				return err
+			}
+		}
 		if err := t.setDelivery(id, sub, recv, nil, &d, false); err != nil {
 			return err
 		}

@@ -45,6 +45,9 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 		}
 		for i, sub := range subs {
 			d := deliveryRecord(id, sub, &recs[i])
+			if recs[i].Waiting && recs[i].queued() {
+				d.WaitingOn, d.NextAttemptAt = t.waitingOn(sub, ev.Subject), nil
+			}
 			if d.History, err = t.readHistory(ek, sub); err != nil {
 				return err
 			}

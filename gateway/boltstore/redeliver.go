@@ -61,9 +61,11 @@ func (t *txn) redeliver(id, sub string, recv, now time.Time) (int, error) {
 		return 0, gateway.ErrConflict
 	}
 	for i, sub := range subs {
+		// A manual redelivery goes out at once, outside any ordered line:
+		// a waiting one leaves it (headEnded passes over it).
 		next := deliveryRec{Status: gateway.StatusPending, CreatedAt: now, NextAt: now, DueAt: now}
 		if old := recs[i]; old != nil {
-			next.HistSeq = old.HistSeq
+			next.HistSeq, next.Ordered = old.HistSeq, old.Ordered
 		}
 		if err := t.setDelivery(id, sub, recv, recs[i], &next, false); err != nil {
 			return 0, err

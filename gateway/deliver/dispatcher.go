@@ -49,6 +49,9 @@ type dispatcher struct {
 	// Read and written by the run goroutine only.
 	paused      bool
 	pausedUntil time.Time
+	// bucket is the rate_limit bucket when the store keeps none
+	// (gateway.RateLimiter): one process per store, so it is exact.
+	bucket gateway.TokenBucket
 }
 
 func newDispatcher(e *Engine, name string, cfg *gateway.SubscriberConfig) *dispatcher {
@@ -102,7 +105,31 @@ func (d *dispatcher) run(ctx context.Context) {
 			d.wait(ctx, poll, true)
 			continue
 		}
+		// rate_limit: claim no more than the tokens taken, so that a
+		// delivery waiting for one spends no attempt; give back what the
+		// claim did not use.
+		rl := st.cfg.RateLimit
+		if rl.Limited() {
+			took, wait, err := d.takeTokens(ctx, rl, slots)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				e.log.Error("rate limit failed", "subscriber", d.name, "err", err)
+				d.wait(ctx, errWait, false)
+				errWait = min(errWait*2, maxErrorWait)
+				continue
+			}
+			if took == 0 {
+				d.wait(ctx, wait, false)
+				continue
+			}
+			slots = took
+		}
 		claims, err := e.store.Claim(ctx, d.name, e.opts.Now(), slots, e.opts.LeaseFor(st.cfg.Timeout))
+		if rl.Limited() && len(claims) < slots {
+			d.returnTokens(ctx, rl, slots-len(claims))
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -174,4 +201,26 @@ func (d *dispatcher) wait(ctx context.Context, timeout time.Duration, onFreed bo
 	case <-freed:
 	case <-t.C:
 	}
+}
+
+// takeTokens takes up to n rate_limit tokens: from the store's bucket,
+// shared by every gateway on it, or from this dispatcher's own.
+func (d *dispatcher) takeTokens(ctx context.Context, rl gateway.RateLimit, n int) (int, time.Duration, error) {
+	if l, ok := d.e.store.(gateway.RateLimiter); ok {
+		return l.TakeTokens(ctx, d.name, rl, n)
+	}
+	took, wait := d.bucket.Take(d.e.opts.Now(), rl, n)
+	return took, wait, nil
+}
+
+// returnTokens gives back n tokens the claim did not use. A failure costs
+// only those tokens, for one refill.
+func (d *dispatcher) returnTokens(ctx context.Context, rl gateway.RateLimit, n int) {
+	if l, ok := d.e.store.(gateway.RateLimiter); ok {
+		if err := l.ReturnTokens(ctx, d.name, rl, n); err != nil && ctx.Err() == nil {
+			d.e.log.Warn("rate limit: tokens not given back", "subscriber", d.name, "err", err)
+		}
+		return
+	}
+	d.bucket.Return(rl, n)
 }

@@ -77,6 +77,7 @@ func TestEngine(t *testing.T) {
 		fn   func(t *testing.T, bk backend)
 	}{
 		{"RetriedUntilDelivered", testRetriedUntilDelivered},
+		{"RateLimited", testRateLimited},
 		{"PermanentFailureIsDeadAtOnce", testPermanentFailureIsDeadAtOnce},
 		{"RedirectNotFollowed", testRedirectNotFollowed},
 		{"RequestHeaders", testRequestHeaders},

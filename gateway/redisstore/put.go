@@ -80,6 +80,7 @@ func checkEvent(e gateway.NewEvent) error {
 			return fmt.Errorf("event %s: bad subscriber name %q", e.Envelope.ID, sub)
 		}
 	}
+
 	return nil
 }
 
@@ -188,6 +189,11 @@ func (s *Store) write(calls []*putCall) error {
 			args := append(jobs[j].args, e.Envelope.ID, e.Envelope.Source, e.Envelope.Type, e.Envelope.Subject,
 				ms(e.ReceivedAt), e.Body, len(subs))
 			for _, sub := range subs {
+				args = append(args, sub)
+			}
+			ordered := slices.Compact(slices.Sorted(slices.Values(e.Ordered)))
+			args = append(args, len(ordered))
+			for _, sub := range ordered {
 				args = append(args, sub)
 			}
 			jobs[j].args = args

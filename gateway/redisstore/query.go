@@ -47,11 +47,14 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 	}
 	for _, d := range f[6:] {
 		df, ok := d.([]any)
-		if !ok || len(df) != 8 {
+		if !ok || len(df) != 9 {
 			return gateway.EventRecord{}, fmt.Errorf("event %s: unexpected delivery reply", id)
 		}
 		dr := deliveryRecord(id, df[:7])
 		dr.History = parseHistory(df[7])
+		if dr.WaitingOn = str(df[8]); dr.WaitingOn != "" {
+			dr.NextAttemptAt = nil // in line, not scheduled
+		}
 		rec.Deliveries = append(rec.Deliveries, dr)
 	}
 	sort.Slice(rec.Deliveries, func(i, j int) bool {

@@ -35,6 +35,7 @@ var (
 	putScript           = lua("put.lua")
 	claimScript         = lua("claim.lua")
 	peekScript          = lua("peek.lua")
+	rateLimitScript     = lua("ratelimit.lua")
 	recordScript        = lua("record.lua")
 	releaseScript       = lua("release.lua")
 	eventScript         = lua("event.lua")

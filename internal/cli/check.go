@@ -77,12 +77,30 @@ func printCheck(w io.Writer, cfg *gateway.Config) {
 		fmt.Fprintf(tw, "    events:\t%s\n", strings.Join(sub.Events, ", "))
 		fmt.Fprintf(tw, "    sources:\t%s\n", sources)
 		fmt.Fprintf(tw, "    secrets:\t%d\n", len(sub.Secrets))
+		if sub.CompiledFilter != nil {
+			fmt.Fprintf(tw, "    filter:\t%s\n", oneLine(sub.Filter))
+		}
+		if sub.Ordering == gateway.OrderingSubject {
+			fmt.Fprintf(tw, "    ordering:\tsubject (one at a time per subject, in receipt order)\n")
+		}
+		if sub.RateLimit.Limited() {
+			fmt.Fprintf(tw, "    rate limit:\t%s\n", sub.RateLimit)
+		}
+		if sub.Backfill > 0 {
+			fmt.Fprintf(tw, "    backfill:\t%s (when the name first appears in the store)\n", sub.Backfill)
+		}
 		tw.Flush()
 	}
 
 	fmt.Fprintln(w, "\nroutes (event type -> subscribers):")
 	for _, name := range sortedNames(cfg.Sources) {
 		printRoutes(w, cfg, name)
+	}
+	for _, sub := range cfg.Subscribers {
+		if sub.CompiledFilter != nil {
+			fmt.Fprintf(w, "  %s: only the events its filter passes (see subscribers)\n", filteredMark)
+			break
+		}
 	}
 
 	if warnings := append(devSecretWarnings(cfg), patternWarnings(cfg)...); len(warnings) > 0 {
@@ -143,7 +161,7 @@ func printRoutes(w io.Writer, cfg *gateway.Config, source string) {
 		for _, name := range sortedNames(cfg.Subscribers) {
 			sub := cfg.Subscribers[name]
 			if takesSource(sub, source) {
-				fmt.Fprintf(w, "    %s -> %s\n", strings.Join(sub.Events, ", "), name)
+				fmt.Fprintf(w, "    %s -> %s\n", strings.Join(sub.Events, ", "), routeNames(cfg, []string{name}))
 				any = true
 			}
 		}
@@ -157,11 +175,37 @@ func printRoutes(w io.Writer, cfg *gateway.Config, source string) {
 		subs := cfg.Routes(source, typ)
 		to := "(none)"
 		if len(subs) > 0 {
-			to = strings.Join(subs, ", ")
+			to = routeNames(cfg, subs)
 		}
 		fmt.Fprintf(tw, "    %s\t-> %s\n", typ, to)
 	}
 	tw.Flush()
+}
+
+// filteredMark follows, in the routing table, a subscriber with a filter.
+const filteredMark = "(filter)"
+
+// routeNames lists subscriber names for the routing table, marking those
+// whose filter decides, event by event, whether they get it.
+func routeNames(cfg *gateway.Config, names []string) string {
+	out := make([]string, len(names))
+	for i, name := range names {
+		out[i] = name
+		if sub := cfg.Subscribers[name]; sub != nil && sub.CompiledFilter != nil {
+			out[i] += " " + filteredMark
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// oneLine shows an expression written over several lines (a YAML block)
+// on one: its lines trimmed and joined by a space.
+func oneLine(expr string) string {
+	lines := strings.Split(strings.TrimSpace(expr), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
 }
 
 // takesSource reports whether sub receives any events from source.

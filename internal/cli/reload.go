@@ -25,6 +25,9 @@ type reloader struct {
 	log      *slog.Logger
 	level    *slog.LevelVar // set from log.level on each reload; nil: left alone
 	now      func() time.Time
+	// applied, if set, is told after each config put in force (the
+	// backfill runner marks the subscribers it names).
+	applied func()
 
 	mu       sync.Mutex // one reload at a time
 	current  *gateway.Config
@@ -112,6 +115,9 @@ func (r *reloader) reload(trigger string, ifChanged bool) (tried bool, err error
 	}
 	r.current, r.loadedAt, r.lastErr = cfg, r.now(), ""
 	r.ok++
+	if r.applied != nil {
+		r.applied()
+	}
 	if r.level != nil {
 		r.level.Set(logLevel(cfg.Log.Level))
 	}

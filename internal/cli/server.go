@@ -29,6 +29,9 @@ type server struct {
 	// stopEngine ends the engine's root context after Stop.
 	stopEngine context.CancelFunc
 	sweeper    *sweeper
+	// backfills runs new subscribers' backfills, told of every config
+	// put in force (at start, and by the reloader).
+	backfills *backfiller
 }
 
 // start loads the config, opens the store, starts the engine and both
@@ -77,6 +80,10 @@ func start(o serveOptions) (_ *server, err error) {
 	}
 	s.reloader = newReloader(o.configPath, cfg, sum, s.ingester, s.engine, o.log)
 	s.reloader.level = o.level
+	s.backfills = newBackfiller(s.store, s.ingester, s.engine.Notify, o.log)
+	cleanup = append(cleanup, s.backfills.stop)
+	s.reloader.applied = s.backfills.apply
+	s.backfills.apply()
 
 	publicLn, scheme, err := listen(cfg.Server.Listen, cfg.Server.TLS, o.log)
 	if err != nil {
@@ -94,6 +101,7 @@ func start(o serveOptions) (_ *server, err error) {
 		Store:     s.store,
 		Engine:    s.engine,
 		Reloader:  s.reloader,
+		Backfills: s.backfills,
 		StoreKind: storeKind(cfg.Store),
 		Version:   Version,
 		Logger:    o.log,
@@ -138,6 +146,7 @@ func (s *server) shutdown(grace time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	s.watcher.stop()
+	s.backfills.stop() // a backfill cut short resumes at the next start
 	if err := s.public.Shutdown(ctx); err != nil {
 		s.log.Error("shutdown: public listener", "error", err)
 	}

@@ -14,18 +14,20 @@ local leaseEnd = fmtms(now + lease)
 local tokSkew = '~' .. fmtms(callerNow - now)
 local ids = redis.call('ZRANGEBYSCORE', q, '-inf', fmtms(now), 'LIMIT', 0, max)
 local out = {0}
-local fat, fcr, ftok = df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')
+local fst, fat, fcr, ftok = df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')
 for n, id in ipairs(ids) do
   local e = ev(id)
-  local v = redis.call('HMGET', e, fat, fcr, 'body')
-  if not v[1] or not v[3] then
+  -- at and cr are absent on a delivery never tried (put.lua): 0 and the
+  -- receipt time.
+  local v = redis.call('HMGET', e, fst, fat, fcr, 'body', 'recv')
+  if not v[1] or not v[4] then
     zset(q, id, false)
     out[1] = out[1] + 1
   else
     local tok = tokp .. '.' .. n .. tokSkew
     redis.call('HSET', e, ftok, tok)
     zset(q, id, leaseEnd)
-    out[#out + 1] = {id, v[1], v[2], v[3], tok}
+    out[#out + 1] = {id, v[2] or '0', v[3] or v[5], v[4], tok}
   end
 end
 zflush()

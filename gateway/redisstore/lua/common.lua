@@ -65,6 +65,74 @@ local function moveStatus(old, new, cnt, f)
   f[#f + 1] = c
 end
 
+-- Ordered deliveries (ordering: subject). Per subscriber and subject, the
+-- head (o:<sub>:<subject>, an event id) is the one delivery in the queue;
+-- the others wait in w:<sub>:<subject> (a sorted set by receipt ms, so
+-- that a backfilled older event takes its place among them), flagged
+-- d:<sub>:wt = 1 and queued at WAITING, a score no claim reaches, so that
+-- the queue still counts and lists them. Deliveries made ordered carry
+-- d:<sub>:ord = 1.
+local WAITING = '9000000000000000'
+local function headKey(sub, subj) return P .. ':o:' .. sub .. ':' .. subj end
+local function lineKey(sub, subj) return P .. ':w:' .. sub .. ':' .. subj end
+
+-- liveHead reports whether id is a head still in the line: its delivery
+-- to sub pending or retrying, and not waiting.
+local function liveHead(id, sub)
+  if not id then return false end
+  local v = redis.call('HMGET', ev(id), df(sub, 'st'), df(sub, 'wt'))
+  return (v[1] == 'pending' or v[1] == 'retrying') and v[2] ~= '1'
+end
+
+-- promote makes the next waiting delivery of sub's subject line the head,
+-- due at dueAt, or ends the line. Entries that left it (redelivered,
+-- purged, swept) are skipped.
+local function promote(sub, subj, dueAt)
+  local line = lineKey(sub, subj)
+  while true do
+    local nxt = redis.call('ZPOPMIN', line)[1]
+    if not nxt then
+      redis.call('DEL', headKey(sub, subj))
+      return
+    end
+    local v = redis.call('HMGET', ev(nxt), df(sub, 'st'), df(sub, 'wt'))
+    if v[1] == 'pending' and v[2] == '1' then
+      redis.call('SET', headKey(sub, subj), nxt)
+      redis.call('HSET', ev(nxt), df(sub, 'wt'), '')
+      zset(due(sub), nxt, dueAt)
+      return
+    end
+  end
+end
+
+-- joinLine places the ordered delivery id/sub (received at recv ms) of
+-- subj in its line, after the caller queued it at its due time: it
+-- becomes the head if the line has none; it waits, in receipt order, if
+-- the head came first or is already in a worker's hands or tried; and it
+-- takes the head's place if the head is newer and untouched (a backfilled
+-- older event goes first), the head then waiting in line.
+local function joinLine(id, sub, subj, recv)
+  local hk = headKey(sub, subj)
+  local head = redis.call('GET', hk)
+  redis.call('HSET', ev(id), df(sub, 'ord'), 1)
+  if head == id or not liveHead(head, sub) then
+    redis.call('SET', hk, id)
+    return
+  end
+  local h = redis.call('HMGET', ev(head), 'recv', df(sub, 'at'), df(sub, 'tok'))
+  local untouched = (not h[2] or h[2] == '0') and (not h[3] or h[3] == '')
+  if tonumber(h[1]) > tonumber(recv) and untouched then
+    redis.call('ZADD', lineKey(sub, subj), h[1], head)
+    redis.call('HSET', ev(head), df(sub, 'wt'), 1)
+    zset(due(sub), head, WAITING)
+    redis.call('SET', hk, id)
+  else
+    redis.call('ZADD', lineKey(sub, subj), recv, id)
+    redis.call('HSET', ev(id), df(sub, 'wt'), 1)
+    zset(due(sub), id, WAITING)
+  end
+end
+
 -- stat names a subscriber's counters hash: delivered, retrying (how many
 -- of its deliveries are retrying now), last_ok, last_err.
 local function stat(sub) return P .. ':s:' .. sub end

@@ -7,9 +7,9 @@ local ids = redis.call('ZREVRANGE', deadz(sub), 0, limit - 1, 'WITHSCORES')
 for k = 1, #ids, 2 do
   local id, died = ids[k], ids[k + 1]
   local e = ev(id)
-  local v = redis.call('HMGET', e, df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'code'), df(sub, 'err'), df(sub, 'hn'))
+  local v = redis.call('HMGET', e, df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'code'), df(sub, 'err'), df(sub, 'hn'), 'recv')
   if v[1] == 'dead' then
-    out[#out + 1] = {id, v[2], v[3], v[4] or '', v[5] or '', history(e, sub, v[6]), died}
+    out[#out + 1] = {id, v[2], v[3] or v[7], v[4] or '', v[5] or '', history(e, sub, v[6]), died}
   end
 end
 return out

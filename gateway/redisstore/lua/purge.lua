@@ -12,7 +12,7 @@ local ids = redis.call('ZRANGE', q, 0, batch - 1)
 if #ids < batch then
   for _, id in ipairs(redis.call('ZRANGE', x, 0, batch - #ids - 1)) do ids[#ids + 1] = id end
 end
-local FIELDS = {'st', 'at', 'cr', 'nx', 'tok', 'code', 'err', 'hn'}
+local FIELDS = {'st', 'at', 'cr', 'nx', 'tok', 'code', 'err', 'hn', 'ord', 'wt'}
 local purged, orphans, seen = 0, 0, {}
 for _, id in ipairs(ids) do
   if not seen[id] then
@@ -21,7 +21,7 @@ for _, id in ipairs(ids) do
     zset(x, id, false)
     local e = ev(id)
     local m = redis.call('HMGET', e, 'recv', 'subs', df(sub, 'st'), df(sub, 'hn'),
-      'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
+      'n:pending', 'n:retrying', 'n:delivered', 'n:dead', df(sub, 'ord'), 'subj')
     local st = m[3]
     if not m[1] or not st then
       -- The event (or this delivery of it) is gone: only the entries are
@@ -29,6 +29,11 @@ for _, id in ipairs(ids) do
       orphans = orphans + 1
     elseif st ~= 'delivered' then
       retryDelta(st, nil, sub)
+      if m[9] == '1' and m[10] and m[10] ~= '' then
+        -- The subject's line goes with its deliveries; the next event of
+        -- the subject starts a new one.
+        redis.call('DEL', headKey(sub, m[10]), lineKey(sub, m[10]))
+      end
       local cnt = {pending = m[5], retrying = m[6], delivered = m[7], dead = m[8]}
       local c = tonumber(cnt[st] or '0') - 1
       local rest = {}

@@ -1,7 +1,11 @@
 -- Put stores a batch of events. ARGV: dedupe window ms, clock mode, then
 -- per event: id, source, type, subject, received ms, body, number of
--- subscribers, the subscribers. Returns 1 per duplicate event, 0 per
--- stored one.
+-- subscribers, the subscribers, number of ordered ones, the ordered ones.
+-- Returns 1 per duplicate event, 0 per stored one.
+--
+-- An ordered delivery of an event with a subject becomes its line's head
+-- (queued as any other) unless a live head is there; then it waits at
+-- the line's end (see common.lua).
 --
 -- New deliveries are due at once. Judged by the server's clock, a batch
 -- whose receipt times run ahead of it (its gateway's clock is fast) is
@@ -27,7 +31,8 @@ while i <= #ARGV do
   ddls[ARGV[i]] = r
   local recv = tonumber(ARGV[i + 4])
   if not newest or recv > newest then newest = recv end
-  i = i + 7 + tonumber(ARGV[i + 6])
+  local ns = tonumber(ARGV[i + 6])
+  i = i + 8 + ns + tonumber(ARGV[i + 7 + ns])
 end
 local lead = 0
 if mode == 's' and newest then lead = math.max(0, newest - serverMS()) end
@@ -41,7 +46,12 @@ while i <= #ARGV do
   local recvN = tonumber(recv)
   local subs = {}
   for j = 1, ns do subs[j] = ARGV[i + 6 + j] end
-  i = i + 7 + ns
+  local no = tonumber(ARGV[i + 7 + ns])
+  local ordered = {}
+  if subj ~= '' then
+    for j = 1, no do ordered[ARGV[i + 7 + ns + j]] = true end
+  end
+  i = i + 8 + ns + no
 
   local meta = ev(id)
   local ddl = ddls[id]
@@ -54,15 +64,27 @@ while i <= #ARGV do
     local newDdl = fmtms(recvN + win)
     local dueAt = recv
     if lead > 0 then dueAt = fmtms(recvN - lead) end
-    local f = {'src', src, 'type', typ, 'subj', subj, 'recv', recv, 'dups', 0,
+    -- A new delivery's fields that equal their defaults are left out (a
+    -- field written costs Redis time on every Put): attempts (at) 0, lease
+    -- token (tok) none, created (cr) and next attempt (nx) the receipt
+    -- time; dups 0. Readers fill them in.
+    local f = {'src', src, 'type', typ, 'subj', subj, 'recv', recv,
       'subs', table.concat(subs, ','), 'ddl', newDdl, 'body', body, 'n:pending', ns}
     for _, sub in ipairs(subs) do
       f[#f + 1] = df(sub, 'st'); f[#f + 1] = 'pending'
-      f[#f + 1] = df(sub, 'at'); f[#f + 1] = 0
-      f[#f + 1] = df(sub, 'cr'); f[#f + 1] = recv
-      f[#f + 1] = df(sub, 'nx'); f[#f + 1] = recv
-      f[#f + 1] = df(sub, 'tok'); f[#f + 1] = ''
-      zset(due(sub), id, dueAt)
+      local queueAt = dueAt
+      if ordered[sub] then
+        f[#f + 1] = df(sub, 'ord'); f[#f + 1] = 1
+        local head = redis.call('GET', headKey(sub, subj))
+        if head ~= id and liveHead(head, sub) then
+          redis.call('ZADD', lineKey(sub, subj), recv, id)
+          f[#f + 1] = df(sub, 'wt'); f[#f + 1] = 1
+          queueAt = WAITING
+        else
+          redis.call('SET', headKey(sub, subj), id)
+        end
+      end
+      zset(due(sub), id, queueAt)
       regs[sub] = true
     end
     redis.call('HSET', meta, unpack(f))

@@ -15,9 +15,9 @@ while i <= #ARGV do
   local dk = id .. ':' .. sub
   if not dvs[dk] then
     local r = redis.pcall('HMGET', ev(id), df(sub, 'tok'), df(sub, 'st'), df(sub, 'at'), df(sub, 'hn'),
-      'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
+      'n:pending', 'n:retrying', 'n:delivered', 'n:dead', df(sub, 'ord'), 'subj')
     if r.err then return r end
-    dvs[dk] = {tok = r[1], st = r[2], at = r[3], hn = r[4]}
+    dvs[dk] = {tok = r[1], st = r[2], at = r[3], hn = r[4], ord = r[9], subj = r[10]}
     if not evs[id] then
       evs[id] = {pending = r[5], retrying = r[6], delivered = r[7], dead = r[8]}
     end
@@ -78,6 +78,12 @@ while i <= #ARGV do
     moveStatus(old, status, cnt, f)
     retryDelta(old, status, sub)
     redis.call('HSET', ev(id), unpack(f))
+    -- An ordered head that ended lets the next of its subject go, due now
+    -- on the store's clock.
+    if status ~= 'retrying' and d.ord == '1' and d.subj and d.subj ~= '' and
+        redis.call('GET', headKey(sub, d.subj)) == id then
+      promote(sub, d.subj, fmtms(tonumber(at) - tokenSkew(tok)))
+    end
     out[#out + 1] = 1
   end
 end

@@ -7,8 +7,10 @@ local function redeliver(id, sub, now, dueAt)
   local m = redis.call('HMGET', e, df(sub, 'st'), 'subs',
     'n:pending', 'n:retrying', 'n:delivered', 'n:dead')
   local old = m[1]
+  -- A manual redelivery goes out at once, outside any ordered line: a
+  -- waiting one leaves it (wt cleared; promote skips it).
   local f = {df(sub, 'st'), 'pending', df(sub, 'at'), 0, df(sub, 'cr'), now, df(sub, 'nx'), now,
-    df(sub, 'tok'), '', df(sub, 'code'), '', df(sub, 'err'), ''}
+    df(sub, 'tok'), '', df(sub, 'code'), '', df(sub, 'err'), '', df(sub, 'wt'), ''}
   if not old then
     old = nil
     local subs = m[2]

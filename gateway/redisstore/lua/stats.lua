@@ -14,7 +14,8 @@ local h = redis.call('HMGET', stat(sub), 'delivered', 'last_ok', 'last_err', 're
 local oldest
 local fcr = df(sub, 'cr')
 for _, id in ipairs(redis.call('ZRANGE', q, 0, scan - 1)) do
-  local cr = tonumber(redis.call('HGET', ev(id), fcr) or '')
+  local v = redis.call('HMGET', ev(id), fcr, 'recv')
+  local cr = tonumber(v[1] or v[2] or '')
   if cr and (not oldest or cr < oldest) then oldest = cr end
 end
 return {redis.call('ZCARD', q), redis.call('ZCARD', deadz(sub)), h[1] or '0', h[2] or '', h[3] or '',

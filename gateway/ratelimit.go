@@ -1,0 +1,116 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RateLimit is a subscriber's rate_limit: at most Rate attempts start per
+// second, all gateways sharing a store together, with bursts of up to
+// Burst. The zero value is no limit.
+//
+// In YAML it is a rate, "200/s" or "30/m", or a block {rate: 200/s,
+// burst: 50}; the burst defaults to one second's worth (at least 1).
+type RateLimit struct {
+	Rate  Rate `yaml:"rate"`
+	Burst int  `yaml:"burst"`
+}
+
+// Limited reports whether a limit is set.
+func (r RateLimit) Limited() bool { return r.Rate > 0 }
+
+// String is the limit as the config writes it: "20/s, burst 20".
+func (r RateLimit) String() string {
+	if !r.Limited() {
+		return "none"
+	}
+	return fmt.Sprintf("%s, burst %d", r.Rate, r.Burst)
+}
+
+// Rate is a number of events per second, written "N/s" or "N/m".
+type Rate float64
+
+// ParseRate reads "200/s", "0.5/s" or "30/m".
+func ParseRate(s string) (Rate, error) {
+	num, unit, ok := strings.Cut(strings.TrimSpace(s), "/")
+	per := map[string]float64{"s": 1, "m": 60}[strings.TrimSpace(unit)]
+	n, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || per == 0 || err != nil || n <= 0 || math.IsInf(n, 0) || math.IsNaN(n) {
+		return 0, fmt.Errorf("invalid rate %q (want e.g. 200/s or 30/m)", s)
+	}
+	return Rate(n / per), nil
+}
+
+func (r Rate) String() string {
+	if r < 1 && r > 0 {
+		return strconv.FormatFloat(float64(r)*60, 'f', -1, 64) + "/m"
+	}
+	return strconv.FormatFloat(float64(r), 'f', -1, 64) + "/s"
+}
+
+// Rate limit bounds, so that a typo cannot make a bucket that never
+// refills or never empties.
+const (
+	MinRate  Rate = 1.0 / 3600
+	MaxRate  Rate = 1e6
+	MaxBurst      = 1_000_000
+)
+
+// defaultBurst is one second's worth of the rate, at least 1.
+func defaultBurst(r Rate) int {
+	return max(1, int(math.Ceil(float64(r))))
+}
+
+// RateLimiter is implemented by stores that keep rate_limit buckets where
+// every gateway sharing the store draws from them (Redis). A store
+// without it is used by one process only, and the engine keeps the
+// buckets in memory.
+type RateLimiter interface {
+	// TakeTokens takes up to n tokens from the subscriber's bucket, which
+	// refills at limit.Rate per second up to limit.Burst, and returns how
+	// many it took. When it took fewer than n, wait is how long until the
+	// next token. Tokens are judged by the store's clock.
+	TakeTokens(ctx context.Context, subscriber string, limit RateLimit, n int) (took int, wait time.Duration, err error)
+	// ReturnTokens puts back n tokens taken and not used (fewer
+	// deliveries were due than tokens were taken), up to the burst.
+	ReturnTokens(ctx context.Context, subscriber string, limit RateLimit, n int) error
+}
+
+// TokenBucket is an in-memory rate_limit bucket, for stores that are not
+// RateLimiters. It is not safe for concurrent use.
+type TokenBucket struct {
+	tokens float64
+	at     time.Time
+}
+
+// Take takes up to n tokens at now, as RateLimiter.TakeTokens does.
+func (b *TokenBucket) Take(now time.Time, limit RateLimit, n int) (took int, wait time.Duration) {
+	b.refill(now, limit)
+	took = min(n, int(b.tokens))
+	b.tokens -= float64(took)
+	if took < n {
+		wait = time.Duration((1 - (b.tokens - math.Floor(b.tokens))) / float64(limit.Rate) * float64(time.Second))
+	}
+	return took, max(wait, time.Millisecond)
+}
+
+// Return puts back n unused tokens, up to the burst.
+func (b *TokenBucket) Return(limit RateLimit, n int) {
+	b.tokens = min(float64(limit.Burst), b.tokens+float64(n))
+}
+
+func (b *TokenBucket) refill(now time.Time, limit RateLimit) {
+	if b.at.IsZero() {
+		b.tokens, b.at = float64(limit.Burst), now
+		return
+	}
+	if d := now.Sub(b.at); d > 0 {
+		b.tokens = min(float64(limit.Burst), b.tokens+d.Seconds()*float64(limit.Rate))
+		b.at = now
+	}
+	b.tokens = min(b.tokens, float64(limit.Burst))
+}
