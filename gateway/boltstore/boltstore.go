@@ -73,6 +73,11 @@ type Store struct {
 
 	orphans atomic.Int64 // queue entries dropped for want of their event, since Open
 	updates atomic.Int64 // transactions update has committed; tests count a job's chunks
+
+	// The group commit's current transaction and its buckets (txnFor);
+	// used by the committing goroutine only.
+	gcTx  *bolt.Tx
+	gcTxn *txn
 }
 
 // Open opens or creates the store in the directory cfg.Path (created 0700,
@@ -293,8 +298,21 @@ func (s *Store) batch(ctx context.Context, op string, fn func(t *txn) error) err
 		return wrap(op, err)
 	}
 	call := s.leases.newCall()
-	err := s.gc.do(ctx, func(tx *bolt.Tx) error { return fn(newTxn(tx, call)) }, call.finish)
+	err := s.gc.do(ctx, func(tx *bolt.Tx) error { return fn(s.txnFor(tx, call)) }, call.finish)
 	return wrap(op, err)
+}
+
+// txnFor is a txn on tx for one call of the group commit. The calls of
+// one transaction run one after another on the committing goroutine, so
+// the buckets looked up for the first serve the others: a bucket lookup
+// is a tree search, and a commit holds hundreds of calls.
+func (s *Store) txnFor(tx *bolt.Tx, call *leaseCall) *txn {
+	if s.gcTx != tx {
+		s.gcTx, s.gcTxn = tx, newTxn(tx, nil)
+	}
+	t := *s.gcTxn
+	t.call = call
+	return &t
 }
 
 // WriteQueue reports the writes admitted to the group commit (queued or

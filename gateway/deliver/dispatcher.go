@@ -49,6 +49,7 @@ type dispatcher struct {
 	// Read and written by the run goroutine only.
 	paused      bool
 	pausedUntil time.Time
+	pausedRead  time.Time // of the last Store.Paused read
 	// bucket is the rate_limit bucket when the store keeps none
 	// (gateway.RateLimiter): one process per store, so it is exact.
 	bucket gateway.TokenBucket
@@ -170,10 +171,14 @@ func (d *dispatcher) isPaused(ctx context.Context) bool {
 		d.paused, d.pausedUntil = false, now.Add(d.e.opts.PausedFor)
 		return false
 	}
-	recheck := d.recheck.Swap(false) && d.paused
+	// A Notify forces a read at most once per PollInterval: ingest
+	// notifies on every request, and a paused subscriber's backlog must
+	// not cost a store read per request.
+	recheck := d.paused && now.Sub(d.pausedRead) >= d.e.opts.PollInterval && d.recheck.Swap(false)
 	if now.Before(d.pausedUntil) && !recheck {
 		return d.paused
 	}
+	d.pausedRead = now
 	p, err := d.e.store.Paused(ctx, d.name)
 	if err != nil {
 		if ctx.Err() == nil {
