@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
@@ -10,70 +11,132 @@ import (
 // Ordered deliveries (gateway.Store's doc). Per subscriber and subject, the
 // order bucket names the head, the one delivery of the line in the due
 // index at its real due time; the others wait in the line bucket, keyed
-// by receipt time, flagged Waiting and indexed at waitingDue, a time no
-// claim reaches, so that they count as pending and list as such. When
-// Record ends the head, promote makes the next one the head.
+// by receipt time and then a sequence number (so that events of one
+// instant, a catalog360 batch, keep the order they were stored in),
+// flagged Waiting and indexed at waitingDue, a time no claim reaches, so
+// that they count as pending and list as such. When Record ends the head,
+// the next one becomes the head.
 
 // waitingDue is where waiting deliveries sit in the due index: past any
 // claim's now, within what timeBits can hold.
 var waitingDue = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func orderKey(sub, subject string) []byte { return []byte(sub + "\x00" + subject) }
-
-func linePrefix(sub, subject string) []byte { return []byte(sub + "\x00" + subject + "\x00") }
-
-// orderNew decides, for a new ordered delivery d of event id (received at
-// recv) to sub, whether it heads its subject's line or waits in it.
-func (t *txn) orderNew(id, sub, subject string, recv time.Time, d *deliveryRec) error {
-	d.Ordered = true
-	key := orderKey(sub, subject)
-	if head := t.order.Get(key); head != nil && string(head) != id {
-		live, err := t.liveHead(string(head), sub)
-		if err != nil {
-			return err
-		}
-		if live {
-			d.Waiting, d.DueAt = true, waitingDue
-			return t.line.Put(append(linePrefix(sub, subject), timeKey(recv, id)...), nil)
-		}
-	}
-	return t.order.Put(key, []byte(id))
+// orderKey is sub's line of subject: the subscriber name (no NUL in it),
+// NUL, the subject's length, the subject. The length keeps one line's
+// keys from being a prefix of another's, whatever bytes a subject holds.
+func orderKey(sub, subject string) []byte {
+	k := make([]byte, 0, len(sub)+1+binary.MaxVarintLen64+len(subject))
+	k = append(k, sub...)
+	k = append(k, 0)
+	k = binary.AppendUvarint(k, uint64(len(subject)))
+	return append(k, subject...)
 }
 
-// liveHead reports whether id's delivery to sub is still a head in its
-// line: pending or retrying, and not waiting.
-func (t *txn) liveHead(id, sub string) (bool, error) {
+// lineEntry is a line bucket key: orderKey, receipt time(8), sequence(8),
+// event id.
+func lineEntry(prefix []byte, recv time.Time, seq uint64, id string) []byte {
+	k := make([]byte, 0, len(prefix)+16+len(id))
+	k = append(k, prefix...)
+	k = binary.BigEndian.AppendUint64(k, timeBits(recv))
+	k = binary.BigEndian.AppendUint64(k, seq)
+	return append(k, id...)
+}
+
+// lineAdd puts event id (received at recv) in sub's line of subject.
+func (t *txn) lineAdd(sub, subject string, recv time.Time, id string) error {
+	seq, err := t.line.NextSequence()
+	if err != nil {
+		return err
+	}
+	return t.line.Put(lineEntry(orderKey(sub, subject), recv, seq, id), nil)
+}
+
+// placeInLine decides where the new or requeued ordered delivery d of
+// event id (received at recv) to sub goes, before the caller writes it:
+// it heads the line if the line has none; it takes the head's place if
+// the head is newer, never tried and in no worker's hands (a backfilled
+// event; an older event whose Put lost the race), the head then waiting;
+// otherwise it waits, in receipt order. A line whose head is no longer
+// live but which still has waiting ones lets the next go first (a head
+// stored afresh without its delivery).
+func (t *txn) placeInLine(id, sub, subject string, recv time.Time, d *deliveryRec, now time.Time) error {
+	d.Ordered = true
+	key := orderKey(sub, subject)
+	hid, hev, hrec, live, err := t.lineHead(key, sub)
+	if err != nil {
+		return err
+	}
+	if hid != id && !live && t.order.Get(key) != nil {
+		if err := t.promoteNext(sub, subject, recv); err != nil {
+			return err
+		}
+		if hid, hev, hrec, live, err = t.lineHead(key, sub); err != nil {
+			return err
+		}
+	}
+	if hid == id || !live {
+		return t.order.Put(key, []byte(id))
+	}
+	if hev.ReceivedAt.After(recv) && hrec.Attempts == 0 && t.fenceUnlessHeld(hid, []string{sub}, now) {
+		demoted := hrec
+		demoted.Waiting, demoted.DueAt = true, waitingDue
+		if err := t.setDelivery(hid, sub, hev.ReceivedAt, &hrec, &demoted, false); err != nil {
+			return err
+		}
+		if err := t.lineAdd(sub, subject, hev.ReceivedAt, hid); err != nil {
+			return err
+		}
+		return t.order.Put(key, []byte(id))
+	}
+	d.Waiting, d.DueAt = true, waitingDue
+	return t.lineAdd(sub, subject, recv, id)
+}
+
+// lineHead reads the head of the line key of sub: its id, event and
+// delivery, and whether it is live (pending or retrying, not waiting).
+func (t *txn) lineHead(key []byte, sub string) (id string, ev eventRec, rec deliveryRec, live bool, err error) {
+	head := t.order.Get(key)
+	if head == nil {
+		return "", ev, rec, false, nil
+	}
+	id = string(head)
 	ev, ok, err := t.getEvent(id, false)
 	if err != nil || !ok {
-		return false, err
+		return id, ev, rec, false, err
 	}
-	rec, ok, err := t.getDelivery(eventKey(ev.ReceivedAt, id), sub)
+	rec, ok, err = t.getDelivery(eventKey(ev.ReceivedAt, id), sub)
 	if err != nil || !ok {
-		return false, err
+		return id, ev, rec, false, err
 	}
-	return rec.queued() && !rec.Waiting, nil
+	return id, ev, rec, rec.queued() && !rec.Waiting, nil
 }
 
 // headEnded is called when the ordered delivery id/sub of subject is
-// delivered or dead: if it was its line's head, the next one waiting
-// becomes the head, due at due; entries that left the line (redelivered,
-// purged, swept) are passed over.
+// delivered, dead or deleted: if it was its line's head, the next one
+// waiting becomes the head, due at due.
 func (t *txn) headEnded(id, sub, subject string, due time.Time) error {
-	key := orderKey(sub, subject)
-	if head := t.order.Get(key); head == nil || string(head) != id {
+	if head := t.order.Get(orderKey(sub, subject)); head == nil || string(head) != id {
 		return nil
 	}
-	prefix := linePrefix(sub, subject)
+	return t.promoteNext(sub, subject, due)
+}
+
+// promoteNext makes the next delivery waiting in sub's line of subject
+// the head, due at due, or ends the line. Entries that left the line
+// (redelivered, purged, stored afresh) are passed over.
+func (t *txn) promoteNext(sub, subject string, due time.Time) error {
+	key := orderKey(sub, subject)
 	for {
-		k, _ := t.line.Cursor().Seek(prefix)
-		if k == nil || !bytes.HasPrefix(k, prefix) {
+		k, _ := t.line.Cursor().Seek(key)
+		if k == nil || !bytes.HasPrefix(k, key) || len(k) < len(key)+16 {
 			return t.order.Delete(key)
 		}
 		k = bytes.Clone(k)
 		if err := t.line.Delete(k); err != nil {
 			return err
 		}
-		recv, next := splitTimeKey(k[len(prefix):])
+		recv := bitsTime(binary.BigEndian.Uint64(k[len(key):]))
+		next := string(k[len(key)+16:])
 		rec, ok, err := t.getDelivery(eventKey(recv, next), sub)
 		if err != nil {
 			return err
@@ -94,13 +157,13 @@ func (t *txn) headEnded(id, sub, subject string, due time.Time) error {
 // dropLine forgets sub's line of subject (a purge): the next event of the
 // subject starts a new one.
 func (t *txn) dropLine(sub, subject string) error {
-	if err := t.order.Delete(orderKey(sub, subject)); err != nil {
+	key := orderKey(sub, subject)
+	if err := t.order.Delete(key); err != nil {
 		return err
 	}
-	prefix := linePrefix(sub, subject)
 	var keys [][]byte
 	c := t.line.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+	for k, _ := c.Seek(key); k != nil && bytes.HasPrefix(k, key); k, _ = c.Next() {
 		keys = append(keys, bytes.Clone(k))
 	}
 	for _, k := range keys {
@@ -114,46 +177,4 @@ func (t *txn) dropLine(sub, subject string) error {
 // waitingOn is the head that an ordered, waiting delivery waits on.
 func (t *txn) waitingOn(sub, subject string) string {
 	return string(t.order.Get(orderKey(sub, subject)))
-}
-
-// joinLine places a requeued ordered delivery d of event id (received at
-// recv) to sub in its subject's line, before the caller writes it: it
-// becomes the head if the line has none; it takes the head's place if the
-// head is newer, never tried and in no worker's hands (a backfilled older
-// event goes first; the head then waits); otherwise it waits, in receipt
-// order.
-func (t *txn) joinLine(id, sub, subject string, recv time.Time, d *deliveryRec, now time.Time) error {
-	d.Ordered = true
-	key := orderKey(sub, subject)
-	head := t.order.Get(key)
-	if head == nil || string(head) == id {
-		return t.order.Put(key, []byte(id))
-	}
-	hid := string(head)
-	hev, ok, err := t.getEvent(hid, false)
-	if err != nil {
-		return err
-	}
-	var hrec deliveryRec
-	if ok {
-		if hrec, ok, err = t.getDelivery(eventKey(hev.ReceivedAt, hid), sub); err != nil {
-			return err
-		}
-	}
-	if !ok || !hrec.queued() || hrec.Waiting {
-		return t.order.Put(key, []byte(id)) // no live head
-	}
-	if hev.ReceivedAt.After(recv) && hrec.Attempts == 0 && t.fenceUnlessHeld(hid, []string{sub}, now) {
-		demoted := hrec
-		demoted.Waiting, demoted.DueAt = true, waitingDue
-		if err := t.setDelivery(hid, sub, hev.ReceivedAt, &hrec, &demoted, false); err != nil {
-			return err
-		}
-		if err := t.line.Put(append(linePrefix(sub, subject), timeKey(hev.ReceivedAt, hid)...), nil); err != nil {
-			return err
-		}
-		return t.order.Put(key, []byte(id))
-	}
-	d.Waiting, d.DueAt = true, waitingDue
-	return t.line.Put(append(linePrefix(sub, subject), timeKey(recv, id)...), nil)
 }

@@ -121,7 +121,7 @@ func (t *txn) insertEvent(ev *gateway.NewEvent) error {
 		seen[sub] = true
 		d := deliveryRec{Status: gateway.StatusPending, CreatedAt: recv, NextAt: recv, DueAt: recv}
 		if rec.Subject != "" && slices.Contains(ev.Ordered, sub) {
-			if err := t.orderNew(id, sub, rec.Subject, recv, &d); err != nil {
+			if err := t.placeInLine(id, sub, rec.Subject, recv, &d, recv); err != nil {
 				return err
 			}
 		}
@@ -145,6 +145,12 @@ func (t *txn) deleteEvent(id string) error {
 		return err
 	}
 	for i, sub := range subs {
+		// A head that goes lets the next of its line go, due at once.
+		if recs[i].Ordered && rec.Subject != "" {
+			if err := t.headEnded(id, sub, rec.Subject, rec.ReceivedAt); err != nil {
+				return err
+			}
+		}
 		if err := t.deleteDelivery(id, sub, rec.ReceivedAt, &recs[i], false); err != nil {
 			return err
 		}

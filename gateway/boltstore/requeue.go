@@ -155,7 +155,7 @@ func (t *txn) requeue(id string, r gateway.RequeueRange, now time.Time) (ok bool
 	// An ordered subscriber's deliveries take their place in their
 	// subject's line, in receipt order.
 	if r.Ordered && ev.Subject != "" {
-		if err := t.joinLine(id, r.Subscriber, ev.Subject, recv, &next, now); err != nil {
+		if err := t.placeInLine(id, r.Subscriber, ev.Subject, recv, &next, now); err != nil {
 			return false, err
 		}
 	}

@@ -20,9 +20,9 @@ import (
 // every script touches one slot and a Redis Cluster spreads the
 // partitions over its masters.
 //
-// An event's partition is chosen by its source and subject (by its id
-// when it has no subject): a provider's redelivery has the same subject,
-// so dedupe finds it where it was stored, and the events of one subject
+// An event's partition is chosen by its subject (by its id when it has no
+// subject): a provider's redelivery has the same subject, so dedupe finds
+// it where it was stored, and the events of one subject, from any source,
 // share a partition, which keeps ordering per subject one script's work.
 // Operations that know only an event id (Event, Redeliver) look in every
 // partition; a lease token names its partition.
@@ -141,7 +141,7 @@ func (s *Store) pkey(p int, parts ...string) string {
 	return s.bases[p] + ":" + strings.Join(parts, ":")
 }
 
-// partOf is the partition of an event: by source and subject, else id.
+// partOf is the partition of an event: by subject, else id.
 func (s *Store) partOf(e gateway.Envelope) int {
 	n := s.nparts()
 	if n == 1 {
@@ -149,8 +149,6 @@ func (s *Store) partOf(e gateway.Envelope) int {
 	}
 	h := fnv.New32a()
 	if e.Subject != "" {
-		h.Write([]byte(e.Source))
-		h.Write([]byte{0})
 		h.Write([]byte(e.Subject))
 	} else {
 		h.Write([]byte(e.ID))

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"testing"
 	"time"
@@ -225,4 +226,57 @@ func testOrderingRequeue(t *testing.T, h harness) {
 			record(t, s, c, delivered(at(st.at)))
 		}
 	}
+}
+
+// testOrderingEdges: a subject's line is one whatever the source; events
+// of one instant wait in the order stored, not by id; a head stored
+// afresh without its delivery (past the dedupe window, routed elsewhere
+// now) lets the next one go rather than leave it waiting for good.
+func testOrderingEdges(t *testing.T, h harness) {
+	ord := []string{"sub-a"}
+	t.Run("one line across sources", func(t *testing.T) {
+		s := h.store(t)
+		var evs []gateway.NewEvent
+		for i := range 6 {
+			e := orderedEvent(fmt.Sprintf("evt_x%d", i), "product/X", at(time.Duration(i)*time.Millisecond), ord, "sub-a")
+			e.Envelope.Source = fmt.Sprintf("src%d", i)
+			evs = append(evs, e)
+		}
+		put(t, s, evs...)
+		if got := claimedIDs(claimByID(t, s, "sub-a", at(time.Minute))); !equalStrings(got, []string{"evt_x0"}) {
+			t.Errorf("claimed %v, want only evt_x0: one subject is one line, whatever its source", got)
+		}
+	})
+	t.Run("one instant keeps the order stored", func(t *testing.T) {
+		s := h.store(t)
+		put(t, s, orderedEvent("evt_h", "asset/1", at(0), ord, "sub-a"))
+		head := claimOne(t, s, "sub-a", at(time.Second))
+		// One batch, one receipt time: created, then updated.
+		put(t, s,
+			orderedEvent("evt_zz_created", "asset/1", at(time.Second), ord, "sub-a"),
+			orderedEvent("evt_aa_updated", "asset/1", at(time.Second), ord, "sub-a"),
+		)
+		record(t, s, head, delivered(at(2*time.Second)))
+		for _, want := range []string{"evt_zz_created", "evt_aa_updated"} {
+			c := claimOne(t, s, "sub-a", at(3*time.Second))
+			if c.EventID != want {
+				t.Fatalf("claimed %s, want %s (the order stored)", c.EventID, want)
+			}
+			record(t, s, c, delivered(at(3*time.Second)))
+		}
+	})
+	t.Run("a head stored afresh without its delivery", func(t *testing.T) {
+		s := h.store(t)
+		put(t, s,
+			orderedEvent("evt_head", "product/F", at(0), ord, "sub-a"),
+			orderedEvent("evt_next", "product/F", at(time.Second), ord, "sub-a"),
+		)
+		// The same upstream event past the dedupe window, routed to no one
+		// now: stored afresh, without the delivery that headed the line.
+		put(t, s, orderedEvent("evt_head", "product/F", at(DedupeWindow+time.Hour), ord))
+		late := at(DedupeWindow + 2*time.Hour)
+		if got := claimedIDs(claimByID(t, s, "sub-a", late)); !equalStrings(got, []string{"evt_next"}) {
+			t.Errorf("claimed %v, want evt_next, no longer held by a head that is gone", got)
+		}
+	})
 }

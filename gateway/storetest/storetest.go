@@ -60,6 +60,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"OrderingNoSubject", testOrderingNoSubject},
 		{"OrderingManual", testOrderingManual},
 		{"OrderingRequeue", testOrderingRequeue},
+		{"OrderingEdges", testOrderingEdges},
 		{"RedeliverLeased", testRedeliverLeased},
 		{"RedeliverDead", testRedeliverDead},
 		{"RequeueWindow", testRequeueWindow}, {"RequeueOrder", testRequeueOrder}, {"RequeueAccept", testRequeueAccept},

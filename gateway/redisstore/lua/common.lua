@@ -67,14 +67,23 @@ end
 
 -- Ordered deliveries (ordering: subject). Per subscriber and subject, the
 -- head (o:<sub>:<subject>, an event id) is the one delivery in the queue;
--- the others wait in w:<sub>:<subject> (a sorted set by receipt ms, so
--- that a backfilled older event takes its place among them), flagged
--- d:<sub>:wt = 1 and queued at WAITING, a score no claim reaches, so that
--- the queue still counts and lists them. Deliveries made ordered carry
--- d:<sub>:ord = 1.
+-- the others wait in w:<sub>:<subject>, a sorted set scored by receipt ms
+-- (so that a backfilled older event takes its place among them) whose
+-- members are "<seq>:<id>", seq a partition-wide counter (wseq), so that
+-- events of one millisecond (a catalog360 batch) keep their order. A
+-- waiting delivery is flagged d:<sub>:wt = 1 and queued at WAITING, a
+-- score no claim reaches, so that the queue still counts and lists it.
+-- Deliveries made ordered carry d:<sub>:ord = 1. A subject's events share
+-- a partition (partOf), whatever their source, so a line is one key set.
 local WAITING = '9000000000000000'
 local function headKey(sub, subj) return P .. ':o:' .. sub .. ':' .. subj end
 local function lineKey(sub, subj) return P .. ':w:' .. sub .. ':' .. subj end
+
+-- lineAdd puts id, received at recv ms, in sub's line of subj.
+local function lineAdd(sub, subj, recv, id)
+  local seq = redis.call('INCR', P .. ':wseq')
+  redis.call('ZADD', lineKey(sub, subj), recv, string.format('%016d', seq) .. ':' .. id)
+end
 
 -- liveHead reports whether id is a head still in the line: its delivery
 -- to sub pending or retrying, and not waiting.
@@ -86,15 +95,16 @@ end
 
 -- promote makes the next waiting delivery of sub's subject line the head,
 -- due at dueAt, or ends the line. Entries that left it (redelivered,
--- purged, swept) are skipped.
+-- purged, swept, stored afresh) are skipped.
 local function promote(sub, subj, dueAt)
   local line = lineKey(sub, subj)
   while true do
-    local nxt = redis.call('ZPOPMIN', line)[1]
-    if not nxt then
+    local member = redis.call('ZPOPMIN', line)[1]
+    if not member then
       redis.call('DEL', headKey(sub, subj))
       return
     end
+    local nxt = string.match(member, '^%d+:(.*)$') or member
     local v = redis.call('HMGET', ev(nxt), df(sub, 'st'), df(sub, 'wt'))
     if v[1] == 'pending' and v[2] == '1' then
       redis.call('SET', headKey(sub, subj), nxt)
@@ -105,29 +115,44 @@ local function promote(sub, subj, dueAt)
   end
 end
 
--- joinLine places the ordered delivery id/sub (received at recv ms) of
--- subj in its line, after the caller queued it at its due time: it
--- becomes the head if the line has none; it waits, in receipt order, if
--- the head came first or is already in a worker's hands or tried; and it
--- takes the head's place if the head is newer and untouched (a backfilled
--- older event goes first), the head then waiting in line.
-local function joinLine(id, sub, subj, recv)
+-- placeInLine decides where the ordered delivery id/sub of subj, received
+-- at recv ms, goes, and returns true when it is to be the head (queued at
+-- its due time) or false when it waits (the caller flags it and queues it
+-- at WAITING; it is in the line already). A line whose head is no longer
+-- live but which still has waiting ones lets the next go first (a head
+-- stored afresh without its delivery). An older delivery takes the place
+-- of a newer head that no worker has taken yet (a backfilled event; an
+-- older event whose Put lost the race to a newer one); the head then
+-- waits. Otherwise it waits, in receipt order.
+local function placeInLine(id, sub, subj, recv, dueAt)
   local hk = headKey(sub, subj)
   local head = redis.call('GET', hk)
-  redis.call('HSET', ev(id), df(sub, 'ord'), 1)
+  if head ~= id and not liveHead(head, sub) and redis.call('ZCARD', lineKey(sub, subj)) > 0 then
+    promote(sub, subj, dueAt)
+    head = redis.call('GET', hk)
+  end
   if head == id or not liveHead(head, sub) then
     redis.call('SET', hk, id)
-    return
+    return true
   end
   local h = redis.call('HMGET', ev(head), 'recv', df(sub, 'at'), df(sub, 'tok'))
   local untouched = (not h[2] or h[2] == '0') and (not h[3] or h[3] == '')
   if tonumber(h[1]) > tonumber(recv) and untouched then
-    redis.call('ZADD', lineKey(sub, subj), h[1], head)
+    lineAdd(sub, subj, h[1], head)
     redis.call('HSET', ev(head), df(sub, 'wt'), 1)
     zset(due(sub), head, WAITING)
     redis.call('SET', hk, id)
-  else
-    redis.call('ZADD', lineKey(sub, subj), recv, id)
+    return true
+  end
+  lineAdd(sub, subj, recv, id)
+  return false
+end
+
+-- joinLine places a requeued ordered delivery (queued by the caller at
+-- its due time) in its line: placeInLine, then flags it if it waits.
+local function joinLine(id, sub, subj, recv, dueAt)
+  redis.call('HSET', ev(id), df(sub, 'ord'), 1)
+  if not placeInLine(id, sub, subj, recv, dueAt) then
     redis.call('HSET', ev(id), df(sub, 'wt'), 1)
     zset(due(sub), id, WAITING)
   end
@@ -191,11 +216,18 @@ end
 -- entries and its i:all entry. It writes at once, not through zset: Put
 -- re-adds a dropped id later in the same script.
 local function dropEvent(id)
-  for _, sub in ipairs(splitSubs(redis.call('HGET', ev(id), 'subs'))) do
+  local m = redis.call('HMGET', ev(id), 'subs', 'subj', 'recv')
+  for _, sub in ipairs(splitSubs(m[1])) do
     redis.call('ZREM', due(sub), id)
     redis.call('ZREM', deadz(sub), id)
-    if redis.call('HGET', ev(id), df(sub, 'st')) == 'retrying' then
+    local st = redis.call('HGET', ev(id), df(sub, 'st'))
+    if st == 'retrying' then
       redis.call('HINCRBY', stat(sub), 'retrying', -1)
+    end
+    -- A head that goes lets the next of its line go, due at once (its
+    -- own receipt time).
+    if m[2] and m[2] ~= '' and redis.call('GET', headKey(sub, m[2])) == id then
+      promote(sub, m[2], m[3])
     end
   end
   redis.call('ZREM', P .. ':i:all', id)

@@ -75,13 +75,9 @@ while i <= #ARGV do
       local queueAt = dueAt
       if ordered[sub] then
         f[#f + 1] = df(sub, 'ord'); f[#f + 1] = 1
-        local head = redis.call('GET', headKey(sub, subj))
-        if head ~= id and liveHead(head, sub) then
-          redis.call('ZADD', lineKey(sub, subj), recv, id)
+        if not placeInLine(id, sub, subj, recv, dueAt) then
           f[#f + 1] = df(sub, 'wt'); f[#f + 1] = 1
           queueAt = WAITING
-        else
-          redis.call('SET', headKey(sub, subj), id)
         end
       end
       zset(due(sub), id, queueAt)

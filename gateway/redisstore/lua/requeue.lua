@@ -25,10 +25,11 @@ for i = 8, #ARGV do
   local recv = tonumber(m[1] or '')
   if recv and recv >= since and recv < untilMS and
       (not m[2] or (reset and (m[2] == 'delivered' or m[2] == 'dead'))) then
-    redeliver(id, sub, now, fmtms(math.min(recv, nowN) - lead))
+    local dueAt = fmtms(math.min(recv, nowN) - lead)
+    redeliver(id, sub, now, dueAt)
     -- An ordered subscriber's deliveries take their place in their
     -- subject's line, in receipt order.
-    if ordered and m[3] and m[3] ~= '' then joinLine(id, sub, m[3], m[1]) end
+    if ordered and m[3] and m[3] ~= '' then joinLine(id, sub, m[3], m[1], dueAt) end
     n = n + 1
   end
 end
