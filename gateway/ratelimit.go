@@ -65,19 +65,18 @@ func defaultBurst(r Rate) int {
 	return max(1, int(math.Ceil(float64(r))))
 }
 
-// RateLimiter is implemented by stores that keep rate_limit buckets where
-// every gateway sharing the store draws from them (Redis). A store
+// LimitedClaimer is implemented by stores that keep rate_limit buckets
+// where every gateway sharing the store draws from them (Redis). A store
 // without it is used by one process only, and the engine keeps the
-// buckets in memory.
-type RateLimiter interface {
-	// TakeTokens takes up to n tokens from the subscriber's bucket, which
-	// refills at limit.Rate per second up to limit.Burst, and returns how
-	// many it took. When it took fewer than n, wait is how long until the
-	// next token. Tokens are judged by the store's clock.
-	TakeTokens(ctx context.Context, subscriber string, limit RateLimit, n int) (took int, wait time.Duration, err error)
-	// ReturnTokens puts back n tokens taken and not used (fewer
-	// deliveries were due than tokens were taken), up to the burst.
-	ReturnTokens(ctx context.Context, subscriber string, limit RateLimit, n int) error
+// buckets in memory (TokenBucket).
+type LimitedClaimer interface {
+	// ClaimLimited is Store.Claim within the subscriber's rate limit: a
+	// token bucket refilling at limit.Rate per second up to limit.Burst,
+	// judged by the store's clock. Each delivery leased takes a token; one
+	// due that finds none stays queued, no attempt spent. When it leased
+	// fewer than max for want of tokens, wait is how long until the next
+	// (0 otherwise). Tokens are taken only for deliveries that are due.
+	ClaimLimited(ctx context.Context, subscriber string, now time.Time, max int, lease time.Duration, limit RateLimit) (claims []Claim, wait time.Duration, err error)
 }
 
 // TokenBucket is an in-memory rate_limit bucket, for stores that are not

@@ -106,31 +106,7 @@ func (d *dispatcher) run(ctx context.Context) {
 			d.wait(ctx, poll, true)
 			continue
 		}
-		// rate_limit: claim no more than the tokens taken, so that a
-		// delivery waiting for one spends no attempt; give back what the
-		// claim did not use.
-		rl := st.cfg.RateLimit
-		if rl.Limited() {
-			took, wait, err := d.takeTokens(ctx, rl, slots)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				e.log.Error("rate limit failed", "subscriber", d.name, "err", err)
-				d.wait(ctx, errWait, false)
-				errWait = min(errWait*2, maxErrorWait)
-				continue
-			}
-			if took == 0 {
-				d.wait(ctx, wait, false)
-				continue
-			}
-			slots = took
-		}
-		claims, err := e.store.Claim(ctx, d.name, e.opts.Now(), slots, e.opts.LeaseFor(st.cfg.Timeout))
-		if rl.Limited() && len(claims) < slots {
-			d.returnTokens(ctx, rl, slots-len(claims))
-		}
+		claims, wait, err := d.claim(ctx, st, slots)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -146,10 +122,43 @@ func (d *dispatcher) run(ctx context.Context) {
 			e.sends.Add(1)
 			go d.send(st, c)
 		}
-		if len(claims) < slots {
+		switch {
+		case wait > 0:
+			d.wait(ctx, min(wait, maxErrorWait), false) // the rate limit's next token
+		case len(claims) < slots:
 			d.wait(ctx, poll, false) // nothing more is due yet
 		}
 	}
+}
+
+// claim leases up to slots due deliveries, within the subscriber's
+// rate_limit when it has one, so that a delivery waiting for a token
+// spends no attempt: through the store, which keeps the bucket every
+// gateway shares (gateway.LimitedClaimer), or this dispatcher's own
+// bucket when the store is one process's. wait > 0 tells that tokens ran
+// short, and when the next comes.
+func (d *dispatcher) claim(ctx context.Context, st *subState, slots int) ([]gateway.Claim, time.Duration, error) {
+	e := d.e
+	now, lease, rl := e.opts.Now(), e.opts.LeaseFor(st.cfg.Timeout), st.cfg.RateLimit
+	if !rl.Limited() {
+		claims, err := e.store.Claim(ctx, d.name, now, slots, lease)
+		return claims, 0, err
+	}
+	if lc, ok := e.store.(gateway.LimitedClaimer); ok {
+		return lc.ClaimLimited(ctx, d.name, now, slots, lease, rl)
+	}
+	took, wait := d.bucket.Take(now, rl, slots)
+	if took == 0 {
+		return nil, wait, nil
+	}
+	claims, err := e.store.Claim(ctx, d.name, now, took, lease)
+	if len(claims) < took {
+		d.bucket.Return(rl, took-len(claims))
+	}
+	if took == slots {
+		wait = 0
+	}
+	return claims, wait, err
 }
 
 // isPaused reads Store.Paused at most once per Options.PausedFor: it is
@@ -206,26 +215,4 @@ func (d *dispatcher) wait(ctx context.Context, timeout time.Duration, onFreed bo
 	case <-freed:
 	case <-t.C:
 	}
-}
-
-// takeTokens takes up to n rate_limit tokens: from the store's bucket,
-// shared by every gateway on it, or from this dispatcher's own.
-func (d *dispatcher) takeTokens(ctx context.Context, rl gateway.RateLimit, n int) (int, time.Duration, error) {
-	if l, ok := d.e.store.(gateway.RateLimiter); ok {
-		return l.TakeTokens(ctx, d.name, rl, n)
-	}
-	took, wait := d.bucket.Take(d.e.opts.Now(), rl, n)
-	return took, wait, nil
-}
-
-// returnTokens gives back n tokens the claim did not use. A failure costs
-// only those tokens, for one refill.
-func (d *dispatcher) returnTokens(ctx context.Context, rl gateway.RateLimit, n int) {
-	if l, ok := d.e.store.(gateway.RateLimiter); ok {
-		if err := l.ReturnTokens(ctx, d.name, rl, n); err != nil && ctx.Err() == nil {
-			d.e.log.Warn("rate limit: tokens not given back", "subscriber", d.name, "err", err)
-		}
-		return
-	}
-	d.bucket.Return(rl, n)
 }

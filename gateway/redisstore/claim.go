@@ -30,12 +30,26 @@ func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, wan
 		return nil, err
 	}
 	if s.nparts() == 1 {
-		return s.claimReply(subscriber, claimScript.Run(ctx, s.rdb, []string{s.bases[0]},
-			subscriber, ms(now), want, lease.Milliseconds(), tokenPrefix(0), s.clock()))
+		claims, _, err := s.claimReply(subscriber, claimScript.Run(ctx, s.rdb, []string{s.bases[0]},
+			subscriber, ms(now), want, lease.Milliseconds(), tokenPrefix(0), s.clock(), "", ""))
+		return claims, err
 	}
+	claims, _, err := s.claimParts(ctx, subscriber, now, want, lease, gateway.RateLimit{})
+	return claims, err
+}
+
+// claimParts claims across partitions: it peeks every partition for its
+// want oldest due deliveries, keeps the want oldest of all, takes as many
+// tokens from the rate limit's bucket (if limited: only for work that is
+// due), and asks each partition to lease its share, in one pipeline each
+// round. Tokens the partitions did not use (another gateway leased those
+// deliveries in between) go back to the bucket. wait is the bucket's when
+// it ran short.
+func (s *Store) claimParts(ctx context.Context, subscriber string, now time.Time, want int, lease time.Duration,
+	limit gateway.RateLimit) ([]gateway.Claim, time.Duration, error) {
 	peeks := s.runParts(ctx, peekScript, s.allParts(subscriber, ms(now), want, s.clock()))
 	if err := firstErr(peeks); err != nil {
-		return nil, unavailable("claim "+subscriber, err)
+		return nil, 0, unavailable("claim "+subscriber, err)
 	}
 	type due struct {
 		score int64
@@ -50,7 +64,7 @@ func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, wan
 		}
 	}
 	if len(all) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].score != all[j].score {
@@ -58,28 +72,42 @@ func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, wan
 		}
 		return all[i].id < all[j].id
 	})
+	n := min(len(all), want)
+	var wait time.Duration
+	if limit.Limited() {
+		granted, w, err := s.bucket(ctx, subscriber, limit, n, "take", now)
+		if err != nil {
+			return nil, 0, err
+		}
+		n, wait = granted, w
+	}
 	take := make([]int, s.nparts())
-	for _, d := range all[:min(len(all), want)] {
+	for _, d := range all[:n] {
 		take[d.p]++
 	}
 	var jobs []partJob
 	for p, k := range take {
 		if k > 0 {
-			jobs = append(jobs, partJob{p: p, args: []any{subscriber, ms(now), k, lease.Milliseconds(), tokenPrefix(p), s.clock()}})
+			jobs = append(jobs, partJob{p: p, args: []any{subscriber, ms(now), k, lease.Milliseconds(), tokenPrefix(p), s.clock(), "", ""}})
 		}
 	}
 	var claims []gateway.Claim
 	var firstErr error
-	for _, cmd := range s.runParts(ctx, claimScript, jobs) {
-		got, err := s.claimReply(subscriber, cmd)
-		if err != nil {
-			firstErr = cmp.Or(firstErr, err)
-			continue
+	if len(jobs) > 0 {
+		for _, cmd := range s.runParts(ctx, claimScript, jobs) {
+			got, _, err := s.claimReply(subscriber, cmd)
+			if err != nil {
+				firstErr = cmp.Or(firstErr, err)
+				continue
+			}
+			claims = append(claims, got...)
 		}
-		claims = append(claims, got...)
+	}
+	if len(claims) < n {
+		s.giveBack(ctx, subscriber, limit, n-len(claims), now)
 	}
 	if len(claims) == 0 && firstErr != nil {
-		return nil, firstErr
+		return nil, 0, firstErr
 	}
 	// What some partitions leased stays leased even if another failed:
 	// those claims are handed out; the failed partition is asked again
@@ -89,27 +117,29 @@ func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, wan
 		order[d.id] = i
 	}
 	sort.SliceStable(claims, func(i, j int) bool { return order[claims[i].EventID] < order[claims[j].EventID] })
-	return claims, nil
+	return claims, wait, nil
 }
 
-// claimReply reads one claim script reply.
-func (s *Store) claimReply(subscriber string, cmd *redis.Cmd) ([]gateway.Claim, error) {
+// claimReply reads one claim script reply: the claims, and the rate
+// limit's wait.
+func (s *Store) claimReply(subscriber string, cmd *redis.Cmd) ([]gateway.Claim, time.Duration, error) {
 	reply, err := cmd.Slice()
 	if err != nil {
-		return nil, unavailable("claim "+subscriber, err)
+		return nil, 0, unavailable("claim "+subscriber, err)
 	}
-	if len(reply) == 0 {
-		return nil, fmt.Errorf("claim %s: empty script reply", subscriber)
+	if len(reply) < 2 {
+		return nil, 0, fmt.Errorf("claim %s: short script reply", subscriber)
 	}
 	if n := num(reply[0]); n > 0 {
 		s.orphans.Add(n)
 	}
-	rows := reply[1:]
+	wait := time.Duration(num(reply[1])) * time.Millisecond
+	rows := reply[2:]
 	claims := make([]gateway.Claim, 0, len(rows))
 	for _, r := range rows {
 		f, ok := r.([]any)
 		if !ok || len(f) != 5 {
-			return nil, fmt.Errorf("claim %s: unexpected script reply %T", subscriber, r)
+			return nil, 0, fmt.Errorf("claim %s: unexpected script reply %T", subscriber, r)
 		}
 		claims = append(claims, gateway.Claim{
 			EventID:    str(f[0]),
@@ -120,7 +150,7 @@ func (s *Store) claimReply(subscriber string, cmd *redis.Cmd) ([]gateway.Claim, 
 			Token:      str(f[4]),
 		})
 	}
-	return claims, nil
+	return claims, wait, nil
 }
 
 // failureText is what Stats shows as the last error of a failed attempt:

@@ -1,19 +1,31 @@
 -- Claim leases due deliveries. ARGV: subscriber, caller's now ms, max,
--- lease ms, token prefix, clock mode. Returns {orphans, claims...} where a
--- claim is {id, attempts, created ms, body, token}.
+-- lease ms, token prefix, clock mode, and with a rate limit its rate per
+-- second and burst ('' when none). Returns {orphans, wait ms, claims...}
+-- where a claim is {id, attempts, created ms, body, token}.
+--
+-- With a rate limit (a store of one partition, whose bucket shares its
+-- tag), each lease takes a token from the subscriber's bucket in this same
+-- step: a due delivery that finds none stays queued, no attempt spent,
+-- and wait says when the next token comes (0 when none ran short).
 --
 -- The paused flag is read here, in the step that leases, so that once
 -- SetPaused has answered no gateway leases the subscriber's work. A queue
 -- entry whose event is gone (deleted outside hookgate) is dropped and
 -- counted, never delivered.
 local sub, callerNow, max, lease, tokp, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
-if redis.call('SISMEMBER', P .. ':paused', sub) == 1 then return {0} end
+local rate, burst = tonumber(ARGV[7] or ''), tonumber(ARGV[8] or '')
+if redis.call('SISMEMBER', P .. ':paused', sub) == 1 then return {0, 0} end
 local now = clockNow(mode, callerNow)
 local q = due(sub)
 local leaseEnd = fmtms(now + lease)
 local tokSkew = '~' .. fmtms(callerNow - now)
 local ids = redis.call('ZRANGEBYSCORE', q, '-inf', fmtms(now), 'LIMIT', 0, max)
-local out = {0}
+local out = {0, 0}
+local bkey, tokens, bat
+if rate and #ids > 0 then
+  bkey = bucketKey(P, sub)
+  tokens, bat = bucketRead(bkey, rate, burst, now)
+end
 local fst, fat, fcr, ftok = df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')
 for n, id in ipairs(ids) do
   local e = ev(id)
@@ -23,7 +35,11 @@ for n, id in ipairs(ids) do
   if not v[1] or not v[4] then
     zset(q, id, false)
     out[1] = out[1] + 1
+  elseif bkey and tokens < 1 then
+    out[2] = bucketWait(tokens, rate)
+    break
   else
+    if bkey then tokens = tokens - 1 end
     local tok = tokp .. '.' .. n .. tokSkew
     redis.call('HSET', e, ftok, tok)
     zset(q, id, leaseEnd)
@@ -31,4 +47,5 @@ for n, id in ipairs(ids) do
   end
 end
 zflush()
+if bkey then bucketWrite(bkey, tokens, bat, rate, burst) end
 return out

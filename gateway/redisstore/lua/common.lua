@@ -258,3 +258,29 @@ end
 local function tokenSkew(tok)
   return tonumber(string.match(tok, '~(%-?%d+)$') or '0')
 end
+
+-- Rate limit buckets (rate_limit), one per subscriber under the store's
+-- own tag "{prefix}" (on one partition, the partition's own tag), so that
+-- every gateway draws from it. The hash holds t (tokens, a decimal) and at
+-- (ms of the last refill, on the store's clock). A missing bucket is full,
+-- which is also what an idle one becomes: it expires once it would have
+-- refilled. rate is per second.
+local function bucketKey(base, sub) return base .. ':rl:' .. sub end
+local function bucketRead(key, rate, burst, now)
+  local v = redis.call('HMGET', key, 't', 'at')
+  local tokens, at = tonumber(v[1]), tonumber(v[2])
+  if not tokens or not at then tokens, at = burst, now end
+  if now > at then
+    tokens = tokens + (now - at) * rate / 1000
+    at = now
+  end
+  return math.min(tokens, burst), at
+end
+local function bucketWrite(key, tokens, at, rate, burst)
+  redis.call('HSET', key, 't', string.format('%.6f', tokens), 'at', fmtms(at))
+  redis.call('PEXPIRE', key, math.max(60000, math.ceil(burst / rate * 1000) * 2))
+end
+-- bucketWait is how long until the bucket holding tokens has one more.
+local function bucketWait(tokens, rate)
+  return math.ceil((1 - (tokens - math.floor(tokens))) * 1000 / rate)
+end
