@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,9 +116,14 @@ func reportRedisCPU(b *testing.B, rdb redis.UniversalClient) func() {
 		return total
 	}
 	before := cpu()
+	rdb.ConfigResetStat(context.Background())
 	return func() {
 		if b.N > 0 {
 			b.ReportMetric((cpu()-before)*1e6/float64(b.N), "redis-µs/op")
+			if os.Getenv("HOOKGATE_BENCH_CMDSTATS") != "" {
+				info, _ := rdb.Info(context.Background(), "commandstats").Result()
+				b.Logf("N=%d\n%s", b.N, info)
+			}
 		}
 	}
 }

@@ -9,7 +9,23 @@ local function deadz(sub) return P .. ':x:' .. sub end
 -- st (status), at (attempts), cr (created), nx (next), tok, code, err,
 -- hn (history length) and h<k> (history entry k). Subscriber names hold
 -- no ':', so these never collide with the event's own fields.
-local function df(sub, f) return 'd:' .. sub .. ':' .. f end
+-- The names are built once per script call and subscriber: a batch
+-- names the same few fields of the same subscriber thousands of times,
+-- and building a string is most of what a field costs Lua.
+local dfNames = {}
+local function df(sub, f)
+  local names = dfNames[sub]
+  if not names then
+    names = {}
+    dfNames[sub] = names
+  end
+  local name = names[f]
+  if not name then
+    name = 'd:' .. sub .. ':' .. f
+    names[f] = name
+  end
+  return name
+end
 
 -- Sorted-set writes are gathered per key and sent as one ZADD and one ZREM
 -- per key when the script ends (zflush): a batch then costs one command per
