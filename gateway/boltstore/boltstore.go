@@ -302,6 +302,17 @@ func (s *Store) batch(ctx context.Context, op string, fn func(t *txn) error) err
 	return wrap(op, err)
 }
 
+// batchUrgent is batch for a write someone waits on (Put): it goes into
+// the next transaction ahead of the others (groupCommit).
+func (s *Store) batchUrgent(ctx context.Context, op string, fn func(t *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return wrap(op, err)
+	}
+	call := s.leases.newCall()
+	err := s.gc.doUrgent(ctx, func(tx *bolt.Tx) error { return fn(s.txnFor(tx, call)) }, call.finish)
+	return wrap(op, err)
+}
+
 // txnFor is a txn on tx for one call of the group commit. The calls of
 // one transaction run one after another on the committing goroutine, so
 // the buckets looked up for the first serve the others: a bucket lookup

@@ -18,15 +18,22 @@ import (
 // and every writer waits only as long as its context lets it, so a slow
 // disk makes callers give up (Put answers 503) rather than pile up behind
 // it without end.
+//
+// Urgent writes (doUrgent: ingest's Put, which a provider waits on) have
+// a queue and slots of their own and go into the next transaction ahead
+// of the others, so that deliveries' Records, ten per event with ten
+// subscribers, neither fill the slots nor stand ahead of them.
 type groupCommit struct {
 	db  *bolt.DB
 	max int // writes per transaction, to bound its size
-	// slots holds one token per admitted write, queued or being committed.
-	slots chan struct{}
+	// slots holds one token per admitted write, queued or being committed;
+	// urgentSlots the same for urgent writes.
+	slots, urgentSlots chan struct{}
 
 	mu      sync.Mutex
 	queue   []*gcCall
-	running bool // a committer goroutine is draining the queue
+	urgent  []*gcCall
+	running bool // a committer goroutine is draining the queues
 
 	commits atomic.Int64 // transactions committed, for benchmarks
 
@@ -48,12 +55,18 @@ type gcCall struct {
 	// when its caller leaves.
 	end  func(committed bool)
 	done chan error
+	slot chan struct{} // the slots the call holds one of
 }
 
 // newGroupCommit makes a group commit of at most max writes per
 // transaction and at most queued writes admitted at once.
 func newGroupCommit(db *bolt.DB, max, queued int) *groupCommit {
-	return &groupCommit{db: db, max: max, slots: make(chan struct{}, queued)}
+	return &groupCommit{db: db, max: max, slots: make(chan struct{}, queued), urgentSlots: make(chan struct{}, queued)}
+}
+
+// doUrgent is do for a write someone waits on (see groupCommit).
+func (g *groupCommit) doUrgent(ctx context.Context, fn func(*bolt.Tx) error, end func(committed bool)) error {
+	return g.submit(ctx, fn, end, true)
 }
 
 // do runs fn in a write transaction shared with other callers and returns
@@ -72,6 +85,14 @@ func newGroupCommit(db *bolt.DB, max, queued int) *groupCommit {
 // due again. Either way the file is consistent: a write is all there or
 // not at all.
 func (g *groupCommit) do(ctx context.Context, fn func(*bolt.Tx) error, end func(committed bool)) error {
+	return g.submit(ctx, fn, end, false)
+}
+
+func (g *groupCommit) submit(ctx context.Context, fn func(*bolt.Tx) error, end func(committed bool), urgent bool) error {
+	slots := g.slots
+	if urgent {
+		slots = g.urgentSlots
+	}
 	if end == nil {
 		end = func(bool) {}
 	}
@@ -80,21 +101,25 @@ func (g *groupCommit) do(ctx context.Context, fn func(*bolt.Tx) error, end func(
 		return err
 	}
 	select {
-	case g.slots <- struct{}{}:
+	case slots <- struct{}{}:
 	default: // the queue is full: wait for a slot as long as ctx lets us
 		if g.waitingForSlot != nil {
 			g.waitingForSlot()
 		}
 		select {
-		case g.slots <- struct{}{}:
+		case slots <- struct{}{}:
 		case <-ctx.Done():
 			end(false)
 			return ctx.Err()
 		}
 	}
-	c := &gcCall{ctx: ctx, fn: fn, end: end, done: make(chan error, 1)}
+	c := &gcCall{ctx: ctx, fn: fn, end: end, done: make(chan error, 1), slot: slots}
 	g.mu.Lock()
-	g.queue = append(g.queue, c)
+	if urgent {
+		g.urgent = append(g.urgent, c)
+	} else {
+		g.queue = append(g.queue, c)
+	}
 	if !g.running {
 		g.running = true
 		go g.drain()
@@ -118,23 +143,25 @@ func (g *groupCommit) do(ctx context.Context, fn func(*bolt.Tx) error, end func(
 func (g *groupCommit) withdraw(c *gcCall) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for i, q := range g.queue {
-		if q == c {
-			g.queue = append(g.queue[:i], g.queue[i+1:]...)
-			g.finish(c, false, c.ctx.Err())
-			return
+	for _, queue := range []*[]*gcCall{&g.urgent, &g.queue} {
+		for i, q := range *queue {
+			if q == c {
+				*queue = append((*queue)[:i], (*queue)[i+1:]...)
+				g.finish(c, false, c.ctx.Err())
+				return
+			}
 		}
 	}
 }
 
 // queued is the number of writes admitted and not yet finished.
-func (g *groupCommit) queued() int { return len(g.slots) }
+func (g *groupCommit) queued() int { return len(g.slots) + len(g.urgentSlots) }
 
 // finish ends a call: end, then its result, then its slot.
 func (g *groupCommit) finish(c *gcCall, committed bool, err error) {
 	c.end(committed)
 	c.done <- err
-	<-g.slots
+	<-c.slot
 }
 
 // drain commits queued writes until the queue is empty. Writes whose
@@ -142,23 +169,26 @@ func (g *groupCommit) finish(c *gcCall, committed bool, err error) {
 func (g *groupCommit) drain() {
 	for {
 		g.mu.Lock()
-		n := min(len(g.queue), g.max)
-		if n == 0 {
+		if len(g.urgent)+len(g.queue) == 0 {
 			g.running = false
 			g.mu.Unlock()
 			return
 		}
-		calls := make([]*gcCall, 0, n)
-		for _, c := range g.queue[:n] {
-			if err := c.ctx.Err(); err != nil {
-				g.finish(c, false, err)
-				continue
+		// Urgent writes first, then the others, up to max in all.
+		calls := make([]*gcCall, 0, min(len(g.urgent)+len(g.queue), g.max))
+		for _, queue := range []*[]*gcCall{&g.urgent, &g.queue} {
+			n := min(len(*queue), g.max-len(calls))
+			for _, c := range (*queue)[:n] {
+				if err := c.ctx.Err(); err != nil {
+					g.finish(c, false, err)
+					continue
+				}
+				calls = append(calls, c)
 			}
-			calls = append(calls, c)
-		}
-		g.queue = g.queue[n:]
-		if len(g.queue) == 0 {
-			g.queue = nil // let the backing array go
+			*queue = (*queue)[n:]
+			if len(*queue) == 0 {
+				*queue = nil // let the backing array go
+			}
 		}
 		g.mu.Unlock()
 		g.commit(calls)

@@ -64,3 +64,53 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 }
 
 var errBoom = errors.New("boom")
+
+// TestGroupCommitUrgentFirst: writes queued behind a held transaction go
+// into the next ones urgent first, whatever the order they came in, and
+// neither kind takes the other's slots.
+func TestGroupCommitUrgentFirst(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "gc.db"), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	g := newGroupCommit(db, 3, 4) // three a transaction, four of each kind admitted
+	blocker := park(g)
+	<-blocker.started
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	submit := func(name string, urgent bool) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := g.submit(context.Background(), func(*bolt.Tx) error {
+				mu.Lock()
+				order = append(order, name)
+				mu.Unlock()
+				return nil
+			}, nil, urgent)
+			if err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}()
+	}
+	for i := range 3 {
+		submit(fmt.Sprintf("record%d", i), false)
+		waitQueued(g, i+1)
+	}
+	// The record slots are full but one; the urgent ones have their own.
+	for i := range 4 {
+		submit(fmt.Sprintf("put%d", i), true)
+		waitQueued(g, 4+i)
+	}
+	close(blocker.release)
+	wg.Wait()
+	if err := <-blocker.done; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"put0", "put1", "put2", "put3", "record0", "record1", "record2"}
+	if fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Errorf("ran in the order %v, want %v", order, want)
+	}
+}

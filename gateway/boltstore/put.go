@@ -28,7 +28,7 @@ func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.P
 		}
 	}
 	var results []gateway.PutResult
-	err := s.batch(ctx, "put", func(t *txn) error {
+	err := s.batchUrgent(ctx, "put", func(t *txn) error {
 		results = make([]gateway.PutResult, len(events))
 		for i := range events {
 			dup, err := s.putOne(t, &events[i])

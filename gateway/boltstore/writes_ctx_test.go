@@ -23,10 +23,13 @@ type stuck struct {
 	done             chan error
 }
 
-func park(g *groupCommit) *stuck {
+func park(g *groupCommit) *stuck { return parkAs(g, false) }
+
+// parkAs parks an urgent write (doUrgent, as Put is) or another.
+func parkAs(g *groupCommit, urgent bool) *stuck {
 	w := &stuck{started: make(chan struct{}), release: make(chan struct{}), done: make(chan error, 1)}
 	go func() {
-		w.done <- g.do(context.Background(), func(*bolt.Tx) error {
+		w.done <- g.submit(context.Background(), func(*bolt.Tx) error {
 			select {
 			case <-w.started: // run again after a rollback
 			default:
@@ -34,7 +37,7 @@ func park(g *groupCommit) *stuck {
 			}
 			<-w.release
 			return nil
-		}, nil)
+		}, nil, urgent)
 	}()
 	return w
 }
@@ -44,7 +47,7 @@ func park(g *groupCommit) *stuck {
 func waitQueued(g *groupCommit, n int) {
 	for {
 		g.mu.Lock()
-		got := len(g.queue)
+		got := len(g.queue) + len(g.urgent)
 		g.mu.Unlock()
 		if got == n {
 			return
@@ -143,7 +146,9 @@ func TestWriteGivesUpWithItsContext(t *testing.T) {
 				<-blocker.started
 				var ahead, behind *stuck
 				if pl.before {
-					ahead = park(g)
+					// Ahead of it in its transaction: of its own kind, since
+					// a Put (urgent) goes before other writes.
+					ahead = parkAs(g, o.name == "Put")
 					waitQueued(g, 1)
 				}
 				wctx, cancel := context.WithCancel(ctx)
