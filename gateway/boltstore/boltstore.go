@@ -74,6 +74,8 @@ type Store struct {
 	orphans atomic.Int64 // queue entries dropped for want of their event, since Open
 	updates atomic.Int64 // transactions update has committed; tests count a job's chunks
 
+	opened time.Time // when Open opened the file (txn.opened)
+
 	// The group commit's current transaction and its buckets (txnFor);
 	// used by the committing goroutine only.
 	gcTx  *bolt.Tx
@@ -107,7 +109,7 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
-	s := &Store{db: db, gc: newGroupCommit(db, maxGroup, maxQueued), leases: newLeaseTable(), file: file,
+	s := &Store{db: db, gc: newGroupCommit(db, maxGroup, maxQueued), leases: newLeaseTable(), file: file, opened: time.Now(),
 		retention: cfg.Retention, dedupe: cfg.DedupeWindow, chunk: chunkSize}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
@@ -274,7 +276,11 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 		return wrap(op, err)
 	}
 	call := s.leases.newCall()
-	err := s.db.Update(func(tx *bolt.Tx) error { return fn(newTxn(tx, call)) })
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		t := newTxn(tx, call)
+		t.opened = s.opened
+		return fn(t)
+	})
 	call.finish(err == nil)
 	if err == nil {
 		s.updates.Add(1)
@@ -320,6 +326,7 @@ func (s *Store) batchUrgent(ctx context.Context, op string, fn func(t *txn) erro
 func (s *Store) txnFor(tx *bolt.Tx, call *leaseCall) *txn {
 	if s.gcTx != tx {
 		s.gcTx, s.gcTxn = tx, newTxn(tx, nil)
+		s.gcTxn.opened = s.opened
 	}
 	t := *s.gcTxn
 	t.call = call

@@ -55,7 +55,10 @@ func (t *txn) lineAdd(sub, subject string, recv time.Time, id string) error {
 // event id (received at recv) to sub goes, before the caller writes it:
 // it heads the line if the line has none; it takes the head's place if
 // the head is newer, never tried and in no worker's hands (a backfilled
-// event; an older event whose Put lost the race), the head then waiting;
+// event; an older event whose Put lost the race), the head then waiting
+// (never tried: no attempt recorded, no lease, and created since this
+// process opened the store, since a process that crashed may have sent
+// it without recording);
 // otherwise it waits, in receipt order. A line whose head is no longer
 // live but which still has waiting ones lets the next go first (a head
 // stored afresh without its delivery).
@@ -77,7 +80,8 @@ func (t *txn) placeInLine(id, sub, subject string, recv time.Time, d *deliveryRe
 	if hid == id || !live {
 		return t.order.Put(key, []byte(id))
 	}
-	if hev.ReceivedAt.After(recv) && hrec.Attempts == 0 && t.fenceUnlessHeld(hid, []string{sub}, now) {
+	if hev.ReceivedAt.After(recv) && hrec.Attempts == 0 && hrec.CreatedAt.After(t.opened) &&
+		t.fenceUnlessHeld(hid, []string{sub}, now) {
 		demoted := hrec
 		demoted.Waiting, demoted.DueAt = true, waitingDue
 		if err := t.setDelivery(hid, sub, hev.ReceivedAt, &hrec, &demoted, false); err != nil {

@@ -20,6 +20,11 @@ type txn struct {
 	ids, dedupeExp, stats, paused                       *bolt.Bucket
 	order, line                                         *bolt.Bucket
 	listAll, listSrc, listType, listSub, listSt, listSS *bolt.Bucket
+	// opened is when this process opened the store: a delivery created
+	// before may have been sent by a process that crashed before recording
+	// it (leases live in memory), so placeInLine never puts another ahead
+	// of it.
+	opened time.Time
 }
 
 func newTxn(tx *bolt.Tx, call *leaseCall) *txn {
