@@ -3,14 +3,12 @@ package routes_test
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
-	"github.com/hookgate/hookgate/gateway/boltstore"
 	"github.com/hookgate/hookgate/gateway/deliver"
 	"github.com/hookgate/hookgate/routes"
 )
@@ -30,7 +28,7 @@ type adminEnv struct {
 func newAdminEnv(t *testing.T, o adminEnv) *env {
 	t.Helper()
 	sub := newSubscriber(t)
-	cfg, err := gateway.ParseConfig("routes-test.yaml", []byte(`
+	cfg := testConfig(t, "routes-test.yaml", `
 admin:
   listen: "127.0.0.1:9090"
   token: "`+o.token+`"
@@ -43,33 +41,13 @@ subscribers:
     url: "`+sub.srv.URL+`/hook"
     secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
     events: ["iimmpact.product.*"]
-`+o.subscribers), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	bolt, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	var store gateway.Store = bolt
+`+o.subscribers)
+	store := testStore(t)
 	if o.wrap != nil {
-		store = o.wrap(bolt)
+		store = o.wrap(store)
 	}
-	if o.engine.PollInterval == 0 {
-		o.engine.PollInterval = 10 * time.Millisecond
-	}
-	eng := deliver.New(store, cfg.Subscribers, o.engine)
-	eng.Start(context.Background())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-	})
-	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{Notify: eng.Notify})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := startEngine(t, store, cfg, o.engine)
+	in := testIngester(t, cfg, store, eng)
 	deps := routes.Deps{Ingester: in, Store: store, Engine: eng, StoreKind: gateway.StoreEmbedded, Version: "test"}
 	public, admin := routes.New(deps)
 	return &env{store: store, engine: eng, in: in, public: public, admin: admin, sub: sub}

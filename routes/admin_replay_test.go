@@ -4,14 +4,11 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hookgate/hookgate/gateway"
-	"github.com/hookgate/hookgate/gateway/boltstore"
 	"github.com/hookgate/hookgate/gateway/deliver"
 	"github.com/hookgate/hookgate/routes"
 )
@@ -156,27 +153,17 @@ func (f fakeBackfills) Backfill(name string) (routes.BackfillProgress, bool) {
 // row and in hookgate_backfill_queued_total; one without has neither a
 // backfill field nor anything but 0.
 func TestBackfillShown(t *testing.T) {
-	cfg, err := gateway.ParseConfig("routes-test.yaml", []byte(`
+	cfg := testConfig(t, "routes-test.yaml", `
 admin: {token: "`+adminToken+`"}
 sources:
   shop: {provider: iimmpact, secrets: ["`+shopSecret+`"]}
 subscribers:
   indexer: {url: "http://127.0.0.1:1/hook", secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=", backfill: 24h}
   mailer: {url: "http://127.0.0.1:1/hook", secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}
-`), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	store, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+`)
+	store := testStore(t)
 	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
-	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := testIngester(t, cfg, store, nil)
 	since := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	_, admin := routes.New(routes.Deps{Ingester: in, Store: store, Engine: eng, Version: "test",
 		Backfills: fakeBackfills{"indexer": {Since: since, Queued: 42, Done: true}}})

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookgate/hookgate/gateway"
-	"github.com/hookgate/hookgate/gateway/boltstore"
 	"github.com/hookgate/hookgate/gateway/deliver"
 	"github.com/hookgate/hookgate/plugins/iimmpact"
 	"github.com/hookgate/hookgate/routes"
@@ -35,29 +33,18 @@ func budgetApp(t *testing.T) (string, *fiber.App) {
 // wrap, when set), with Deps.StoreTimeout storeTimeout (0: the default).
 func sourceApps(t *testing.T, server string, wrap func(gateway.Store) gateway.Store, storeTimeout time.Duration) (public, admin *fiber.App) {
 	t.Helper()
-	cfg, err := gateway.ParseConfig("source-test.yaml", []byte(server+`
+	cfg := testConfig(t, "source-test.yaml", server+`
 sources:
   shop:
     provider: iimmpact
     secrets: ["`+shopSecret+`"]
-`), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	bolt, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	var store gateway.Store = bolt
+`)
+	store := testStore(t)
 	if wrap != nil {
-		store = wrap(bolt)
+		store = wrap(store)
 	}
 	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
-	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := testIngester(t, cfg, store, nil)
 	return routes.New(routes.Deps{Ingester: in, Store: store, Engine: eng, Version: "test", StoreTimeout: storeTimeout})
 }
 

@@ -79,6 +79,59 @@ type env struct {
 	sub    *subscriber
 }
 
+// testConfig parses src as a config file named name, with no environment.
+func testConfig(t *testing.T, name, src string) *gateway.Config {
+	t.Helper()
+	cfg, err := gateway.ParseConfig(name, []byte(src), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg
+}
+
+// testStore opens an embedded store in a temporary directory, closed when
+// the test ends.
+func testStore(t *testing.T) gateway.Store {
+	t.Helper()
+	s, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// startEngine starts an engine for cfg's subscribers on store, stopped when
+// the test ends; PollInterval defaults to 10ms.
+func startEngine(t *testing.T, store gateway.Store, cfg *gateway.Config, o deliver.Options) *deliver.Engine {
+	t.Helper()
+	if o.PollInterval == 0 {
+		o.PollInterval = 10 * time.Millisecond
+	}
+	eng := deliver.New(store, cfg.Subscribers, o)
+	eng.Start(context.Background())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		eng.Stop(ctx)
+	})
+	return eng
+}
+
+// testIngester is the ingester of cfg on store, waking eng (when set).
+func testIngester(t *testing.T, cfg *gateway.Config, store gateway.Store, eng *deliver.Engine) *gateway.Ingester {
+	t.Helper()
+	var o gateway.IngesterOptions
+	if eng != nil {
+		o.Notify = eng.Notify
+	}
+	in, err := gateway.NewIngester(cfg, store, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	return newEnvWithStore(t, nil)
@@ -89,7 +142,7 @@ func newEnv(t *testing.T) *env {
 func newEnvWithStore(t *testing.T, store gateway.Store) *env {
 	t.Helper()
 	sub := newSubscriber(t)
-	cfg, err := gateway.ParseConfig("routes-test.yaml", []byte(`
+	cfg := testConfig(t, "routes-test.yaml", `
 server:
   max_body: 16KB
 admin:
@@ -103,29 +156,12 @@ subscribers:
     url: "`+sub.srv.URL+`/hook"
     secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
     events: ["iimmpact.product.*"]
-`), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
+`)
 	if store == nil {
-		var err error
-		store, err = boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
+		store = testStore(t)
 	}
-	eng := deliver.New(store, cfg.Subscribers, deliver.Options{PollInterval: 10 * time.Millisecond})
-	eng.Start(context.Background())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-	})
-	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{Notify: eng.Notify})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := startEngine(t, store, cfg, deliver.Options{})
+	in := testIngester(t, cfg, store, eng)
 	deps := routes.Deps{Ingester: in, Store: store, Engine: eng, StoreKind: gateway.StoreEmbedded, Version: "test"}
 	public, admin := routes.New(deps)
 	return &env{store: store, engine: eng, in: in, public: public, admin: admin, sub: sub}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
-	"github.com/hookgate/hookgate/gateway/boltstore"
 	"github.com/hookgate/hookgate/gateway/deliver"
 	"github.com/hookgate/hookgate/routes"
 )
@@ -71,7 +69,7 @@ func newMetricsEnv(t *testing.T) *metricsEnv {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	t.Cleanup(broken.Close)
-	cfg, err := gateway.ParseConfig("routes-test.yaml", []byte(`
+	cfg := testConfig(t, "routes-test.yaml", `
 admin:
   token: "`+adminToken+`"
 sources:
@@ -94,30 +92,13 @@ subscribers:
   held:
     url: "`+sub.srv.URL+`/held"
     secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
-`), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	bolt, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { bolt.Close() })
-	store := oldestStore{bolt, m.now.Add(-90 * time.Second)}
+`)
+	store := oldestStore{testStore(t), m.now.Add(-90 * time.Second)}
 	if err := store.SetPaused(context.Background(), "held", true); err != nil {
 		t.Fatal(err)
 	}
-	eng := deliver.New(store, cfg.Subscribers, deliver.Options{PollInterval: 10 * time.Millisecond})
-	eng.Start(context.Background())
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		eng.Stop(ctx)
-	})
-	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{Notify: eng.Notify})
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := startEngine(t, store, cfg, deliver.Options{})
+	in := testIngester(t, cfg, store, eng)
 	m.reloader = &fakeReloader{loadedAt: m.now.Truncate(time.Second), lastErr: "config.yaml:3: sources.x: bad", succeeded: 3, ko: 1}
 	deps := routes.Deps{Ingester: in, Store: store, Engine: eng, Reloader: m.reloader,
 		StoreKind: gateway.StoreEmbedded, Version: "test", Now: func() time.Time { return m.now }}
