@@ -67,9 +67,11 @@ func runFloorBench(ctx context.Context, o options) (*runResult, error) {
 	}
 
 	res := &runResult{Run: runFloor, Store: "redis", Requests: gen.Requests(), Events: gen.Events()}
+	cpu := startCPU(srv, rdb)
 	load := loadgen.Load{Addr: addr, Gen: gen, Concurrency: o.Concurrency,
 		Duration: o.Duration, Timeout: o.Timeout, Now: time.Now}.Run(ctx)
 	res.Load = &load
+	res.CPU = cpu.stop(load.Accepted)
 	code, took := srv.stop(stopGrace)
 	res.PeakRSS = srv.peakRSS()
 	res.ExitCode, res.ExitTook = &code, took

@@ -35,6 +35,7 @@ type rig struct {
 	gen     *loadgen.Generator
 	sinks   []*loadgen.Sink
 	starts  int
+	redis   *loadgen.Redis // the store's server; nil on the embedded store
 	closers []func()
 }
 
@@ -76,6 +77,7 @@ func newRig(o options, store string, subscribers int) (_ *rig, err error) {
 		}
 		r.closers = append(r.closers, rdb.Stop)
 		r.cfg.RedisURL = rdb.URL()
+		r.redis = rdb
 	}
 	if r.cfg.Listen, err = freeAddr(); err != nil {
 		return nil, err

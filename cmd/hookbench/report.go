@@ -58,6 +58,7 @@ type runResult struct {
 	ExitTook time.Duration `json:"exit_took_ns"`
 	ExitLog  string        `json:"exit_log,omitempty"`
 	PeakRSS  int64         `json:"peak_rss_bytes"` // of the server process, over this run alone
+	CPU      *cpuUse       `json:"cpu,omitempty"`  // over the measured phase
 	Failures []string      `json:"failures,omitempty"`
 }
 
@@ -114,6 +115,7 @@ type report struct {
 	Machine  loadgen.Machine `json:"machine"`
 	Options  options         `json:"options"`
 	Floor    float64         `json:"floor_req_per_s"` // what every ratio divides by
+	FloorCPU *cpuUse         `json:"-"`
 	Runs     []*runResult    `json:"runs"`
 	Failures []string        `json:"failures,omitempty"`
 }
@@ -126,7 +128,7 @@ func newReport(o options) *report {
 func (rep *report) add(runs ...*runResult) {
 	for _, r := range runs {
 		if r.Run == runFloor {
-			rep.Floor = r.IngestRPS
+			rep.Floor, rep.FloorCPU = r.IngestRPS, r.CPU
 		}
 		rep.Runs = append(rep.Runs, r)
 		for _, f := range r.Failures {
@@ -221,6 +223,21 @@ func (rep *report) writeText(w io.Writer) error {
 			}
 			return []string{left(r.Run), left(r.Store), accepted, codes, errs, send, deliver, ingest, e2e, exit}
 		})
+	fc := rep.FloorCPU
+	table([]string{left("run"), left("store"), "cpu µs/event:", "gateway", "×floor", "redis", "×floor", "bench", "busy"},
+		func(r *runResult) []string {
+			c := r.CPU
+			if c == nil {
+				return []string{left(r.Run), left(r.Store), "", "-", "-", "-", "-", "-", "-"}
+			}
+			redis, redisX := "-", "-"
+			if c.Redis > 0 {
+				redis, redisX = fmt.Sprintf("%.1f", c.each(c.Redis)), costRatio(c.each(c.Redis), fc.each(fc.Redis))
+			}
+			return []string{left(r.Run), left(r.Store), "",
+				fmt.Sprintf("%.1f", c.each(c.Server)), costRatio(c.each(c.Server), fc.each(fc.Server)),
+				redis, redisX, fmt.Sprintf("%.1f", c.each(c.Bench)), fmt.Sprintf("%.0f%%", 100*c.busy(rep.Machine.Cores))}
+		})
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -237,6 +254,8 @@ func (rep *report) writeText(w io.Writer) error {
 	fmt.Fprintln(w, "held: subscriber paused before sending, ingest only; drain: after held, a new gateway process, from resume to the last arrival;")
 	fmt.Fprintln(w, "sustained, fanout: ingest and delivery together, from the first send to the last arrival.")
 	fmt.Fprintln(w, "peak RSS: the server process's high-water resident memory (VmHWM) over that run alone.")
+	fmt.Fprintln(w, "cpu: CPU time per event (floor: per request; drain: per delivery) of the gateway (floor: its server), its Redis and")
+	fmt.Fprintln(w, "     this process (load generator, sinks); ×floor: to the floor's own (here more is costlier); busy: of all cores.")
 	if o.Rate == 0 && slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return r.E2E != nil }) {
 		fmt.Fprintln(w, "end-to-end: sent closed loop, so it includes the delivery backlog; -rate measures it at a given load.")
 	}
@@ -253,6 +272,14 @@ func (rep *report) writeText(w io.Writer) error {
 		fmt.Fprintln(w, "FAIL:", f)
 	}
 	return nil
+}
+
+// costRatio is a cost to the floor's, or "-" without one.
+func costRatio(v, floor float64) string {
+	if floor <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f×", v/floor)
 }
 
 // left pads a name so that it reads left-aligned in the right-aligned

@@ -28,7 +28,9 @@ func runHeldDrain(ctx context.Context, o options, store string, drainToo bool) (
 		return nil, err
 	}
 	held := r.result(runHeld)
+	cpu := startCPU(gw, r.redis)
 	held.Load = r.load(ctx)
+	held.CPU = cpu.stop(held.Load.AcceptedEvents)
 	stopGateway(gw, held)
 	for _, s := range r.sinks {
 		held.HeldDelivered += s.Arrivals()
@@ -47,10 +49,12 @@ func runHeldDrain(ctx context.Context, o options, store string, drainToo bool) (
 	drain.Backlog = held.Load.AcceptedEvents
 	before := distinct(r.sinks)
 	start := time.Now()
+	cpu = startCPU(gw, r.redis)
 	if err := r.setPaused(ctx, false); err != nil {
 		return nil, err
 	}
 	drain.Wait, drain.Drained = waitAll(ctx, r.sinks, held.Load.AcceptedSeq, o.Drain, o.DrainIdle)
+	drain.CPU = cpu.stop(held.Load.AcceptedEvents)
 	stopGateway(gw, drain)
 	if drain.Deliveries = distinct(r.sinks) - before; drain.Deliveries > 0 {
 		drain.DeliverySpan = lastReceipt(r.sinks).Sub(start)
@@ -76,8 +80,10 @@ func runDelivery(ctx context.Context, o options, store, run string, subscribers 
 	defer gw.stop(stopGrace)
 
 	res := r.result(run)
+	cpu := startCPU(gw, r.redis)
 	res.Load = r.load(ctx)
 	res.Wait, res.Drained = waitAll(ctx, r.sinks, res.Load.AcceptedSeq, o.Drain, o.DrainIdle)
+	res.CPU = cpu.stop(res.Load.AcceptedEvents)
 	stopGateway(gw, res)
 	if last := lastReceipt(r.sinks); !last.IsZero() {
 		res.Deliveries, res.DeliverySpan = distinct(r.sinks), last.Sub(res.Load.Started)
