@@ -76,6 +76,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	level := new(slog.LevelVar)
 	level.Set(logLevel(cfg.Log.Level))
 	log := newLogger(stderr, *format, level)
+	tuneGC(os.Getenv)
 	if path := os.Getenv("HOOKGATE_CPUPROFILE"); path != "" {
 		// A profiling aid for benchmarks: the whole run, written at exit.
 		if stop, err := startCPUProfile(path); err != nil {
