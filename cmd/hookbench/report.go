@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/internal/loadgen"
 )
 
@@ -163,7 +164,11 @@ func (rep *report) writeText(w io.Writer) error {
 	fmt.Fprintf(w, "load:    %d requests per gateway run, %d for the floor, %d connections, gateway %s, cap %v per send phase\n", o.Requests, o.FloorN, o.Concurrency, rate, o.Duration)
 	fmt.Fprintf(w, "         gateway: %.0f%% catalog360 batches of %d, the rest iimmpact single events; floor: iimmpact only\n", o.Mix*100, o.Batch)
 	fmt.Fprintf(w, "floor:   Fiber handler, HMAC check, one Redis XADD per request, closed loop: %.0f req/s; every ×floor divides by it\n", rep.Floor)
-	fmt.Fprintf(w, "sinks:   count every delivery by its event; signature and envelope checked on 1 in %d\n\n", o.VerifyEvery)
+	inFlight := fmt.Sprintf("%d (the gateway's default)", gateway.DefaultMaxInFlight)
+	if o.MaxInFlight > 0 {
+		inFlight = fmt.Sprint(o.MaxInFlight)
+	}
+	fmt.Fprintf(w, "sinks:   count every delivery by its event; signature and envelope checked on 1 in %d; max_in_flight %s\n\n", o.VerifyEvery, inFlight)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	table := func(head []string, cells func(r *runResult) []string) {
