@@ -115,6 +115,7 @@ type gateway struct {
 	admin  string   // admin listener, host:port
 	token  string   // admin bearer token
 	flags  []string // more serve flags (-grace)
+	env    []string // more environment (SSL_CERT_FILE), after the test's own
 	// tlsClient, when set, trusts the public listener's certificate: the
 	// gateway serves HTTPS.
 	tlsClient *http.Client
@@ -131,6 +132,14 @@ type gateway struct {
 // failure of the test, its output is logged.
 func (g *gateway) start() {
 	g.t.Helper()
+	g.launch()
+	g.waitReady()
+}
+
+// launch runs the gateway process without waiting for it to be ready: for
+// a test of a gateway that must not become ready.
+func (g *gateway) launch() {
+	g.t.Helper()
 	bin := binary(g.t)
 	g.mu.Lock()
 	g.runs++
@@ -138,7 +147,7 @@ func (g *gateway) start() {
 	cmd := exec.Command(bin, append([]string{"serve", "-config", g.config}, g.flags...)...)
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.Env = os.Environ()
+	cmd.Env = append(os.Environ(), g.env...)
 	if err := cmd.Start(); err != nil {
 		g.mu.Unlock()
 		g.t.Fatalf("start %s: %v", g.name, err)
@@ -170,7 +179,6 @@ func (g *gateway) start() {
 			g.t.Logf("--- %s (run %d) output:\n%s", g.name, run, tail(out.String(), 120))
 		}
 	})
-	g.waitReady()
 }
 
 // waitReady polls GET /readyz until 200, failing early if the process dies.
