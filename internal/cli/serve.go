@@ -76,6 +76,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	level := new(slog.LevelVar)
 	level.Set(logLevel(cfg.Log.Level))
 	log := newLogger(stderr, *format, level)
+	// Libraries that log on their own (go-redis through redisstore) write
+	// through slog's default: make it this logger, so that every line
+	// keeps the format asked for.
+	slog.SetDefault(log)
 	tuneGC(os.Getenv)
 	if path := os.Getenv("HOOKGATE_CPUPROFILE"); path != "" {
 		// A profiling aid for benchmarks: the whole run, written at exit.
