@@ -38,6 +38,12 @@ type dispatcher struct {
 	// recheck: a Notify came; if the cached flag says paused, read it
 	// again, so that a resume followed by Notify takes effect at once.
 	recheck atomic.Bool
+	// asleep: the run goroutine is waiting out a pause. A Notify then
+	// only sets recheck, which the loop takes when its poll ends: the
+	// flag is read at most once per PollInterval anyway, so waking it for
+	// every stored event would buy nothing and cost a wake-up and a timer
+	// per ingest request.
+	asleep atomic.Bool
 	// told: the paused flag this process has just written to the store
 	// (Engine.NotifyPaused), taken by the run goroutine at its next loop
 	// in place of its cached read: toldNone, toldPaused or toldResumed.
@@ -86,7 +92,9 @@ func (d *dispatcher) run(ctx context.Context) {
 	for ctx.Err() == nil {
 		st := d.state.Load()
 		if d.isPaused(ctx) {
+			d.asleep.Store(true)
 			d.wait(ctx, poll, false)
+			d.asleep.Store(false)
 			continue
 		}
 		limit := max(st.cfg.MaxInFlight, 1)

@@ -166,16 +166,18 @@ func (e *Engine) startLocked(d *dispatcher) {
 }
 
 // Notify wakes the subscriber's dispatcher so that newly stored work goes
-// out without waiting for the next poll; a paused dispatcher also reads
-// the paused flag again, so call it after resuming. It never blocks;
-// unknown names are ignored.
+// out without waiting for the next poll; a paused dispatcher reads the
+// paused flag again when its poll ends (at most once per PollInterval),
+// so call it after resuming. It never blocks; unknown names are ignored.
 func (e *Engine) Notify(subscriber string) {
 	e.mu.RLock()
 	d := e.subs[subscriber]
 	e.mu.RUnlock()
 	if d != nil {
 		d.recheck.Store(true)
-		signal(d.wake)
+		if !d.asleep.Load() {
+			signal(d.wake)
+		}
 	}
 }
 
