@@ -2,7 +2,8 @@
 // (internal/testredis) and the benchmark (internal/loadgen). Start listens
 // on a unix socket in a directory of its own and opens no TCP port, so runs
 // never collide; StartTCP listens on a free loopback port instead, for what
-// needs TCP (replication, Redis Cluster).
+// needs TCP (replication, Redis Cluster); StartTLS adds a TLS listener, and
+// StartSentinel runs a sentinel.
 package redisproc
 
 import (

@@ -1,7 +1,8 @@
 // Package testredis starts real redis-servers for tests and stops them when
 // the test ends: one server on a unix socket (Start), a master with a
-// replica on loopback TCP (StartReplicated), or a six-node Redis Cluster
-// (StartCluster).
+// replica on loopback TCP (StartReplicated), the same watched by a
+// Sentinel (StartSentinel), one serving TLS (StartTLS), or a six-node
+// Redis Cluster (StartCluster).
 //
 // There is no fake and no skip: a test that needs Redis gets the real
 // server, or fails saying how to install it (`make test` installs it).
