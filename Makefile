@@ -22,11 +22,12 @@ test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-## fuzz: each provider's parser (the untrusted input at the edge) for FUZZTIME each (default 10m)
+## fuzz: each provider's parser (the untrusted input at the edge), and the envelope encoder against json.Marshal, for FUZZTIME each (default 10m)
 FUZZTIME ?= 10m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/iimmpact
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/catalog360
+	$(GO) test -run '^$$' -fuzz FuzzEncodeEnvelope -fuzztime $(FUZZTIME) ./gateway
 
 ## bench: the floor (Fiber + HMAC + one Redis XADD) and the gateway's held ingest, backlog drain,
 ## sustained and 10-subscriber fanout runs on both stores, each as a ratio to the floor (~3-5 min).

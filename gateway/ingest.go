@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -238,7 +237,7 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 	events := make([]NewEvent, len(evs))
 	for i, ev := range evs {
 		env := NewEnvelope(source, ev, req.ReceivedAt)
-		body, err := json.Marshal(env)
+		body, err := EncodeEnvelope(env)
 		if err != nil {
 			// Only invalid JSON in Object/Previous gets here: a provider
 			// bug, but the request is still not a usable payload.
