@@ -134,15 +134,6 @@ func (s *Server) Pipeline(cmds ...[]string) ([]string, error) {
 var errAddrInUse = errors.New("address already in use")
 
 func (s *Server) start() error {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return errors.New("redis-server not found on PATH: run `make deps`, or apt-get install -y redis-server")
-	}
-	logFile := filepath.Join(s.dir, "redis.log")
-	var logStart int64
-	if fi, err := os.Stat(logFile); err == nil {
-		logStart = fi.Size()
-	}
 	args := []string{"--dir", s.dir}
 	if s.port != 0 {
 		args = append(args, "--port", strconv.Itoa(s.port), "--bind", "127.0.0.1")
@@ -154,15 +145,30 @@ func (s *Server) start() error {
 		"--appendonly", "yes",
 		"--appendfsync", s.fsync,
 		"--daemonize", "no",
-		"--logfile", logFile,
+		"--logfile", s.logFile(),
 	)
-	args = append(args, s.args...)
+	return s.launch("redis-server", append(args, s.args...))
+}
 
-	// What the server says before its log is open (a bad option) goes to
-	// its stderr: into the same file.
-	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// logFile is where the process logs, in its directory.
+func (s *Server) logFile() string { return filepath.Join(s.dir, "redis.log") }
+
+// launch runs redis-server from PATH with args, its early output (a bad
+// option, before its log is open) appended to its log, and waits (at most
+// 10s) until the process answering on s's socket or port is this one.
+// what names it in errors.
+func (s *Server) launch(what string, args []string) error {
+	bin, err := exec.LookPath("redis-server")
 	if err != nil {
-		return fmt.Errorf("redis log: %w", err)
+		return errors.New("redis-server not found on PATH: run `make deps`, or apt-get install -y redis-server")
+	}
+	var logStart int64
+	if fi, err := os.Stat(s.logFile()); err == nil {
+		logStart = fi.Size()
+	}
+	out, err := os.OpenFile(s.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("%s log: %w", what, err)
 	}
 	defer out.Close() // the child has its own copy
 	s.mu.Lock()
@@ -170,7 +176,7 @@ func (s *Server) start() error {
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		s.mu.Unlock()
-		return fmt.Errorf("start redis-server: %w", err)
+		return fmt.Errorf("start %s: %w", what, err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -190,9 +196,9 @@ func (s *Server) start() error {
 			s.mu.Unlock()
 			log := s.logSince(logStart)
 			if strings.Contains(log, "Address already in use") {
-				return fmt.Errorf("redis-server on port %d: %w", s.port, errAddrInUse)
+				return fmt.Errorf("%s on port %d: %w", what, s.port, errAddrInUse)
 			}
-			return fmt.Errorf("redis-server exited early (%v); its log ends:\n%s", err, tail(log))
+			return fmt.Errorf("%s exited early (%v); its log ends:\n%s", what, err, tail(log))
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
@@ -201,7 +207,7 @@ func (s *Server) start() error {
 	if s.port != 0 {
 		where = s.Addr()
 	}
-	return fmt.Errorf("redis-server did not answer on %s within 10s; its log ends:\n%s", where, tail(s.logSince(logStart)))
+	return fmt.Errorf("%s did not answer on %s within 10s; its log ends:\n%s", what, where, tail(s.logSince(logStart)))
 }
 
 // isOurs reports whether the server answering on our socket or port is the

@@ -2,12 +2,10 @@ package redisproc
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,28 +30,15 @@ func StartSentinel(dir string, conf ...string) (*Sentinel, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sentinel dir: %w", err)
 	}
-	var last error
-	for range 20 {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
+	return onFreePort("the sentinel", func(port int) (*Sentinel, error) {
 		s := &Sentinel{Server: &Server{dir: dir, port: port}, conf: filepath.Join(dir, "sentinel.conf")}
 		// Written afresh for every port tried: a sentinel that lost the
 		// race for its port may have rewritten the file already.
 		if err := os.WriteFile(s.conf, []byte(strings.Join(conf, "\n")+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("sentinel config: %w", err)
 		}
-		err = s.start()
-		if err == nil {
-			return s, nil
-		}
-		if !errors.Is(err, errAddrInUse) {
-			return nil, err
-		}
-		last = err
-	}
-	return nil, fmt.Errorf("no free port for the sentinel after 20 tries: %w", last)
+		return s, s.start()
+	})
 }
 
 // Restart kills the sentinel and starts it again on the same port with
@@ -67,61 +52,14 @@ func (s *Sentinel) Restart() error {
 // start runs the sentinel process as Server.start runs a server, and
 // waits (at most 10s) until it answers INFO with its own process id.
 func (s *Sentinel) start() error {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return errors.New("redis-server not found on PATH: run `make deps`, or apt-get install -y redis-server")
-	}
-	logFile := filepath.Join(s.dir, "redis.log")
-	var logStart int64
-	if fi, err := os.Stat(logFile); err == nil {
-		logStart = fi.Size()
-	}
 	// The config file must come first: redis-server takes only its first
 	// argument as one.
-	args := []string{s.conf, "--sentinel",
+	return s.launch("sentinel", []string{s.conf, "--sentinel",
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--daemonize", "no",
-		"--logfile", logFile,
-	}
-	out, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return fmt.Errorf("sentinel log: %w", err)
-	}
-	defer out.Close() // the child has its own copy
-	s.mu.Lock()
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("start sentinel: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	s.cmd, s.done = cmd, done
-	s.mu.Unlock()
-
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if s.isOurs(cmd.Process.Pid) {
-			return nil
-		}
-		select {
-		case err := <-done:
-			done <- err // for stop
-			s.mu.Lock()
-			s.cmd = nil
-			s.mu.Unlock()
-			log := s.logSince(logStart)
-			if strings.Contains(log, "Address already in use") {
-				return fmt.Errorf("sentinel on port %d: %w", s.port, errAddrInUse)
-			}
-			return fmt.Errorf("sentinel exited early (%v); its log ends:\n%s", err, tail(log))
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	s.Kill()
-	return fmt.Errorf("sentinel did not answer on %s within 10s; its log ends:\n%s", s.Addr(), tail(s.logSince(logStart)))
+		"--logfile", s.logFile(),
+	})
 }
 
 // MasterAddr is the sentinel's answer to SENTINEL GET-MASTER-ADDR-BY-NAME:

@@ -25,23 +25,32 @@ func StartTCP(dir, fsync string, args ...string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("redis dir: %w", err)
 	}
+	return onFreePort("redis-server", func(port int) (*Server, error) {
+		s := &Server{dir: dir, port: port, fsync: fsync, args: args}
+		return s, s.start()
+	})
+}
+
+// onFreePort calls start with a free port (freePort) until it does not
+// fail for the port having been taken in between, at most 20 times.
+func onFreePort[S any](what string, start func(port int) (S, error)) (S, error) {
+	var zero S
 	var last error
 	for range 20 {
 		port, err := freePort()
 		if err != nil {
-			return nil, err
+			return zero, err
 		}
-		s := &Server{dir: dir, port: port, fsync: fsync, args: args}
-		err = s.start()
+		s, err := start(port)
 		if err == nil {
 			return s, nil
 		}
 		if !errors.Is(err, errAddrInUse) {
-			return nil, err
+			return zero, err
 		}
 		last = err
 	}
-	return nil, fmt.Errorf("no free port for redis-server after 20 tries: %w", last)
+	return zero, fmt.Errorf("no free port for %s after 20 tries: %w", what, last)
 }
 
 // freePort picks a random port p such that p and p+busOffset are both free

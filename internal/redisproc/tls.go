@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -45,12 +44,7 @@ func StartTLS(dir, fsync string, files TLSFiles, args ...string) (*TLSServer, er
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("redis dir: %w", err)
 	}
-	var last error
-	for range 20 {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
+	return onFreePort("redis-server", func(port int) (*TLSServer, error) {
 		s := &Server{
 			dir: dir, socket: filepath.Join(dir, "redis.sock"), fsync: fsync,
 			args: append([]string{
@@ -62,12 +56,7 @@ func StartTLS(dir, fsync string, files TLSFiles, args ...string) (*TLSServer, er
 				"--tls-auth-clients", "no",
 			}, args...),
 		}
-		err = s.start()
-		if errors.Is(err, errAddrInUse) {
-			last = err
-			continue
-		}
-		if err != nil {
+		if err := s.start(); err != nil {
 			return nil, err
 		}
 		ts := &TLSServer{Server: s, tlsPort: port, ca: files.CA}
@@ -76,8 +65,7 @@ func StartTLS(dir, fsync string, files TLSFiles, args ...string) (*TLSServer, er
 			return nil, fmt.Errorf("redis-server answers on its socket but not over TLS on %s: %w", ts.Addr(), err)
 		}
 		return ts, nil
-	}
-	return nil, fmt.Errorf("no free port for redis-server after 20 tries: %w", last)
+	})
 }
 
 // URL is the server's TLS address as a go-redis URL, rediss://127.0.0.1:PORT.
