@@ -54,9 +54,10 @@ func runHeldDrain(ctx context.Context, o options, store string, drainToo bool) (
 		return nil, err
 	}
 	drain.Wait, drain.Drained = waitAll(ctx, r.sinks, held.Load.AcceptedSeq, o.Drain, o.DrainIdle)
-	drain.CPU = cpu.stop(held.Load.AcceptedEvents)
+	drain.Deliveries = distinct(r.sinks) - before
+	drain.CPU = cpu.stop(int(drain.Deliveries)) // per delivery made, should the drain not finish
 	stopGateway(gw, drain)
-	if drain.Deliveries = distinct(r.sinks) - before; drain.Deliveries > 0 {
+	if drain.Deliveries > 0 {
 		drain.DeliverySpan = lastReceipt(r.sinks).Sub(start)
 	}
 	drain.Sinks = counts(r.sinks, held.Load.AcceptedSeq)
