@@ -38,11 +38,34 @@ func Do(network, addr string, args ...string) (string, error) {
 // on the client's earlier ones: WAIT counts the replicas that acknowledged
 // this connection's writes.
 func Pipeline(network, addr string, cmds ...[]string) ([]string, error) {
+	replies := make([]string, 0, len(cmds))
+	err := roundTrip(network, addr, cmds, func(r *bufio.Reader) error {
+		for range cmds {
+			reply, err := readReply(r)
+			if err != nil {
+				return err
+			}
+			replies = append(replies, reply)
+		}
+		return nil
+	})
+	return replies, err
+}
+
+// roundTrip sends cmds on a connection of its own, bounded to two seconds,
+// and lets read take the replies.
+func roundTrip(network, addr string, cmds [][]string, read func(*bufio.Reader) error) error {
 	c, err := net.DialTimeout(network, addr, time.Second)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer c.Close()
+	return exchange(c, cmds, read)
+}
+
+// exchange writes cmds to c, as RESP arrays of bulk strings in one write,
+// and lets read take the replies, within two seconds.
+func exchange(c net.Conn, cmds [][]string, read func(*bufio.Reader) error) error {
 	c.SetDeadline(time.Now().Add(2 * time.Second))
 	var b strings.Builder
 	for _, args := range cmds {
@@ -52,18 +75,9 @@ func Pipeline(network, addr string, cmds ...[]string) ([]string, error) {
 		}
 	}
 	if _, err := io.WriteString(c, b.String()); err != nil {
-		return nil, err
+		return err
 	}
-	r := bufio.NewReader(c)
-	replies := make([]string, 0, len(cmds))
-	for range cmds {
-		reply, err := readReply(r)
-		if err != nil {
-			return replies, err
-		}
-		replies = append(replies, reply)
-	}
-	return replies, nil
+	return read(bufio.NewReader(c))
 }
 
 func readReply(r *bufio.Reader) (string, error) {

@@ -3,13 +3,11 @@ package redisproc
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Sentinel is a redis-server running as a Redis Sentinel on a free
@@ -131,21 +129,11 @@ func fieldMap(v []any) (map[string]string, error) {
 // a connection of its own bounded to two seconds as Do's is, and returns
 // it: nested arrays as []any, everything else as Do returns it.
 func doArray(network, addr string, args ...string) ([]any, error) {
-	c, err := net.DialTimeout(network, addr, time.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		return nil, err
-	}
-	v, err := readValue(bufio.NewReader(c))
+	var v any
+	err := roundTrip(network, addr, [][]string{args}, func(r *bufio.Reader) (err error) {
+		v, err = readValue(r)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

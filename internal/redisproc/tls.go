@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -95,11 +94,11 @@ func (s *TLSServer) PingTLS() error {
 		return err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := io.WriteString(c, "*1\r\n$4\r\nPING\r\n"); err != nil {
+	var reply string
+	err = exchange(c, [][]string{{"PING"}}, func(r *bufio.Reader) (err error) {
+		reply, err = readReply(r)
 		return err
-	}
-	reply, err := readReply(bufio.NewReader(c))
+	})
 	if err != nil {
 		return err
 	}
