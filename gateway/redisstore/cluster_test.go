@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
-	"github.com/hookgate/hookgate/gateway/storetest"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
@@ -29,15 +28,7 @@ func clusterConfig(c *testredis.Cluster, prefix string) *gateway.RedisConfig {
 // partitioning puts them.
 func TestClusterConformance(t *testing.T) {
 	c := testredis.StartCluster(t)
-	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T, cfg gateway.StoreConfig) gateway.Store {
-		cfg.Redis = clusterConfig(c, fmt.Sprintf("c%d", n.Add(1)))
-		s, err := OpenCallerClock(cfg)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	runConformance(t, func(prefix string) *gateway.RedisConfig { return clusterConfig(c, prefix) })
 }
 
 // TestClusterFailover: events are Put while the master holding the most

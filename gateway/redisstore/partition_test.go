@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate/gateway"
-	"github.com/hookgate/hookgate/gateway/storetest"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
@@ -21,14 +19,8 @@ import (
 // cluster, where TestClusterConformance runs the suite with the default.
 func TestPartitionedConformance(t *testing.T) {
 	srv := testredis.Start(t)
-	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T, cfg gateway.StoreConfig) gateway.Store {
-		cfg.Redis = &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: fmt.Sprintf("pt%d", n.Add(1)), Partitions: 4}
-		s, err := open(cfg, CallerClock())
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
+	runConformance(t, func(prefix string) *gateway.RedisConfig {
+		return &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: prefix, Partitions: 4}
 	})
 }
 

@@ -16,9 +16,18 @@ import (
 // them rather than by Redis's TIME (TestServerClock covers that).
 func TestStoreConformance(t *testing.T) {
 	srv := testredis.Start(t)
+	runConformance(t, func(prefix string) *gateway.RedisConfig {
+		return &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: prefix}
+	})
+}
+
+// runConformance runs the shared Store suite on stores configured by
+// config, each subtest isolated by a key prefix of its own, with the
+// suite's clock (CallerClock).
+func runConformance(t *testing.T, config func(prefix string) *gateway.RedisConfig) {
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T, cfg gateway.StoreConfig) gateway.Store {
-		cfg.Redis = &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: fmt.Sprintf("t%d", n.Add(1))}
+		cfg.Redis = config(fmt.Sprintf("t%d", n.Add(1)))
 		s, err := open(cfg, CallerClock())
 		if err != nil {
 			t.Fatalf("Open: %v", err)

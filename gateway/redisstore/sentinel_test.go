@@ -3,13 +3,10 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
-	"github.com/hookgate/hookgate/gateway/storetest"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
@@ -112,15 +109,7 @@ func TestSentinelStore(t *testing.T) {
 // by its own key prefix.
 func TestSentinelConformance(t *testing.T) {
 	sen := testredis.StartSentinel(t)
-	var n atomic.Int64
-	storetest.Run(t, func(t *testing.T, cfg gateway.StoreConfig) gateway.Store {
-		cfg.Redis = sentinelConfig(sen, fmt.Sprintf("s%d", n.Add(1)))
-		s, err := OpenCallerClock(cfg)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	runConformance(t, func(prefix string) *gateway.RedisConfig { return sentinelConfig(sen, prefix) })
 }
 
 // TestSentinelFailover: events are Put while the master fails over to its
