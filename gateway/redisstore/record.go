@@ -116,12 +116,16 @@ func (s *Store) flushRecords(batch []*recordCall) {
 		return
 	}
 	for i, c := range live {
-		answerRecord(c, oks[i:], err)
+		if err != nil {
+			answerRecord(c, nil, err) // oks is nil: nothing was read back
+			continue
+		}
+		answerRecord(c, oks[i:], nil)
 	}
 }
 
 // answerRecord tells c its outcome: oks[0] is its script result when err
-// is nil.
+// is nil (oks is not read otherwise).
 func answerRecord(c *recordCall, oks []int64, err error) {
 	switch {
 	case err != nil:

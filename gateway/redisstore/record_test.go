@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/internal/testredis"
 )
 
 // batchRecord runs calls through one flushRecords, as the writer does with
@@ -153,6 +154,35 @@ func TestEventLongHistory(t *testing.T) {
 	for i, a := range h {
 		if a.N != i+1 {
 			t.Fatalf("history[%d].N = %d, want %d", i, a.N, i+1)
+		}
+	}
+}
+
+// TestRecordBatchStoreDown: a batch of Records sent while Redis is gone
+// (a reset connection, a restart) fails each call with ErrUnavailable:
+// the writer must answer every call and go on, never crash.
+func TestRecordBatchStoreDown(t *testing.T) {
+	srv := testredis.Start(t)
+	s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "recdown"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_1"), testEvent("evt_2")}); err != nil {
+		t.Fatal(err)
+	}
+	now := testEvent("").ReceivedAt.Add(time.Second)
+	claims, err := s.Claim(ctx, "sub-a", now, 10, time.Minute)
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("Claim = %d claims, %v; want 2", len(claims), err)
+	}
+	srv.Stop()
+	errs := batchRecord(s, claims, gateway.Outcome{Status: gateway.StatusDelivered,
+		Attempt: gateway.Attempt{At: now, StatusCode: 200}})
+	for i, err := range errs {
+		if !errors.Is(err, gateway.ErrUnavailable) {
+			t.Errorf("record %d with Redis down: got %v, want ErrUnavailable", i, err)
 		}
 	}
 }
