@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookgate/hookgate/gateway"
 )
 
 // scrapeTimeout bounds the store reads of one scrape (ping, health, stats
@@ -32,6 +34,7 @@ var (
 	descStoreUp  = desc("hookgate_store_up", "1 while the store answers.")
 	descWarnings = desc("hookgate_store_warnings", "Settings under which the store may lose or evict accepted events; the admin status names them.")
 	descOrphans  = desc("hookgate_store_orphans_total", "Queue entries found without their event since the store was opened, dropped.")
+	descPanics   = desc("hookgate_panics_total", "Panics recovered in this process, by component (http, a store's writers, dispatchers, sweeper, backfill, reload): each failed only the work in hand, as unavailable.", "component")
 
 	descRemoved     = desc("hookgate_subscriber_removed", "1 for a subscriber no longer in the config whose deliveries are still in the store, 0 for a configured one.", "subscriber")
 	descPending     = desc("hookgate_subscriber_pending", "Deliveries waiting or retrying (retrying included), in the store shared by all gateways; removed subscribers' included.", "subscriber")
@@ -67,7 +70,7 @@ type scrapeCollector struct{ d Deps }
 func (s *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo, descPendingBytes, descPendingLimit, descOverload, descRegTests,
-		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans,
+		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans, descPanics,
 		descRemoved, descPending, descRetrying, descOldestAge, descDead, descDelivered,
 		descLastSuccess, descPaused, descBreaker, descInFlight, descBackfilled,
 	} {
@@ -98,6 +101,10 @@ func (s *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descOverload, float64(d.pending.Refused()))
 	for source, n := range d.Ingester.Counts() {
 		counter(descRegTests, float64(n.Tests), source)
+	}
+
+	for _, p := range gateway.Panics() {
+		counter(descPanics, float64(p.Count), p.Component)
 	}
 
 	if r := d.Reloader; r != nil {

@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/hookgate/hookgate/gateway"
 )
 
 // errPanic is what a recovered panic becomes: unexpected, so statusOf
@@ -19,6 +21,7 @@ func recovery(log *slog.Logger) fiber.Handler {
 	return func(c *fiber.Ctx) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
+				gateway.CountPanic("http")
 				log.Error("handler panicked", "method", c.Method(), "route", c.Route().Path,
 					"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 				err = errPanic

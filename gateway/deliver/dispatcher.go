@@ -139,6 +139,14 @@ func (d *dispatcher) run(ctx context.Context) {
 	}
 }
 
+// runContained runs the loop until ctx ends (true) or a panic ends it
+// (false; gateway.Contain has logged and counted it).
+func (d *dispatcher) runContained(ctx context.Context) (ended bool) {
+	defer gateway.Contain("deliver.dispatcher", nil)
+	d.run(ctx)
+	return true
+}
+
 // claim leases up to slots due deliveries, within the subscriber's
 // rate_limit when it has one, so that a delivery waiting for a token
 // spends no attempt: through the store, which keeps the bucket every

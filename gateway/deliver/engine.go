@@ -161,7 +161,20 @@ func (e *Engine) startLocked(d *dispatcher) {
 	e.loops.Add(1)
 	go func() {
 		defer e.loops.Done()
-		d.run(ctx)
+		pause := e.opts.PollInterval
+		for !d.runContained(ctx) {
+			// A panic ended the loop (logged and counted): the claims it
+			// held come due again when their leases end. Start again after
+			// a pause that grows, so that a panic that repeats does not spin.
+			t := time.NewTimer(pause)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			pause = min(pause*2, maxErrorWait)
+		}
 	}()
 }
 

@@ -27,6 +27,10 @@ const (
 // send makes one attempt at a claimed delivery and records it, or hands
 // the claim back when the breaker or a shutdown prevents the attempt.
 func (d *dispatcher) send(st *subState, c gateway.Claim) {
+	// A panic is logged and counted, and the claim is left to its lease:
+	// it comes due again when the lease ends (a release would make a
+	// panic that repeats on this delivery spin).
+	defer gateway.Contain("deliver.send", nil)
 	e := d.e
 	// The request slot (max_in_flight) is held while the request is under
 	// way; then the attempt moves to the unrecorded count until the store

@@ -108,8 +108,22 @@ func (s *Store) writeLoop() {
 				break gather
 			}
 		}
-		s.flush(batch)
+		s.flushContained(batch)
 	}
+}
+
+// flushContained flushes the batch; a panic on the way fails every call
+// of it not yet answered, as unavailable, and the writer goes on.
+func (s *Store) flushContained(batch []*putCall) {
+	defer gateway.Contain("redisstore.put", func(err error) {
+		for _, c := range batch {
+			select {
+			case c.done <- err:
+			default: // answered before the panic
+			}
+		}
+	})
+	s.flush(batch)
 }
 
 func bodyBytes(evs []gateway.NewEvent) int {

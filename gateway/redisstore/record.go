@@ -85,8 +85,23 @@ func (s *Store) recordLoop() {
 				break gather
 			}
 		}
-		s.flushRecords(batch)
+		s.flushRecordsContained(batch)
 	}
+}
+
+// flushRecordsContained flushes the batch; a panic on the way fails every
+// call of it not yet answered, as unavailable (the lease then runs out and
+// the delivery is tried again), and the writer goes on.
+func (s *Store) flushRecordsContained(batch []*recordCall) {
+	defer gateway.Contain("redisstore.record", func(err error) {
+		for _, c := range batch {
+			select {
+			case c.done <- err:
+			default: // answered before the panic
+			}
+		}
+	})
+	s.flushRecords(batch)
 }
 
 // flushRecords writes a batch and answers each call, skipping calls whose

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
 )
 
 // Replica acknowledgement. Redis replicates asynchronously: a master that
@@ -175,6 +177,7 @@ func (s *Store) runDurable(ctx context.Context, script *redis.Script, jobs []par
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer gateway.Contain("redisstore.put", func(err error) { errs[g] = err })
 			errs[g] = s.runOnNode(ctx, node, script, jobs, groups[g], cmds)
 		}()
 	}

@@ -121,7 +121,7 @@ func (b *backfiller) loop() {
 		case <-b.kick:
 		}
 		for {
-			err := b.mark()
+			err := b.markContained()
 			if err == nil || b.ctx.Err() != nil {
 				break
 			}
@@ -131,6 +131,13 @@ func (b *backfiller) loop() {
 			}
 		}
 	}
+}
+
+// markContained is mark, with a panic failing the mark (logged and
+// counted), which the loop then retries.
+func (b *backfiller) markContained() (err error) {
+	defer gateway.Contain("backfill", func(e error) { err = e })
+	return b.mark()
 }
 
 // mark registers the configured subscribers and starts each pending
@@ -178,6 +185,9 @@ func (b *backfiller) mark() error {
 // subscriber leaves the config or the process stops.
 func (b *backfiller) run(name string, w gateway.TimeWindow, run *backfillRun) {
 	defer b.wg.Done()
+	// A panic leaves the backfill pending in the store (logged and
+	// counted); the next mark (a reload, a restart) starts it again.
+	defer gateway.Contain("backfill", nil)
 	defer func() {
 		b.mu.Lock()
 		run.running = false

@@ -79,6 +79,14 @@ func (r *reloader) Reload() error {
 // waited for rather than counted as a failed reload. Requests (SIGHUP, the
 // API) always load. tried is false when it left the file alone.
 func (r *reloader) reload(trigger string, ifChanged bool) (tried bool, err error) {
+	// A panic (in parsing, say) fails this reload and keeps the config in
+	// force, as any refused file does.
+	defer gateway.Contain("reload", func(e error) { tried, err = true, e })
+	return r.load(trigger, ifChanged)
+}
+
+// load is reload, unguarded.
+func (r *reloader) load(trigger string, ifChanged bool) (tried bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	data, err := os.ReadFile(r.path)

@@ -30,10 +30,7 @@ func startSweeper(store gateway.Store, log *slog.Logger, every time.Duration) *s
 		defer t.Stop()
 		var h healthWatch
 		for {
-			if err := store.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				log.Warn("retention sweep", "error", err)
-			}
-			h.check(ctx, store, log)
+			sweepOnce(ctx, store, log, &h)
 			select {
 			case <-ctx.Done():
 				return
@@ -42,6 +39,16 @@ func startSweeper(store gateway.Store, log *slog.Logger, every time.Duration) *s
 		}
 	}()
 	return s
+}
+
+// sweepOnce enforces retention and checks the store's health once; a panic
+// is logged and counted, and the next tick tries again.
+func sweepOnce(ctx context.Context, store gateway.Store, log *slog.Logger, h *healthWatch) {
+	defer gateway.Contain("sweeper", nil)
+	if err := store.Sweep(ctx, time.Now()); err != nil && ctx.Err() == nil {
+		log.Warn("retention sweep", "error", err)
+	}
+	h.check(ctx, store, log)
 }
 
 // stop ends the sweeper and waits for a sweep in progress, so that the
