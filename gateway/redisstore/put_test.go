@@ -74,3 +74,39 @@ func TestFlushIsolatesFailure(t *testing.T) {
 		t.Errorf("Claim after the batch = %d claims, %v; want the 2 good events", len(cs), err)
 	}
 }
+
+// TestPutFailedWriteNotDuplicate: a Put that Redis refuses half way (here
+// a foreign key of the wrong type where a queue belongs) must leave no
+// event behind that a retry would take for a duplicate: once the fault is
+// gone, the retried Put stores the event and every subscriber can claim
+// its delivery.
+func TestPutFailedWriteNotDuplicate(t *testing.T) {
+	s := openTest(t, "partial")
+	ctx := context.Background()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bad := s.pkey(0, "q", "sub-b")
+	if err := s.rdb.Set(ctx, bad, "not a zset", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ev := testEvent("evt_partial")
+	ev.Subscribers = []string{"sub-a", "sub-b"}
+	if _, err := s.Put(ctx, []gateway.NewEvent{ev}); err == nil {
+		t.Fatal("Put with a foreign key in the way succeeded; want an error")
+	}
+	if err := s.rdb.Del(ctx, bad).Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Put(ctx, []gateway.NewEvent{ev})
+	if err != nil || res[0].Duplicate {
+		t.Fatalf("retried Put = %+v, %v; want stored, not a duplicate", res, err)
+	}
+	now := ev.ReceivedAt.Add(time.Second)
+	for _, sub := range ev.Subscribers {
+		cs, err := s.Claim(ctx, sub, now, 10, time.Minute)
+		if err != nil || len(cs) != 1 {
+			t.Errorf("Claim(%s) = %d claims, %v; want the event's delivery", sub, len(cs), err)
+		}
+	}
+}

@@ -107,8 +107,10 @@ func (s *Store) flushRecordsContained(batch []*recordCall) {
 // flushRecords writes a batch and answers each call, skipping calls whose
 // caller gave up. If Redis refuses the batch with an error reply (not a
 // lost connection), each call is retried alone so that only the faulty
-// one fails; the script reads before it writes, so a refused batch wrote
-// nothing.
+// one fails. A batch refused on a read wrote nothing; one refused on a
+// write may have recorded some attempts (record.lua), whose retries then
+// answer ErrLeaseLost, and whose deliveries come due again when their
+// leases end.
 func (s *Store) flushRecords(batch []*recordCall) {
 	live := batch[:0]
 	for _, c := range batch {

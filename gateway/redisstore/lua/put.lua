@@ -16,6 +16,20 @@
 -- and queue entries are gathered per key (zset) and added with one ZADD
 -- per key at the end, so a batch of many events costs few calls. The
 -- batch's subscribers are added to the r:sub registry in one SADD.
+--
+-- The event hashes go last, after the queue entries: a hash holds the
+-- dedupe deadline, and a script that errors half way keeps what it wrote.
+-- Were a hash written before a queue write that fails (a foreign key of
+-- the wrong type, an error of this script), the caller's 503 would be
+-- followed by the provider's retry answered as a duplicate, and the
+-- delivery would never be queued. This way a failed write leaves at most
+-- queue entries without their event, which Claim drops and counts, and
+-- the retry stores the event afresh. The hashes themselves cannot fail on
+-- type: the reads above touched each of them. An event with an ordered
+-- delivery is the exception: the line of its subject reads and flags the
+-- heads' hashes as the batch goes (placeInLine), so its hash is written at
+-- once, and only its dedupe deadline at the end, at the cost of one more
+-- HSET.
 local win, mode = tonumber(ARGV[1]), ARGV[2]
 local regs = {}
 
@@ -38,6 +52,7 @@ local lead = 0
 if mode == 's' and newest then lead = math.max(0, newest - serverMS()) end
 
 local out = {}
+local hashes, dupInc = {}, {}
 i = 3
 while i <= #ARGV do
   local id, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
@@ -56,7 +71,7 @@ while i <= #ARGV do
   local meta = ev(id)
   local ddl = ddls[id]
   if ddl and recvN < tonumber(ddl) then
-    redis.call('HINCRBY', meta, 'dups', 1)
+    dupInc[#dupInc + 1] = meta
     out[#out + 1] = 1
   else
     -- Past the window the event is stored afresh, replacing the old one.
@@ -69,11 +84,13 @@ while i <= #ARGV do
     -- token (tok) none, created (cr) and next attempt (nx) the receipt
     -- time; dups 0. Readers fill them in.
     local f = {'src', src, 'type', typ, 'subj', subj, 'recv', recv,
-      'subs', table.concat(subs, ','), 'ddl', newDdl, 'body', body, 'n:pending', ns}
+      'subs', table.concat(subs, ','), 'body', body, 'n:pending', ns}
+    local inLine = false
     for _, sub in ipairs(subs) do
       f[#f + 1] = df(sub, 'st'); f[#f + 1] = 'pending'
       local queueAt = dueAt
       if ordered[sub] then
+        inLine = true
         f[#f + 1] = df(sub, 'ord'); f[#f + 1] = 1
         if not placeInLine(id, sub, subj, recv, dueAt) then
           f[#f + 1] = df(sub, 'wt'); f[#f + 1] = 1
@@ -83,7 +100,13 @@ while i <= #ARGV do
       zset(due(sub), id, queueAt)
       regs[sub] = true
     end
-    redis.call('HSET', meta, unpack(f))
+    if inLine then
+      redis.call('HSET', meta, unpack(f))
+      hashes[#hashes + 1] = {meta, {'ddl', newDdl}}
+    else
+      f[#f + 1] = 'ddl'; f[#f + 1] = newDdl
+      hashes[#hashes + 1] = {meta, f}
+    end
     zset(P .. ':i:all', id, recv)
     ddls[id] = newDdl
     out[#out + 1] = 0
@@ -94,4 +117,8 @@ zflush()
 local list = {}
 for name in pairs(regs) do list[#list + 1] = name end
 if #list > 0 then redis.call('SADD', P .. ':r:sub', unpack(list)) end
+for _, h in ipairs(hashes) do redis.call('HSET', h[1], unpack(h[2])) end
+-- After the hashes: a duplicate within the batch counts on its first
+-- copy's hash.
+for _, meta in ipairs(dupInc) do redis.call('HINCRBY', meta, 'dups', 1) end
 return out

@@ -4,9 +4,15 @@
 -- if its lease is lost (nothing recorded), else 1.
 --
 -- All reads come first, failing before any write (as in put.lua), so a
--- batch Redis refuses leaves nothing half written. An event recorded twice
--- in one batch (deliveries to two subscribers) is read once and its
--- cached fields are updated as the batch goes.
+-- batch refused on a read wrote nothing. A write can still fail (a foreign
+-- key of the wrong type where a queue or stats key belongs): the event
+-- hashes are written before the queues, so what such a failure leaves is
+-- an attempt recorded whose queue entry still holds its lease. The
+-- delivery then comes due again when the lease ends and is sent once more
+-- (at least once); the reverse order could leave a delivery out of its
+-- queue with its hash still pending, never to be claimed. An event
+-- recorded twice in one batch (deliveries to two subscribers) is read once
+-- and its cached fields are updated as the batch goes.
 local N = 10
 local evs, dvs = {}, {}
 local i = 1
