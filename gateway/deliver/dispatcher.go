@@ -10,9 +10,6 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// maxErrorWait caps the wait between claims while the store fails.
-const maxErrorWait = 5 * time.Second
-
 // Values of dispatcher.told.
 const (
 	toldNone int32 = iota
@@ -59,6 +56,9 @@ type dispatcher struct {
 	// bucket is the rate_limit bucket when the store keeps none
 	// (gateway.RateLimiter): one process per store, so it is exact.
 	bucket gateway.TokenBucket
+	// fault paces claims, paused-flag reads and their log lines while
+	// the store fails.
+	fault storeFault
 }
 
 func newDispatcher(e *Engine, name string, cfg *gateway.SubscriberConfig) *dispatcher {
@@ -88,7 +88,6 @@ func (d *dispatcher) update(cfg *gateway.SubscriberConfig) {
 func (d *dispatcher) run(ctx context.Context) {
 	e := d.e
 	poll := e.opts.PollInterval
-	errWait := poll
 	for ctx.Err() == nil {
 		st := d.state.Load()
 		if d.isPaused(ctx) {
@@ -119,12 +118,10 @@ func (d *dispatcher) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			e.log.Error("claim failed", "subscriber", d.name, "err", err)
-			d.wait(ctx, errWait, false)
-			errWait = min(errWait*2, maxErrorWait)
+			d.wait(ctx, d.fault.failed(e.log, d.name, "claim", err, time.Now(), poll), false)
 			continue
 		}
-		errWait = poll
+		d.fault.ok(e.log, d.name, time.Now())
 		for _, c := range claims {
 			d.inflight.Add(1)
 			e.sends.Add(1)
@@ -206,11 +203,17 @@ func (d *dispatcher) isPaused(ctx context.Context) bool {
 	d.pausedRead = now
 	p, err := d.e.store.Paused(ctx, d.name)
 	if err != nil {
+		// The next read waits as a claim would: a paused subscriber must
+		// not poll a store that is down at full rate.
+		wait := d.e.opts.PollInterval
 		if ctx.Err() == nil {
-			d.e.log.Error("read paused flag", "subscriber", d.name, "err", err)
+			wait = d.fault.failed(d.e.log, d.name, "read paused flag", err, now, wait)
 		}
-		d.pausedUntil = now.Add(d.e.opts.PollInterval)
+		d.pausedUntil = now.Add(wait)
 		return d.paused
+	}
+	if p {
+		d.fault.ok(d.e.log, d.name, now) // claims, which end a run of failures, are held
 	}
 	d.paused, d.pausedUntil = p, now.Add(d.e.opts.PausedFor)
 	return p
