@@ -29,7 +29,7 @@ func (s *Store) Redeliver(ctx context.Context, eventID, subscriber string, now t
 	}
 	n, err := redeliverScript.Run(ctx, s.rdb, []string{s.bases[p]}, eventID, subscriber, ms(now), s.clock()).Int()
 	if err != nil {
-		return 0, unavailable("redeliver "+eventID, err)
+		return 0, s.unavailable("redeliver "+eventID, err)
 	}
 	switch n {
 	case -1:
@@ -58,7 +58,7 @@ func (s *Store) findEvent(ctx context.Context, id string) (int, error) {
 		return nil
 	})
 	if err != nil {
-		return -1, unavailable("find event "+id, err)
+		return -1, s.unavailable("find event "+id, err)
 	}
 	for p, c := range cmds {
 		if c.Val() == 1 {
@@ -79,7 +79,7 @@ func (s *Store) RedeliverDead(ctx context.Context, subscriber string, now time.T
 		for {
 			r, err := redeliverDeadScript.Run(ctx, s.rdb, []string{s.bases[p]}, subscriber, ms(now), sweepBatch, s.clock()).Int64Slice()
 			if err != nil {
-				return total, unavailable("redeliver dead "+subscriber, err)
+				return total, s.unavailable("redeliver dead "+subscriber, err)
 			}
 			if len(r) != 2 {
 				return total, fmt.Errorf("redeliver dead %s: unexpected script reply", subscriber)
@@ -109,7 +109,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 		}
 		subs, err := s.rdb.SMembers(ctx, s.pkey(p, "r", "sub")).Result()
 		if err != nil {
-			return unavailable("sweep", err)
+			return s.unavailable("sweep", err)
 		}
 		for _, sub := range subs {
 			for _, set := range []string{"q", "x"} {
@@ -131,7 +131,7 @@ func (s *Store) sweepLoop(ctx context.Context, p int, sc *redis.Script, args ...
 	for {
 		res, err := sc.Run(ctx, s.rdb, []string{s.bases[p]}, append(args, kept)...).Int64Slice()
 		if err != nil {
-			return unavailable("sweep", err)
+			return s.unavailable("sweep", err)
 		}
 		if len(res) != 2 {
 			return fmt.Errorf("sweep: script answered %v, want {examined, kept}", res)

@@ -49,7 +49,7 @@ func (s *Store) claimParts(ctx context.Context, subscriber string, now time.Time
 	limit gateway.RateLimit) ([]gateway.Claim, time.Duration, error) {
 	peeks := s.runParts(ctx, peekScript, s.allParts(subscriber, ms(now), want, s.clock()))
 	if err := firstErr(peeks); err != nil {
-		return nil, 0, unavailable("claim "+subscriber, err)
+		return nil, 0, s.unavailable("claim "+subscriber, err)
 	}
 	type due struct {
 		score int64
@@ -125,7 +125,7 @@ func (s *Store) claimParts(ctx context.Context, subscriber string, now time.Time
 func (s *Store) claimReply(subscriber string, cmd *redis.Cmd) ([]gateway.Claim, time.Duration, error) {
 	reply, err := cmd.Slice()
 	if err != nil {
-		return nil, 0, unavailable("claim "+subscriber, err)
+		return nil, 0, s.unavailable("claim "+subscriber, err)
 	}
 	if len(reply) < 2 {
 		return nil, 0, fmt.Errorf("claim %s: short script reply", subscriber)
@@ -179,7 +179,7 @@ func (s *Store) Release(ctx context.Context, c gateway.Claim, at time.Time) erro
 	ok2, err := releaseScript.Run(ctx, s.rdb, []string{s.bases[p]},
 		c.EventID, c.Subscriber, c.Token, ms(at)).Int64()
 	if err != nil {
-		return unavailable(fmt.Sprintf("release %s/%s", c.EventID, c.Subscriber), err)
+		return s.unavailable(fmt.Sprintf("release %s/%s", c.EventID, c.Subscriber), err)
 	}
 	if ok2 == 0 {
 		return fmt.Errorf("release %s/%s: %w", c.EventID, c.Subscriber, gateway.ErrLeaseLost)

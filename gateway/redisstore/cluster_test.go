@@ -256,3 +256,70 @@ func busiestMaster(t *testing.T, c *testredis.Cluster) string {
 	}
 	return best
 }
+
+// TestClusterFailoverDeliveryPaths: a gateway that only delivers (it
+// makes no Put, which reloads the slot map on its own failures) must find
+// the new master soon after a failover on every path: claims, pause flag
+// reads and admin reads. Its client would otherwise go on dialing the dead
+// master until its periodic reload, a minute away, holding every
+// acknowledged event back.
+func TestClusterFailoverDeliveryPaths(t *testing.T) {
+	c := testredis.StartCluster(t)
+	cfg := gateway.StoreConfig{Redis: clusterConfig(c, "fodp")}
+	ingest, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ingest.Close()
+	deliver, err := open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer deliver.Close()
+	ctx := context.Background()
+	now := time.Now()
+	var evs []gateway.NewEvent
+	for i := range 200 {
+		e := testEvent(fmt.Sprintf("evt_%d", i))
+		e.Envelope.Subject = fmt.Sprintf("product/%d", i) // spread over the partitions
+		e.ReceivedAt = now
+		evs = append(evs, e)
+	}
+	if _, err := ingest.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]func() error{
+		"claim": func() error {
+			_, err := deliver.Claim(ctx, "sub-a", time.Now(), 1, time.Minute)
+			return err
+		},
+		"paused": func() error { _, err := deliver.Paused(ctx, "sub-a"); return err },
+		"stats":  func() error { _, err := deliver.Stats(ctx, "sub-a"); return err },
+	}
+	for name, call := range paths {
+		if err := call(); err != nil {
+			t.Fatalf("%s before the failover: %v", name, err)
+		}
+	}
+	victim := busiestMaster(t, c)
+	c.KillMaster(victim)
+	// The paths fail while the master is gone, as a dispatcher's would.
+	for name, call := range paths {
+		if err := call(); err == nil {
+			t.Logf("%s answered with the master just killed (served by the others)", name)
+		}
+	}
+	c.WaitOK()
+	ok := time.Now()
+	for name, call := range paths {
+		var err error
+		for err = call(); err != nil; err = call() {
+			// A generous bound: the client's own reload takes a minute.
+			if time.Since(ok) > 20*time.Second {
+				t.Fatalf("%s still failing %v after the cluster is ok: %v", name, time.Since(ok).Round(time.Millisecond), err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Logf("%s answers %v after the cluster is ok", name, time.Since(ok).Round(time.Millisecond))
+	}
+}

@@ -31,13 +31,13 @@ func (s *Store) Health(ctx context.Context) (gateway.StoreHealth, error) {
 	}
 	nodes, _, err := s.masters(ctx, s.allParts())
 	if err != nil {
-		return h, unavailable("health", err)
+		return h, s.unavailable("health", err)
 	}
 	seen := map[string]bool{}
 	for _, node := range nodes {
 		ws, err := nodeWarnings(ctx, node)
 		if err != nil {
-			return h, unavailable("health", err)
+			return h, s.unavailable("health", err)
 		}
 		for _, w := range ws {
 			if !seen[w] {

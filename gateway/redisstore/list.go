@@ -61,7 +61,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 	cmds := s.runParts(ctx, listScript, s.allParts(score, after, limit, budget,
 		f.Source, f.Type, f.Subscriber, string(f.Status), f.Subject))
 	if err := firstErr(cmds); err != nil {
-		return page, unavailable("list", err)
+		return page, s.unavailable("list", err)
 	}
 	var rows []listRow
 	var frontier *listRow // the newest point some partition was read down to

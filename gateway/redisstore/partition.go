@@ -56,7 +56,7 @@ func (s *Store) layout(ctx context.Context) error {
 		// A store written before partitions has a schema marker and no
 		// count: it is one partition.
 		if n, err := s.rdb.Exists(ctx, s.key("schema")).Result(); err != nil {
-			return unavailable("read partitions", err)
+			return s.unavailable("read partitions", err)
 		} else if n == 1 {
 			want = 1
 		} else if want == 0 {
@@ -66,12 +66,12 @@ func (s *Store) layout(ctx context.Context) error {
 			}
 		}
 		if _, err := s.rdb.SetNX(ctx, key, want, 0).Result(); err != nil {
-			return unavailable("record partitions", err)
+			return s.unavailable("record partitions", err)
 		}
 		v, err = s.rdb.Get(ctx, key).Result()
 	}
 	if err != nil {
-		return unavailable("read partitions", err)
+		return s.unavailable("read partitions", err)
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 || n > MaxPartitions {

@@ -15,7 +15,7 @@ func (s *Store) Subscribers(ctx context.Context) ([]string, error) {
 	}
 	cmds := s.runParts(ctx, subscribersScript, s.allParts())
 	if err := firstErr(cmds); err != nil {
-		return nil, unavailable("subscribers", err)
+		return nil, s.unavailable("subscribers", err)
 	}
 	seen := map[string]bool{}
 	names := []string{}
@@ -48,7 +48,7 @@ func (s *Store) Purge(ctx context.Context, subscriber string) (int, error) {
 		for {
 			r, err := purgeScript.Run(ctx, s.rdb, []string{s.bases[p]}, subscriber, sweepBatch).Int64Slice()
 			if err != nil {
-				return total, unavailable("purge "+subscriber, err)
+				return total, s.unavailable("purge "+subscriber, err)
 			}
 			if len(r) != 3 {
 				return total, fmt.Errorf("purge %s: script answered %v, want {purged, orphans, examined}", subscriber, r)

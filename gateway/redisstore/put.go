@@ -165,7 +165,7 @@ func (s *Store) flush(batch []*putCall) {
 
 func (s *Store) answer(c *putCall, err error) {
 	if err != nil {
-		c.done <- unavailable("put", err)
+		c.done <- s.unavailable("put", err)
 		return
 	}
 	c.done <- nil

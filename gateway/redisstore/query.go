@@ -20,7 +20,7 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 	}
 	cmds := s.runParts(ctx, eventScript, s.allParts(id))
 	if err := firstErr(cmds); err != nil {
-		return gateway.EventRecord{}, unavailable("event "+id, err)
+		return gateway.EventRecord{}, s.unavailable("event "+id, err)
 	}
 	var f []any
 	for _, c := range cmds {
@@ -112,7 +112,7 @@ func (s *Store) Dead(ctx context.Context, subscriber string, limit int) ([]gatew
 	// Each partition's most recently dead, merged by time of death.
 	cmds := s.runParts(ctx, deadScript, s.allParts(subscriber, limit))
 	if err := firstErr(cmds); err != nil {
-		return nil, unavailable("dead "+subscriber, err)
+		return nil, s.unavailable("dead "+subscriber, err)
 	}
 	type row struct {
 		at int64
@@ -167,7 +167,7 @@ func (s *Store) Stats(ctx context.Context, subscriber string) (gateway.Subscribe
 	}
 	cmds := s.runParts(ctx, statsScript, s.allParts(subscriber, max(oldestScan/s.nparts(), 16)))
 	if err := firstErr(cmds); err != nil {
-		return gateway.SubscriberStats{}, unavailable("stats "+subscriber, err)
+		return gateway.SubscriberStats{}, s.unavailable("stats "+subscriber, err)
 	}
 	var st gateway.SubscriberStats
 	var lastOK, errAt int64 = -1, -1

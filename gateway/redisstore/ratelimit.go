@@ -57,7 +57,7 @@ func (s *Store) bucket(ctx context.Context, subscriber string, limit gateway.Rat
 	r, err := rateLimitScript.Run(ctx, s.rdb, []string{s.base}, subscriber,
 		rateArg(limit), limit.Burst, n, ms(now), s.clock(), op).Int64Slice()
 	if err != nil {
-		return 0, 0, unavailable("rate limit "+subscriber, err)
+		return 0, 0, s.unavailable("rate limit "+subscriber, err)
 	}
 	if len(r) != 2 {
 		return 0, 0, fmt.Errorf("rate limit %s: unexpected script reply %v", subscriber, r)

@@ -128,25 +128,25 @@ func (s *Store) flushRecords(batch []*recordCall) {
 	if err != nil && len(live) > 1 && errors.As(err, &rerr) && !transientReply(rerr.Error()) {
 		for _, c := range live {
 			ok, err := s.writeRecords([]*recordCall{c})
-			answerRecord(c, ok, err)
+			s.answerRecord(c, ok, err)
 		}
 		return
 	}
 	for i, c := range live {
 		if err != nil {
-			answerRecord(c, nil, err) // oks is nil: nothing was read back
+			s.answerRecord(c, nil, err) // oks is nil: nothing was read back
 			continue
 		}
-		answerRecord(c, oks[i:], nil)
+		s.answerRecord(c, oks[i:], nil)
 	}
 }
 
 // answerRecord tells c its outcome: oks[0] is its script result when err
 // is nil (oks is not read otherwise).
-func answerRecord(c *recordCall, oks []int64, err error) {
+func (s *Store) answerRecord(c *recordCall, oks []int64, err error) {
 	switch {
 	case err != nil:
-		c.done <- unavailable("record "+c.label, err)
+		c.done <- s.unavailable("record "+c.label, err)
 	case oks[0] == 0:
 		c.done <- fmt.Errorf("record %s: %w", c.label, gateway.ErrLeaseLost)
 	default:

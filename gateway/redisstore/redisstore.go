@@ -193,7 +193,7 @@ func orDefault(d, def time.Duration) time.Duration {
 // the configured one.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
-		return unavailable("ping", err)
+		return s.unavailable("ping", err)
 	}
 	return s.layout(ctx)
 }
@@ -231,7 +231,7 @@ func (s *Store) SetPaused(ctx context.Context, subscriber string, paused bool) e
 		return nil
 	})
 	if err != nil {
-		return unavailable("pause "+subscriber, err)
+		return s.unavailable("pause "+subscriber, err)
 	}
 	return nil
 }
@@ -250,7 +250,7 @@ func (s *Store) Paused(ctx context.Context, subscriber string) (bool, error) {
 		return nil
 	})
 	if err != nil {
-		return false, unavailable("paused "+subscriber, err)
+		return false, s.unavailable("paused "+subscriber, err)
 	}
 	for _, c := range cmds {
 		if c.Val() {
@@ -274,11 +274,38 @@ func (s *Store) key(parts ...string) string {
 	return s.base + ":" + strings.Join(parts, ":")
 }
 
-// unavailable wraps a Redis error so that callers see ErrUnavailable (the
+// unavailable is wrapUnavailable, and on a Redis Cluster it has the
+// client learn the cluster's slot map afresh when err says a node is gone
+// or no longer serves (a failover, a demotion, a slot moved): every path
+// (claims, records, pause flags, admin reads) then finds the new master
+// within moments, where the client's own reload could leave them dialing
+// the dead one for a minute. Reloads are coalesced by the client.
+func (s *Store) unavailable(op string, err error) error {
+	if c, ok := s.rdb.(*redis.ClusterClient); ok && nodeFault(err) {
+		c.ReloadState(context.Background())
+	}
+	return wrapUnavailable(op, err)
+}
+
+// nodeFault reports whether err is a lost or refused connection, a
+// timeout, or a reply of a server that cannot serve (transientReply): not
+// a bug's error reply, nor a caller's canceled context.
+func nodeFault(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return transientReply(rerr.Error())
+	}
+	return true
+}
+
+// wrapUnavailable wraps a Redis error so that callers see ErrUnavailable (the
 // HTTP layer answers 503) and still the cause. Server replies that signal
 // a server unable to serve (loading, read-only replica, cluster down, out
 // of memory) count as unavailable too; other error replies are bugs.
-func unavailable(op string, err error) error {
+func wrapUnavailable(op string, err error) error {
 	var rerr redis.Error
 	if errors.As(err, &rerr) && !transientReply(rerr.Error()) {
 		return fmt.Errorf("%s: %w", op, err)

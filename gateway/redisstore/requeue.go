@@ -67,7 +67,7 @@ func (s *Store) Requeue(ctx context.Context, r gateway.RequeueRange, now time.Ti
 	}
 	cmds := s.runParts(ctx, requeueScanScript, s.allParts(since, until, pos, s.perPartition(max), r.Subscriber, reset))
 	if err := firstErr(cmds); err != nil {
-		return res, unavailable(op, err)
+		return res, s.unavailable(op, err)
 	}
 	var rows []scanRow
 	frontier := int64(-1) // the earliest score a partition stopped at; -1: all ended
@@ -129,7 +129,7 @@ func (s *Store) Requeue(ctx context.Context, r gateway.RequeueRange, now time.Ti
 	}
 	if r.Bodies && len(cands) > 0 {
 		if err := s.fetchBodies(ctx, cands); err != nil {
-			return res, unavailable(op, err)
+			return res, s.unavailable(op, err)
 		}
 	}
 	ids := make([][]any, s.nparts())
@@ -162,7 +162,7 @@ func (s *Store) Requeue(ctx context.Context, r gateway.RequeueRange, now time.Ti
 		res.Queued += n
 	}
 	if firstErr != nil {
-		return res, unavailable(op, firstErr)
+		return res, s.unavailable(op, firstErr)
 	}
 	return res, nil
 }
@@ -234,7 +234,7 @@ func (s *Store) MarkSubscribers(ctx context.Context, subs map[string]gateway.Tim
 	reg := s.key("seen")
 	n, err := s.rdb.Exists(ctx, reg).Result()
 	if err != nil {
-		return nil, unavailable("mark subscribers", err)
+		return nil, s.unavailable("mark subscribers", err)
 	}
 	var seeds []string
 	if n == 0 {
@@ -246,7 +246,7 @@ func (s *Store) MarkSubscribers(ctx context.Context, subs map[string]gateway.Tim
 			return nil
 		})
 		if err != nil {
-			return nil, unavailable("mark subscribers", err)
+			return nil, s.unavailable("mark subscribers", err)
 		}
 		for _, c := range cmds {
 			seeds = append(seeds, c.Val()...)
@@ -268,7 +268,7 @@ func (s *Store) MarkSubscribers(ctx context.Context, subs map[string]gateway.Tim
 	}
 	reply, err := requeueMarkScript.Run(ctx, s.rdb, []string{s.base}, args...).StringSlice()
 	if err != nil {
-		return nil, unavailable("mark subscribers", err)
+		return nil, s.unavailable("mark subscribers", err)
 	}
 	pending := map[string]gateway.TimeWindow{}
 	for i := 0; i+1 < len(reply); i += 2 {
@@ -289,7 +289,7 @@ func (s *Store) MarkSubscribers(ctx context.Context, subs map[string]gateway.Tim
 // EndBackfill marks the subscriber's pending backfill done.
 func (s *Store) EndBackfill(ctx context.Context, subscriber string) error {
 	if err := requeueEndScript.Run(ctx, s.rdb, []string{s.base}, subscriber).Err(); err != nil && !errors.Is(err, redis.Nil) {
-		return unavailable("end backfill "+subscriber, err)
+		return s.unavailable("end backfill "+subscriber, err)
 	}
 	return nil
 }
