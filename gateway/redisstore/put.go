@@ -196,7 +196,7 @@ func (s *Store) write(calls []*putCall) error {
 			if !ok {
 				j = len(jobs)
 				jobOf[p] = j
-				jobs = append(jobs, partJob{p: p, args: []any{s.window.Milliseconds(), s.clock()}})
+				jobs = append(jobs, partJob{p: p, args: []any{s.window.Milliseconds(), s.clock(), newToken()}})
 				where = append(where, nil)
 			}
 			subs := slices.Compact(slices.Sorted(slices.Values(e.Subscribers)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
@@ -22,7 +23,7 @@ const (
 	// than 2).
 	recordWriters   = 1
 	maxBatchRecords = 256 // attempts per script call
-	recordArgs      = 10  // script arguments per attempt
+	recordArgs      = 11  // script arguments per attempt
 )
 
 // recordCall is one Record waiting for a writer.
@@ -46,7 +47,7 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 	a := o.Attempt
 	rc := &recordCall{label: label, ctx: ctx, done: make(chan error, 1), args: [recordArgs]any{
 		c.EventID, c.Subscriber, c.Token, string(o.Status), ms(a.At), int64(a.Duration),
-		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a)}}
+		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a), s.callID()}}
 	select {
 	case s.recq <- rc:
 	case <-ctx.Done():
@@ -62,6 +63,12 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 		// delivery is tried again (at least once).
 		return fmt.Errorf("record %s: %w", label, ctx.Err())
 	}
+}
+
+// callID names one Record call, unique across the processes sharing the
+// store (record.lua: a re-run of the script is told from another call).
+func (s *Store) callID() string {
+	return s.inst + strconv.FormatInt(s.calls.Add(1), 36)
 }
 
 // recordLoop takes one waiting Record, then every other already waiting

@@ -7,14 +7,18 @@
 //
 //	P:e:<id>              hash  the event: body (exact bytes), src type subj
 //	                            recv dups, subs (its subscribers), ddl (dedupe
-//	                            deadline, ms), n:<status> (deliveries per
+//	                            deadline, ms), pt (the token of the Put call
+//	                            that stored it), n:<status> (deliveries per
 //	                            status), and its deliveries, d:<sub>:<field>:
-//	                            st at cr nx tok code err, hn and h<k> (attempt
+//	                            st at cr nx tok code err, rn (the Record call
+//	                            that ended the last lease), hn and h<k> (attempt
 //	                            history, "n|at|duration ns|code|error")
 //	P:q:<sub>             zset  the queue: due time (ms), lease end while claimed,
 //	                            both on Redis's clock (see Times below)
 //	P:x:<sub>             zset  dead deliveries by time of death
 //	P:s:<sub>             hash  stats: delivered last_ok last_err
+//	P:cl:<sub>            string  the last claim that leased: its token prefix
+//	                            and the ids, for a re-run of it (claim.lua)
 //	P:paused              set   paused subscribers
 //	P:i:all               zset  every event by receipt time (ms): List walks
 //	                            it, Sweep finds old events in it
@@ -101,6 +105,10 @@ type Store struct {
 	replicaWait time.Duration
 	replicas    replicaSet
 
+	// inst and calls make Record call ids (callID).
+	inst  string
+	calls atomic.Int64
+
 	putq    chan *putCall
 	recq    chan *recordCall
 	stop    chan struct{}
@@ -164,6 +172,7 @@ func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 		retention:   orDefault(cfg.Retention, DefaultRetention),
 		window:      orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
 		replicaWait: DefaultReplicaWait,
+		inst:        newToken()[:12] + ".",
 		putq:        make(chan *putCall),
 		recq:        make(chan *recordCall),
 		stop:        make(chan struct{}),

@@ -95,7 +95,7 @@ func TestKeyLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	slices.Sort(keys)
-	want := []string{"e:evt_1", "e:evt_2", "e:evt_3", "i:all", "partitions", "r:sub", "s:sub-a", "schema", "x:sub-a"}
+	want := []string{"cl:sub-a", "e:evt_1", "e:evt_2", "e:evt_3", "i:all", "partitions", "r:sub", "s:sub-a", "schema", "x:sub-a"}
 	for i := range want {
 		want[i] = s.key(want[i])
 	}

@@ -8,12 +8,33 @@
 -- step: a due delivery that finds none stays queued, no attempt spent,
 -- and wait says when the next token comes (0 when none ran short).
 --
+-- The token prefix is new for each call the store makes; the last call
+-- that leased anything leaves it, with the ids it leased, in cl:<sub>. The
+-- client runs a call again when its reply was lost (a reset connection, a
+-- timeout): the run that finds its own prefix there answers what the
+-- first run leased (those still under its lease) instead of leasing more,
+-- which would leave the first run's leases unused until they expire.
+--
 -- The paused flag is read here, in the step that leases, so that once
 -- SetPaused has answered no gateway leases the subscriber's work. A queue
 -- entry whose event is gone (deleted outside hookgate) is dropped and
 -- counted, never delivered.
 local sub, callerNow, max, lease, tokp, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local rate, burst = tonumber(ARGV[7] or ''), tonumber(ARGV[8] or '')
+local fst, fat, fcr, ftok = df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')
+local clKey = P .. ':cl:' .. sub
+local last = redis.call('GET', clKey)
+if last and string.sub(last, 1, #tokp + 1) == tokp .. '\n' then
+  local out = {0, 0}
+  local mine = tokp .. '.'
+  for id in string.gmatch(string.sub(last, #tokp + 2), '[^\n]+') do
+    local v = redis.call('HMGET', ev(id), fst, fat, fcr, 'body', 'recv', ftok)
+    if v[4] and v[6] and string.sub(v[6], 1, #mine) == mine then
+      out[#out + 1] = {id, v[2] or '0', v[3] or v[5], v[4], v[6]}
+    end
+  end
+  return out
+end
 if redis.call('SISMEMBER', P .. ':paused', sub) == 1 then return {0, 0} end
 local now = clockNow(mode, callerNow)
 local q = due(sub)
@@ -26,7 +47,7 @@ if rate and #ids > 0 then
   bkey = bucketKey(P, sub)
   tokens, bat = bucketRead(bkey, rate, burst, now)
 end
-local fst, fat, fcr, ftok = df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')
+local leased = {tokp}
 for n, id in ipairs(ids) do
   local e = ev(id)
   -- at and cr are absent on a delivery never tried (put.lua): 0 and the
@@ -44,8 +65,10 @@ for n, id in ipairs(ids) do
     redis.call('HSET', e, ftok, tok)
     zset(q, id, leaseEnd)
     out[#out + 1] = {id, v[2] or '0', v[3] or v[5], v[4], tok}
+    leased[#leased + 1] = id
   end
 end
+if #leased > 1 then redis.call('SET', clKey, table.concat(leased, '\n')) end
 zflush()
 if bkey then bucketWrite(bkey, tokens, bat, rate, burst) end
 return out

@@ -1,7 +1,14 @@
--- Put stores a batch of events. ARGV: dedupe window ms, clock mode, then
--- per event: id, source, type, subject, received ms, body, number of
--- subscribers, the subscribers, number of ordered ones, the ordered ones.
--- Returns 1 per duplicate event, 0 per stored one.
+-- Put stores a batch of events. ARGV: dedupe window ms, clock mode, the
+-- call's token, then per event: id, source, type, subject, received ms,
+-- body, number of subscribers, the subscribers, number of ordered ones,
+-- the ordered ones. Returns 1 per duplicate event, 0 per stored one.
+--
+-- The token is new for each call the store makes, and each event stored
+-- keeps it (pt). The client runs a call again when its reply was lost (a
+-- reset connection, a timeout): an event that call stored then has the
+-- same token, and is answered stored again, not a duplicate, so that
+-- ingest counts it and wakes its dispatchers. A provider's retry is a new
+-- call, with a new token: a duplicate.
 --
 -- An ordered delivery of an event with a subject becomes its line's head
 -- (queued as any other) unless a live head is there; then it waits at
@@ -30,19 +37,21 @@
 -- heads' hashes as the batch goes (placeInLine), so its hash is written at
 -- once, and only its dedupe deadline at the end, at the cost of one more
 -- HSET.
-local win, mode = tonumber(ARGV[1]), ARGV[2]
+local win, mode, callTok = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local FIRST = 4
 local regs = {}
 
 -- First, read every event's dedupe deadline, failing before any write if
 -- a read fails: a script that errors half way keeps what it wrote, so the
 -- caller could not retry the batch event by event safely.
-local ddls = {}
+local ddls, toks = {}, {}
 local newest
-local i = 3
+local i = FIRST
 while i <= #ARGV do
-  local r = redis.pcall('HGET', ev(ARGV[i]), 'ddl')
-  if type(r) == 'table' and r.err then return r end
-  ddls[ARGV[i]] = r
+  local r = redis.pcall('HMGET', ev(ARGV[i]), 'ddl', 'pt')
+  if r.err then return r end
+  ddls[ARGV[i]] = r[1]
+  toks[ARGV[i]] = r[2]
   local recv = tonumber(ARGV[i + 4])
   if not newest or recv > newest then newest = recv end
   local ns = tonumber(ARGV[i + 6])
@@ -53,7 +62,7 @@ if mode == 's' and newest then lead = math.max(0, newest - serverMS()) end
 
 local out = {}
 local hashes, dupInc = {}, {}
-i = 3
+i = FIRST
 while i <= #ARGV do
   local id, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   -- recv stays the decimal string it came as for storing; recvN compares.
@@ -70,7 +79,10 @@ while i <= #ARGV do
 
   local meta = ev(id)
   local ddl = ddls[id]
-  if ddl and recvN < tonumber(ddl) then
+  if ddl and recvN < tonumber(ddl) and toks[id] == callTok then
+    out[#out + 1] = 0 -- stored by this very call, whose reply was lost
+    toks[id] = nil -- a second copy in this batch is a duplicate
+  elseif ddl and recvN < tonumber(ddl) then
     dupInc[#dupInc + 1] = meta
     out[#out + 1] = 1
   else
@@ -102,13 +114,15 @@ while i <= #ARGV do
     end
     if inLine then
       redis.call('HSET', meta, unpack(f))
-      hashes[#hashes + 1] = {meta, {'ddl', newDdl}}
+      hashes[#hashes + 1] = {meta, {'ddl', newDdl, 'pt', callTok}}
     else
       f[#f + 1] = 'ddl'; f[#f + 1] = newDdl
+      f[#f + 1] = 'pt'; f[#f + 1] = callTok
       hashes[#hashes + 1] = {meta, f}
     end
     zset(P .. ':i:all', id, recv)
     ddls[id] = newDdl
+    toks[id] = nil -- a second copy in this batch is a duplicate
     out[#out + 1] = 0
   end
 end

@@ -1,7 +1,14 @@
--- Record records a batch of attempts. ARGV, per attempt, 10 values: id,
+-- Record records a batch of attempts. ARGV, per attempt, 11 values: id,
 -- subscriber, token, outcome status, at ms, duration ns, status code,
--- error, next attempt ms, error text for the stats. Returns per attempt 0
--- if its lease is lost (nothing recorded), else 1.
+-- error, next attempt ms, error text for the stats, the Record call's own
+-- id. Returns per attempt 0 if its lease is lost (nothing recorded), else
+-- 1.
+--
+-- The delivery keeps the id of the Record call that ended its last lease
+-- (rn). The client runs a script again when its reply was lost (a reset
+-- connection, a timeout): an attempt that the first run recorded then
+-- finds its lease ended, by itself, and answers 1 again rather than a
+-- lost lease. Another Record on the same lease is another call: 0.
 --
 -- All reads come first, failing before any write (as in put.lua), so a
 -- batch refused on a read wrote nothing. A write can still fail (a foreign
@@ -13,7 +20,7 @@
 -- queue with its hash still pending, never to be claimed. An event
 -- recorded twice in one batch (deliveries to two subscribers) is read once
 -- and its cached fields are updated as the batch goes.
-local N = 10
+local N = 11
 local evs, dvs = {}, {}
 local i = 1
 while i <= #ARGV do
@@ -21,9 +28,9 @@ while i <= #ARGV do
   local dk = id .. ':' .. sub
   if not dvs[dk] then
     local r = redis.pcall('HMGET', ev(id), df(sub, 'tok'), df(sub, 'st'), df(sub, 'at'), df(sub, 'hn'),
-      'n:pending', 'n:retrying', 'n:delivered', 'n:dead', df(sub, 'ord'), 'subj')
+      'n:pending', 'n:retrying', 'n:delivered', 'n:dead', df(sub, 'ord'), 'subj', df(sub, 'rn'))
     if r.err then return r end
-    dvs[dk] = {tok = r[1], st = r[2], at = r[3], hn = r[4], ord = r[9], subj = r[10]}
+    dvs[dk] = {tok = r[1], st = r[2], at = r[3], hn = r[4], ord = r[9], subj = r[10], rn = r[11]}
     if not evs[id] then
       evs[id] = {pending = r[5], retrying = r[6], delivered = r[7], dead = r[8]}
     end
@@ -37,9 +44,12 @@ i = 1
 while i <= #ARGV do
   local id, sub, tok, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local at, dur, code, err, nxt, errText = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
+  local call = ARGV[i + 10]
   i = i + N
   local d = dvs[id .. ':' .. sub]
-  if not d.tok or d.tok == '' or d.tok ~= tok then
+  if d.rn == call then
+    out[#out + 1] = 1 -- recorded by this very call, whose reply was lost
+  elseif not d.tok or d.tok == '' or d.tok ~= tok then
     out[#out + 1] = 0
   else
     local cnt = evs[id]
@@ -51,8 +61,8 @@ while i <= #ARGV do
     local num = hn
     if n == 1 and hn > 1 then num = 'r' .. hn end
     local old = d.st
-    d.tok, d.st, d.at, d.hn = '', status, n, hn
-    local f = {df(sub, 'tok'), '', df(sub, 'at'), n, df(sub, 'hn'), hn,
+    d.tok, d.st, d.at, d.hn, d.rn = '', status, n, hn, call
+    local f = {df(sub, 'tok'), '', df(sub, 'rn'), call, df(sub, 'at'), n, df(sub, 'hn'), hn,
       df(sub, 'h' .. hn), num .. '|' .. at .. '|' .. dur .. '|' .. code .. '|' .. err,
       df(sub, 'code'), code, df(sub, 'err'), err, df(sub, 'st'), status}
 
