@@ -143,9 +143,11 @@ type StoreHealth struct {
 	// maxmemory-policy); empty when none. Never holds an address or
 	// password.
 	Warnings []string `json:"warnings"`
-	// Orphans counts queue entries found without their event since the
-	// store was opened: each was dropped, not delivered. Always 0 unless
-	// something outside hookgate deleted data.
+	// Orphans counts queue entries found without their event (or with a
+	// record in its place that cannot be read) since the store was
+	// opened: each was dropped, not delivered, so that the rest of the
+	// queue flows. Always 0 unless something outside hookgate deleted or
+	// overwrote data.
 	Orphans int64 `json:"orphans"`
 }
 

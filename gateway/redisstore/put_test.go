@@ -110,3 +110,28 @@ func TestPutFailedWriteNotDuplicate(t *testing.T) {
 		}
 	}
 }
+
+// TestClaimSkipsUnreadableEvent: a key of another type written where an
+// event's hash belongs must not block the subscriber's queue: its entry is
+// dropped and counted (Health's orphans), and the other deliveries are
+// claimed.
+func TestClaimSkipsUnreadableEvent(t *testing.T) {
+	s := openTest(t, "unreadable")
+	ctx := context.Background()
+	evs := []gateway.NewEvent{testEvent("evt_1"), testEvent("evt_2"), testEvent("evt_3")}
+	if _, err := s.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.rdb.Set(ctx, s.pkey(0, "e", "evt_2"), "not a hash", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	now := evs[0].ReceivedAt.Add(time.Second)
+	cs, err := s.Claim(ctx, "sub-a", now, 10, time.Minute)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("Claim = %d claims, %v; want evt_1 and evt_3", len(cs), err)
+	}
+	h, err := s.Health(ctx)
+	if err != nil || h.Orphans != 1 {
+		t.Errorf("Health = %+v, %v; want 1 orphan", h, err)
+	}
+}

@@ -17,8 +17,9 @@
 --
 -- The paused flag is read here, in the step that leases, so that once
 -- SetPaused has answered no gateway leases the subscriber's work. A queue
--- entry whose event is gone (deleted outside hookgate) is dropped and
--- counted, never delivered.
+-- entry whose event is gone (deleted outside hookgate) or unreadable (a
+-- key of another type written in its place) is dropped and counted, never
+-- delivered, so that the rest of the queue flows.
 local sub, callerNow, max, lease, tokp, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local rate, burst = tonumber(ARGV[7] or ''), tonumber(ARGV[8] or '')
 local fst, fat, fcr, ftok = df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')
@@ -52,8 +53,8 @@ for n, id in ipairs(ids) do
   local e = ev(id)
   -- at and cr are absent on a delivery never tried (put.lua): 0 and the
   -- receipt time.
-  local v = redis.call('HMGET', e, fst, fat, fcr, 'body', 'recv')
-  if not v[1] or not v[4] then
+  local v = redis.pcall('HMGET', e, fst, fat, fcr, 'body', 'recv')
+  if v.err or not v[1] or not v[4] then
     zset(q, id, false)
     out[1] = out[1] + 1
   elseif bkey and tokens < 1 then
