@@ -16,6 +16,13 @@ import (
 // seconds: bodies in memory drain within a store write or a read timeout.
 const retryAfterOverload = "2"
 
+// retryAfterUnavailable is the Retry-After of any other 503 (the store
+// unreachable, a failover under way): a few seconds, the time a store
+// restart or a failover takes; providers that honour it come back when
+// the store likely answers again, those that do not retry on their own
+// schedule.
+const retryAfterUnavailable = "5"
+
 // maxReason bounds the reason echoed to the client in a 400, so that a
 // provider's error message can never turn into a large response.
 const maxReason = 200
@@ -95,6 +102,8 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			// the wire, so the connection cannot carry another request.
 			c.Set(fiber.HeaderRetryAfter, retryAfterOverload)
 			c.Context().SetConnectionClose()
+		} else if status == fiber.StatusServiceUnavailable {
+			c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 		}
 		if l, ok := limits[status]; ok {
 			var fe *fiber.Error
