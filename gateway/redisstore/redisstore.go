@@ -164,6 +164,7 @@ func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 		retention:   orDefault(cfg.Retention, DefaultRetention),
 		window:      orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
 		replicaWait: DefaultReplicaWait,
+		replicas:    replicaSet{want: cfg.Redis.MinReplicas},
 		putq:        make(chan *putCall),
 		recq:        make(chan *recordCall),
 		stop:        make(chan struct{}),
