@@ -169,3 +169,63 @@ func hasWarning(h gateway.StoreHealth, word string) bool {
 	}
 	return false
 }
+
+// TestReplicaReadingApply: what one INFO answer does to a master's
+// reading. A refusal is a reading of an unknown count (writes refused,
+// not asked again until it is due); a lost connection or a server busy
+// keeps the last reading, due again at once; a new run_id (a failover)
+// forgets the replica seen on the old master.
+func TestReplicaReadingApply(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	later := t0.Add(time.Minute)
+	withReplica := replicaReading{master: "A", n: 1, checked: t0, seen: t0}
+	info := func(runID string, replicas int) string {
+		return "# Server\r\nrun_id:" + runID + "\r\n# Replication\r\nrole:master\r\nconnected_slaves:" + strconv.Itoa(replicas) + "\r\n"
+	}
+	tests := []struct {
+		name     string
+		before   replicaReading
+		info     string
+		err      error
+		want     replicaReading
+		wantNeed int
+		wantErr  bool
+	}{
+		{name: "first reading, a replica", info: info("A", 1),
+			want: replicaReading{master: "A", n: 1, checked: later, seen: later}, wantNeed: 1},
+		{name: "first reading, none", info: info("A", 0),
+			want: replicaReading{master: "A", checked: later}},
+		{name: "replica gone a moment ago", before: withReplica, info: info("A", 0),
+			want: replicaReading{master: "A", checked: later, seen: t0}, wantNeed: 1},
+		{name: "failover: new master without replicas", before: withReplica, info: info("B", 0),
+			want: replicaReading{master: "B", checked: later}},
+		{name: "refused", before: withReplica, err: replyError("NOPERM this user has no permissions to run the 'info' command"),
+			want: replicaReading{master: "A", n: 1, checked: later, seen: t0,
+				refused: "NOPERM this user has no permissions to run the 'info' command"}, wantErr: true},
+		{name: "renamed", err: replyError("ERR unknown command 'INFO', with args beginning with: "),
+			want: replicaReading{checked: later, refused: "ERR unknown command 'INFO', with args beginning with: "}, wantErr: true},
+		{name: "lost connection keeps the reading", before: withReplica, err: errors.New("read tcp: connection reset by peer"),
+			want: withReplica, wantNeed: 1},
+		{name: "busy keeps the reading", before: withReplica, err: replyError("BUSY Redis is busy running a script"),
+			want: withReplica, wantNeed: 1},
+		{name: "granted again", before: replicaReading{checked: t0, refused: "NOPERM"}, info: info("A", 0),
+			want: replicaReading{master: "A", checked: later}},
+	}
+	for _, tc := range tests {
+		st := &replicaState{r: tc.before}
+		st.apply(tc.info, tc.err, later)
+		if st.r != tc.want {
+			t.Errorf("%s: reading = %+v, want %+v", tc.name, st.r, tc.want)
+		}
+		need, err := st.r.need(later)
+		if need != tc.wantNeed || (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, errReplicasUnknown)) {
+			t.Errorf("%s: need = %d, %v; want %d, error %v", tc.name, need, err, tc.wantNeed, tc.wantErr)
+		}
+	}
+}
+
+// replyError is an error reply of Redis's: it satisfies redis.Error.
+type replyError string
+
+func (e replyError) Error() string { return string(e) }
+func (replyError) RedisError()     {}
