@@ -68,6 +68,11 @@ type RedisConfig struct {
 	// when the store is first written; 0: the store's count, or for a new
 	// store 16 on a Redis Cluster and 1 otherwise.
 	Partitions int `yaml:"partitions"`
+	// MinReplicas is how many replicas must confirm each write before it
+	// is acknowledged upstream: auto (the zero value) waits for one when
+	// the master reports replicas and refuses writes when it cannot read
+	// that; a count waits for that many without asking (0: none).
+	MinReplicas MinReplicas `yaml:"min_replicas"`
 }
 
 // SourceConfig is one upstream account posting to /webhooks/{Name}.

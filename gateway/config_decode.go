@@ -42,6 +42,7 @@ var (
 	secretListType = reflect.TypeFor[[]Secret]()
 	rateLimitType  = reflect.TypeFor[RateLimit]()
 	rateType       = reflect.TypeFor[Rate]()
+	minReplicaType = reflect.TypeFor[MinReplicas]()
 )
 
 // defaulter is implemented by config blocks that have defaults of their
@@ -118,6 +119,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				return
 			}
 			v.SetFloat(float64(r))
+		}
+		return
+	case minReplicaType:
+		if s, ok := d.scalar(n, path, "auto or a number of replicas"); ok {
+			m, err := ParseMinReplicas(s)
+			if err != nil || (m.Fixed && n.ShortTag() != "!!int") {
+				d.errorf(n.Line, path, "must be auto or a number of replicas >= 0")
+				return
+			}
+			v.Set(reflect.ValueOf(m))
 		}
 		return
 	case rateLimitType:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +35,8 @@ func TestParseConfigSpecExample(t *testing.T) {
 	if got, want := cfg.Admin, (gateway.AdminConfig{Listen: "127.0.0.1:9090"}); got != want {
 		t.Errorf("Admin = %+v, want %+v", got, want)
 	}
-	if cfg.Store.Redis == nil || cfg.Store.Redis.URL.Reveal() != "redis://127.0.0.1:6379/0" || cfg.Store.Redis.Prefix != "hookgate" {
+	if cfg.Store.Redis == nil || cfg.Store.Redis.URL.Reveal() != "redis://127.0.0.1:6379/0" || cfg.Store.Redis.Prefix != "hookgate" ||
+		cfg.Store.Redis.MinReplicas != gateway.ReplicasAuto {
 		t.Errorf("Store.Redis = %+v", cfg.Store.Redis)
 	}
 	if cfg.Store.Retention != 168*time.Hour || cfg.Store.DedupeWindow != 72*time.Hour {
@@ -118,8 +120,45 @@ func TestParseConfigDefaults(t *testing.T) {
 
 func TestParseConfigRedisDefaults(t *testing.T) {
 	cfg := mustParse(t, minimal+"store:\n  redis:\n    url: redis://localhost:6379/0\n", nil)
-	if cfg.Store.Redis == nil || cfg.Store.Redis.Prefix != "hookgate" {
-		t.Errorf("Store.Redis = %+v, want the prefix defaulted", cfg.Store.Redis)
+	if cfg.Store.Redis == nil || cfg.Store.Redis.Prefix != "hookgate" || cfg.Store.Redis.MinReplicas != gateway.ReplicasAuto {
+		t.Errorf("Store.Redis = %+v, want the prefix defaulted and min_replicas auto", cfg.Store.Redis)
+	}
+}
+
+// TestParseConfigMinReplicas: store.redis.min_replicas is auto or a count
+// >= 0; anything else is an error placed by line and key.
+func TestParseConfigMinReplicas(t *testing.T) {
+	tests := []struct {
+		value   string
+		want    gateway.MinReplicas
+		wantErr string
+	}{
+		{value: "auto", want: gateway.ReplicasAuto},
+		{value: "", want: gateway.ReplicasAuto},
+		{value: "0", want: gateway.FixedReplicas(0)},
+		{value: "1", want: gateway.FixedReplicas(1)},
+		{value: "3", want: gateway.FixedReplicas(3)},
+		{value: "${MIN_REPLICAS:-2}", want: gateway.FixedReplicas(2)},
+		{value: "-1", wantErr: "config.yaml:8: store.redis.min_replicas: must be auto or a number of replicas >= 0"},
+		{value: "Auto", wantErr: "config.yaml:8: store.redis.min_replicas: must be auto or a number of replicas >= 0"},
+		{value: "1.5", wantErr: "config.yaml:8: store.redis.min_replicas: must be auto or a number of replicas >= 0"},
+		{value: `"2"`, wantErr: "config.yaml:8: store.redis.min_replicas: must be auto or a number of replicas >= 0"},
+		{value: "off", wantErr: "config.yaml:8: store.redis.min_replicas: must be auto or a number of replicas >= 0"},
+		{value: "[1]", wantErr: "config.yaml:8: store.redis.min_replicas: must be auto or a number of replicas, got a list"},
+	}
+	for _, tc := range tests {
+		src := minimal + "store:\n  redis:\n    url: redis://localhost:6379/0\n    min_replicas: " + tc.value + "\n"
+		if tc.wantErr != "" {
+			checkErrLines(t, errLines(t, src, nil), []string{tc.wantErr})
+			continue
+		}
+		cfg := mustParse(t, src, nil)
+		if got := cfg.Store.Redis.MinReplicas; got != tc.want {
+			t.Errorf("min_replicas: %s = %v (%+v), want %v", tc.value, got, got, tc.want)
+		}
+		if shown, want := cfg.Redacted(), "min_replicas: "+tc.want.String()+"\n"; !strings.Contains(shown, want) {
+			t.Errorf("min_replicas: %s: Redacted() does not show %q:\n%s", tc.value, want, shown)
+		}
 	}
 }
 

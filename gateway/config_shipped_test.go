@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hookgate/hookgate/gateway"
@@ -61,5 +62,38 @@ func TestShippedConfig(t *testing.T) {
 	want := []string{"prod-iimmpact", "prod-c360", whsec, "prod-token"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("secrets = %q, want %q from the environment", got, want)
+	}
+}
+
+// TestShippedConfigRedisBlock: the commented-out redis block of the
+// shipped config.yaml, uncommented, loads and shows the defaults.
+func TestShippedConfigRedisBlock(t *testing.T) {
+	data, err := os.ReadFile("../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The block: "  # redis:" and the "  #   key: value" lines after it.
+	var block []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "  # redis:" {
+			block = append(block, "  redis:")
+		} else if len(block) > 0 && strings.HasPrefix(line, "  #   ") {
+			block = append(block, "  "+strings.TrimPrefix(line, "  # "))
+		} else if len(block) > 0 {
+			break
+		}
+	}
+	if len(block) == 0 {
+		t.Fatal("config.yaml has no commented-out redis block under store")
+	}
+	src := minimal + "store:\n" + strings.Join(block, "\n") + "\n"
+	cfg, err := gateway.ParseConfig("config.yaml", []byte(src), envMap(nil))
+	if err != nil {
+		t.Fatalf("the redis block of config.yaml does not load:\n%v\n%s", err, src)
+	}
+	r := cfg.Store.Redis
+	if r == nil || r.URL.Reveal() != "redis://127.0.0.1:6379/0" || r.Prefix != gateway.DefaultRedisPrefix ||
+		r.Partitions != 0 || r.MasterName != "" || len(r.Addrs) != 0 || r.MinReplicas != gateway.ReplicasAuto {
+		t.Errorf("store.redis = %+v, want the defaults", r)
 	}
 }

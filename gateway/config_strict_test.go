@@ -26,7 +26,7 @@ func TestParseConfigStrict(t *testing.T) {
 				"config.yaml:4: sources.iimmpact.secret: unknown key (known: provider, secrets, max_event_age)",
 			}},
 		{name: "unknown key in redis", src: minimal + "store:\n  redis:\n    url: redis://x\n    db: 1\n",
-			want: []string{"config.yaml:8: store.redis.db: unknown key (known: url, addrs, master_name, prefix, partitions)"}},
+			want: []string{"config.yaml:8: store.redis.db: unknown key (known: url, addrs, master_name, prefix, partitions, min_replicas)"}},
 		{name: "unknown key deep in a subscriber", src: withSub("    retry:\n      max_attempt: 3\n"),
 			want: []string{"config.yaml:10: subscribers.s.retry.max_attempt: unknown key (known: max_attempts, initial_backoff, max_backoff, max_age)"}},
 		{name: "derived fields are not keys", src: withSub("    signingkeys: x\n"),

@@ -140,8 +140,9 @@ const MaxPage = 500
 type StoreHealth struct {
 	// Warnings name settings under which the store may lose or evict
 	// accepted events (a Redis without AOF, or with an evicting
-	// maxmemory-policy); empty when none. Never holds an address or
-	// password.
+	// maxmemory-policy), or refuses every write (replicas it must wait
+	// for but cannot count or find); empty when none. Never holds an
+	// address or password.
 	Warnings []string `json:"warnings"`
 	// Orphans counts queue entries found without their event (or with a
 	// record in its place that cannot be read) since the store was

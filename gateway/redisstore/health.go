@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 
@@ -16,10 +17,14 @@ var _ gateway.HealthReporter = (*Store)(nil)
 // Health checks the settings of the Redis that holds the store's keys
 // (on a cluster, the master of their slot) under which accepted events
 // could be lost: an evicting maxmemory-policy drops keys, events included,
-// when memory runs short, and without AOF a crash loses what was written
-// since the last snapshot. Managed Redis services often rename or forbid
-// CONFIG: a refused command is a warning (the operator checks by hand),
-// not an error. Warnings never quote Redis's error replies, nor the URL.
+// when memory runs short; without AOF a crash loses what was written since
+// the last snapshot; and replicas that writes are not waited for (or that
+// min_replicas waits for in vain) make a failover lose acknowledged events
+// (or every write refused). All of it comes from one INFO per master, the
+// one command of Redis's admin set hookgate needs (CONFIG would also show
+// passwords). Managed Redis services and least-privilege ACLs may refuse
+// INFO: a warning (the operator checks by hand), not an error. Warnings
+// never quote Redis's error replies, nor the URL.
 func (s *Store) Health(ctx context.Context) (gateway.StoreHealth, error) {
 	h := gateway.StoreHealth{Warnings: []string{}, Orphans: s.orphans.Load()}
 	if s.replicasLost() {
@@ -35,7 +40,7 @@ func (s *Store) Health(ctx context.Context) (gateway.StoreHealth, error) {
 	}
 	seen := map[string]bool{}
 	for _, node := range nodes {
-		ws, err := nodeWarnings(ctx, node)
+		ws, err := nodeWarnings(ctx, node, s.replicas.want)
 		if err != nil {
 			return h, s.unavailable("health", err)
 		}
@@ -49,17 +54,25 @@ func (s *Store) Health(ctx context.Context) (gateway.StoreHealth, error) {
 	return h, nil
 }
 
-// nodeWarnings checks one master's eviction policy and AOF.
-func nodeWarnings(ctx context.Context, node *redis.Client) ([]string, error) {
-	var ws []string
-
-	cfg, err := node.ConfigGet(ctx, "maxmemory-policy").Result()
-	switch policy := cfg["maxmemory-policy"]; {
-	case refused(err):
-		ws = append(ws, "Redis refused CONFIG GET maxmemory-policy (renamed or not permitted): "+
-			"check by hand that it is noeviction, or Redis may evict accepted events when memory runs short")
-	case err != nil:
+// nodeWarnings checks one master's eviction policy, AOF and replicas
+// against min_replicas.
+func nodeWarnings(ctx context.Context, node *redis.Client, want gateway.MinReplicas) ([]string, error) {
+	info, err := node.Info(ctx, "persistence", "memory", "replication").Result()
+	if refused(err) {
+		ws := []string{"Redis refused INFO (renamed or not permitted): " +
+			"check by hand that appendonly is yes and maxmemory-policy is noeviction, or Redis may lose accepted events"}
+		if !want.Fixed {
+			ws = append(ws, "Redis refused INFO, so hookgate cannot tell whether the master has replicas that must confirm each write: "+
+				"every write is refused (503) until you set store.redis.min_replicas (the replicas to wait for, 0 for none) "+
+				"or grant INFO to hookgate's Redis user")
+		}
+		return ws, nil
+	}
+	if err != nil {
 		return nil, err
+	}
+	var ws []string
+	switch policy := infoField(info, "maxmemory_policy"); {
 	case policy == "noeviction":
 	case !settingWord.MatchString(policy):
 		ws = append(ws, "Redis did not report its maxmemory-policy: "+
@@ -68,21 +81,24 @@ func nodeWarnings(ctx context.Context, node *redis.Client) ([]string, error) {
 		ws = append(ws, "Redis maxmemory-policy is "+policy+", not noeviction: "+
 			"Redis may evict accepted events when memory runs short")
 	}
-
-	info, err := node.Info(ctx, "persistence").Result()
-	switch aof := infoField(info, "aof_enabled"); {
-	case refused(err):
-		ws = append(ws, "Redis refused INFO persistence: "+
-			"check by hand that appendonly is yes, or a Redis crash may lose accepted events")
-	case err != nil:
-		return nil, err
-	case aof == "1":
-	case aof == "0":
+	switch aof := infoField(info, "aof_enabled"); aof {
+	case "1":
+	case "0":
 		ws = append(ws, "Redis has AOF off (appendonly no): "+
 			"a Redis crash or restart may lose accepted events; set appendonly yes")
 	default:
 		ws = append(ws, "Redis did not report aof_enabled: "+
 			"check by hand that appendonly is yes, or a Redis crash may lose accepted events")
+	}
+	if want.Fixed {
+		switch n := connectedReplicas(info); {
+		case want.N == 0 && n > 0:
+			ws = append(ws, fmt.Sprintf("store.redis.min_replicas is 0 and the Redis master has %d replicas connected: "+
+				"writes are acknowledged without waiting for them, so a failover may lose acknowledged events", n))
+		case n < want.N:
+			ws = append(ws, fmt.Sprintf("store.redis.min_replicas is %d but the Redis master has %d replicas connected: "+
+				"every write is refused (503) until %d confirm it", want.N, n, want.N))
+		}
 	}
 	return ws, nil
 }

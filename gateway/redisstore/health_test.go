@@ -23,6 +23,7 @@ func TestHealthWarnings(t *testing.T) {
 		name  string
 		setup []string // commands run as the default user on a fresh server
 		user  string   // the ACL user the store connects as; "" for the default
+		min   gateway.MinReplicas
 		want  []string // one wanted warning per entry, by a word it holds
 	}{
 		{name: "as hookgate wants it"},
@@ -32,10 +33,19 @@ func TestHealthWarnings(t *testing.T) {
 			want: []string{"AOF off"}},
 		{name: "both", setup: []string{"CONFIG SET appendonly no", "CONFIG SET maxmemory-policy volatile-ttl"},
 			want: []string{"volatile-ttl", "AOF off"}},
+		// The settings are read from INFO alone: CONFIG, which would also
+		// show passwords, is not needed.
 		{name: "CONFIG forbidden", setup: []string{"ACL SETUSER hg on >" + password + " ~* &* +@all -config"},
-			user: "hg", want: []string{"refused CONFIG GET"}},
-		{name: "CONFIG and INFO forbidden", setup: []string{"ACL SETUSER hg on >" + password + " ~* &* +@all -config -info"},
-			user: "hg", want: []string{"refused CONFIG GET", "refused INFO"}},
+			user: "hg"},
+		{name: "CONFIG forbidden, evicting", setup: []string{"CONFIG SET maxmemory-policy allkeys-lru",
+			"ACL SETUSER hg on >" + password + " ~* &* +@all -config"},
+			user: "hg", want: []string{"allkeys-lru"}},
+		{name: "INFO forbidden", setup: []string{"ACL SETUSER hg on >" + password + " ~* &* +@all -config -info"},
+			user: "hg", want: []string{"refused INFO", "store.redis.min_replicas"}},
+		{name: "INFO forbidden, min_replicas set", setup: []string{"ACL SETUSER hg on >" + password + " ~* &* +@all -config -info"},
+			user: "hg", min: gateway.FixedReplicas(0), want: []string{"refused INFO"}},
+		{name: "min_replicas 1, no replica", min: gateway.FixedReplicas(1),
+			want: []string{"min_replicas is 1 but the Redis master has 0 replicas"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,7 +66,7 @@ func TestHealthWarnings(t *testing.T) {
 			if tc.user != "" {
 				u = (&url.URL{Scheme: "unix", User: url.UserPassword(tc.user, password), Path: srv.Socket()}).String()
 			}
-			s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(u), Prefix: "health"}})
+			s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(u), Prefix: "health", MinReplicas: tc.min}})
 			if err != nil {
 				t.Fatalf("open: %v", err)
 			}

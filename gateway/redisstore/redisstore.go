@@ -173,6 +173,7 @@ func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 		window:      orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
 		replicaWait: DefaultReplicaWait,
 		inst:        newToken()[:12] + ".",
+		replicas:    replicaSet{want: cfg.Redis.MinReplicas},
 		putq:        make(chan *putCall),
 		recq:        make(chan *recordCall),
 		stop:        make(chan struct{}),

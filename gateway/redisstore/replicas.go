@@ -16,19 +16,33 @@ import (
 
 // Replica acknowledgement. Redis replicates asynchronously: a master that
 // dies right after answering a write can take the write with it, and a
-// replica promoted in its place never had it. So when the master holding
-// the store's keys has replicas, Put sends WAIT 1 on the connection that
-// ran its script and answers only once a replica has the batch; if none
-// confirms within the wait, Put fails with ErrUnavailable (the upstream
-// gets 503 and retries; the retry is deduplicated if the write did
-// survive). Without replicas there is nothing to wait for: durability is
-// the master's AOF (appendfsync).
+// replica promoted in its place never had it. So Put sends WAIT on the
+// connection that ran its script and answers only once enough replicas
+// have the batch; if they do not confirm within the wait, Put fails with
+// ErrUnavailable (the upstream gets 503 and retries; the retry is
+// deduplicated if the write did survive).
+//
+// How many is store.redis.min_replicas. Auto (the default) waits for one
+// when the master holding the keys has replicas, as its INFO replication
+// says; without replicas there is nothing to wait for, and durability is
+// the master's AOF (appendfsync). A master that refuses INFO (an ACL
+// without it, a renamed command) cannot say, and then Put refuses every
+// write, naming the fix, rather than acknowledge one that a failover could
+// lose. A fixed count N never asks INFO: every batch waits for N replicas
+// (0: none).
+//
+// The replica count is read per master, each under its own lock that is
+// never held across a round trip: a Put to a master whose reading is fresh
+// waits on nothing, and the Puts that find a master's reading due share
+// one INFO (the first sends it, the others wait for its answer), so a
+// master slow to answer holds back only the Puts to it.
 
 // DefaultReplicaWait bounds Put's wait for a replica's confirmation.
 const DefaultReplicaWait = 2 * time.Second
 
 // replicaCheckEvery is how long a reading of the master's replica count
-// stands: replicas come and go rarely, and INFO costs a round trip.
+// stands, a refusal included: replicas come and go rarely, and INFO costs
+// a round trip.
 const replicaCheckEvery = 5 * time.Second
 
 // replicaMemory is how long Put goes on waiting for a replica of a master
@@ -41,19 +55,68 @@ const replicaCheckEvery = 5 * time.Second
 // for.
 const replicaMemory = 5 * time.Minute
 
-// replicaCount caches what the store knows of one master's replicas.
-type replicaCount struct {
+// replicaReading is what the store knows of one master's replicas.
+type replicaReading struct {
 	master  string    // run_id of the master read last
 	n       int       // its connected replicas at the last reading
-	checked time.Time // of the last reading
+	checked time.Time // of the last reading (a refusal counts as one)
 	seen    time.Time // of the last reading that showed this master a replica
+	// refused is the master's error reply to the last INFO (NOPERM, an
+	// unknown command): the count cannot be known.
+	refused string
 }
 
-// replicaSet is a replicaCount per master address (one, unless the store
-// is partitioned over a cluster's masters).
-type replicaSet struct {
+// replicaState is one master's reading and the refresh of it under way.
+type replicaState struct {
 	mu sync.Mutex
-	m  map[string]*replicaCount
+	r  replicaReading
+	// refreshing is closed when the INFO in flight has been answered; nil
+	// when none is.
+	refreshing chan struct{}
+	// lastErr is the error of the last INFO that got no answer (a lost
+	// connection): the reading is kept, and it is asked again next time.
+	lastErr error
+}
+
+// replicaSet is what the store knows of the masters' replicas: the
+// configured min_replicas, and under auto a replicaState per master
+// address (one, unless the store is partitioned over a cluster's masters).
+type replicaSet struct {
+	want gateway.MinReplicas
+
+	mu sync.Mutex // guards m only; never held across a round trip
+	m  map[string]*replicaState
+}
+
+// state returns the state of the master at addr, made on first use.
+func (rs *replicaSet) state(addr string) *replicaState {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.m == nil {
+		rs.m = map[string]*replicaState{}
+	}
+	st := rs.m[addr]
+	if st == nil {
+		st = &replicaState{}
+		rs.m[addr] = st
+	}
+	return st
+}
+
+// each calls f with every master's reading, each under its own lock.
+func (rs *replicaSet) each(f func(r replicaReading)) {
+	rs.mu.Lock()
+	states := make([]*replicaState, 0, len(rs.m))
+	for _, st := range rs.m {
+		states = append(states, st)
+	}
+	rs.mu.Unlock()
+	for _, st := range states {
+		st.mu.Lock()
+		r := st.r
+		st.mu.Unlock()
+		f(r)
+	}
 }
 
 // masters groups the jobs by the client of the master that holds their
@@ -91,57 +154,117 @@ func (s *Store) masters(ctx context.Context, jobs []partJob) ([]*redis.Client, [
 	}
 }
 
-// needReplica reports whether a write to node must wait for a replica:
-// the master has one connected (read at most replicaCheckEvery ago), or
-// had one within replicaMemory. A failed read keeps the last value.
-func (s *Store) needReplica(ctx context.Context, node *redis.Client) bool {
-	rs := &s.replicas
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	if rs.m == nil {
-		rs.m = map[string]*replicaCount{}
+// needReplica returns how many replicas must confirm a write to node: the
+// configured min_replicas when it is a count; under auto, 1 when the
+// master has a replica connected (read at most replicaCheckEvery ago) or
+// had one within replicaMemory, else 0. Under auto it fails when the
+// master refuses INFO, or when it has never answered one.
+func (s *Store) needReplica(ctx context.Context, node *redis.Client) (int, error) {
+	if s.replicas.want.Fixed {
+		return s.replicas.want.N, nil
 	}
-	addr := node.Options().Addr
-	r := rs.m[addr]
-	if r == nil {
-		r = &replicaCount{}
-		rs.m[addr] = r
+	st := s.replicas.state(node.Options().Addr)
+	st.mu.Lock()
+	if time.Since(st.r.checked) < replicaCheckEvery {
+		r := st.r
+		st.mu.Unlock()
+		return r.need(time.Now())
 	}
-	now := time.Now()
-	if now.Sub(r.checked) >= replicaCheckEvery {
-		if info, err := node.Info(ctx, "server", "replication").Result(); err == nil {
-			if id := infoField(info, "run_id"); id != r.master {
-				r.master, r.seen = id, time.Time{}
-			}
-			r.n, r.checked = connectedReplicas(info), now
-			if r.n > 0 {
-				r.seen = now
-			}
+	wait := st.refreshing
+	if wait == nil {
+		// This Put reads the count; those that come meanwhile wait for
+		// its answer rather than each send an INFO.
+		wait = make(chan struct{})
+		st.refreshing = wait
+		st.mu.Unlock()
+		st.refresh(ctx, node, wait)
+	} else {
+		st.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return 0, ctx.Err()
 		}
 	}
-	return r.n > 0 || (!r.seen.IsZero() && now.Sub(r.seen) < replicaMemory)
+	st.mu.Lock()
+	r, lastErr := st.r, st.lastErr
+	st.mu.Unlock()
+	if r.checked.IsZero() && lastErr != nil {
+		return 0, fmt.Errorf("read the replica count of the Redis master: %w", lastErr)
+	}
+	return r.need(time.Now())
 }
 
-// recheckReplicas makes the next Put read the replica counts afresh.
-func (s *Store) recheckReplicas() {
-	s.replicas.mu.Lock()
-	defer s.replicas.mu.Unlock()
-	for _, r := range s.replicas.m {
-		r.checked = time.Time{}
+// refresh reads node's replica count into st, and then closes wait, the
+// refreshing channel it set.
+func (st *replicaState) refresh(ctx context.Context, node *redis.Client, wait chan struct{}) {
+	var info string
+	var err error
+	defer func() {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		st.apply(info, err, time.Now())
+		st.refreshing = nil
+		close(wait)
+	}()
+	info, err = node.Info(ctx, "server", "replication").Result()
+}
+
+// apply records the answer to an INFO server replication. An error reply
+// that refuses the command is a reading (of an unknown count); a lost
+// connection or a server busy keeps the last reading, to be asked again
+// by the next Put.
+func (st *replicaState) apply(info string, err error, now time.Time) {
+	switch {
+	case err == nil:
+		if id := infoField(info, "run_id"); id != st.r.master {
+			st.r.master, st.r.seen = id, time.Time{}
+		}
+		st.r.n, st.r.checked, st.r.refused = connectedReplicas(info), now, ""
+		if st.r.n > 0 {
+			st.r.seen = now
+		}
+		st.lastErr = nil
+	case refused(err):
+		st.r.refused, st.r.checked = err.Error(), now
+		st.lastErr = nil
+	default:
+		st.lastErr = err
 	}
+}
+
+// need is the replicas a write must wait for under auto, by this reading.
+func (r replicaReading) need(now time.Time) (int, error) {
+	if r.refused != "" {
+		return 0, fmt.Errorf("%w: the Redis master refused INFO (%s), so hookgate cannot tell whether it has replicas "+
+			"that must confirm each write: set store.redis.min_replicas (the replicas to wait for, 0 for none), "+
+			"or grant INFO to hookgate's Redis user", errReplicasUnknown, r.refused)
+	}
+	if r.n > 0 || (!r.seen.IsZero() && now.Sub(r.seen) < replicaMemory) {
+		return 1, nil
+	}
+	return 0, nil
+}
+
+// recheckReplicas makes the next Put to the master at addr read its
+// replica count afresh.
+func (s *Store) recheckReplicas(addr string) {
+	st := s.replicas.state(addr)
+	st.mu.Lock()
+	st.r.checked = time.Time{}
+	st.mu.Unlock()
 }
 
 // replicasLost reports whether a master had replicas once but none has
 // been connected for replicaMemory: acknowledgements then wait for none.
 func (s *Store) replicasLost() bool {
-	s.replicas.mu.Lock()
-	defer s.replicas.mu.Unlock()
-	for _, r := range s.replicas.m {
-		if r.n == 0 && !r.seen.IsZero() && time.Since(r.seen) >= replicaMemory {
-			return true
+	lost := false
+	s.replicas.each(func(r replicaReading) {
+		if r.refused == "" && r.n == 0 && !r.seen.IsZero() && time.Since(r.seen) >= replicaMemory {
+			lost = true
 		}
-	}
-	return false
+	})
+	return lost
 }
 
 // connectedReplicas reads connected_slaves from INFO replication.
@@ -155,10 +278,15 @@ func connectedReplicas(info string) int {
 	return 0
 }
 
-// errNoReplica: the write was made on the master but no replica confirmed
-// it in time; the caller must not acknowledge it (Put wraps it in
-// gateway.ErrUnavailable).
-var errNoReplica = errors.New("no replica confirmed the write")
+// errNoReplica: the write was made on the master but not enough replicas
+// confirmed it in time; the caller must not acknowledge it (Put wraps it
+// in gateway.ErrUnavailable).
+var errNoReplica = errors.New("too few replicas confirmed the write")
+
+// errReplicasUnknown: min_replicas is auto and the master will not say
+// whether it has replicas; nothing was written. Put wraps it in
+// gateway.ErrUnavailable.
+var errReplicasUnknown = errors.New("replica count unknown")
 
 // runDurable runs script once per job, in its partition, as runParts does,
 // and, for each master that has replicas, waits for one of them to have
@@ -190,38 +318,49 @@ func (s *Store) runDurable(ctx context.Context, script *redis.Script, jobs []par
 	return cmds, nil
 }
 
-// runOnNode runs the jobs idx on node in one pipeline, with WAIT 1 after
-// them when node has replicas, and fills cmds.
+// runOnNode runs the jobs idx on node in one pipeline, with WAIT after
+// them when node's writes need replicas (needReplica), and fills cmds.
 func (s *Store) runOnNode(ctx context.Context, node *redis.Client, script *redis.Script, jobs []partJob, idx []int, cmds []*redis.Cmd) error {
-	need := s.needReplica(ctx, node)
-	wait := s.evalAndWait(ctx, node, script, jobs, idx, cmds, need)
+	acks, err := s.needReplica(ctx, node)
+	if err != nil {
+		if !errors.Is(err, errReplicasUnknown) {
+			s.nodeFailed(ctx, node)
+		}
+		return err
+	}
+	wait := s.evalAndWait(ctx, node, script, jobs, idx, cmds, acks)
 	if noScript(cmds, idx) {
 		// That server has not seen the script (a restart, a failover).
 		if err := script.Load(ctx, node).Err(); err != nil {
 			return err
 		}
-		wait = s.evalAndWait(ctx, node, script, jobs, idx, cmds, need)
+		wait = s.evalAndWait(ctx, node, script, jobs, idx, cmds, acks)
 	}
 	for _, i := range idx {
 		if err := cmds[i].Err(); err != nil {
-			s.recheckReplicas()
-			if c, ok := s.rdb.(*redis.ClusterClient); ok {
-				// A dead master (connection refused) or MOVED after a
-				// failover: learn the new master now rather than at the
-				// client's next periodic reload, a minute away.
-				c.ReloadState(ctx)
-			}
+			s.nodeFailed(ctx, node)
 			return err
 		}
 	}
-	if !need {
+	if acks == 0 {
 		return nil
 	}
-	if n, err := wait.Int64(); err != nil || n < 1 {
-		s.recheckReplicas() // the master may have changed under us
-		return fmt.Errorf("%w within %v", errNoReplica, s.replicaWait)
+	if n, err := wait.Int64(); err != nil || n < int64(acks) {
+		s.recheckReplicas(node.Options().Addr) // the master may have changed under us
+		return fmt.Errorf("%w: %d of %d confirmed it within %v", errNoReplica, n, acks, s.replicaWait)
 	}
 	return nil
+}
+
+// nodeFailed follows a failed call to node: its replica count is read
+// afresh next time, and on a cluster the slot map too. A dead master
+// (connection refused) or MOVED after a failover: learn the new master now
+// rather than at the client's next periodic reload, a minute away.
+func (s *Store) nodeFailed(ctx context.Context, node *redis.Client) {
+	s.recheckReplicas(node.Options().Addr)
+	if c, ok := s.rdb.(*redis.ClusterClient); ok {
+		c.ReloadState(ctx)
+	}
 }
 
 func noScript(cmds []*redis.Cmd, idx []int) bool {
@@ -233,18 +372,18 @@ func noScript(cmds []*redis.Cmd, idx []int) bool {
 	return false
 }
 
-// evalAndWait sends the jobs' scripts and, if withWait, WAIT 1 in one
+// evalAndWait sends the jobs' scripts and, if acks > 0, WAIT acks in one
 // pipeline, so that all go over one connection: WAIT counts the writes
 // made on its connection.
 func (s *Store) evalAndWait(ctx context.Context, node *redis.Client, script *redis.Script,
-	jobs []partJob, idx []int, cmds []*redis.Cmd, withWait bool) (wait *redis.Cmd) {
+	jobs []partJob, idx []int, cmds []*redis.Cmd, acks int) (wait *redis.Cmd) {
 	// Errors are each command's own; Pipelined's is the first of them.
 	_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, i := range idx {
 			cmds[i] = script.EvalSha(ctx, p, []string{s.bases[jobs[i].p]}, jobs[i].args...)
 		}
-		if withWait {
-			wait = p.Do(ctx, "WAIT", 1, s.replicaWait.Milliseconds())
+		if acks > 0 {
+			wait = p.Do(ctx, "WAIT", acks, s.replicaWait.Milliseconds())
 		}
 		return nil
 	})
