@@ -3,8 +3,13 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/internal/testredis"
@@ -133,5 +138,49 @@ func TestClaimSkipsUnreadableEvent(t *testing.T) {
 	h, err := s.Health(ctx)
 	if err != nil || h.Orphans != 1 {
 		t.Errorf("Health = %+v, %v; want 1 orphan", h, err)
+	}
+}
+
+// TestPutOwnConnections: with every connection of the store's pool held
+// by slow calls (dispatchers' claims and scrapes against a slow Redis),
+// Put still gets a connection and answers: ingest does not wait behind
+// deliveries. It holds because Put goes in pipelines, which go-redis runs
+// on a pool of their own (PipelinePoolSize), and because its pool opens
+// connections beyond PoolSize rather than making callers queue (no
+// MaxActiveConns): a client option that changed either would starve
+// ingest, and this test would say so.
+func TestPutOwnConnections(t *testing.T) {
+	s := openTest(t, "ownconns")
+	ctx := context.Background()
+	// The first Put reads the store's layout and marks its schema, once.
+	if _, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_0")}); err != nil {
+		t.Fatal(err)
+	}
+	pool := s.rdb.(*redis.Client).Options().PoolSize
+	held := pool + 2
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	for i := range held {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.rdb.BLPop(ctx, 5*time.Second, fmt.Sprintf("blocked-%d", i))
+			done.Add(1)
+		}()
+	}
+	defer wg.Wait()
+	// Wait until the pool is taken.
+	for deadline := time.Now().Add(10 * time.Second); s.rdb.PoolStats().TotalConns < uint32(pool); {
+		if time.Now().After(deadline) {
+			t.Fatalf("pool not taken: %+v", s.rdb.PoolStats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	res, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_1")})
+	if err != nil || res[0].Duplicate {
+		t.Fatalf("Put with the general pool taken = %+v, %v; want stored", res, err)
+	}
+	if n := done.Load(); n != 0 {
+		t.Errorf("Put answered only after %d of the blocking calls ended; want before any", n)
 	}
 }
