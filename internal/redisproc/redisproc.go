@@ -211,15 +211,18 @@ func (s *Server) launch(what string, args []string) error {
 }
 
 // isOurs reports whether the server answering on our socket or port is the
-// process pid: on TCP, another test's server may have won a race for the
-// port, and ours then exits while theirs answers.
+// process pid, done loading its data: on TCP, another test's server may
+// have won a race for the port, and ours then exits while theirs answers;
+// and a restarted server answers INFO and PING while it still loads its
+// AOF, but refuses everything else (LOADING).
 func (s *Server) isOurs(pid int) bool {
-	info, err := s.Do("INFO", "server")
+	info, err := s.Do("INFO", "server", "persistence")
 	if err != nil {
 		return false
 	}
 	got, _ := InfoField(info, "process_id")
-	return got == strconv.Itoa(pid)
+	loading, _ := InfoField(info, "loading") // a sentinel has none
+	return got == strconv.Itoa(pid) && loading != "1"
 }
 
 func (s *Server) stop(sig syscall.Signal) {
