@@ -10,6 +10,11 @@
 // in memory (leases.go) and Claim commits nothing. Records are keyed by
 // receipt time rather than by the hashed event id (keys.go, ids.go), so
 // that what one commit writes shares pages.
+//
+// The store fails stop (failstop.go): on a full disk it refuses writes
+// with gateway.ErrUnavailable and backs off, and takes them again by
+// itself once there is space; after an fsync or I/O error it refuses
+// them until restarted.
 package boltstore
 
 import (
@@ -65,6 +70,7 @@ const chunkSize = 1000
 type Store struct {
 	db        *bolt.DB
 	gc        *groupCommit
+	disk      *diskState // the group commit's: every write transaction goes through it
 	leases    *leaseTable
 	file      string
 	retention time.Duration
@@ -109,7 +115,8 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
-	s := &Store{db: db, gc: newGroupCommit(db, maxGroup, maxQueued), leases: newLeaseTable(), file: file, opened: time.Now(),
+	gc := newGroupCommit(db, maxGroup, maxQueued)
+	s := &Store{db: db, gc: gc, disk: gc.disk, leases: newLeaseTable(), file: file, opened: time.Now(),
 		retention: cfg.Retention, dedupe: cfg.DedupeWindow, chunk: chunkSize}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
@@ -218,8 +225,13 @@ func countRetrying(tx *bolt.Tx) error {
 // Path is the database file.
 func (s *Store) Path() string { return s.file }
 
-// Ping reports whether the database is open and readable.
+// Ping reports whether the database is open and readable, and takes
+// writes: it fails while writes back off after a full disk, and once the
+// store has latched failed (failstop.go).
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.disk.ping(); err != nil {
+		return wrap("ping", err)
+	}
 	return s.view(ctx, "ping", func(t *txn) error { return nil })
 }
 
@@ -253,7 +265,8 @@ func wrap(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, gateway.ErrNotFound), errors.Is(err, gateway.ErrLeaseLost), errors.Is(err, gateway.ErrConflict),
+	case errors.Is(err, gateway.ErrUnavailable), // said already, with why (failstop.go)
+		errors.Is(err, gateway.ErrNotFound), errors.Is(err, gateway.ErrLeaseLost), errors.Is(err, gateway.ErrConflict),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &in):
 		return fmt.Errorf("%s: %w", op, err)
@@ -276,7 +289,7 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 		return wrap(op, err)
 	}
 	call := s.leases.newCall()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.disk.writeTx(s.db, func(tx *bolt.Tx) error {
 		t := newTxn(tx, call)
 		t.opened = s.opened
 		return fn(t)

@@ -20,9 +20,15 @@ import (
 // throughout, is what keeps two callers from leasing one delivery. The
 // paused flag is read in the same read transaction, and SetPaused waits
 // out the Claims under way before it returns, so none leases after it.
+// While writes are refused (failstop.go) Claim is refused too.
 func (s *Store) Claim(ctx context.Context, sub string, now time.Time, max int, lease time.Duration) ([]gateway.Claim, error) {
 	if max <= 0 || sub == "" {
 		return nil, nil
+	}
+	// No claims while writes are refused: what is sent now could not be
+	// recorded, and would be sent again at every lease's end.
+	if err := s.disk.admit(); err != nil {
+		return nil, wrap("claim "+sub, err)
 	}
 	claims, dangling, err := s.claim(ctx, sub, now, max, lease)
 	if err != nil {
