@@ -14,7 +14,8 @@
 // The store fails stop (failstop.go): on a full disk it refuses writes
 // with gateway.ErrUnavailable and backs off, and takes them again by
 // itself once there is space; after an fsync or I/O error it refuses
-// them until restarted.
+// them until restarted. A panic in a write transaction fails the writes
+// of that transaction only (writetx.go).
 package boltstore
 
 import (
@@ -235,8 +236,14 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.view(ctx, "ping", func(t *txn) error { return nil })
 }
 
-// Close closes the database, waiting for transactions in progress.
+// Close closes the database, waiting for transactions in progress; but
+// not for one that panicked holding bbolt's write lock, which it would
+// wait for in vain: then the file is left to the process's exit, its
+// last commit on disk.
 func (s *Store) Close() error {
+	if s.disk.isWedged() {
+		return fmt.Errorf("close %s: a write transaction panicked holding the file's write lock; left open", s.file)
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", s.file, err)
 	}

@@ -60,8 +60,8 @@ var (
 	// errDiskFull: a commit failed for want of space, or a write was
 	// refused during the backoff that followed.
 	errDiskFull = errors.New("disk full")
-	// errWritesStopped: the store latched failed (an fsync or I/O error)
-	// and refuses writes until restarted.
+	// errWritesStopped: the store latched failed (an fsync or I/O error,
+	// or a commit that panicked) and refuses writes until restarted.
 	errWritesStopped = errors.New("writes stopped until hookgate is restarted")
 )
 
@@ -86,6 +86,7 @@ type diskState struct {
 	retryAt     time.Time // writes are refused until then
 	recovered   bool      // a commit has succeeded since lastFailure
 	fatal       error     // set once, never cleared: writes refused until restart
+	wedged      bool      // bbolt's write lock is held by a transaction that panicked
 }
 
 func newDiskState(file string) *diskState {
@@ -190,6 +191,14 @@ func (d *diskState) stop(why error, todo string) error {
 			"deliveries wait; reads go on", "file", d.file, "error", why, "todo", todo)
 	}
 	return d.fatal
+}
+
+// isWedged reports whether a panicked transaction holds bbolt's write
+// lock, which Close would wait for in vain.
+func (d *diskState) isWedged() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.wedged
 }
 
 // failKind is what a failed commit says about the disk.

@@ -177,6 +177,132 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
+// panickyWrite panics in a group commit's transaction.
+func panickyWrite(*bolt.Tx) error { panic("boom in a write") }
+
+// TestPanicInWriteFailsItsBatch: a write that panics in the group
+// commit's goroutine fails the calls of its transaction, and only them,
+// with ErrUnavailable (none is acknowledged, none committed); the panic
+// is logged with its stack, and the next transaction commits as usual.
+func TestPanicInWriteFailsItsBatch(t *testing.T) {
+	logs := captureLog(t)
+	s := openTest(t, t.TempDir())
+	g := s.gc
+	blocker := park(g)
+	<-blocker.started
+	key := func(name string) []byte { return []byte("test-" + name) }
+	put := func(name string) func(*bolt.Tx) error {
+		return func(tx *bolt.Tx) error { return tx.Bucket(bktMeta).Put(key(name), []byte{1}) }
+	}
+	results := make(map[string]chan error)
+	submit := func(name string, fn func(*bolt.Tx) error) {
+		ch := make(chan error, 1)
+		results[name] = ch
+		go func() { ch <- g.do(context.Background(), fn, nil) }()
+	}
+	submit("before", put("before"))
+	waitQueued(g, 1)
+	submit("panicky", panickyWrite)
+	waitQueued(g, 2)
+	submit("after", put("after"))
+	waitQueued(g, 3)
+	close(blocker.release)
+	if err := <-blocker.done; err != nil {
+		t.Fatalf("the transaction before: %v", err)
+	}
+	for _, name := range []string{"before", "panicky", "after"} {
+		if err := result(t, name, results[name]); !errors.Is(err, gateway.ErrUnavailable) {
+			t.Errorf("%s, in the transaction that panicked: %v, want ErrUnavailable", name, err)
+		}
+	}
+	if err := g.do(context.Background(), put("next"), nil); err != nil {
+		t.Fatalf("the next write: %v", err)
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		for name, want := range map[string]bool{"before": false, "after": false, "next": true} {
+			if got := tx.Bucket(bktMeta).Get(key(name)) != nil; got != want {
+				t.Errorf("%s committed: %v, want %v", name, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(context.Background()); err != nil {
+		t.Errorf("Ping after a write panicked: %v", err)
+	}
+	out := logs.String()
+	for _, want := range []string{"level=ERROR", "panic recovered", "component=boltstore", "boom in a write", "panickyWrite"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the log does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestPanicInCommitStopsWrites: a commit that panics with the
+// transaction still open (bbolt's rollback of a failed commit panics in
+// its page scan on a page it cannot read, before it closes the
+// transaction) fails its batch, and latches the store failed, since the
+// file may be damaged: later writes are answered at once, not left to
+// wait for bbolt's write lock, and reads and Close go on. The panic is
+// injected through diskState.commit.
+func TestPanicInCommitStopsWrites(t *testing.T) {
+	captureLog(t)
+	s := openTest(t, t.TempDir())
+	ctx := context.Background()
+	if _, err := s.Put(ctx, []gateway.NewEvent{testEvent("kept", t0, "sub1")}); err != nil {
+		t.Fatal(err)
+	}
+	s.disk.commit = func(*bolt.Tx) error { panic("freepages: failed to get all reachable pages (page 42: invalid type)") }
+	_, err := s.Put(ctx, []gateway.NewEvent{testEvent("failed", t0, "sub1")})
+	if !errors.Is(err, gateway.ErrUnavailable) || !errors.Is(err, errWritesStopped) {
+		t.Fatalf("Put whose commit panics: %v, want ErrUnavailable, writes stopped", err)
+	}
+	if !strings.Contains(err.Error(), "bbolt check") {
+		t.Errorf("%q does not say to check the file", err)
+	}
+	s.disk.commit = (*bolt.Tx).Commit
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Put(ctx, []gateway.NewEvent{testEvent("later", t0, "sub1")})
+		done <- err
+	}()
+	if err := result(t, "a Put after the panic", done); !errors.Is(err, errWritesStopped) {
+		t.Errorf("Put after a commit panicked: %v, want writes stopped", err)
+	}
+	if _, err := s.Event(ctx, "kept"); err != nil {
+		t.Errorf("reading after a commit panicked: %v", err)
+	}
+	if _, err := s.Event(ctx, "failed"); !errors.Is(err, gateway.ErrNotFound) {
+		t.Errorf("the event whose commit panicked: %v, want ErrNotFound", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// TestRollbackPanicWedges: when the rollback of a panicked transaction
+// panics in turn, bbolt's write lock stays held, so the store latches
+// failed and Close does not wait for the lock. A managed transaction
+// (inside bolt's Update), whose Rollback panics, stands in for it.
+func TestRollbackPanicWedges(t *testing.T) {
+	captureLog(t)
+	s := openTest(t, t.TempDir())
+	var got error
+	_ = s.db.Update(func(tx *bolt.Tx) error {
+		got = s.disk.recoverWrite(tx, "boom", false)
+		return got
+	})
+	if !errors.Is(got, errWritesStopped) || !strings.Contains(got.Error(), "write lock") {
+		t.Errorf("a rollback that panics: %v, want writes stopped for the lost write lock", got)
+	}
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "left open") {
+		t.Errorf("Close with the write lock lost: %v, want an error saying the file is left open", err)
+	}
+	s.disk.wedged = false // it is not, in truth: let the cleanup close it
+}
+
 // TestRateLog: a kind of line is written once per interval; the next one
 // counts those left out.
 func TestRateLog(t *testing.T) {

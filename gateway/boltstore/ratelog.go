@@ -2,7 +2,9 @@ package boltstore
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -54,4 +56,12 @@ func (l *rateLog) flush(kind string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.last, kind)
+}
+
+// panicked logs a recovered panic at error, with the stack of the
+// goroutine that panicked; it is called from the deferred function that
+// recovered it, where that stack is still whole.
+func (l *rateLog) panicked(component string, p any) {
+	l.log("panic", slog.LevelError, "panic recovered; the work in hand failed as unavailable",
+		"component", component, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 }
