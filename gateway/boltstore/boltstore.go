@@ -282,18 +282,39 @@ func wrap(op string, err error) error {
 	}
 }
 
-// view runs fn in a read transaction.
+// view runs fn in a read transaction. The corrupt records it met, which
+// fn read as missing, are set aside once it is over (corrupt.go).
 func (s *Store) view(ctx context.Context, op string, fn func(t *txn) error) error {
-	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
-	}
-	return wrap(op, s.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx, nil)) }))
+	found, err := s.viewFound(ctx, op, fn)
+	s.setAsideFound(ctx, found)
+	return err
 }
 
-// update runs fn in a write transaction of its own.
-func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) error {
+// viewFound is view leaving the corrupt records met to the caller.
+func (s *Store) viewFound(ctx context.Context, op string, fn func(t *txn) error) ([]corruptRef, error) {
 	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
+		return nil, wrap(op, err)
+	}
+	var t *txn
+	err := s.db.View(func(tx *bolt.Tx) error {
+		t = newTxn(tx, nil)
+		return fn(t)
+	})
+	if t == nil {
+		return nil, wrap(op, err)
+	}
+	return t.found, wrap(op, err)
+}
+
+// update runs fn in a write transaction of its own. One that meets a
+// corrupt record is run again once the record is set aside (corrupt.go).
+func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) error {
+	return s.setAsideAndRetry(ctx, op, func() error { return s.updateOnce(ctx, fn) })
+}
+
+func (s *Store) updateOnce(ctx context.Context, fn func(t *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	call := s.leases.newCall()
 	err := s.disk.writeTx(s.db, func(tx *bolt.Tx) error {
@@ -305,12 +326,13 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 	if err == nil {
 		s.updates.Add(1)
 	}
-	return wrap(op, err)
+	return err
 }
 
 // batch runs fn in a write transaction that concurrent callers may share.
-// fn may run more than once (a group is retried without a failing member),
-// so it must reset whatever it reports back on every run. A
+// fn may run more than once (a group is retried without a failing member,
+// and a write that meets a corrupt record is run again once the record
+// is set aside), so it must reset whatever it reports back on every run. A
 // failing fn rolls back the whole shared transaction, so expected outcomes
 // such as a lost lease are reported through variables, not errors.
 //
@@ -320,23 +342,22 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 // entries fn takes are given up when its transaction is over, whenever
 // that is.
 func (s *Store) batch(ctx context.Context, op string, fn func(t *txn) error) error {
-	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
-	}
-	call := s.leases.newCall()
-	err := s.gc.do(ctx, func(tx *bolt.Tx) error { return fn(s.txnFor(tx, call)) }, call.finish)
-	return wrap(op, err)
+	return s.setAsideAndRetry(ctx, op, func() error { return s.batchOnce(ctx, fn, false) })
 }
 
 // batchUrgent is batch for a write someone waits on (Put): it goes into
 // the next transaction ahead of the others (groupCommit).
 func (s *Store) batchUrgent(ctx context.Context, op string, fn func(t *txn) error) error {
+	return s.setAsideAndRetry(ctx, op, func() error { return s.batchOnce(ctx, fn, true) })
+}
+
+// batchOnce is one run of batch, or of batchUrgent when urgent is set.
+func (s *Store) batchOnce(ctx context.Context, fn func(t *txn) error, urgent bool) error {
 	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
+		return err
 	}
 	call := s.leases.newCall()
-	err := s.gc.doUrgent(ctx, func(tx *bolt.Tx) error { return fn(s.txnFor(tx, call)) }, call.finish)
-	return wrap(op, err)
+	return s.gc.submit(ctx, func(tx *bolt.Tx) error { return fn(s.txnFor(tx, call)) }, call.finish, urgent)
 }
 
 // txnFor is a txn on tx for one call of the group commit. The calls of
