@@ -32,6 +32,7 @@ var (
 	descStoreUp  = desc("hookgate_store_up", "1 while the store answers.")
 	descWarnings = desc("hookgate_store_warnings", "Settings under which the store may lose or evict accepted events; the admin status names them.")
 	descOrphans  = desc("hookgate_store_orphans_total", "Queue entries found without their event since the store was opened, dropped.")
+	descCorrupt  = desc("hookgate_store_corrupt_records", "Records that did not decode and were set aside, kept in the store for inspection, rather than block their queue.")
 
 	descRemoved     = desc("hookgate_subscriber_removed", "1 for a subscriber no longer in the config whose deliveries are still in the store, 0 for a configured one.", "subscriber")
 	descPending     = desc("hookgate_subscriber_pending", "Deliveries waiting or retrying (retrying included), in the store shared by all gateways; removed subscribers' included.", "subscriber")
@@ -67,7 +68,7 @@ type scrapeCollector struct{ d Deps }
 func (s *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo, descPendingBytes, descPendingLimit, descOverload, descRegTests,
-		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans,
+		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans, descCorrupt,
 		descRemoved, descPending, descRetrying, descOldestAge, descDead, descDelivered,
 		descLastSuccess, descPaused, descBreaker, descInFlight, descBackfilled,
 	} {
@@ -119,6 +120,7 @@ func (s *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	if h := a.storeHealth(ctx); h != nil {
 		gauge(descWarnings, float64(len(h.Warnings)))
 		counter(descOrphans, float64(h.Orphans))
+		gauge(descCorrupt, float64(h.Corrupt))
 	}
 	s.collectSubscribers(ctx, a, gauge, counter)
 }
