@@ -78,6 +78,10 @@ type diskState struct {
 	minBackoff, maxBackoff, readyHold time.Duration
 
 	tries atomic.Int64 // write transactions begun; tests count them
+	// refusing is set while writes may be refused (a backoff, or latched
+	// failed), so that admit, which every write calls, takes no lock
+	// while the disk is well.
+	refusing atomic.Bool
 
 	mu          sync.Mutex
 	failures    int       // commits failed for want of space since writes last flowed
@@ -97,6 +101,9 @@ func newDiskState(file string) *diskState {
 // admit reports whether a write may try the disk now: nil, or the
 // gateway.ErrUnavailable that it is refused with.
 func (d *diskState) admit() error {
+	if !d.refusing.Load() {
+		return nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fatal != nil {
@@ -105,6 +112,7 @@ func (d *diskState) admit() error {
 	if now := d.now(); now.Before(d.retryAt) {
 		return d.fullError(fmt.Sprintf("writes are refused for %v more, then tried again", d.retryAt.Sub(now).Round(time.Millisecond)))
 	}
+	d.refusing.Store(false)
 	return nil
 }
 
@@ -160,6 +168,7 @@ func (d *diskState) full(err error) error {
 		backoff = min(d.minBackoff<<(d.failures-1), d.maxBackoff)
 	}
 	d.retryAt = now.Add(backoff)
+	d.refusing.Store(true)
 	d.log.log("disk full", slog.LevelError,
 		"embedded store: disk full; writes are answered 503 (the provider retries) and tried again with backoff until "+
 			"there is space: free space on the store's volume, or move store.path to a larger one",
@@ -186,6 +195,7 @@ func (d *diskState) stop(why error, todo string) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fatal == nil {
+		d.refusing.Store(true)
 		d.fatal = fmt.Errorf("%w: %w: %w; %s", gateway.ErrUnavailable, errWritesStopped, why, todo)
 		slog.Default().Error("embedded store: WRITES STOPPED until hookgate is restarted; ingest answers 503 and "+
 			"deliveries wait; reads go on", "file", d.file, "error", why, "todo", todo)

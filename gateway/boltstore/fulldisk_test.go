@@ -65,7 +65,9 @@ func fillDisk(t *testing.T, s *Store, maxBatches int) (acked []string, err error
 // fill up, and which holds the events acked already; makeRoom gives it
 // space again.
 func checkFullDisk(t *testing.T, s *Store, maxBatches int, acked []string, makeRoom func()) {
+	s.disk.mu.Lock()
 	s.disk.readyHold = time.Minute // Ping stays failed until a commit succeeds
+	s.disk.mu.Unlock()
 	more, err, took := fillDisk(t, s, maxBatches)
 	acked = append(acked, more...)
 	info, _ := os.Stat(s.Path())
@@ -81,7 +83,9 @@ func checkFullDisk(t *testing.T, s *Store, maxBatches int, acked []string, makeR
 	}
 
 	// During the backoff a Put is answered at once, without a transaction.
+	s.disk.mu.Lock()
 	s.disk.retryAt = time.Now().Add(time.Hour) // the backoff, made long enough to look at
+	s.disk.mu.Unlock()
 	tries := s.disk.tries.Load()
 	start := time.Now()
 	_, err = putBatch(context.Background(), s, "during", 1)
