@@ -150,6 +150,12 @@ type StoreHealth struct {
 	// queue flows. Always 0 unless something outside hookgate deleted or
 	// overwrote data.
 	Orphans int64 `json:"orphans"`
+	// Corrupt counts the records that did not decode and were set aside
+	// (kept in the store for inspection) rather than block their queue:
+	// an event set aside is not delivered; a delivery set aside left its
+	// queue and can be redelivered. Always 0 unless the disk, or something
+	// outside hookgate, damaged data.
+	Corrupt int64 `json:"corrupt"`
 }
 
 // HealthReporter is implemented by stores that can check their setup. The

@@ -159,10 +159,10 @@ func TestAdminRemovedSubscribers(t *testing.T) {
 }
 
 // TestAdminStatusStoreHealth: a store that reports its health has its
-// warnings and orphans in the status and the metrics; one that does not
-// has neither.
+// warnings, orphans and corrupt records in the status and the metrics;
+// one that does not has neither.
 func TestAdminStatusStoreHealth(t *testing.T) {
-	health := gateway.StoreHealth{Warnings: []string{"appendonly is off: a restart loses events"}, Orphans: 3}
+	health := gateway.StoreHealth{Warnings: []string{"appendonly is off: a restart loses events"}, Orphans: 3, Corrupt: 2}
 	e := newAdminEnv(t, adminEnv{
 		token: adminToken,
 		wrap:  func(s gateway.Store) gateway.Store { return healthStore{s, health} },
@@ -176,15 +176,18 @@ func TestAdminStatusStoreHealth(t *testing.T) {
 			OK       bool      `json:"ok"`
 			Warnings *[]string `json:"warnings"`
 			Orphans  *int64    `json:"orphans"`
+			Corrupt  *int64    `json:"corrupt"`
 		} `json:"store"`
 	}
 	decode(t, body, &st)
 	if !st.Store.OK || st.Store.Warnings == nil || len(*st.Store.Warnings) != 1 ||
-		(*st.Store.Warnings)[0] != health.Warnings[0] || st.Store.Orphans == nil || *st.Store.Orphans != 3 {
-		t.Errorf("status = %s, want the store's warning and 3 orphans", body)
+		(*st.Store.Warnings)[0] != health.Warnings[0] || st.Store.Orphans == nil || *st.Store.Orphans != 3 ||
+		st.Store.Corrupt == nil || *st.Store.Corrupt != 2 {
+		t.Errorf("status = %s, want the store's warning, 3 orphans and 2 corrupt records", body)
 	}
 	metrics := metricsText(t, e)
-	if miss := missingLines(metrics, `hookgate_store_warnings 1`, `hookgate_store_orphans_total 3`); len(miss) > 0 {
+	if miss := missingLines(metrics, `hookgate_store_warnings 1`, `hookgate_store_orphans_total 3`,
+		`hookgate_store_corrupt_records 2`); len(miss) > 0 {
 		t.Errorf("metrics lack %q:\n%s", miss, metrics)
 	}
 

@@ -56,6 +56,7 @@ func MetricFamilies() []Family {
 		{"hookgate_ingest_registration_tests_total", "counter"},
 		{"hookgate_ingest_requests_total", "counter"},
 		{"hookgate_panics_total", "counter"},
+		{"hookgate_store_corrupt_records", "gauge"},
 		{"hookgate_store_orphans_total", "counter"},
 		{"hookgate_store_up", "gauge"},
 		{"hookgate_store_warnings", "gauge"},

@@ -34,6 +34,7 @@ var (
 	descStoreUp  = desc("hookgate_store_up", "1 while the store answers.")
 	descWarnings = desc("hookgate_store_warnings", "Settings under which the store may lose or evict accepted events; the admin status names them.")
 	descOrphans  = desc("hookgate_store_orphans_total", "Queue entries found without their event since the store was opened, dropped.")
+	descCorrupt  = desc("hookgate_store_corrupt_records", "Records that did not decode and were set aside, kept in the store for inspection, rather than block their queue.")
 	descPanics   = desc("hookgate_panics_total", "Panics recovered in this process, by component (http, a store's writers, dispatchers, sweeper, backfill, reload): each failed only the work in hand, as unavailable.", "component")
 
 	descRemoved     = desc("hookgate_subscriber_removed", "1 for a subscriber no longer in the config whose deliveries are still in the store, 0 for a configured one.", "subscriber")
@@ -70,7 +71,7 @@ type scrapeCollector struct{ d Deps }
 func (s *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo, descPendingBytes, descPendingLimit, descOverload, descRegTests,
-		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans, descPanics,
+		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans, descCorrupt, descPanics,
 		descRemoved, descPending, descRetrying, descOldestAge, descDead, descDelivered,
 		descLastSuccess, descPaused, descBreaker, descInFlight, descBackfilled,
 	} {
@@ -126,6 +127,7 @@ func (s *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	if h := a.storeHealth(ctx); h != nil {
 		gauge(descWarnings, float64(len(h.Warnings)))
 		counter(descOrphans, float64(h.Orphans))
+		gauge(descCorrupt, float64(h.Corrupt))
 	}
 	s.collectSubscribers(ctx, a, gauge, counter)
 }

@@ -10,6 +10,12 @@
 // in memory (leases.go) and Claim commits nothing. Records are keyed by
 // receipt time rather than by the hashed event id (keys.go, ids.go), so
 // that what one commit writes shares pages.
+//
+// The store fails stop (failstop.go): on a full disk it refuses writes
+// with gateway.ErrUnavailable and backs off, and takes them again by
+// itself once there is space; after an fsync or I/O error it refuses
+// them until restarted. A panic in a write transaction fails the writes
+// of that transaction only (writetx.go).
 package boltstore
 
 import (
@@ -65,6 +71,7 @@ const chunkSize = 1000
 type Store struct {
 	db        *bolt.DB
 	gc        *groupCommit
+	disk      *diskState // the group commit's: every write transaction goes through it
 	leases    *leaseTable
 	file      string
 	retention time.Duration
@@ -109,7 +116,8 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", file, err)
 	}
-	s := &Store{db: db, gc: newGroupCommit(db, maxGroup, maxQueued), leases: newLeaseTable(), file: file, opened: time.Now(),
+	gc := newGroupCommit(db, maxGroup, maxQueued)
+	s := &Store{db: db, gc: gc, disk: gc.disk, leases: newLeaseTable(), file: file, opened: time.Now(),
 		retention: cfg.Retention, dedupe: cfg.DedupeWindow, chunk: chunkSize}
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
@@ -218,13 +226,24 @@ func countRetrying(tx *bolt.Tx) error {
 // Path is the database file.
 func (s *Store) Path() string { return s.file }
 
-// Ping reports whether the database is open and readable.
+// Ping reports whether the database is open and readable, and takes
+// writes: it fails while writes back off after a full disk, and once the
+// store has latched failed (failstop.go).
 func (s *Store) Ping(ctx context.Context) error {
+	if err := s.disk.ping(); err != nil {
+		return wrap("ping", err)
+	}
 	return s.view(ctx, "ping", func(t *txn) error { return nil })
 }
 
-// Close closes the database, waiting for transactions in progress.
+// Close closes the database, waiting for transactions in progress; but
+// not for one that panicked holding bbolt's write lock, which it would
+// wait for in vain: then the file is left to the process's exit, its
+// last commit on disk.
 func (s *Store) Close() error {
+	if s.disk.isWedged() {
+		return fmt.Errorf("close %s: a write transaction panicked holding the file's write lock; left open", s.file)
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", s.file, err)
 	}
@@ -253,7 +272,8 @@ func wrap(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, gateway.ErrNotFound), errors.Is(err, gateway.ErrLeaseLost), errors.Is(err, gateway.ErrConflict),
+	case errors.Is(err, gateway.ErrUnavailable), // said already, with why (failstop.go)
+		errors.Is(err, gateway.ErrNotFound), errors.Is(err, gateway.ErrLeaseLost), errors.Is(err, gateway.ErrConflict),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &in):
 		return fmt.Errorf("%s: %w", op, err)
@@ -262,21 +282,42 @@ func wrap(op string, err error) error {
 	}
 }
 
-// view runs fn in a read transaction.
+// view runs fn in a read transaction. The corrupt records it met, which
+// fn read as missing, are set aside once it is over (corrupt.go).
 func (s *Store) view(ctx context.Context, op string, fn func(t *txn) error) error {
-	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
-	}
-	return wrap(op, s.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx, nil)) }))
+	found, err := s.viewFound(ctx, op, fn)
+	s.setAsideFound(ctx, found)
+	return err
 }
 
-// update runs fn in a write transaction of its own.
-func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) error {
+// viewFound is view leaving the corrupt records met to the caller.
+func (s *Store) viewFound(ctx context.Context, op string, fn func(t *txn) error) ([]corruptRef, error) {
 	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
+		return nil, wrap(op, err)
+	}
+	var t *txn
+	err := s.db.View(func(tx *bolt.Tx) error {
+		t = newTxn(tx, nil)
+		return fn(t)
+	})
+	if t == nil {
+		return nil, wrap(op, err)
+	}
+	return t.found, wrap(op, err)
+}
+
+// update runs fn in a write transaction of its own. One that meets a
+// corrupt record is run again once the record is set aside (corrupt.go).
+func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) error {
+	return s.setAsideAndRetry(ctx, op, func() error { return s.updateOnce(ctx, fn) })
+}
+
+func (s *Store) updateOnce(ctx context.Context, fn func(t *txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	call := s.leases.newCall()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.disk.writeTx(s.db, func(tx *bolt.Tx) error {
 		t := newTxn(tx, call)
 		t.opened = s.opened
 		return fn(t)
@@ -285,12 +326,13 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 	if err == nil {
 		s.updates.Add(1)
 	}
-	return wrap(op, err)
+	return err
 }
 
 // batch runs fn in a write transaction that concurrent callers may share.
-// fn may run more than once (a group is retried without a failing member),
-// so it must reset whatever it reports back on every run. A
+// fn may run more than once (a group is retried without a failing member,
+// and a write that meets a corrupt record is run again once the record
+// is set aside), so it must reset whatever it reports back on every run. A
 // failing fn rolls back the whole shared transaction, so expected outcomes
 // such as a lost lease are reported through variables, not errors.
 //
@@ -300,23 +342,22 @@ func (s *Store) update(ctx context.Context, op string, fn func(t *txn) error) er
 // entries fn takes are given up when its transaction is over, whenever
 // that is.
 func (s *Store) batch(ctx context.Context, op string, fn func(t *txn) error) error {
-	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
-	}
-	call := s.leases.newCall()
-	err := s.gc.do(ctx, func(tx *bolt.Tx) error { return fn(s.txnFor(tx, call)) }, call.finish)
-	return wrap(op, err)
+	return s.setAsideAndRetry(ctx, op, func() error { return s.batchOnce(ctx, fn, false) })
 }
 
 // batchUrgent is batch for a write someone waits on (Put): it goes into
 // the next transaction ahead of the others (groupCommit).
 func (s *Store) batchUrgent(ctx context.Context, op string, fn func(t *txn) error) error {
+	return s.setAsideAndRetry(ctx, op, func() error { return s.batchOnce(ctx, fn, true) })
+}
+
+// batchOnce is one run of batch, or of batchUrgent when urgent is set.
+func (s *Store) batchOnce(ctx context.Context, fn func(t *txn) error, urgent bool) error {
 	if err := ctx.Err(); err != nil {
-		return wrap(op, err)
+		return err
 	}
 	call := s.leases.newCall()
-	err := s.gc.doUrgent(ctx, func(tx *bolt.Tx) error { return fn(s.txnFor(tx, call)) }, call.finish)
-	return wrap(op, err)
+	return s.gc.submit(ctx, func(tx *bolt.Tx) error { return fn(s.txnFor(tx, call)) }, call.finish, urgent)
 }
 
 // txnFor is a txn on tx for one call of the group commit. The calls of

@@ -20,14 +20,23 @@ import (
 // throughout, is what keeps two callers from leasing one delivery. The
 // paused flag is read in the same read transaction, and SetPaused waits
 // out the Claims under way before it returns, so none leases after it.
+// While writes are refused (failstop.go) Claim is refused too.
 func (s *Store) Claim(ctx context.Context, sub string, now time.Time, max int, lease time.Duration) ([]gateway.Claim, error) {
 	if max <= 0 || sub == "" {
 		return nil, nil
 	}
-	claims, dangling, err := s.claim(ctx, sub, now, max, lease)
+	// No claims while writes are refused: what is sent now could not be
+	// recorded, and would be sent again at every lease's end.
+	if err := s.disk.admit(); err != nil {
+		return nil, wrap("claim "+sub, err)
+	}
+	claims, dangling, found, err := s.claim(ctx, sub, now, max, lease)
 	if err != nil {
 		return nil, err
 	}
+	// Outside the lease mutex too: corrupt records passed over, then
+	// dangling entries.
+	s.setAsideFound(ctx, found)
 	if len(dangling) > 0 {
 		// Best effort, outside the lease mutex (a commit takes it): an
 		// entry left behind is passed over again next time.
@@ -37,12 +46,13 @@ func (s *Store) Claim(ctx context.Context, sub string, now time.Time, max int, l
 }
 
 // claim is Claim's read transaction, under the lease mutex. dangling are
-// due keys with no matching delivery.
-func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, lease time.Duration) (claims []gateway.Claim, dangling [][]byte, err error) {
+// due keys with no matching delivery; found, the corrupt records passed
+// over (corrupt.go), which are not dangling.
+func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, lease time.Duration) (claims []gateway.Claim, dangling [][]byte, found []corruptRef, err error) {
 	lt := s.leases
 	lt.mu.Lock()
 	defer lt.mu.Unlock()
-	err = s.view(ctx, "claim "+sub, func(t *txn) error {
+	found, err = s.viewFound(ctx, "claim "+sub, func(t *txn) error {
 		due := t.due.Bucket([]byte(sub))
 		if due == nil || t.paused.Get([]byte(sub)) != nil {
 			return nil
@@ -58,12 +68,15 @@ func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, l
 			if !lt.free(key, now) {
 				continue
 			}
+			corrupt := len(t.found)
 			cl, ok, err := t.claimable(sub, k)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				dangling = append(dangling, bytes.Clone(k))
+				if len(t.found) == corrupt {
+					dangling = append(dangling, bytes.Clone(k))
+				}
 				continue
 			}
 			cl.Token = lt.grant(key, now.Add(lease))
@@ -71,7 +84,7 @@ func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, l
 		}
 		return nil
 	})
-	return claims, dangling, err
+	return claims, dangling, found, err
 }
 
 // claimable reads the delivery under due key k and its event; ok is false

@@ -24,8 +24,9 @@ import (
 // of the others, so that deliveries' Records, ten per event with ten
 // subscribers, neither fill the slots nor stand ahead of them.
 type groupCommit struct {
-	db  *bolt.DB
-	max int // writes per transaction, to bound its size
+	db   *bolt.DB
+	disk *diskState // every transaction goes through its writeTx
+	max  int        // writes per transaction, to bound its size
 	// slots holds one token per admitted write, queued or being committed;
 	// urgentSlots the same for urgent writes.
 	slots, urgentSlots chan struct{}
@@ -61,7 +62,8 @@ type gcCall struct {
 // newGroupCommit makes a group commit of at most max writes per
 // transaction and at most queued writes admitted at once.
 func newGroupCommit(db *bolt.DB, max, queued int) *groupCommit {
-	return &groupCommit{db: db, max: max, slots: make(chan struct{}, queued), urgentSlots: make(chan struct{}, queued)}
+	return &groupCommit{db: db, disk: newDiskState(db.Path()), max: max,
+		slots: make(chan struct{}, queued), urgentSlots: make(chan struct{}, queued)}
 }
 
 // doUrgent is do for a write someone waits on (see groupCommit).
@@ -97,6 +99,12 @@ func (g *groupCommit) submit(ctx context.Context, fn func(*bolt.Tx) error, end f
 		end = func(bool) {}
 	}
 	if err := ctx.Err(); err != nil {
+		end(false)
+		return err
+	}
+	// A write refused now (a backoff after a full disk, or a store latched
+	// failed) is answered at once, without waiting for a slot.
+	if err := g.disk.admit(); err != nil {
 		end(false)
 		return err
 	}
@@ -200,12 +208,15 @@ func (g *groupCommit) drain() {
 // one write's failure does not fail the others. A call whose caller has
 // given up by its turn is passed over, unwritten; one whose fn has run
 // stays in the transaction, since the others' writes may depend on what
-// it wrote.
+// it wrote. A failed commit, a write refused by the disk's state
+// (diskState.admit: the calls queued during a backoff are answered
+// without a transaction) and a panic (diskState.recoverWrite) fail every
+// call of the group.
 func (g *groupCommit) commit(calls []*gcCall) {
 	for len(calls) > 0 {
 		failed := -1
 		skipped := make([]bool, len(calls))
-		err := g.db.Update(func(tx *bolt.Tx) error {
+		err := g.disk.writeTx(g.db, func(tx *bolt.Tx) error {
 			for i, c := range calls {
 				if c.ctx.Err() != nil {
 					skipped[i] = true

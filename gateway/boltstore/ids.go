@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"encoding/binary"
-	"fmt"
 )
 
 // idEntry is what the ids bucket holds for an event id: the end of its
@@ -18,7 +17,8 @@ type idEntry struct {
 	recv     uint64
 }
 
-// getID reads id's entry; the zero entry if there is none.
+// getID reads id's entry; the zero entry if there is none (or, in a read
+// transaction, if it is corrupt: see txn.corrupted).
 func (t *txn) getID(id string) (idEntry, error) {
 	v := t.ids.Get([]byte(id))
 	if v == nil {
@@ -30,7 +30,7 @@ func (t *txn) getID(id string) (idEntry, error) {
 	case 16:
 		return idEntry{deadline: binary.BigEndian.Uint64(v), hasEvent: true, recv: binary.BigEndian.Uint64(v[8:])}, nil
 	}
-	return idEntry{}, fmt.Errorf("id %s: %w", id, errCorrupt)
+	return idEntry{}, t.corrupted(bktIDs, []byte(id), v, errCorrupt)
 }
 
 // putID writes id's entry, or deletes it when both halves are empty.

@@ -32,6 +32,16 @@ func orderKey(sub, subject string) []byte {
 	return append(k, subject...)
 }
 
+// subjectOf reads the subject from the part of an orderKey after the
+// subscriber and its NUL.
+func subjectOf(rest []byte) (string, bool) {
+	n, w := binary.Uvarint(rest)
+	if w <= 0 || uint64(len(rest)-w) != n {
+		return "", false
+	}
+	return string(rest[w:]), true
+}
+
 // lineEntry is a line bucket key: orderKey, receipt time(8), sequence(8),
 // event id.
 func lineEntry(prefix []byte, recv time.Time, seq uint64, id string) []byte {

@@ -15,12 +15,19 @@ var _ gateway.HealthReporter = (*Store)(nil)
 
 // Health reports the store's setup. No setting of the embedded store loses
 // accepted events (every commit is fsynced), so there are no warnings;
-// Orphans counts the dangling queue entries dropped since Open.
+// Orphans counts the dangling queue entries dropped since Open, and
+// Corrupt the records in the file's corrupt bucket (corrupt.go), set
+// aside since it was created.
 func (s *Store) Health(ctx context.Context) (gateway.StoreHealth, error) {
 	if err := s.Ping(ctx); err != nil {
 		return gateway.StoreHealth{}, wrap("health", err)
 	}
-	return gateway.StoreHealth{Warnings: []string{}, Orphans: s.orphans.Load()}, nil
+	h := gateway.StoreHealth{Warnings: []string{}, Orphans: s.orphans.Load()}
+	err := s.view(ctx, "health", func(t *txn) error {
+		h.Corrupt = t.corruptCount()
+		return nil
+	})
+	return h, err
 }
 
 // Subscribers names, sorted, every subscriber with an entry in the due

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
@@ -77,7 +76,10 @@ func (t *txn) readHistory(ek []byte, sub string) ([]gateway.Attempt, error) {
 	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
 		a, err := decodeAttempt(v)
 		if err != nil {
-			return nil, fmt.Errorf("history %q: %w", k, err)
+			if err := t.corrupted(bktHistory, k, v, err); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		hist = append(hist, a)
 	}
@@ -126,20 +128,33 @@ func (s *Store) Dead(ctx context.Context, sub string, limit int) ([]gateway.Deli
 
 // Stats returns the subscriber's counters; a subscriber the store has not
 // seen has all zero.
+//
+// Counters that do not decode are recounted (corrupt.go), and read again.
 func (s *Store) Stats(ctx context.Context, sub string) (gateway.SubscriberStats, error) {
 	var st gateway.SubscriberStats
-	err := s.view(ctx, "stats "+sub, func(t *txn) error {
+	read := func(t *txn) error {
+		st = gateway.SubscriberStats{}
 		v := t.stats.Get([]byte(sub))
 		if v == nil {
 			return nil
 		}
 		var err error
-		if st, err = decodeStats(v); err != nil || st.Pending == 0 {
-			return err
+		if st, err = decodeStats(v); err != nil {
+			st = gateway.SubscriberStats{}
+			return t.corrupted(bktStats, []byte(sub), v, err)
+		}
+		if st.Pending == 0 {
+			return nil
 		}
 		st.OldestPendingAt, err = t.oldestQueued(sub)
 		return err
-	})
+	}
+	op := "stats " + sub
+	found, err := s.viewFound(ctx, op, read)
+	if len(found) > 0 && err == nil {
+		s.setAsideFound(ctx, found)
+		return st, s.view(ctx, op, read)
+	}
 	return st, err
 }
 

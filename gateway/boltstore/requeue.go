@@ -67,7 +67,10 @@ func (s *Store) Requeue(ctx context.Context, r gateway.RequeueRange, now time.Ti
 			}
 			ev, err := decodeEvent(v, r.Bodies)
 			if err != nil {
-				return err
+				if err := t.corrupted(bktEvents, k, v, err); err != nil {
+					return err
+				}
+				continue // set aside once the walk's transaction is over
 			}
 			rec, has, err := t.getDelivery(k, r.Subscriber)
 			if err != nil {

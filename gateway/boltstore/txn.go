@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,6 +26,9 @@ type txn struct {
 	// it (leases live in memory), so placeInLine never puts another ahead
 	// of it.
 	opened time.Time
+	// found are the corrupt records a read transaction met and read as
+	// missing, to be set aside once it is over (corrupt.go).
+	found []corruptRef
 }
 
 func newTxn(tx *bolt.Tx, call *leaseCall) *txn {
@@ -60,13 +64,14 @@ func (t *txn) getEvent(id string, withBody bool) (rec eventRec, ok bool, err err
 	if err != nil || !e.hasEvent {
 		return eventRec{}, false, err
 	}
-	v := t.events.Get(bitsKey(e.recv, id))
+	k := bitsKey(e.recv, id)
+	v := t.events.Get(k)
 	if v == nil {
-		return eventRec{}, false, fmt.Errorf("event %s: id entry without event: %w", id, errCorrupt)
+		return eventRec{}, false, t.corrupted(bktIDs, []byte(id), t.ids.Get([]byte(id)), errors.New("id entry without its event"))
 	}
 	rec, err = decodeEvent(v, withBody)
 	if err != nil {
-		return eventRec{}, false, fmt.Errorf("event %s: %w", id, err)
+		return eventRec{}, false, t.corrupted(bktEvents, k, v, err)
 	}
 	return rec, true, nil
 }
@@ -80,7 +85,7 @@ func (t *txn) getDelivery(ek []byte, sub string) (rec deliveryRec, ok bool, err 
 	}
 	rec, err = decodeDelivery(v)
 	if err != nil {
-		return deliveryRec{}, false, fmt.Errorf("delivery %q/%s: %w", ek, sub, err)
+		return deliveryRec{}, false, t.corrupted(bktDeliveries, deliveryKey(ek, sub), v, err)
 	}
 	return rec, true, nil
 }
@@ -93,7 +98,10 @@ func (t *txn) eventDeliveries(ek []byte) (subs []string, recs []deliveryRec, err
 	for k, v := c.Seek(prefix); hasPrefix(k, prefix); k, v = c.Next() {
 		rec, err := decodeDelivery(v)
 		if err != nil {
-			return nil, nil, fmt.Errorf("delivery %q: %w", k, err)
+			if err := t.corrupted(bktDeliveries, k, v, err); err != nil {
+				return nil, nil, err
+			}
+			continue
 		}
 		subs = append(subs, string(k[len(prefix):]))
 		recs = append(recs, rec)
@@ -144,7 +152,7 @@ func (t *txn) updateStats(sub string, fn func(*gateway.SubscriberStats)) error {
 	if v := t.stats.Get([]byte(sub)); v != nil {
 		var err error
 		if st, err = decodeStats(v); err != nil {
-			return fmt.Errorf("stats %s: %w", sub, err)
+			return t.corrupted(bktStats, []byte(sub), v, err) // a write: never nil
 		}
 	}
 	fn(&st)
