@@ -118,7 +118,7 @@ func (d *dispatcher) run(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			d.wait(ctx, d.fault.failed(e.log, d.name, "claim", err, time.Now(), poll), false)
+			d.sleep(ctx, d.fault.failed(e.log, d.name, "claim", err, time.Now(), poll))
 			continue
 		}
 		d.fault.ok(e.log, d.name, time.Now())
@@ -129,7 +129,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		}
 		switch {
 		case wait > 0:
-			d.wait(ctx, min(wait, maxErrorWait), false) // the rate limit's next token
+			d.wait(ctx, min(wait, maxTokenWait), false) // the rate limit's next token
 		case len(claims) < slots:
 			d.wait(ctx, poll, false) // nothing more is due yet
 		}
@@ -217,6 +217,19 @@ func (d *dispatcher) isPaused(ctx context.Context) bool {
 	}
 	d.paused, d.pausedUntil = p, now.Add(d.e.opts.PausedFor)
 	return p
+}
+
+// sleep waits out a backoff while the store fails: only ctx ends it
+// early, not a wake-up, which every ingest request for the subscriber
+// sends (a store whose other masters still take writes would otherwise
+// be asked for a claim per request).
+func (d *dispatcher) sleep(ctx context.Context, timeout time.Duration) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // wait returns on a wake-up, after timeout, when ctx ends, or — if

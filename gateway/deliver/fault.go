@@ -5,11 +5,16 @@ import (
 	"time"
 )
 
-// maxErrorWait caps the wait between store calls while the store fails:
-// short enough that delivery resumes within about a second of the store
-// (or a failover) coming back, long enough that a store that is down
-// costs it little.
+// maxErrorWait caps the wait between store calls while the store fails
+// (and between restarts of a dispatcher that panicked): short enough that
+// delivery resumes within about a second of the store (or a failover)
+// coming back, long enough that a store that is down costs it little.
 const maxErrorWait = time.Second
+
+// maxTokenWait caps a dispatcher's wait for its rate limit's next token:
+// a slow rate's wait is cut into steps, so that a reload or a resume is
+// seen within one.
+const maxTokenWait = 5 * time.Second
 
 // faultLogEvery paces a dispatcher's log lines while the store fails: the
 // first failure is logged at once, then one line per interval with the
@@ -45,11 +50,13 @@ func (f *storeFault) failed(log *slog.Logger, sub, what string, err error, now t
 }
 
 // ok notes a call that succeeded, ending a run of failures (logged once).
+// The pace of failure lines carries over, so that a store that flaps
+// still logs one failure per faultLogEvery.
 func (f *storeFault) ok(log *slog.Logger, sub string, now time.Time) {
 	if f.since.IsZero() {
 		return
 	}
-	log.Info("store answers again; deliveries resume", "subscriber", sub,
+	log.Info("store answers again", "subscriber", sub,
 		"failed_for", now.Sub(f.since).Round(time.Millisecond).String(), "not_logged", f.dropped)
-	*f = storeFault{}
+	*f = storeFault{logged: f.logged}
 }

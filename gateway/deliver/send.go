@@ -55,7 +55,7 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		e.sends.Done()
 	}()
 
-	done, err := st.breaker.Allow()
+	allowDone, err := st.breaker.Allow()
 	if err != nil {
 		// The breaker opened (or a probe is out) since the claim: hand it
 		// back without an attempt, due when a probe may go.
@@ -66,6 +66,19 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		d.release(c, at)
 		return
 	}
+	// The breaker is told the outcome once: a panic before that tells it
+	// the attempt was aborted, which frees a half-open probe's slot (left
+	// taken, the breaker would refuse every later attempt).
+	reported := false
+	done := func(err error) {
+		reported = true
+		allowDone(err)
+	}
+	defer func() {
+		if !reported {
+			allowDone(errAborted)
+		}
+	}()
 
 	a, res, err := d.attempt(st, c)
 	if e.aborted(err) {

@@ -28,6 +28,7 @@ const (
 // putCall is one Put waiting for a writer.
 type putCall struct {
 	events []gateway.NewEvent
+	tok    string // this call's, kept by the events it stores (put.lua)
 	ctx    context.Context
 	res    []gateway.PutResult
 	done   chan error // buffered: the writer never blocks on a caller gone
@@ -45,7 +46,7 @@ func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.P
 			return nil, fmt.Errorf("put event %d: %w", i, err)
 		}
 	}
-	c := &putCall{events: events, ctx: ctx, done: make(chan error, 1)}
+	c := &putCall{events: events, tok: newToken(), ctx: ctx, done: make(chan error, 1)}
 	select {
 	case s.putq <- c:
 	case <-ctx.Done():
@@ -196,11 +197,11 @@ func (s *Store) write(calls []*putCall) error {
 			if !ok {
 				j = len(jobs)
 				jobOf[p] = j
-				jobs = append(jobs, partJob{p: p, args: []any{s.window.Milliseconds(), s.clock(), newToken()}})
+				jobs = append(jobs, partJob{p: p, args: []any{s.window.Milliseconds(), s.clock()}})
 				where = append(where, nil)
 			}
 			subs := slices.Compact(slices.Sorted(slices.Values(e.Subscribers)))
-			args := append(jobs[j].args, e.Envelope.ID, e.Envelope.Source, e.Envelope.Type, e.Envelope.Subject,
+			args := append(jobs[j].args, e.Envelope.ID, c.tok, e.Envelope.Source, e.Envelope.Type, e.Envelope.Subject,
 				ms(e.ReceivedAt), e.Body, len(subs))
 			for _, sub := range subs {
 				args = append(args, sub)

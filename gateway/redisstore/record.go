@@ -115,9 +115,10 @@ func (s *Store) flushRecordsContained(batch []*recordCall) {
 // caller gave up. If Redis refuses the batch with an error reply (not a
 // lost connection), each call is retried alone so that only the faulty
 // one fails. A batch refused on a read wrote nothing; one refused on a
-// write may have recorded some attempts (record.lua), whose retries then
-// answer ErrLeaseLost, and whose deliveries come due again when their
-// leases end.
+// write may have recorded some attempts (record.lua): their retries find
+// them recorded by the same call and succeed, while their queue entries
+// may still hold the lease, so that they come due again when it ends and
+// are sent once more (at least once).
 func (s *Store) flushRecords(batch []*recordCall) {
 	live := batch[:0]
 	for _, c := range batch {

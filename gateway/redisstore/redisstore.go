@@ -17,8 +17,8 @@
 //	                            both on Redis's clock (see Times below)
 //	P:x:<sub>             zset  dead deliveries by time of death
 //	P:s:<sub>             hash  stats: delivered last_ok last_err
-//	P:cl:<sub>            string  the last claim that leased: its token prefix
-//	                            and the ids, for a re-run of it (claim.lua)
+//	P:cl:<sub>:<token>    string  the ids a claim leased, for a re-run of it
+//	                            (claim.lua); expires with the lease
 //	P:paused              set   paused subscribers
 //	P:i:all               zset  every event by receipt time (ms): List walks
 //	                            it, Sweep finds old events in it
@@ -299,9 +299,11 @@ func (s *Store) unavailable(op string, err error) error {
 
 // nodeFault reports whether err is a lost or refused connection, a
 // timeout, or a reply of a server that cannot serve (transientReply): not
-// a bug's error reply, nor a caller's canceled context.
+// a bug's error reply, a caller's context ending, nor the store's own
+// verdicts (no replica confirmed, replicas unknown, a recovered panic).
 func nodeFault(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, errNoReplica) || errors.Is(err, errReplicasUnknown) || errors.Is(err, gateway.ErrPanicked) {
 		return false
 	}
 	var rerr redis.Error

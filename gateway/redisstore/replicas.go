@@ -199,8 +199,10 @@ func (s *Store) needReplica(ctx context.Context, node *redis.Client) (int, error
 // refreshing channel it set.
 func (st *replicaState) refresh(ctx context.Context, node *redis.Client, wait chan struct{}) {
 	var info string
-	var err error
+	err := errors.New("reading the replica count panicked") // until the call returns
 	defer func() {
+		// Also on a panic (contained further up), as a failed read: the
+		// last reading stands and waiters go on.
 		st.mu.Lock()
 		defer st.mu.Unlock()
 		st.apply(info, err, time.Now())

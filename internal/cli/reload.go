@@ -81,8 +81,23 @@ func (r *reloader) Reload() error {
 func (r *reloader) reload(trigger string, ifChanged bool) (tried bool, err error) {
 	// A panic (in parsing, say) fails this reload and keeps the config in
 	// force, as any refused file does.
-	defer gateway.Contain("reload", func(e error) { tried, err = true, e })
+	defer gateway.Contain("reload", func(e error) { tried, err = true, r.panicked(trigger, e) })
 	return r.load(trigger, ifChanged)
+}
+
+// panicked records a reload that panicked as a failed one, and hands the
+// engine back the subscribers in force in case it had the new ones.
+func (r *reloader) panicked(trigger string, err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	func() {
+		defer gateway.Contain("reload", nil) // if Update was what panicked
+		r.engine.Update(r.current.Subscribers)
+	}()
+	r.lastErr = err.Error()
+	r.fail++
+	r.log.Error("reload failed, keeping the config in force", "trigger", trigger, "error", err)
+	return err
 }
 
 // load is reload, unguarded.
@@ -122,13 +137,13 @@ func (r *reloader) load(trigger string, ifChanged bool) (tried bool, err error) 
 		return true, err
 	}
 	r.current, r.loadedAt, r.lastErr = cfg, r.now(), ""
-	r.ok++
 	if r.applied != nil {
 		r.applied()
 	}
 	if r.level != nil {
 		r.level.Set(logLevel(cfg.Log.Level))
 	}
+	r.ok++ // last: a panic on the way counts as a failure (panicked)
 	r.log.Info("config reloaded", "trigger", trigger, "path", r.path,
 		"sources", len(cfg.Sources), "subscribers", len(cfg.Subscribers))
 	for _, w := range devSecretWarnings(cfg) {

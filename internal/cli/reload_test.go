@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -68,5 +69,49 @@ func TestReloadPinsRestartOnlySettings(t *testing.T) {
 	got := in.Config()
 	if got.Admin.Token.Reveal() != "tok-456" || got.Admin.Listen != "0.0.0.0:19091" {
 		t.Errorf("after reload: token %q listen %q, want tok-456 and the running 0.0.0.0:19091", got.Admin.Token.Reveal(), got.Admin.Listen)
+	}
+}
+
+// TestReloadPanicContained: a panic during a reload fails that reload as
+// a refused file would (counted, its error shown), the process goes on,
+// and the next reload works.
+func TestReloadPanicContained(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	s := strings.NewReplacer("%ADMIN%", "127.0.0.1:19093", "%TOKEN%", "tok", "%DATA%", filepath.Join(dir, "data")).Replace(reloadBase)
+	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := gateway.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := boltstore.Open(cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
+	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newReloader(path, cfg, [32]byte{}, in, eng, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r.applied = func() { panic("a bug after the config was applied") }
+	if err := r.Reload(); !errors.Is(err, gateway.ErrPanicked) {
+		t.Fatalf("Reload with a panic: %v, want ErrPanicked", err)
+	}
+	if ok, failed := r.ReloadCounts(); ok != 0 || failed != 1 {
+		t.Errorf("reload counts = %d ok, %d failed; want 0, 1", ok, failed)
+	}
+	if r.LastReloadError() == "" {
+		t.Error("the panicked reload left no error to show")
+	}
+	r.applied = nil
+	if err := r.Reload(); err != nil {
+		t.Fatalf("Reload after the panic: %v", err)
+	}
+	if ok, _ := r.ReloadCounts(); ok != 1 {
+		t.Errorf("reloads ok = %d, want 1", ok)
 	}
 }

@@ -8,12 +8,13 @@
 -- step: a due delivery that finds none stays queued, no attempt spent,
 -- and wait says when the next token comes (0 when none ran short).
 --
--- The token prefix is new for each call the store makes; the last call
--- that leased anything leaves it, with the ids it leased, in cl:<sub>. The
--- client runs a call again when its reply was lost (a reset connection, a
--- timeout): the run that finds its own prefix there answers what the
--- first run leased (those still under its lease) instead of leasing more,
--- which would leave the first run's leases unused until they expire.
+-- The token prefix is new for each call the store makes; a call that
+-- leases anything leaves the ids it leased in cl:<sub>:<prefix>, for as
+-- long as the lease. The client runs a call again when its reply was lost
+-- (a reset connection, a timeout): the run that finds its own key answers
+-- what the first run leased (those still under its lease) instead of
+-- leasing more, which would leave the first run's leases unused until
+-- they expire.
 --
 -- The paused flag is read here, in the step that leases, so that once
 -- SetPaused has answered no gateway leases the subscriber's work. A queue
@@ -23,14 +24,14 @@
 local sub, callerNow, max, lease, tokp, mode = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local rate, burst = tonumber(ARGV[7] or ''), tonumber(ARGV[8] or '')
 local fst, fat, fcr, ftok = df(sub, 'st'), df(sub, 'at'), df(sub, 'cr'), df(sub, 'tok')
-local clKey = P .. ':cl:' .. sub
-local last = redis.call('GET', clKey)
-if last and string.sub(last, 1, #tokp + 1) == tokp .. '\n' then
+local clKey = P .. ':cl:' .. sub .. ':' .. tokp
+local leasedBefore = redis.call('GET', clKey)
+if leasedBefore then
   local out = {0, 0}
   local mine = tokp .. '.'
-  for id in string.gmatch(string.sub(last, #tokp + 2), '[^\n]+') do
-    local v = redis.call('HMGET', ev(id), fst, fat, fcr, 'body', 'recv', ftok)
-    if v[4] and v[6] and string.sub(v[6], 1, #mine) == mine then
+  for id in string.gmatch(leasedBefore, '[^\n]+') do
+    local v = redis.pcall('HMGET', ev(id), fst, fat, fcr, 'body', 'recv', ftok)
+    if not v.err and v[4] and v[6] and string.sub(v[6], 1, #mine) == mine then
       out[#out + 1] = {id, v[2] or '0', v[3] or v[5], v[4], v[6]}
     end
   end
@@ -48,7 +49,7 @@ if rate and #ids > 0 then
   bkey = bucketKey(P, sub)
   tokens, bat = bucketRead(bkey, rate, burst, now)
 end
-local leased = {tokp}
+local leased = {}
 for n, id in ipairs(ids) do
   local e = ev(id)
   -- at and cr are absent on a delivery never tried (put.lua): 0 and the
@@ -69,7 +70,7 @@ for n, id in ipairs(ids) do
     leased[#leased + 1] = id
   end
 end
-if #leased > 1 then redis.call('SET', clKey, table.concat(leased, '\n')) end
+if #leased > 0 then redis.call('SET', clKey, table.concat(leased, '\n'), 'PX', lease) end
 zflush()
 if bkey then bucketWrite(bkey, tokens, bat, rate, burst) end
 return out

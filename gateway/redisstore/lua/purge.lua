@@ -13,7 +13,6 @@ if #ids < batch then
   for _, id in ipairs(redis.call('ZRANGE', x, 0, batch - #ids - 1)) do ids[#ids + 1] = id end
 end
 local FIELDS = {'st', 'at', 'cr', 'nx', 'tok', 'code', 'err', 'hn', 'ord', 'wt', 'rn'}
-redis.call('DEL', P .. ':cl:' .. sub)
 local purged, orphans, seen = 0, 0, {}
 for _, id in ipairs(ids) do
   if not seen[id] then

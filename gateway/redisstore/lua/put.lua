@@ -1,14 +1,17 @@
--- Put stores a batch of events. ARGV: dedupe window ms, clock mode, the
--- call's token, then per event: id, source, type, subject, received ms,
--- body, number of subscribers, the subscribers, number of ordered ones,
--- the ordered ones. Returns 1 per duplicate event, 0 per stored one.
+-- Put stores a batch of events. ARGV: dedupe window ms, clock mode, then
+-- per event: id, the token of the Put call it came in, source, type,
+-- subject, received ms, body, number of subscribers, the subscribers,
+-- number of ordered ones, the ordered ones. Returns 1 per duplicate
+-- event, 0 per stored one.
 --
--- The token is new for each call the store makes, and each event stored
--- keeps it (pt). The client runs a call again when its reply was lost (a
--- reset connection, a timeout): an event that call stored then has the
--- same token, and is answered stored again, not a duplicate, so that
--- ingest counts it and wakes its dispatchers. A provider's retry is a new
--- call, with a new token: a duplicate.
+-- Re-runs. The token is new for each Put call, and each event stored
+-- keeps its call's (pt). The client runs a script again when its reply
+-- was lost (a reset connection, a timeout), and the store runs the calls
+-- of a refused batch again one by one: an event that an earlier run
+-- stored then has its own call's token, and is answered stored again,
+-- not a duplicate, so that ingest counts it and wakes its dispatchers;
+-- the copies of it later in the batch were counted by that run already.
+-- A provider's retry is a new call, with a new token: a duplicate.
 --
 -- An ordered delivery of an event with a subject becomes its line's head
 -- (queued as any other) unless a live head is there; then it waits at
@@ -24,66 +27,92 @@
 -- per key at the end, so a batch of many events costs few calls. The
 -- batch's subscribers are added to the r:sub registry in one SADD.
 --
--- The event hashes go last, after the queue entries: a hash holds the
--- dedupe deadline, and a script that errors half way keeps what it wrote.
--- Were a hash written before a queue write that fails (a foreign key of
--- the wrong type, an error of this script), the caller's 503 would be
--- followed by the provider's retry answered as a duplicate, and the
--- delivery would never be queued. This way a failed write leaves at most
--- queue entries without their event, which Claim drops and counts, and
--- the retry stores the event afresh. The hashes themselves cannot fail on
--- type: the reads above touched each of them. An event with an ordered
--- delivery is the exception: the line of its subject reads and flags the
--- heads' hashes as the batch goes (placeInLine), so its hash is written at
--- once, and only its dedupe deadline at the end, at the cost of one more
--- HSET.
-local win, mode, callTok = tonumber(ARGV[1]), ARGV[2], ARGV[3]
-local FIRST = 4
+-- A script that errors half way keeps what it wrote. Were an event's hash,
+-- which holds its dedupe deadline, kept without its queue entries, the
+-- caller's 503 would be followed by the provider's retry answered as a
+-- duplicate, and the delivery would never be queued. So every key the
+-- batch writes is read or type-checked first, failing before any write
+-- (a foreign key of the wrong type); and the hashes are written last, so
+-- that a failure of the writes themselves (a bug) leaves at most queue
+-- entries without their event, which Claim drops and counts. An event
+-- with an ordered delivery has its hash written at once (the line of its
+-- subject reads and flags the heads' hashes as the batch goes), and only
+-- its dedupe deadline at the end.
+local win, mode = tonumber(ARGV[1]), ARGV[2]
 local regs = {}
 
--- First, read every event's dedupe deadline, failing before any write if
--- a read fails: a script that errors half way keeps what it wrote, so the
--- caller could not retry the batch event by event safely.
-local ddls, toks = {}, {}
-local newest
-local i = FIRST
-while i <= #ARGV do
-  local r = redis.pcall('HMGET', ev(ARGV[i]), 'ddl', 'pt')
-  if r.err then return r end
-  ddls[ARGV[i]] = r[1]
-  toks[ARGV[i]] = r[2]
-  local recv = tonumber(ARGV[i + 4])
-  if not newest or recv > newest then newest = recv end
-  local ns = tonumber(ARGV[i + 6])
-  i = i + 8 + ns + tonumber(ARGV[i + 7 + ns])
+-- parse reads the event whose fields start at ARGV[i]; it returns the
+-- event and where the next one starts.
+local function parse(i)
+  local e = {id = ARGV[i], tok = ARGV[i + 1], src = ARGV[i + 2], typ = ARGV[i + 3], subj = ARGV[i + 4],
+    recv = ARGV[i + 5], body = ARGV[i + 6], subs = {}, ordered = {}}
+  local ns = tonumber(ARGV[i + 7])
+  for j = 1, ns do e.subs[j] = ARGV[i + 7 + j] end
+  local no = tonumber(ARGV[i + 8 + ns])
+  if e.subj ~= '' then
+    for j = 1, no do e.ordered[ARGV[i + 8 + ns + j]] = true end
+  end
+  return e, i + 9 + ns + no
 end
+
+-- keyIs fails the script, before any write, when key holds another type
+-- than want (or none).
+local function keyIs(key, want)
+  local t = redis.call('TYPE', key)['ok']
+  if t ~= 'none' and t ~= want then
+    return redis.error_reply('WRONGTYPE hookgate key ' .. key .. ' holds a ' .. t .. ', not a ' .. want)
+  end
+end
+
+-- First, read every event's dedupe deadline and check every key written,
+-- failing before any write.
+local events, ddls, toks = {}, {}, {}
+local newest
+local queues, lines = {}, {}
+local i = 3
+while i <= #ARGV do
+  local e
+  e, i = parse(i)
+  events[#events + 1] = e
+  local r = redis.pcall('HMGET', ev(e.id), 'ddl', 'pt')
+  if r.err then return r end
+  ddls[e.id], toks[e.id] = r[1], r[2]
+  local recv = tonumber(e.recv)
+  if not newest or recv > newest then newest = recv end
+  for _, sub in ipairs(e.subs) do
+    queues[sub] = true
+    if e.ordered[sub] then lines[sub .. '\n' .. e.subj] = {sub, e.subj} end
+  end
+end
+for sub in pairs(queues) do
+  local err = keyIs(due(sub), 'zset')
+  if err then return err end
+end
+for _, l in pairs(lines) do
+  local err = keyIs(headKey(l[1], l[2]), 'string') or keyIs(lineKey(l[1], l[2]), 'zset')
+  if err then return err end
+end
+local err = keyIs(P .. ':i:all', 'zset') or keyIs(P .. ':r:sub', 'set') or
+  (next(lines) and keyIs(P .. ':wseq', 'string'))
+if err then return err end
+
 local lead = 0
 if mode == 's' and newest then lead = math.max(0, newest - serverMS()) end
 
 local out = {}
-local hashes, dupInc = {}, {}
-i = FIRST
-while i <= #ARGV do
-  local id, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+local hashes, dupInc, rerun = {}, {}, {}
+for _, e in ipairs(events) do
+  local id, subj, recv = e.id, e.subj, e.recv
   -- recv stays the decimal string it came as for storing; recvN compares.
-  local recv, body, ns = ARGV[i + 4], ARGV[i + 5], tonumber(ARGV[i + 6])
   local recvN = tonumber(recv)
-  local subs = {}
-  for j = 1, ns do subs[j] = ARGV[i + 6 + j] end
-  local no = tonumber(ARGV[i + 7 + ns])
-  local ordered = {}
-  if subj ~= '' then
-    for j = 1, no do ordered[ARGV[i + 7 + ns + j]] = true end
-  end
-  i = i + 8 + ns + no
-
   local meta = ev(id)
   local ddl = ddls[id]
-  if ddl and recvN < tonumber(ddl) and toks[id] == callTok then
-    out[#out + 1] = 0 -- stored by this very call, whose reply was lost
-    toks[id] = nil -- a second copy in this batch is a duplicate
+  if ddl and recvN < tonumber(ddl) and toks[id] == e.tok then
+    out[#out + 1] = 0 -- stored by an earlier run of this call
+    rerun[id] = true
+    toks[id] = nil
   elseif ddl and recvN < tonumber(ddl) then
-    dupInc[#dupInc + 1] = meta
+    if not rerun[id] then dupInc[#dupInc + 1] = meta end
     out[#out + 1] = 1
   else
     -- Past the window the event is stored afresh, replacing the old one.
@@ -95,13 +124,13 @@ while i <= #ARGV do
     -- field written costs Redis time on every Put): attempts (at) 0, lease
     -- token (tok) none, created (cr) and next attempt (nx) the receipt
     -- time; dups 0. Readers fill them in.
-    local f = {'src', src, 'type', typ, 'subj', subj, 'recv', recv,
-      'subs', table.concat(subs, ','), 'body', body, 'n:pending', ns}
+    local f = {'src', e.src, 'type', e.typ, 'subj', subj, 'recv', recv,
+      'subs', table.concat(e.subs, ','), 'body', e.body, 'n:pending', #e.subs}
     local inLine = false
-    for _, sub in ipairs(subs) do
+    for _, sub in ipairs(e.subs) do
       f[#f + 1] = df(sub, 'st'); f[#f + 1] = 'pending'
       local queueAt = dueAt
-      if ordered[sub] then
+      if e.ordered[sub] then
         inLine = true
         f[#f + 1] = df(sub, 'ord'); f[#f + 1] = 1
         if not placeInLine(id, sub, subj, recv, dueAt) then
@@ -114,10 +143,10 @@ while i <= #ARGV do
     end
     if inLine then
       redis.call('HSET', meta, unpack(f))
-      hashes[#hashes + 1] = {meta, {'ddl', newDdl, 'pt', callTok}}
+      hashes[#hashes + 1] = {meta, {'ddl', newDdl, 'pt', e.tok}}
     else
       f[#f + 1] = 'ddl'; f[#f + 1] = newDdl
-      f[#f + 1] = 'pt'; f[#f + 1] = callTok
+      f[#f + 1] = 'pt'; f[#f + 1] = e.tok
       hashes[#hashes + 1] = {meta, f}
     end
     zset(P .. ':i:all', id, recv)

@@ -1,0 +1,83 @@
+package redisstore
+
+import (
+	"context"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/internal/testredis"
+)
+
+// betweenHook runs the next eval twice, calling between() after the first
+// run: another gateway's call landing while this one's reply is lost.
+type betweenHook struct {
+	armed   atomic.Bool
+	between func()
+}
+
+func (h *betweenHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, n, a string) (net.Conn, error) { return next(ctx, n, a) }
+}
+func (h *betweenHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if strings.HasPrefix(cmd.Name(), "eval") && h.armed.CompareAndSwap(true, false) {
+			_ = next(ctx, cmd)
+			h.between()
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *betweenHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestClaimRerunOtherGateway: two gateways on one store; the other's claim
+// lands between A's first run and its re-run. A's re-run still answers
+// what its first run leased, and the rest stays due.
+func TestClaimRerunOtherGateway(t *testing.T) {
+	srv := testredis.Start(t)
+	cfg := gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "revcl"}}
+	a, err := open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	other, err := open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := context.Background()
+	var evs []gateway.NewEvent
+	for _, id := range []string{"evt_1", "evt_2", "evt_3", "evt_4", "evt_5", "evt_6"} {
+		evs = append(evs, testEvent(id))
+	}
+	if _, err := a.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	now := evs[0].ReceivedAt.Add(time.Second)
+	if _, err := a.Claim(ctx, "sub-a", now, 1, time.Minute); err != nil { // loads the script
+		t.Fatal(err)
+	}
+	hook := &betweenHook{between: func() {
+		if _, err := other.Claim(ctx, "sub-a", now, 1, time.Minute); err != nil {
+			t.Error(err)
+		}
+	}}
+	a.rdb.AddHook(hook)
+	hook.armed.Store(true)
+	got, err := a.Claim(ctx, "sub-a", now, 2, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := a.Claim(ctx, "sub-a", now, 10, time.Minute)
+	if len(got)+len(rest) != 4 {
+		t.Errorf("A's re-run got %d, then %d more (want 4: the first run's 2, then the 2 left): the first run's 2 leases are stranded until they expire", len(got), len(rest))
+	}
+}
