@@ -31,14 +31,15 @@ type Server struct {
 	done chan error
 }
 
-// Start runs redis-server from PATH with its socket, data and log in dir
-// and appendfsync set to fsync ("always", "everysec"), and waits (at most
-// 10s) until it answers PING.
-func Start(dir, fsync string) (*Server, error) {
+// Start runs redis-server from PATH with its socket, data and log in dir,
+// appendfsync set to fsync ("always", "everysec") and args appended to its
+// command line (such as "--enable-debug-command", "local"), and waits (at
+// most 10s) until it answers PING.
+func Start(dir, fsync string, args ...string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("redis dir: %w", err)
 	}
-	s := &Server{dir: dir, socket: filepath.Join(dir, "redis.sock"), fsync: fsync}
+	s := &Server{dir: dir, socket: filepath.Join(dir, "redis.sock"), fsync: fsync, args: args}
 	if err := s.start(); err != nil {
 		return nil, err
 	}
