@@ -45,6 +45,7 @@ type load struct {
 	client *http.Client
 	prefix string // of the event ids, so that runs never share one
 	stopc  chan struct{}
+	once   sync.Once
 	wg     sync.WaitGroup
 	next   atomic.Int64
 
@@ -122,10 +123,14 @@ func (l *load) send(i int) answer {
 }
 
 // stop ends the load and waits for the requests in flight to be answered.
+// Calling it again does nothing, so that a test that failed halfway can
+// defer it.
 func (l *load) stop() {
-	close(l.stopc)
-	l.wg.Wait()
-	l.client.CloseIdleConnections()
+	l.once.Do(func() {
+		close(l.stopc)
+		l.wg.Wait()
+		l.client.CloseIdleConnections()
+	})
 }
 
 // ackedCount is how many events were answered 200 so far.
@@ -255,6 +260,7 @@ func (l *load) answerReport(injected, healed time.Time) (tally string, wrong []s
 type sampler struct {
 	g     *gateway
 	stopc chan struct{}
+	once  sync.Once
 	done  chan struct{}
 
 	mu            sync.Mutex
@@ -297,9 +303,9 @@ func startSampler(g *gateway) *sampler {
 
 // stop ends the sampling and returns the peaks; the process's own
 // high-water mark (VmHWM) counts too, as it sees what falls between two
-// samples.
+// samples. Calling it again returns the same.
 func (s *sampler) stop() (rss, goroutines int64) {
-	close(s.stopc)
+	s.once.Do(func() { close(s.stopc) })
 	<-s.done
 	if hwm, err := s.g.procStatus("VmHWM"); err == nil {
 		s.mu.Lock()

@@ -130,7 +130,9 @@ func runFault(t *testing.T, topo topology, f fault) {
 	}()
 
 	samp := startSampler(g)
+	defer samp.stop()
 	l := startLoad(g, "F")
+	defer l.stop()
 	waitFor(t, deliveryBound, fmt.Sprintf("%d events acknowledged before the fault", warmAcked), func() (bool, string) {
 		return l.ackedCount() >= warmAcked, fmt.Sprintf("%d acknowledged", l.ackedCount())
 	})
