@@ -147,6 +147,19 @@ func (l *load) ackedSubjects() []string {
 	return append([]string(nil), l.acked...)
 }
 
+// counts is how many requests were answered (or failed), and how many of
+// them with 503.
+func (l *load) counts() (answered, refused int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, a := range l.answers {
+		if a.code == http.StatusServiceUnavailable {
+			refused++
+		}
+	}
+	return len(l.answers), refused
+}
+
 // first200After is when the first 200 came at or after t (zero: none yet).
 func (l *load) first200After(t time.Time) time.Time {
 	l.mu.Lock()

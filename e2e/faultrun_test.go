@@ -109,18 +109,7 @@ func printFaultTable(out io.Writer) {
 // runFault runs f on a fresh topo under load and checks the invariants.
 func runFault(t *testing.T, topo topology, f fault) {
 	env := topo.start(t)
-	w := &world{t: t, dir: t.TempDir(), store: env.store, server: map[string]any{}, iimmpact: map[string]any{}, subscribers: map[string]any{}}
-	recs := make([]*recorder, faultSubscribers)
-	for i := range recs {
-		name := fmt.Sprintf("s%d", i+1)
-		recs[i] = newRecorder(t, name, 1)
-		recs[i].setDelay(subscriberDelay)
-		// A short timeout keeps the leases short (2×timeout+10s): a
-		// delivery whose claim or record was cut comes due again within
-		// them, and the test waits for it.
-		w.subscribe(name, sub{rec: recs[i], maxInFlight: subscriberInFlight, timeout: "2s", events: []string{"iimmpact.product.*"}})
-	}
-	g := w.start()
+	g, recs := faultWorld(t, env)
 	row := faultRow{fault: f.name, topology: topo.name, to200: -1, toFlow: -1, toAll: -1}
 	defer func() {
 		row.failed = t.Failed()
@@ -142,45 +131,38 @@ func runFault(t *testing.T, topo topology, f fault) {
 	f.run(t, env)
 	healed := time.Now()
 	t.Logf("healed after %v: %d acknowledged", healed.Sub(injected).Round(time.Millisecond), l.ackedCount())
-
+	// The load goes on until the gateway answers 200 again, and a
+	// little after, so that events stored after the fault are owed too.
 	for time.Since(healed) < recoveryBound {
 		if gone, _ := g.exited(); gone {
 			break
 		}
-		if at := l.first200After(healed); !at.IsZero() {
-			for time.Since(at) < afterHeal {
-				time.Sleep(50 * time.Millisecond)
-			}
+		if at := l.first200After(healed); !at.IsZero() && time.Since(at) >= afterHeal {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	l.stop()
 	acked := l.ackedSubjects()
-	row.acked = len(acked)
-
 	lost := waitDelivered(g, recs, acked, deliveryBound)
 	if len(lost) == 0 {
 		row.toAll = time.Since(healed)
 	}
-	rss, gor := samp.stop()
-	row.peakRSS, row.peakGoroutines = rss, gor
+	row.acked, row.lost = len(acked), len(lost)
+	row.answered, row.refused = l.counts()
+	if at := l.first200After(healed); !at.IsZero() {
+		row.to200 = at.Sub(healed)
+	}
+	row.toFlow = flowingAfter(recs, healed)
 
 	// The process never exited.
 	if gone, err := g.exited(); gone {
 		t.Errorf("%s: the gateway exited (%v); its log:\n%s", f.name, err, faultLog(g.output()))
 	}
-
-	// Every acknowledged event reached every subscriber.
-	row.lost = len(lost)
+	// Every acknowledged event reached every subscriber; duplicates are
+	// counted, not failed (at-least-once).
 	for _, r := range recs {
-		var missing []string
-		for _, s := range acked {
-			if r.subjectCopies(s) == 0 {
-				missing = append(missing, s)
-			}
-		}
-		if len(missing) > 0 {
+		if missing := r.missing(acked); len(missing) > 0 {
 			t.Errorf("subscriber %s: %d of %d acknowledged events not delivered within %v of the load's end (first: %v)",
 				r.name, len(missing), len(acked), deliveryBound, missing[:min(5, len(missing))])
 		}
@@ -188,38 +170,26 @@ func runFault(t *testing.T, topo topology, f fault) {
 		row.duplicates += dup
 		t.Logf("subscriber %s: %d distinct events, %d duplicates, %d requests", r.name, distinct, dup, r.requestCount())
 	}
-
-	// The provider got 200 or 503 with Retry-After, never a hang.
+	// The provider got 200, or 503 with Retry-After, never a hang.
 	tally, wrong := l.answerReport(injected, healed)
 	t.Logf("answers to the provider: %s", tally)
 	for _, w := range wrong {
 		t.Errorf("%s: %s", f.name, w)
 	}
-	l.mu.Lock()
-	row.answered = len(l.answers)
-	for _, a := range l.answers {
-		if a.code == 503 {
-			row.refused++
-		}
-	}
-	l.mu.Unlock()
-
 	// Memory and goroutines bounded.
-	if rss > rssBound {
-		t.Errorf("%s: gateway resident memory peaked at %dMB, want under %dMB", f.name, rss>>20, rssBound>>20)
+	row.peakRSS, row.peakGoroutines = samp.stop()
+	if row.peakRSS > rssBound {
+		t.Errorf("%s: gateway resident memory peaked at %dMB, want under %dMB", f.name, row.peakRSS>>20, rssBound>>20)
 	}
-	if gor > goroutineBound {
-		t.Errorf("%s: gateway goroutines peaked at %d, want under %d", f.name, gor, goroutineBound)
+	if row.peakGoroutines == 0 {
+		t.Errorf("%s: no goroutine count: /metrics never answered within a second", f.name)
+	} else if row.peakGoroutines > goroutineBound {
+		t.Errorf("%s: gateway goroutines peaked at %d, want under %d", f.name, row.peakGoroutines, goroutineBound)
 	}
-
-	// Recovery, from the heal: the first 200, and every subscriber
-	// getting deliveries again.
-	if at := l.first200After(healed); !at.IsZero() {
-		row.to200 = at.Sub(healed)
-	}
-	row.toFlow = flowingAfter(recs, healed)
+	// Recovery from the heal: a liveness bound, the figures are printed.
 	t.Logf("%s on %s: acked %d, lost %d, duplicates %d, first 200 after %s, deliveries after %s, all delivered after %s, peak RSS %dMB, peak goroutines %d",
-		f.name, topo.name, row.acked, row.lost, row.duplicates, fmtRecovery(row.to200), fmtRecovery(row.toFlow), fmtRecovery(row.toAll), rss>>20, gor)
+		f.name, topo.name, row.acked, row.lost, row.duplicates, fmtRecovery(row.to200), fmtRecovery(row.toFlow), fmtRecovery(row.toAll),
+		row.peakRSS>>20, row.peakGoroutines)
 	if row.to200 < 0 || row.to200 > recoveryBound {
 		t.Errorf("%s: no 200 to the provider within %v of the heal", f.name, recoveryBound)
 	}
@@ -229,6 +199,35 @@ func runFault(t *testing.T, topo topology, f fault) {
 	if t.Failed() {
 		t.Logf("gateway log lines of note:\n%s", faultLog(g.output()))
 	}
+}
+
+// faultWorld starts a gateway on env's store with faultSubscribers
+// subscribers taking every product event, each answering after
+// subscriberDelay.
+func faultWorld(t *testing.T, env *faultEnv) (*gateway, []*recorder) {
+	w := &world{t: t, dir: t.TempDir(), store: env.store, server: map[string]any{}, iimmpact: map[string]any{}, subscribers: map[string]any{}}
+	recs := make([]*recorder, faultSubscribers)
+	for i := range recs {
+		name := fmt.Sprintf("s%d", i+1)
+		recs[i] = newRecorder(t, name, 1)
+		recs[i].setDelay(subscriberDelay)
+		// A short timeout keeps the leases short (2×timeout+10s): a
+		// delivery whose claim or record was cut comes due again within
+		// them, and the test waits for it.
+		w.subscribe(name, sub{rec: recs[i], maxInFlight: subscriberInFlight, timeout: "2s", events: []string{"iimmpact.product.*"}})
+	}
+	return w.start(), recs
+}
+
+// missing is the subjects of which r has no envelope.
+func (r *recorder) missing(subjects []string) []string {
+	var missing []string
+	for _, s := range subjects {
+		if r.subjectCopies(s) == 0 {
+			missing = append(missing, s)
+		}
+	}
+	return missing
 }
 
 func fmtRecovery(d time.Duration) string {
