@@ -353,3 +353,88 @@ func goroutines(c *http.Client, g *gateway) int64 {
 	}
 	return 0
 }
+
+// adminProbe reads the admin API (GET /admin/api/subscribers, which reads
+// the store) over and over while a fault runs, so that the admin path's
+// answers and recovery are seen as the provider's are.
+type adminProbe struct {
+	g     *gateway
+	stopc chan struct{}
+	once  sync.Once
+	done  chan struct{}
+
+	mu      sync.Mutex
+	answers []answer
+}
+
+func startAdminProbe(g *gateway) *adminProbe {
+	p := &adminProbe{g: g, stopc: make(chan struct{}), done: make(chan struct{})}
+	c := &http.Client{Timeout: ingestBound}
+	go func() {
+		defer close(p.done)
+		for {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+g.admin+"/admin/api/subscribers", nil)
+			req.Header.Set("Authorization", "Bearer "+g.token)
+			start := time.Now()
+			resp, err := c.Do(req)
+			a := answer{err: err}
+			if err == nil {
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+				resp.Body.Close()
+				a.code = resp.StatusCode
+				if a.code != http.StatusOK {
+					a.body = string(b)
+				}
+			}
+			a.at = time.Now()
+			a.took = a.at.Sub(start)
+			p.mu.Lock()
+			p.answers = append(p.answers, a)
+			p.mu.Unlock()
+			select {
+			case <-p.stopc:
+				return
+			case <-time.After(sampleEvery):
+			}
+		}
+	}()
+	return p
+}
+
+// stop ends the probing once the read under way is answered.
+func (p *adminProbe) stop() {
+	p.once.Do(func() { close(p.stopc) })
+	<-p.done
+}
+
+// first200After is when the first 200 came at or after t (zero: none).
+func (p *adminProbe) first200After(t time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, a := range p.answers {
+		if a.code == http.StatusOK && !a.at.Before(t) {
+			return a.at
+		}
+	}
+	return time.Time{}
+}
+
+// wrong lists the admin reads that were neither a 200 nor a 503 within
+// ingestBound: the admin API may say the store is unavailable, but must
+// say it.
+func (p *adminProbe) wrong() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, a := range p.answers {
+		if a.code == http.StatusOK || a.code == http.StatusServiceUnavailable {
+			continue
+		}
+		what := fmt.Sprintf("status %d (%q)", a.code, a.body)
+		if a.err != nil {
+			what = "no answer: " + shortErr(a.err)
+		}
+		out = append(out, fmt.Sprintf("%s after %v", what, a.took.Round(time.Millisecond)))
+	}
+	return out
+}

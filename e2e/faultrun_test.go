@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -66,6 +67,7 @@ type faultRow struct {
 	lost              int // acknowledged events some subscriber never got
 	duplicates        int // extra copies, all subscribers together
 	to200, toFlow     time.Duration
+	toAdmin           time.Duration // to the first admin read answered 200
 	toAll             time.Duration // until every subscriber had every acknowledged event
 	peakRSS           int64
 	peakGoroutines    int64
@@ -93,15 +95,15 @@ func printFaultTable(out io.Writer) {
 	}
 	fmt.Fprintln(out, "\nfault matrix (issue 14): recovery times from the heal; lost = acknowledged, not delivered to every subscriber")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "fault\ttopology\trequests\t503s\tacked\tlost\tduplicates\tto first 200\tto deliveries\tto all delivered\tpeak RSS\tpeak goroutines\tresult\t")
+	fmt.Fprintln(tw, "fault\ttopology\trequests\t503s\tacked\tlost\tduplicates\tto first 200\tto deliveries\tto admin 200\tto all delivered\tpeak RSS\tpeak goroutines\tresult\t")
 	for _, r := range faultTable.rows {
 		result := "ok"
 		if r.failed {
 			result = "FAIL"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%dMB\t%d\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%dMB\t%d\t%s\t\n",
 			r.fault, r.topology, r.answered, r.refused, r.acked, r.lost, r.duplicates,
-			dur(r.to200), dur(r.toFlow), dur(r.toAll), r.peakRSS>>20, r.peakGoroutines, result)
+			dur(r.to200), dur(r.toFlow), dur(r.toAdmin), dur(r.toAll), r.peakRSS>>20, r.peakGoroutines, result)
 	}
 	tw.Flush()
 }
@@ -109,8 +111,8 @@ func printFaultTable(out io.Writer) {
 // runFault runs f on a fresh topo under load and checks the invariants.
 func runFault(t *testing.T, topo topology, f fault) {
 	env := topo.start(t)
-	g, recs := faultWorld(t, env)
-	row := faultRow{fault: f.name, topology: topo.name, to200: -1, toFlow: -1, toAll: -1}
+	g, recs, held := faultWorld(t, env)
+	row := faultRow{fault: f.name, topology: topo.name, to200: -1, toFlow: -1, toAdmin: -1, toAll: -1}
 	defer func() {
 		row.failed = t.Failed()
 		faultTable.Lock()
@@ -120,6 +122,8 @@ func runFault(t *testing.T, topo topology, f fault) {
 
 	samp := startSampler(g)
 	defer samp.stop()
+	probe := startAdminProbe(g)
+	defer probe.stop()
 	l := startLoad(g, "F")
 	defer l.stop()
 	waitFor(t, deliveryBound, fmt.Sprintf("%d events acknowledged before the fault", warmAcked), func() (bool, string) {
@@ -148,12 +152,30 @@ func runFault(t *testing.T, topo topology, f fault) {
 	if len(lost) == 0 {
 		row.toAll = time.Since(healed)
 	}
-	row.acked, row.lost = len(acked), len(lost)
+	probe.stop()
+	row.acked = len(acked)
 	row.answered, row.refused = l.counts()
 	if at := l.first200After(healed); !at.IsZero() {
 		row.to200 = at.Sub(healed)
 	}
+	if at := probe.first200After(healed); !at.IsZero() {
+		row.toAdmin = at.Sub(healed)
+	}
 	row.toFlow = flowingAfter(recs, healed)
+
+	// The paused subscriber got nothing through the fault; resumed, it
+	// gets everything (SPEC 5: pause holds in every gateway, and resume
+	// releases all that was held).
+	if n := held.requestCount(); n > 0 {
+		t.Errorf("%s: the paused subscriber got %d requests before it was resumed, want none", f.name, n)
+	}
+	waitFor(t, recoveryBound, "resume answered 200", func() (bool, string) {
+		code, err := g.adminDo(http.MethodPost, "/admin/api/subscribers/"+held.name+"/resume", nil)
+		return err == nil && code == http.StatusOK, statusDetail(code, err)
+	})
+	all := slices.Concat(recs, []*recorder{held})
+	lost = waitDelivered(g, all, acked, deliveryBound)
+	row.lost = len(lost)
 
 	// The process never exited.
 	if gone, err := g.exited(); gone {
@@ -161,7 +183,7 @@ func runFault(t *testing.T, topo topology, f fault) {
 	}
 	// Every acknowledged event reached every subscriber; duplicates are
 	// counted, not failed (at-least-once).
-	for _, r := range recs {
+	for _, r := range all {
 		if missing := r.missing(acked); len(missing) > 0 {
 			t.Errorf("subscriber %s: %d of %d acknowledged events not delivered within %v of the load's end (first: %v)",
 				r.name, len(missing), len(acked), deliveryBound, missing[:min(5, len(missing))])
@@ -176,6 +198,10 @@ func runFault(t *testing.T, topo topology, f fault) {
 	for _, w := range wrong {
 		t.Errorf("%s: %s", f.name, w)
 	}
+	// The admin API answered, 200 or 503, never hung.
+	if wrong := probe.wrong(); len(wrong) > 0 {
+		t.Errorf("%s: %d admin reads (GET /admin/api/subscribers) neither 200 nor 503 within %v, first: %s", f.name, len(wrong), ingestBound, wrong[0])
+	}
 	// Memory and goroutines bounded.
 	row.peakRSS, row.peakGoroutines = samp.stop()
 	if row.peakRSS > rssBound {
@@ -187,14 +213,17 @@ func runFault(t *testing.T, topo topology, f fault) {
 		t.Errorf("%s: gateway goroutines peaked at %d, want under %d", f.name, row.peakGoroutines, goroutineBound)
 	}
 	// Recovery from the heal: a liveness bound, the figures are printed.
-	t.Logf("%s on %s: acked %d, lost %d, duplicates %d, first 200 after %s, deliveries after %s, all delivered after %s, peak RSS %dMB, peak goroutines %d",
-		f.name, topo.name, row.acked, row.lost, row.duplicates, fmtRecovery(row.to200), fmtRecovery(row.toFlow), fmtRecovery(row.toAll),
-		row.peakRSS>>20, row.peakGoroutines)
+	t.Logf("%s on %s: acked %d, lost %d, duplicates %d, first 200 after %s, deliveries after %s, admin 200 after %s, all delivered after %s, peak RSS %dMB, peak goroutines %d",
+		f.name, topo.name, row.acked, row.lost, row.duplicates, fmtRecovery(row.to200), fmtRecovery(row.toFlow), fmtRecovery(row.toAdmin),
+		fmtRecovery(row.toAll), row.peakRSS>>20, row.peakGoroutines)
 	if row.to200 < 0 || row.to200 > recoveryBound {
 		t.Errorf("%s: no 200 to the provider within %v of the heal", f.name, recoveryBound)
 	}
 	if row.toFlow < 0 || row.toFlow > recoveryBound {
 		t.Errorf("%s: not every subscriber had a delivery within %v of the heal", f.name, recoveryBound)
+	}
+	if row.toAdmin < 0 || row.toAdmin > recoveryBound {
+		t.Errorf("%s: no admin read answered 200 within %v of the heal", f.name, recoveryBound)
 	}
 	if t.Failed() {
 		t.Logf("gateway log lines of note:\n%s", faultLog(g.output()))
@@ -203,10 +232,11 @@ func runFault(t *testing.T, topo topology, f fault) {
 
 // faultWorld starts a gateway on env's store with faultSubscribers
 // subscribers taking every product event, each answering after
-// subscriberDelay.
-func faultWorld(t *testing.T, env *faultEnv) (*gateway, []*recorder) {
+// subscriberDelay, and one more, held, paused before any event comes, so
+// that every dispatcher's paused-flag read meets the fault too.
+func faultWorld(t *testing.T, env *faultEnv) (g *gateway, recs []*recorder, held *recorder) {
 	w := &world{t: t, dir: t.TempDir(), store: env.store, server: map[string]any{}, iimmpact: map[string]any{}, subscribers: map[string]any{}}
-	recs := make([]*recorder, faultSubscribers)
+	recs = make([]*recorder, faultSubscribers)
 	for i := range recs {
 		name := fmt.Sprintf("s%d", i+1)
 		recs[i] = newRecorder(t, name, 1)
@@ -216,7 +246,13 @@ func faultWorld(t *testing.T, env *faultEnv) (*gateway, []*recorder) {
 		// them, and the test waits for it.
 		w.subscribe(name, sub{rec: recs[i], maxInFlight: subscriberInFlight, timeout: "2s", events: []string{"iimmpact.product.*"}})
 	}
-	return w.start(), recs
+	held = newRecorder(t, "held", 1)
+	w.subscribe("held", sub{rec: held, maxInFlight: subscriberInFlight, timeout: "2s", events: []string{"iimmpact.product.*"}})
+	g = w.start()
+	if code, err := g.adminDo(http.MethodPost, "/admin/api/subscribers/held/pause", nil); err != nil || code != http.StatusOK {
+		t.Fatalf("pause held: got %s, want 200", statusDetail(code, err))
+	}
+	return g, recs, held
 }
 
 // missing is the subjects of which r has no envelope.
