@@ -17,13 +17,15 @@ import (
 )
 
 // The fault-injection suite (issue 14): each fault is injected while
-// providers send at full speed and four subscribers take deliveries, on
-// the real binary, and after it: the gateway is still running, every
-// event answered 200 reached every subscriber, the providers got 200 or
-// 503 with Retry-After and never waited past the store timeout, memory
-// and goroutines stayed bounded, and 200s and deliveries came back after
-// the heal. `make test` runs each fault on one Redis (TestFault); `make
-// chaos` runs every fault on every topology, repeated (TestChaos).
+// providers send at full speed, four subscribers take deliveries and a
+// fifth is paused, on the real binary, and after it: the gateway is still
+// running, every event answered 200 reached every subscriber (the paused
+// one once resumed, and none before), the providers got 200 or 503 with
+// Retry-After and never waited past the store timeout, the admin API
+// answered 200 or 503, memory and goroutines stayed bounded, and 200s,
+// deliveries and admin reads came back after the heal (runFault). `make
+// test` runs each fault on one Redis (TestFault); `make chaos` runs every
+// fault on every topology, repeated, and prints the matrix (TestChaos).
 
 // hold is how long a fault lasts: long enough for every path of the
 // gateway (ingest, claim, record, pause flags) to hit it many times.
