@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/hookgate/hookgate/internal/cli.Version=$(VERSION)
 
-.PHONY: build run test deps bench bench-redis fuzz vet
+.PHONY: build run test chaos deps bench bench-redis fuzz vet
 
 ## build: the one binary, bin/hookgate
 build:
@@ -21,6 +21,12 @@ deps:
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+## chaos: the long fault matrix (issue 14): every fault (network, server, failover, slot move) on one
+## Redis, Sentinel and a 3+3 Cluster, under load, HOOKGATE_CHAOS_REPEAT times (default 3); prints the
+## matrix (acked, lost, duplicates, recovery times, peak RSS) at the end. `make test` runs the short one.
+chaos: deps
+	HOOKGATE_CHAOS=1 $(GO) test -race -count=1 -timeout 60m -run 'TestChaos' -v ./e2e
 
 ## fuzz: each provider's parser (the untrusted input at the edge), and the envelope encoder against json.Marshal, for FUZZTIME each (default 10m)
 FUZZTIME ?= 10m

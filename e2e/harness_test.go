@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -38,6 +39,9 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := m.Run()
+	// The fault matrix, when fault tests ran: after every test, so that
+	// it ends the output of `make chaos`.
+	printFaultTable(os.Stdout)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -277,4 +281,46 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// pid is the process id of the current run.
+func (g *gateway) pid() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cmd.Process.Pid
+}
+
+// exited reports whether the current run has ended, and how.
+func (g *gateway) exited() (bool, error) {
+	g.mu.Lock()
+	done := g.done
+	g.mu.Unlock()
+	select {
+	case <-done:
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return true, g.exitErr
+	default:
+		return false, nil
+	}
+}
+
+// procStatus reads a size field of the process's /proc/<pid>/status, such
+// as "VmRSS" (resident memory now) or "VmHWM" (its high-water mark), in
+// bytes. It fails (rather than failing the test) once the process is gone.
+func (g *gateway) procStatus(field string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", g.pid()))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse %s %q: %w", field, v, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, g.pid())
 }

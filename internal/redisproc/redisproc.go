@@ -31,14 +31,15 @@ type Server struct {
 	done chan error
 }
 
-// Start runs redis-server from PATH with its socket, data and log in dir
-// and appendfsync set to fsync ("always", "everysec"), and waits (at most
-// 10s) until it answers PING.
-func Start(dir, fsync string) (*Server, error) {
+// Start runs redis-server from PATH with its socket, data and log in dir,
+// appendfsync set to fsync ("always", "everysec") and args appended to its
+// command line (such as "--enable-debug-command", "local"), and waits (at
+// most 10s) until it answers PING.
+func Start(dir, fsync string, args ...string) (*Server, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("redis dir: %w", err)
 	}
-	s := &Server{dir: dir, socket: filepath.Join(dir, "redis.sock"), fsync: fsync}
+	s := &Server{dir: dir, socket: filepath.Join(dir, "redis.sock"), fsync: fsync, args: args}
 	if err := s.start(); err != nil {
 		return nil, err
 	}
@@ -155,7 +156,8 @@ func (s *Server) logFile() string { return filepath.Join(s.dir, "redis.log") }
 
 // launch runs redis-server from PATH with args, its early output (a bad
 // option, before its log is open) appended to its log, and waits (at most
-// 10s) until the process answering on s's socket or port is this one.
+// 10s) until the process answering on s's socket or port is this one, with
+// its data loaded.
 // what names it in errors.
 func (s *Server) launch(what string, args []string) error {
 	bin, err := exec.LookPath("redis-server")
@@ -185,7 +187,7 @@ func (s *Server) launch(what string, args []string) error {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if s.isOurs(cmd.Process.Pid) {
+		if s.isOurs(cmd.Process.Pid) && s.loaded() {
 			return nil
 		}
 		select {
@@ -223,6 +225,19 @@ func (s *Server) isOurs(pid int) bool {
 	got, _ := InfoField(info, "process_id")
 	loading, _ := InfoField(info, "loading") // a sentinel has none
 	return got == strconv.Itoa(pid) && loading != "1"
+}
+
+// loaded reports whether the server has read its data back (its AOF): it
+// answers INFO while loading, but every command on data with LOADING, so
+// a restarted server is not yet the one its caller expects back. A
+// sentinel has no data and no such field.
+func (s *Server) loaded() bool {
+	info, err := s.Do("INFO", "persistence")
+	if err != nil {
+		return false
+	}
+	v, ok := InfoField(info, "loading")
+	return !ok || v == "0"
 }
 
 func (s *Server) stop(sig syscall.Signal) {

@@ -33,12 +33,13 @@ const clusterNodeTimeout = "2000"
 // slots is the number of hash slots of a Redis Cluster.
 const slots = 16384
 
-// StartCluster runs six cluster-enabled redis-servers for tb, joins them
-// with `redis-cli --cluster create … --cluster-replicas 1`, and returns once
-// every node reports cluster_state:ok with every slot served, and every
-// replica's link to its master is up. Every node is killed and its
-// directory removed at cleanup.
-func StartCluster(tb testing.TB) *Cluster {
+// StartCluster runs six cluster-enabled redis-servers for tb, with extra
+// appended to each one's command line, joins them with `redis-cli
+// --cluster create … --cluster-replicas 1`, and returns once every node
+// reports cluster_state:ok with every slot served, and every replica's
+// link to its master is up. Every node is killed and its directory
+// removed at cleanup.
+func StartCluster(tb testing.TB, extra ...string) *Cluster {
 	tb.Helper()
 	cli, err := exec.LookPath("redis-cli")
 	if err != nil {
@@ -46,14 +47,14 @@ func StartCluster(tb testing.TB) *Cluster {
 	}
 	c := &Cluster{tb: tb, killed: map[string]bool{}}
 	for range 6 {
-		c.nodes = append(c.nodes, StartTCP(tb, append([]string{
+		c.nodes = append(c.nodes, StartTCP(tb, slices.Concat([]string{
 			"--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", clusterNodeTimeout,
 			// A replica may take over however long since it last heard
 			// from its master: tests kill masters at any moment.
 			"--cluster-replica-validity-factor", "0",
-		}, fastSync...)...))
+		}, fastSync, extra)...))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

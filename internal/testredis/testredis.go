@@ -22,12 +22,13 @@ type Server struct {
 }
 
 // Start runs a redis-server for tb on a unix socket, with append-only
-// persistence fsynced on every write, and registers its shutdown with
-// tb.Cleanup.
-func Start(tb testing.TB) *Server {
+// persistence fsynced on every write and args appended to its command line
+// (the fault tests enable DEBUG with "--enable-debug-command", "local"),
+// and registers its shutdown with tb.Cleanup.
+func Start(tb testing.TB, args ...string) *Server {
 	tb.Helper()
 	dir := tempDir(tb)
-	srv, err := redisproc.Start(dir, "always")
+	srv, err := redisproc.Start(dir, "always", args...)
 	if err != nil {
 		tb.Fatal(err)
 	}
