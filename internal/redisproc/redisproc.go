@@ -187,7 +187,7 @@ func (s *Server) launch(what string, args []string) error {
 
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if s.isOurs(cmd.Process.Pid) && s.loaded() {
+		if s.isOurs(cmd.Process.Pid) {
 			return nil
 		}
 		select {
@@ -225,19 +225,6 @@ func (s *Server) isOurs(pid int) bool {
 	got, _ := InfoField(info, "process_id")
 	loading, _ := InfoField(info, "loading") // a sentinel has none
 	return got == strconv.Itoa(pid) && loading != "1"
-}
-
-// loaded reports whether the server has read its data back (its AOF): it
-// answers INFO while loading, but every command on data with LOADING, so
-// a restarted server is not yet the one its caller expects back. A
-// sentinel has no data and no such field.
-func (s *Server) loaded() bool {
-	info, err := s.Do("INFO", "persistence")
-	if err != nil {
-		return false
-	}
-	v, ok := InfoField(info, "loading")
-	return !ok || v == "0"
 }
 
 func (s *Server) stop(sig syscall.Signal) {
