@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -37,6 +38,13 @@ type recordCall struct {
 // Record records the attempt and its outcome and ends the lease; it
 // returns once Redis has replied. Calls made at the same moment share one
 // script call.
+//
+// While Redis cannot be reached (a reset, a restart, a failover), Record
+// tries again, backing off, for up to recordRetryFor or until ctx ends:
+// each try is the same call
+// (record.lua tells its re-runs apart from other calls), so a try whose
+// reply was lost is not taken for a lost lease, and an attempt recorded
+// after the store is back is not sent again when its lease runs out.
 func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) error {
 	label := c.EventID + "/" + c.Subscriber
 	switch o.Status {
@@ -45,15 +53,48 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 		return fmt.Errorf("record %s: outcome status %q", label, o.Status)
 	}
 	a := o.Attempt
-	rc := &recordCall{label: label, ctx: ctx, done: make(chan error, 1), args: [recordArgs]any{
+	rc := recordCall{label: label, ctx: ctx, args: [recordArgs]any{
 		c.EventID, c.Subscriber, c.Token, string(o.Status), ms(a.At), int64(a.Duration),
 		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a), s.callID()}}
+	wait, giveUp := recordRetryFirst, time.Now().Add(recordRetryFor)
+	for {
+		try := rc // a call of its own per try: the writer may still hold the last
+		try.done = make(chan error, 1)
+		err := s.recordOnce(ctx, &try)
+		if err == nil || !errors.Is(err, gateway.ErrUnavailable) || errors.Is(err, gateway.ErrPanicked) ||
+			time.Now().After(giveUp) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-s.stop:
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, recordRetryMax)
+	}
+}
+
+// Record's tries while Redis cannot be reached: the waits between them,
+// and how long it goes on.
+const (
+	recordRetryFirst = 50 * time.Millisecond
+	recordRetryMax   = time.Second
+	recordRetryFor   = 5 * time.Second
+)
+
+// recordOnce hands rc to the writer and waits for its answer.
+func (s *Store) recordOnce(ctx context.Context, rc *recordCall) error {
 	select {
 	case s.recq <- rc:
 	case <-ctx.Done():
-		return fmt.Errorf("record %s: %w", label, ctx.Err())
+		return fmt.Errorf("record %s: %w", rc.label, ctx.Err())
 	case <-s.stop:
-		return fmt.Errorf("record %s: %w: store closed", label, gateway.ErrUnavailable)
+		return fmt.Errorf("record %s: %w: store closed", rc.label, gateway.ErrUnavailable)
 	}
 	select {
 	case err := <-rc.done:
@@ -61,7 +102,7 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 	case <-ctx.Done():
 		// The record may still land; if not, the lease runs out and the
 		// delivery is tried again (at least once).
-		return fmt.Errorf("record %s: %w", label, ctx.Err())
+		return fmt.Errorf("record %s: %w", rc.label, ctx.Err())
 	}
 }
 

@@ -186,3 +186,41 @@ func TestRecordBatchStoreDown(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordOutlivesOutage: a Record made while Redis restarts tries
+// again until Redis is back, and lands: the attempt is recorded once (no
+// lost lease, no second send when the lease runs out).
+func TestRecordOutlivesOutage(t *testing.T) {
+	srv := testredis.Start(t) // AOF, appendfsync always
+	s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "recout"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_1")}); err != nil {
+		t.Fatal(err)
+	}
+	now := testEvent("").ReceivedAt.Add(time.Second)
+	claims, err := s.Claim(ctx, "sub-a", now, 1, time.Minute)
+	if err != nil || len(claims) != 1 {
+		t.Fatalf("Claim = %d claims, %v; want 1", len(claims), err)
+	}
+	srv.Stop()
+	recorded := make(chan error, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		recorded <- s.Record(rctx, claims[0], gateway.Outcome{Status: gateway.StatusDelivered,
+			Attempt: gateway.Attempt{At: now, StatusCode: 200}})
+	}()
+	time.Sleep(2 * time.Second) // longer than the client's own retries
+	srv.Restart()
+	if err := <-recorded; err != nil {
+		t.Fatalf("Record across the restart: %v", err)
+	}
+	rec, err := s.Event(ctx, "evt_1")
+	if err != nil || rec.Deliveries[0].Status != gateway.StatusDelivered || len(rec.Deliveries[0].History) != 1 {
+		t.Fatalf("Event = %+v, %v; want delivered with one attempt", rec, err)
+	}
+}
