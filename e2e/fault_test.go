@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -189,11 +190,46 @@ func plain(out []byte) string {
 
 // chaosFaults run only in the long matrix.
 var chaosFaults = []fault{
+	{name: "long outage: refuse 60s", topologies: []string{"single"}, run: longOutage},
 	{name: "proxy latency 100ms 3s", run: func(t *testing.T, e *faultEnv) {
 		eachProxy(e, func(p *faultproxy.Proxy) { p.Latency(100 * time.Millisecond) })
 		time.Sleep(hold)
 		eachProxy(e, (*faultproxy.Proxy).Heal)
 	}},
+}
+
+// longOutage: Redis unreachable for a minute while the providers go on
+// sending at full speed. Once the outage has settled in (its first
+// failures logged), the gateway's memory, goroutines and log lines must
+// stay flat through the rest of it: what it holds is bounded, and what it
+// logs is paced, not one line per request or per retry.
+func longOutage(t *testing.T, e *faultEnv) {
+	eachProxy(e, (*faultproxy.Proxy).RefuseOn)
+	eachProxy(e, (*faultproxy.Proxy).ResetAll)
+	defer eachProxy(e, (*faultproxy.Proxy).RefuseOff)
+	c := &http.Client{Timeout: time.Second}
+	sample := func() (rss, gor int64, lines int) {
+		rss, _ = e.gw.procStatus("VmRSS")
+		return rss, goroutines(c, e.gw), strings.Count(e.gw.output(), "\n")
+	}
+	time.Sleep(10 * time.Second)
+	rss0, gor0, lines0 := sample()
+	const settled = 50 * time.Second
+	time.Sleep(settled)
+	rss1, gor1, lines1 := sample()
+	t.Logf("over %v of outage: RSS %dMB -> %dMB, goroutines %d -> %d, %d log lines",
+		settled, rss0>>20, rss1>>20, gor0, gor1, lines1-lines0)
+	if rss1-rss0 > 64<<20 {
+		t.Errorf("RSS grew by %dMB over %v of outage; want it flat", (rss1-rss0)>>20, settled)
+	}
+	if gor0 > 0 && gor1 > 2*gor0 {
+		t.Errorf("goroutines grew from %d to %d over %v of outage; want them flat", gor0, gor1, settled)
+	}
+	// Paced lines: refused requests one a second, each dispatcher one per
+	// 10s, the Redis client one a second; a few lines a second in all.
+	if n := lines1 - lines0; n > 5*int(settled/time.Second) {
+		t.Errorf("%d log lines over %v of outage; want them paced (at most 5 a second)", n, settled)
+	}
 }
 
 // topologies are the Redis deployments of the long matrix.

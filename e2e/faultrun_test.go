@@ -112,6 +112,7 @@ func printFaultTable(out io.Writer) {
 func runFault(t *testing.T, topo topology, f fault) {
 	env := topo.start(t)
 	g, recs, held := faultWorld(t, env)
+	env.gw = g
 	row := faultRow{fault: f.name, topology: topo.name, to200: -1, toFlow: -1, toAdmin: -1, toAll: -1}
 	defer func() {
 		row.failed = t.Failed()

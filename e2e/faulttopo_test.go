@@ -42,6 +42,8 @@ type faultEnv struct {
 
 	sentinel *sentinelSet // the Sentinel topology's, for its own faults
 	cluster  *clusterSet  // the Cluster topology's, for its own faults
+
+	gw *gateway // the gateway under test, set by runFault
 }
 
 // single is one redis-server on a unix socket, appendfsync always, behind
