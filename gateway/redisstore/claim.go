@@ -30,12 +30,16 @@ func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, wan
 		return nil, err
 	}
 	if s.nparts() == 1 {
+		tok := s.claimToken(subscriber, 0)
 		claims, _, err := s.claimReply(subscriber, claimScript.Run(ctx, s.rdb, []string{s.bases[0]},
-			subscriber, ms(now), want, lease.Milliseconds(), tokenPrefix(0), s.clock(), "", ""))
-		return claims, err
+			subscriber, ms(now), want, lease.Milliseconds(), tok, s.clock(), "", ""))
+		if err != nil {
+			s.claimFailed(subscriber, 0, tok, err)
+		}
+		return s.trimClaims(ctx, claims, want, now), err
 	}
 	claims, _, err := s.claimParts(ctx, subscriber, now, want, lease, gateway.RateLimit{})
-	return claims, err
+	return s.trimClaims(ctx, claims, want, now), err
 }
 
 // claimParts claims across partitions: it peeks every partition for its
@@ -88,15 +92,16 @@ func (s *Store) claimParts(ctx context.Context, subscriber string, now time.Time
 	var jobs []partJob
 	for p, k := range take {
 		if k > 0 {
-			jobs = append(jobs, partJob{p: p, args: []any{subscriber, ms(now), k, lease.Milliseconds(), tokenPrefix(p), s.clock(), "", ""}})
+			jobs = append(jobs, partJob{p: p, args: []any{subscriber, ms(now), k, lease.Milliseconds(), s.claimToken(subscriber, p), s.clock(), "", ""}})
 		}
 	}
 	var claims []gateway.Claim
 	var firstErr error
 	if len(jobs) > 0 {
-		for _, cmd := range s.runParts(ctx, claimScript, jobs) {
+		for i, cmd := range s.runParts(ctx, claimScript, jobs) {
 			got, _, err := s.claimReply(subscriber, cmd)
 			if err != nil {
+				s.claimFailed(subscriber, jobs[i].p, jobs[i].args[4].(string), err)
 				firstErr = cmp.Or(firstErr, err)
 				continue
 			}

@@ -30,10 +30,16 @@ func (s *Store) ClaimLimited(ctx context.Context, subscriber string, now time.Ti
 		return nil, 0, err
 	}
 	if s.nparts() == 1 {
-		return s.claimReply(subscriber, claimScript.Run(ctx, s.rdb, []string{s.bases[0]},
-			subscriber, ms(now), want, lease.Milliseconds(), tokenPrefix(0), s.clock(), rateArg(limit), limit.Burst))
+		tok := s.claimToken(subscriber, 0)
+		claims, wait, err := s.claimReply(subscriber, claimScript.Run(ctx, s.rdb, []string{s.bases[0]},
+			subscriber, ms(now), want, lease.Milliseconds(), tok, s.clock(), rateArg(limit), limit.Burst))
+		if err != nil {
+			s.claimFailed(subscriber, 0, tok, err)
+		}
+		return s.trimClaims(ctx, claims, want, now), wait, err
 	}
-	return s.claimParts(ctx, subscriber, now, want, lease, limit)
+	claims, wait, err := s.claimParts(ctx, subscriber, now, want, lease, limit)
+	return s.trimClaims(ctx, claims, want, now), wait, err
 }
 
 // giveBack returns n tokens taken and not used, up to the burst. A failure

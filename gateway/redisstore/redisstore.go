@@ -105,6 +105,8 @@ type Store struct {
 	replicaWait time.Duration
 	replicas    replicaSet
 
+	// lost holds the token prefixes of claim calls whose reply was lost.
+	lost lostClaims
 	// inst and calls make Record call ids (callID).
 	inst  string
 	calls atomic.Int64

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"io"
 	"net"
 	"strings"
 	"sync/atomic"
@@ -79,5 +80,69 @@ func TestClaimRerunOtherGateway(t *testing.T) {
 	rest, _ := a.Claim(ctx, "sub-a", now, 10, time.Minute)
 	if len(got)+len(rest) != 4 {
 		t.Errorf("A's re-run got %d, then %d more (want 4: the first run's 2, then the 2 left): the first run's 2 leases are stranded until they expire", len(got), len(rest))
+	}
+}
+
+// loseHook runs the next script call and then loses its reply, as a
+// connection reset just after Redis answered would.
+type loseHook struct{ armed atomic.Bool }
+
+func (h *loseHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, n, a string) (net.Conn, error) { return next(ctx, n, a) }
+}
+
+func (h *loseHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if strings.HasPrefix(cmd.Name(), "eval") && h.armed.CompareAndSwap(true, false) {
+			cmd.SetErr(io.EOF)
+			return io.EOF
+		}
+		return err
+	}
+}
+
+func (h *loseHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestClaimReplyLost: a claim whose reply was lost leased its deliveries
+// all the same; the next claim of the subscriber hands them out, instead
+// of leaving them unused until their leases end, and leases no more than
+// it wants.
+func TestClaimReplyLost(t *testing.T) {
+	s := openTest(t, "claimlost")
+	hook := &loseHook{}
+	s.rdb.AddHook(hook)
+	ctx := context.Background()
+	var evs []gateway.NewEvent
+	for _, id := range []string{"evt_1", "evt_2", "evt_3", "evt_4"} {
+		evs = append(evs, testEvent(id))
+	}
+	if _, err := s.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	now := evs[0].ReceivedAt.Add(time.Second)
+	// Loads the script, so that the lost call is the one that leases.
+	if _, err := s.Claim(ctx, "sub-nobody", now, 1, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	hook.armed.Store(true)
+	if _, err := s.Claim(ctx, "sub-a", now, 3, time.Minute); err == nil {
+		t.Fatal("the claim whose reply was lost succeeded")
+	}
+	got, err := s.Claim(ctx, "sub-a", now, 2, time.Minute)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("next Claim(want 2) = %d claims, %v; want 2 of the lost call's", len(got), err)
+	}
+	rest, err := s.Claim(ctx, "sub-a", now, 10, time.Minute)
+	if err != nil || len(rest) != 2 {
+		t.Fatalf("then Claim = %d claims, %v; want the 2 left (the lost call's third handed back)", len(rest), err)
+	}
+	ok := gateway.Outcome{Status: gateway.StatusDelivered, Attempt: gateway.Attempt{At: now, StatusCode: 200}}
+	for _, c := range append(got, rest...) {
+		if err := s.Record(ctx, c, ok); err != nil {
+			t.Errorf("Record %s: %v", c.EventID, err)
+		}
 	}
 }
