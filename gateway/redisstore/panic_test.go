@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,10 +15,9 @@ import (
 
 // panicHook panics once, on the next script call after it is armed, as a
 // bug on an unexpected reply would in the writer that sent it.
-type panicHook struct{ armed atomic.Bool }
-
-func (h *panicHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
+type panicHook struct {
+	passHook
+	armed atomic.Bool
 }
 
 func (h *panicHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {

@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
 
@@ -12,11 +11,8 @@ import (
 )
 
 // infoPanicHook panics on INFO, as a bug reading its reply would.
-type infoPanicHook struct{}
+type infoPanicHook struct{ passHook }
 
-func (infoPanicHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, n, a string) (net.Conn, error) { return next(ctx, n, a) }
-}
 func (infoPanicHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if cmd.Name() == "info" {
@@ -24,9 +20,6 @@ func (infoPanicHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		return next(ctx, cmd)
 	}
-}
-func (infoPanicHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // TestInfoPanicKeepsReplicaWait: a panic while reading a master's replica

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"io"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,13 +17,11 @@ import (
 // betweenHook runs the next eval twice, calling between() after the first
 // run: another gateway's call landing while this one's reply is lost.
 type betweenHook struct {
+	passHook
 	armed   atomic.Bool
 	between func()
 }
 
-func (h *betweenHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, n, a string) (net.Conn, error) { return next(ctx, n, a) }
-}
 func (h *betweenHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if strings.HasPrefix(cmd.Name(), "eval") && h.armed.CompareAndSwap(true, false) {
@@ -33,9 +30,6 @@ func (h *betweenHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		return next(ctx, cmd)
 	}
-}
-func (h *betweenHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // TestClaimRerunOtherGateway: two gateways on one store; the other's claim
@@ -85,10 +79,9 @@ func TestClaimRerunOtherGateway(t *testing.T) {
 
 // loseHook runs the next script call and then loses its reply, as a
 // connection reset just after Redis answered would.
-type loseHook struct{ armed atomic.Bool }
-
-func (h *loseHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, n, a string) (net.Conn, error) { return next(ctx, n, a) }
+type loseHook struct {
+	passHook
+	armed atomic.Bool
 }
 
 func (h *loseHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
@@ -100,10 +93,6 @@ func (h *loseHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		return err
 	}
-}
-
-func (h *loseHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // TestClaimReplyLost: a claim whose reply was lost leased its deliveries

@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,17 +13,26 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
+// passHook passes every call through: the tests' go-redis hooks embed it
+// and override the stages they act on.
+type passHook struct{}
+
+func (passHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (passHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (passHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
 // rerunHook runs the next call of a script named by prefix (its source's
 // first words) twice, returning the second run's reply: what the client
 // does when the first reply is lost to a reset connection or a read
 // timeout after the script ran.
 type rerunHook struct {
+	passHook
 	armed atomic.Bool
 	runs  atomic.Int64
-}
-
-func (h *rerunHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
 }
 
 func (h *rerunHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {

@@ -24,7 +24,11 @@ subscribers:
   a: {url: "http://127.0.0.1:1/x", secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="}
 `
 
-func TestReloadPinsRestartOnlySettings(t *testing.T) {
+// testReloader loads reloadBase with the admin listener and token given,
+// on an embedded store, and returns its reloader, its ingester and a
+// function that rewrites the file with another admin listener and token.
+func testReloader(t *testing.T, admin, token string) (*reloader, *gateway.Ingester, func(admin, token string)) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
 	write := func(admin, token string) {
@@ -33,7 +37,7 @@ func TestReloadPinsRestartOnlySettings(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("0.0.0.0:19091", "tok-123")
+	write(admin, token)
 	cfg, err := gateway.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
@@ -42,13 +46,17 @@ func TestReloadPinsRestartOnlySettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
 	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
 	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newReloader(path, cfg, [32]byte{}, in, eng, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return newReloader(path, cfg, [32]byte{}, in, eng, slog.New(slog.NewTextHandler(io.Discard, nil))), in, write
+}
+
+func TestReloadPinsRestartOnlySettings(t *testing.T) {
+	r, in, write := testReloader(t, "0.0.0.0:19091", "tok-123")
 
 	// The file moves the admin listener to loopback and drops the token: the
 	// listener in use stays public, so the token must stay.
@@ -76,27 +84,7 @@ func TestReloadPinsRestartOnlySettings(t *testing.T) {
 // a refused file would (counted, its error shown), the process goes on,
 // and the next reload works.
 func TestReloadPanicContained(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "config.yaml")
-	s := strings.NewReplacer("%ADMIN%", "127.0.0.1:19093", "%TOKEN%", "tok", "%DATA%", filepath.Join(dir, "data")).Replace(reloadBase)
-	if err := os.WriteFile(path, []byte(s), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := gateway.LoadConfig(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := boltstore.Open(cfg.Store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	eng := deliver.New(store, cfg.Subscribers, deliver.Options{})
-	in, err := gateway.NewIngester(cfg, store, gateway.IngesterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := newReloader(path, cfg, [32]byte{}, in, eng, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, _, _ := testReloader(t, "127.0.0.1:19093", "tok")
 	r.applied = func() { panic("a bug after the config was applied") }
 	if err := r.Reload(); !errors.Is(err, gateway.ErrPanicked) {
 		t.Fatalf("Reload with a panic: %v, want ErrPanicked", err)
