@@ -41,20 +41,6 @@
 local win, mode = tonumber(ARGV[1]), ARGV[2]
 local regs = {}
 
--- parse reads the event whose fields start at ARGV[i]; it returns the
--- event and where the next one starts.
-local function parse(i)
-  local e = {id = ARGV[i], tok = ARGV[i + 1], src = ARGV[i + 2], typ = ARGV[i + 3], subj = ARGV[i + 4],
-    recv = ARGV[i + 5], body = ARGV[i + 6], subs = {}, ordered = {}}
-  local ns = tonumber(ARGV[i + 7])
-  for j = 1, ns do e.subs[j] = ARGV[i + 7 + j] end
-  local no = tonumber(ARGV[i + 8 + ns])
-  if e.subj ~= '' then
-    for j = 1, no do e.ordered[ARGV[i + 8 + ns + j]] = true end
-  end
-  return e, i + 9 + ns + no
-end
-
 -- keyIs fails the script, before any write, when key holds another type
 -- than want (or none).
 local function keyIs(key, want)
@@ -64,25 +50,35 @@ local function keyIs(key, want)
   end
 end
 
+-- An event's fields start at ARGV[i]: id i, token i+1, source i+2, type
+-- i+3, subject i+4, received i+5, body i+6, ns i+7, the subscribers from
+-- i+8, no at i+8+ns, the ordered ones after it; the next event at
+-- i+9+ns+no. The batch is read in place, twice: a table per event would
+-- cost Redis more than the reading does.
+
 -- First, read every event's dedupe deadline and check every key written,
 -- failing before any write.
-local events, ddls, toks = {}, {}, {}
+local ddls, toks = {}, {}
 local newest
 local queues, lines = {}, {}
 local i = 3
 while i <= #ARGV do
-  local e
-  e, i = parse(i)
-  events[#events + 1] = e
-  local r = redis.pcall('HMGET', ev(e.id), 'ddl', 'pt')
+  local id, subj = ARGV[i], ARGV[i + 4]
+  local r = redis.pcall('HMGET', ev(id), 'ddl', 'pt')
   if r.err then return r end
-  ddls[e.id], toks[e.id] = r[1], r[2]
-  local recv = tonumber(e.recv)
+  ddls[id], toks[id] = r[1], r[2]
+  local recv = tonumber(ARGV[i + 5])
   if not newest or recv > newest then newest = recv end
-  for _, sub in ipairs(e.subs) do
-    queues[sub] = true
-    if e.ordered[sub] then lines[sub .. '\n' .. e.subj] = {sub, e.subj} end
+  local ns = tonumber(ARGV[i + 7])
+  for j = 1, ns do queues[ARGV[i + 7 + j]] = true end
+  local no = tonumber(ARGV[i + 8 + ns])
+  if subj ~= '' then
+    for j = 1, no do
+      local sub = ARGV[i + 8 + ns + j]
+      lines[sub .. '\n' .. subj] = {sub, subj}
+    end
   end
+  i = i + 9 + ns + no
 end
 for sub in pairs(queues) do
   local err = keyIs(due(sub), 'zset')
@@ -101,13 +97,23 @@ if mode == 's' and newest then lead = math.max(0, newest - serverMS()) end
 
 local out = {}
 local hashes, dupInc, rerun = {}, {}, {}
-for _, e in ipairs(events) do
-  local id, subj, recv = e.id, e.subj, e.recv
+i = 3
+while i <= #ARGV do
+  local id, tok, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   -- recv stays the decimal string it came as for storing; recvN compares.
+  local recv, body, ns = ARGV[i + 5], ARGV[i + 6], tonumber(ARGV[i + 7])
   local recvN = tonumber(recv)
+  local first = i + 8 -- of the subscribers
+  local no = tonumber(ARGV[i + 8 + ns])
+  local ordered = {}
+  if subj ~= '' then
+    for j = 1, no do ordered[ARGV[i + 8 + ns + j]] = true end
+  end
+  i = i + 9 + ns + no
+
   local meta = ev(id)
   local ddl = ddls[id]
-  if ddl and recvN < tonumber(ddl) and toks[id] == e.tok then
+  if ddl and recvN < tonumber(ddl) and toks[id] == tok then
     out[#out + 1] = 0 -- stored by an earlier run of this call
     rerun[id] = true
     toks[id] = nil
@@ -124,13 +130,14 @@ for _, e in ipairs(events) do
     -- field written costs Redis time on every Put): attempts (at) 0, lease
     -- token (tok) none, created (cr) and next attempt (nx) the receipt
     -- time; dups 0. Readers fill them in.
-    local f = {'src', e.src, 'type', e.typ, 'subj', subj, 'recv', recv,
-      'subs', table.concat(e.subs, ','), 'body', e.body, 'n:pending', #e.subs}
+    local f = {'src', src, 'type', typ, 'subj', subj, 'recv', recv,
+      'subs', table.concat(ARGV, ',', first, first + ns - 1), 'body', body, 'n:pending', ns}
     local inLine = false
-    for _, sub in ipairs(e.subs) do
+    for j = first, first + ns - 1 do
+      local sub = ARGV[j]
       f[#f + 1] = df(sub, 'st'); f[#f + 1] = 'pending'
       local queueAt = dueAt
-      if e.ordered[sub] then
+      if ordered[sub] then
         inLine = true
         f[#f + 1] = df(sub, 'ord'); f[#f + 1] = 1
         if not placeInLine(id, sub, subj, recv, dueAt) then
@@ -143,10 +150,10 @@ for _, e in ipairs(events) do
     end
     if inLine then
       redis.call('HSET', meta, unpack(f))
-      hashes[#hashes + 1] = {meta, {'ddl', newDdl, 'pt', e.tok}}
+      hashes[#hashes + 1] = {meta, {'ddl', newDdl, 'pt', tok}}
     else
       f[#f + 1] = 'ddl'; f[#f + 1] = newDdl
-      f[#f + 1] = 'pt'; f[#f + 1] = e.tok
+      f[#f + 1] = 'pt'; f[#f + 1] = tok
       hashes[#hashes + 1] = {meta, f}
     end
     zset(P .. ':i:all', id, recv)
