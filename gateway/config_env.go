@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // emptyRef is one ${VAR} reference that expanded to the empty string. It is
@@ -91,9 +92,9 @@ func expandEnv(file string, data []byte, env func(string) (string, bool)) expand
 			if val == "" && hasDef {
 				val = def
 			}
-			if strings.ContainsAny(val, "\r\n") {
+			if what := unsafeInValue(val); what != "" {
 				out.errs = append(out.errs, &ConfigError{File: file, Line: lineNo,
-					Err: fmt.Errorf("${%s}: value contains a line break, which config values may not", name)})
+					Err: fmt.Errorf("${%s}: value contains %s, which config values may not", name, what)})
 				continue
 			}
 			quoted, err := q.quote(val)
@@ -187,4 +188,24 @@ func (e expanded) emptyHint(line, col int) string {
 		return fmt.Sprintf(" (%s is unset)", ref.name)
 	}
 	return fmt.Sprintf(" (%s is set but empty)", ref.name)
+}
+
+// unsafeInValue names what in an expanded value could change the file's
+// structure or hide in it: a line break, YAML's own (NEL, LS and PS break
+// lines too, so a value holding one could add keys of its own), or
+// another control character, or bytes that are not UTF-8. "" when there
+// is none; a tab is allowed.
+func unsafeInValue(val string) string {
+	for _, r := range val {
+		switch {
+		case r == '\r' || r == '\n' || r == '\u0085' || r == '\u2028' || r == '\u2029':
+			return "a line break"
+		case r == '\t':
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return "a control character"
+		case r == utf8.RuneError:
+			return "bytes that are not UTF-8"
+		}
+	}
+	return ""
 }

@@ -8,7 +8,8 @@ import (
 )
 
 func TestExpandEnv(t *testing.T) {
-	env := map[string]string{"SET": "value", "EMPTY": "", "MULTI": "a\nb"}
+	env := map[string]string{"SET": "value", "EMPTY": "", "MULTI": "a\nb",
+		"NEL": "x\u0085  evil: {url: http://attacker/}", "LS": "x\u2028y", "PS": "x\u2029y", "NUL": "x\x00y", "ESC": "x\x1by", "TAB": "a\tb"}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	tests := []struct {
 		name    string
@@ -32,6 +33,14 @@ func TestExpandEnv(t *testing.T) {
 		{name: "unterminated", in: "a: ${SET", want: "a: ${SET", wantErr: "config.yaml:1: unterminated ${"},
 		{name: "bad name", in: "a: ${1X}", want: "a: ", wantErr: "config.yaml:1: invalid variable name in ${1X}"},
 		{name: "line break refused", in: "x: 1\na: ${MULTI}", want: "x: 1\na: ", wantErr: "config.yaml:2: ${MULTI}: value contains a line break"},
+		// yaml.v3 also breaks lines on NEL, LS and PS: a value holding one
+		// could add keys of its own to the file.
+		{name: "NEL refused", in: "a: ${NEL}", want: "a: ", wantErr: "config.yaml:1: ${NEL}: value contains a line break"},
+		{name: "LS refused", in: "a: ${LS}", want: "a: ", wantErr: "config.yaml:1: ${LS}: value contains a line break"},
+		{name: "PS refused", in: "a: ${PS}", want: "a: ", wantErr: "config.yaml:1: ${PS}: value contains a line break"},
+		{name: "NUL refused", in: "a: ${NUL}", want: "a: ", wantErr: "config.yaml:1: ${NUL}: value contains a control character"},
+		{name: "ESC refused", in: "a: ${ESC}", want: "a: ", wantErr: "config.yaml:1: ${ESC}: value contains a control character"},
+		{name: "tab kept", in: "a: ${TAB}", want: "a: a\tb"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
