@@ -27,6 +27,21 @@ var reservedHeaders = map[string]bool{
 	"host":              true,
 }
 
+// hopHeaders describe one connection or the body's framing and coding,
+// which the HTTP client sets itself (a body is sent as is, uncompressed):
+// a subscriber's headers naming them would break or misstate every
+// request.
+var hopHeaders = map[string]bool{
+	"connection":        true,
+	"keep-alive":        true,
+	"proxy-connection":  true,
+	"transfer-encoding": true,
+	"te":                true,
+	"trailer":           true,
+	"upgrade":           true,
+	"content-encoding":  true,
+}
+
 func (v *validator) subscribers(c *Config) {
 	for _, name := range sortedKeys(c.Subscribers) {
 		key := "subscribers." + name
@@ -215,8 +230,12 @@ func (v *validator) headers(key string, h map[string]string) {
 			v.add(k, "not a valid header name")
 		case reservedHeaders[strings.ToLower(name)]:
 			v.add(k, "is set by hookgate and cannot be configured")
+		case hopHeaders[strings.ToLower(name)]:
+			v.add(k, "describes the connection or the body's framing, which the HTTP client sets; it cannot be configured")
 		case strings.ContainsAny(h[name], "\r\n\x00"):
 			v.add(k, "value contains a line break or NUL")
+		case strings.ContainsFunc(h[name], func(r rune) bool { return r != '\t' && (r < 0x20 || r == 0x7f) }):
+			v.add(k, "value contains a control character, which no request may carry")
 		}
 	}
 }

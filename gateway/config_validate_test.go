@@ -141,6 +141,14 @@ func TestValidateRules(t *testing.T) {
 			}},
 		{name: "header value with line break", src: withSub("    headers: {X-A: \"a\\r\\nX-Injected: 1\"}\n"),
 			want: []string{"config.yaml:9: subscribers.s.headers.X-A: value contains a line break or NUL"}},
+		{name: "header value with a control character", src: withSub("    headers: {X-A: \"a\\x1bb\"}\n"),
+			want: []string{"config.yaml:9: subscribers.s.headers.X-A: value contains a control character, which no request may carry"}},
+		{name: "hop-by-hop headers", src: withSub("    headers:\n      Transfer-Encoding: chunked\n      connection: close\n      Content-Encoding: gzip\n"),
+			want: []string{
+				"config.yaml:10: subscribers.s.headers.Transfer-Encoding: describes the connection or the body's framing, which the HTTP client sets; it cannot be configured",
+				"config.yaml:11: subscribers.s.headers.connection: describes the connection or the body's framing, which the HTTP client sets; it cannot be configured",
+				"config.yaml:12: subscribers.s.headers.Content-Encoding: describes the connection or the body's framing, which the HTTP client sets; it cannot be configured",
+			}},
 
 		// server, admin, store
 		{name: "tls cert only", src: minimal + "server:\n  tls: {cert_file: cert.pem}\n",
