@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/subtle"
 	"fmt"
+	"strings"
 
 	"github.com/hookgate/hookgate/gateway"
 )
@@ -44,4 +45,18 @@ func isDevSecret(s gateway.Secret) bool {
 		}
 	}
 	return false
+}
+
+// refuseDevSecrets refuses a config with a published development secret
+// on a public listener (listen, the one serving) that is not loopback,
+// unless allowed: anyone who has read the repository could sign requests
+// to it. The error names the keys, never the values.
+func refuseDevSecrets(cfg *gateway.Config, listen string, allow bool) error {
+	ws := devSecretWarnings(cfg)
+	if len(ws) == 0 || allow || gateway.Loopback(listen) {
+		return nil
+	}
+	return fmt.Errorf("refusing to serve on %s, which is not loopback, with published development secrets (%s): "+
+		"set the real secrets in the environment, listen on loopback, or pass -allow-dev-secrets",
+		listen, strings.Join(ws, "; "))
 }

@@ -28,6 +28,8 @@ type reloader struct {
 	// applied, if set, is told after each config put in force (the
 	// backfill runner marks the subscribers it names).
 	applied func()
+	// allowDevSecrets: -allow-dev-secrets (refuseDevSecrets).
+	allowDevSecrets bool
 
 	mu       sync.Mutex // one reload at a time
 	current  *gateway.Config
@@ -160,6 +162,9 @@ func (r *reloader) load(trigger string, ifChanged bool) (tried bool, err error) 
 // admin.listen, which validation judged, is not the one serving.
 func (r *reloader) pinRestartOnly(next *gateway.Config) error {
 	old := r.current
+	if err := refuseDevSecrets(next, old.Server.Listen, r.allowDevSecrets); err != nil {
+		return err
+	}
 	if next.Admin.Token == "" && !gateway.Loopback(old.Admin.Listen) {
 		return fmt.Errorf("%s: admin.token: required while the admin listener (%s) is not loopback; admin.listen changes only on restart", r.path, old.Admin.Listen)
 	}

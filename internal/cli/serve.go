@@ -26,8 +26,11 @@ const defaultGrace = 25 * time.Second
 // in-process with their own signals and learn the bound addresses.
 type serveOptions struct {
 	configPath string
-	grace      time.Duration
-	log        *slog.Logger
+	// allowDevSecrets lets the published development secrets serve on a
+	// listener other than loopback (-allow-dev-secrets).
+	allowDevSecrets bool
+	grace           time.Duration
+	log             *slog.Logger
 	// level is log's level, set from log.level at start and on every
 	// reload; nil leaves log as it is (tests).
 	level *slog.LevelVar
@@ -50,6 +53,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	path := configPathFlag(fs)
 	grace := fs.Duration("grace", defaultGrace, "how long a shutdown may take to finish in-flight work")
 	format := fs.String("log-format", "", "log format: text, json or auto (default: log.format of the config)")
+	allowDev := fs.Bool("allow-dev-secrets", false, "serve with the published development secrets on a listener other than loopback (a demo behind a firewall)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -93,14 +97,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	return serve(serveOptions{
-		configPath: *path,
-		grace:      *grace,
-		log:        log,
-		level:      level,
-		config:     cfg,
-		configSum:  sum,
-		stderr:     stderr,
-		signals:    sigs,
+		configPath:      *path,
+		allowDevSecrets: *allowDev,
+		grace:           *grace,
+		log:             log,
+		level:           level,
+		config:          cfg,
+		configSum:       sum,
+		stderr:          stderr,
+		signals:         sigs,
 	})
 }
 

@@ -44,6 +44,9 @@ func start(o serveOptions) (_ *server, err error) {
 			return nil, err
 		}
 	}
+	if err := refuseDevSecrets(cfg, cfg.Server.Listen, o.allowDevSecrets); err != nil {
+		return nil, err
+	}
 	s := &server{log: o.log, listenErr: make(chan error, 2)}
 	var cleanup []func()
 	defer func() {
@@ -80,6 +83,7 @@ func start(o serveOptions) (_ *server, err error) {
 	}
 	s.reloader = newReloader(o.configPath, cfg, sum, s.ingester, s.engine, o.log)
 	s.reloader.level = o.level
+	s.reloader.allowDevSecrets = o.allowDevSecrets
 	s.backfills = newBackfiller(s.store, s.ingester, s.engine.Notify, o.log)
 	cleanup = append(cleanup, s.backfills.stop)
 	s.reloader.applied = s.backfills.apply
