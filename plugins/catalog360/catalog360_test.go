@@ -119,6 +119,16 @@ func TestRegistrationTest(t *testing.T) {
 		{"empty batch, spaced, test key", "{ \"events\" : [ ] }", []byte(TestKey), true, nil},
 		{"non-empty batch, test key", katBody, []byte(TestKey), false, gateway.ErrSignature},
 		{"not JSON, test key", "ping", []byte(TestKey), false, gateway.ErrSignature},
+		{"other fields beside the empty batch, test key", `{"events":[],"webhook":"wh_1"}`, []byte(TestKey), true, nil},
+		// The test key is public: only the registration test's own shape
+		// passes with it, nothing that merely decodes to no events.
+		{"empty object, test key", `{}`, []byte(TestKey), false, gateway.ErrSignature},
+		{"null, test key", `null`, []byte(TestKey), false, gateway.ErrSignature},
+		{"events null, test key", `{"events":null}`, []byte(TestKey), false, gateway.ErrSignature},
+		{"events twice, test key", `{"events":[{"x":1}],"events":[]}`, []byte(TestKey), false, gateway.ErrSignature},
+		{"events twice, both empty, test key", `{"events":[],"events":[]}`, []byte(TestKey), false, gateway.ErrSignature},
+		{"trailing data, test key", `{"events":[]} {}`, []byte(TestKey), false, gateway.ErrSignature},
+		{"large body, test key", `{"events":[],"pad":"` + strings.Repeat("a", 8<<10) + `"}`, []byte(TestKey), false, gateway.ErrSignature},
 		{"empty batch, real key", pingBody, secret, false, nil},
 	}
 	for _, tt := range tests {
