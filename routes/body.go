@@ -214,3 +214,17 @@ func bodyReadError(c *fiber.Ctx, err error) error {
 	}
 	return fiber.NewError(fiber.StatusBadRequest, "read request body: "+err.Error())
 }
+
+// closeAfterUnexpectedBody closes the connection after the answer to a
+// GET or HEAD that carries a body (a length, or chunks): no route of
+// these reads one, and bytes a client sent as a body must never be read
+// as a request of their own on a connection a front proxy may reuse for
+// another client.
+func closeAfterUnexpectedBody(c *fiber.Ctx) error {
+	// ContentLength: the declared length, or -1 for chunks (-2: none).
+	if n := c.Request().Header.ContentLength(); (n > 0 || n == -1) &&
+		(c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead) {
+		c.Context().SetConnectionClose()
+	}
+	return c.Next()
+}

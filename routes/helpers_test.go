@@ -197,6 +197,9 @@ func webhook(source, body, secret string) *http.Request {
 // none).
 func adminReq(method, path, token string) *http.Request {
 	req := httptest.NewRequest(method, path, nil)
+	// An absolute URL names the Host; the request goes in origin form
+	// with a Host header, as a client sends it (HTTP/1.1 requires Host).
+	req.RequestURI = req.URL.RequestURI()
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}

@@ -179,6 +179,7 @@ func newPublic(d Deps) *fiber.App {
 	conf.DisablePreParseMultipartForm = true
 	app := fiber.New(conf)
 	app.Use(recovery(d.Logger))
+	app.Use(closeAfterUnexpectedBody)
 	h := &ingestHandler{in: d.Ingester, now: d.Now, metrics: d.metrics, budget: d.pending, storeTimeout: d.StoreTimeout,
 		log: d.Logger}
 	app.Post("/webhooks/:source", h.post)
