@@ -39,6 +39,14 @@ func newClient(cfg *gateway.RedisConfig) (redis.UniversalClient, error) {
 			return nil, fmt.Errorf("store.redis.url: database %d: a Redis Cluster has only database 0", opts.DB)
 		}
 		return redis.NewClusterClient(&redis.ClusterOptions{
+			// ASK is not followed: while a slot moves, a script sent to
+			// its new owner would find the keys not yet moved missing and
+			// write beside them, splitting the store (the scripts name
+			// only their partition's hash tag, not every key they touch).
+			// Refused, the call is answered unavailable and tried again
+			// once the move is over. MOVED after a failover is refused
+			// too, and the client learns the new slot map from it.
+			MaxRedirects:  -1,
 			Addrs:         append([]string{opts.Addr}, cfg.Addrs...),
 			Username:      opts.Username,
 			Password:      opts.Password,
