@@ -180,7 +180,12 @@ func TestReplicaReadingApply(t *testing.T) {
 	later := t0.Add(time.Minute)
 	withReplica := replicaReading{master: "A", n: 1, checked: t0, seen: t0}
 	info := func(runID string, replicas int) string {
-		return "# Server\r\nrun_id:" + runID + "\r\n# Replication\r\nrole:master\r\nconnected_slaves:" + strconv.Itoa(replicas) + "\r\n"
+		return "# Server\r\nrun_id:" + runID + "\r\n# Replication\r\nrole:master\r\nconnected_slaves:" + strconv.Itoa(replicas) +
+			"\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
+	}
+	promotedInfo := func(runID string) string {
+		return "# Server\r\nrun_id:" + runID + "\r\n# Replication\r\nrole:master\r\nconnected_slaves:0" +
+			"\r\nmaster_replid2:8d1c3e2a9b7f6e5d4c3b2a19f8e7d6c5b4a39281\r\n"
 	}
 	tests := []struct {
 		name     string
@@ -197,7 +202,12 @@ func TestReplicaReadingApply(t *testing.T) {
 			want: replicaReading{master: "A", checked: later}},
 		{name: "replica gone a moment ago", before: withReplica, info: info("A", 0),
 			want: replicaReading{master: "A", checked: later, seen: t0}, wantNeed: 1},
-		{name: "failover: new master without replicas", before: withReplica, info: info("B", 0),
+		// A new run_id without a second replication id is that master
+		// restarted, not a promoted replica: the replica it had is still
+		// waited for.
+		{name: "restarted, replica away", before: withReplica, info: info("B", 0),
+			want: replicaReading{master: "B", checked: later, seen: t0}, wantNeed: 1},
+		{name: "failover: a promoted replica without replicas", before: withReplica, info: promotedInfo("B"),
 			want: replicaReading{master: "B", checked: later}},
 		{name: "refused", before: withReplica, err: replyError("NOPERM this user has no permissions to run the 'info' command"),
 			want: replicaReading{master: "A", n: 1, checked: later, seen: t0,

@@ -52,7 +52,8 @@ const replicaCheckEvery = 5 * time.Second
 // acknowledged; one gone for this long is taken to be gone, and Health
 // says so. A new master (a failover happened) starts afresh: after the
 // failover it may have no replica left, and then there is none to wait
-// for.
+// for. A master that restarts (a new run_id, but no trace of having been
+// promoted) is the same master back, and its replica is still waited for.
 const replicaMemory = 5 * time.Minute
 
 // replicaReading is what the store knows of one master's replicas.
@@ -219,8 +220,17 @@ func (st *replicaState) refresh(ctx context.Context, node *redis.Client, wait ch
 func (st *replicaState) apply(info string, err error, now time.Time) {
 	switch {
 	case err == nil:
+		// Another process answers (a new run_id). A replica promoted in a
+		// failover keeps its old master's replication id as its second
+		// one (master_replid2): it is the new master, and starts afresh.
+		// Without one, it is this master restarted, perhaps about to be
+		// made a replica of the node promoted meanwhile, which would wipe
+		// what it took alone: the replica it had is still waited for.
 		if id := infoField(info, "run_id"); id != st.r.master {
-			st.r.master, st.r.seen = id, time.Time{}
+			if promoted(info) {
+				st.r.seen = time.Time{}
+			}
+			st.r.master = id
 		}
 		st.r.n, st.r.checked, st.r.refused = connectedReplicas(info), now, ""
 		if st.r.n > 0 {
@@ -390,4 +400,12 @@ func (s *Store) evalAndWait(ctx context.Context, node *redis.Client, script *red
 		return nil
 	})
 	return wait
+}
+
+// promoted reports whether an INFO replication reply is a master that was
+// a replica until a failover: it has a second replication id, its old
+// master's, kept for the replicas that follow it over.
+func promoted(info string) bool {
+	id2 := infoField(info, "master_replid2")
+	return id2 != "" && strings.Trim(id2, "0") != ""
 }
