@@ -67,7 +67,7 @@ func TestReplicaAcknowledgement(t *testing.T) {
 func TestReplicaWaitAcrossRestart(t *testing.T) {
 	master, replica := testredis.StartReplicated(t)
 	cfg := gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(master.URL()), Prefix: "restart"}}
-	s, err := OpenWith(cfg, ReplicaWait(300*time.Millisecond))
+	s, err := OpenWith(cfg, ReplicaWait(time.Second))
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -78,8 +78,13 @@ func TestReplicaWaitAcrossRestart(t *testing.T) {
 		_, err := s.Put(ctx, []gateway.NewEvent{testEvent(id)})
 		return err
 	}
-	if err := put("evt_1"); err != nil {
-		t.Fatalf("Put with the replica up: %v", err)
+	// Setup: the store has seen the master with its replica (a busy
+	// machine may need more than one try for the replica to confirm).
+	testredis.WaitReplicaLinked(t, master, replica)
+	for err := put("evt_1"); err != nil; err = put("evt_1") {
+		if ctx.Err() != nil {
+			t.Fatalf("Put with the replica up: %v", err)
+		}
 	}
 	replica.Pause() // away: it will not reconnect to the restarted master
 	master.Restart()
