@@ -170,8 +170,8 @@ var topologyFaults = []fault{
 		from, to, n := cs.reshardPlan(t)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
-		args := []string{"--cluster", "reshard", from.addr,
-			"--cluster-from", from.id, "--cluster-to", to.id,
+		args := []string{"--cluster", "reshard", from.Addr,
+			"--cluster-from", from.ID, "--cluster-to", to.ID,
 			"--cluster-slots", strconv.Itoa(n), "--cluster-yes"}
 		if out, err := exec.CommandContext(ctx, "redis-cli", args...).CombinedOutput(); err != nil {
 			// Not a fatal error of the test: the checks that follow say

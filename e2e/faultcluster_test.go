@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -59,57 +58,13 @@ func (cs *clusterSet) announce(t *testing.T, n *proxied) {
 	n.configure(t, "cluster-announce-ip", "127.0.0.1", "cluster-announce-port", n.port())
 }
 
-// clusterNode is a line of CLUSTER NODES, as far as the fault tests read it.
-type clusterNode struct {
-	id, addr, flags string
-	slots           int      // how many it serves
-	ranges          [][2]int // which, first and last of each range
-}
-
-// serves reports whether cn serves slot.
-func (cn clusterNode) serves(slot int) bool {
-	for _, r := range cn.ranges {
-		if r[0] <= slot && slot <= r[1] {
-			return true
-		}
-	}
-	return false
-}
-
 // clusterNodes is n's view of the cluster.
-func clusterNodes(n *proxied) ([]clusterNode, error) {
+func clusterNodes(n *proxied) ([]testredis.ClusterNode, error) {
 	text, err := n.srv.Proc().Do("CLUSTER", "NODES")
 	if err != nil {
 		return nil, err
 	}
-	var nodes []clusterNode
-	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 8 {
-			return nil, fmt.Errorf("CLUSTER NODES line %q", line)
-		}
-		addr, _, _ := strings.Cut(f[1], "@")
-		cn := clusterNode{id: f[0], addr: addr, flags: f[2]}
-		for _, r := range f[8:] {
-			if strings.HasPrefix(r, "[") {
-				continue // a slot being migrated
-			}
-			lo, hi, ok := strings.Cut(r, "-")
-			if !ok {
-				hi = lo
-			}
-			a, _ := strconv.Atoi(lo)
-			b, _ := strconv.Atoi(hi)
-			cn.slots += b - a + 1
-			cn.ranges = append(cn.ranges, [2]int{a, b})
-		}
-		nodes = append(nodes, cn)
-	}
-	return nodes, nil
-}
-
-func (cn clusterNode) has(flag string) bool {
-	return slices.Contains(strings.Split(cn.flags, ","), flag)
+	return testredis.ParseClusterNodes(text)
 }
 
 // up are the nodes whose server answers.
@@ -134,8 +89,8 @@ func (cs *clusterSet) masters(t *testing.T) []*proxied {
 		}
 		var ms []*proxied
 		for _, cn := range view {
-			if cn.has("master") && cn.slots > 0 && !cn.has("fail") && !cn.has("fail?") {
-				ms = append(ms, proxiedByAddr(t, cs.nodes, cn.addr))
+			if cn.Has("master") && cn.Slots > 0 && !cn.Has("fail") && !cn.Has("fail?") {
+				ms = append(ms, proxiedByAddr(t, cs.nodes, cn.Addr))
 			}
 		}
 		return ms
@@ -164,17 +119,17 @@ func (cs *clusterSet) waitOK(t *testing.T) {
 			}
 			served := 0
 			for _, cn := range view {
-				holder := slices.IndexFunc(cs.nodes, func(p *proxied) bool { return p.proxy.Addr() == cn.addr })
+				holder := slices.IndexFunc(cs.nodes, func(p *proxied) bool { return p.proxy.Addr() == cn.Addr })
 				if holder < 0 {
-					return false, fmt.Sprintf("node %s knows %s by an address that is no proxy's", n.proxy.Addr(), cn.addr)
+					return false, fmt.Sprintf("node %s knows %s by an address that is no proxy's", n.proxy.Addr(), cn.Addr)
 				}
-				if cn.slots == 0 {
+				if cn.Slots == 0 {
 					continue
 				}
-				if cn.has("fail") || cn.has("fail?") || cs.nodes[holder].srv.Proc().Ping() != nil {
-					return false, fmt.Sprintf("node %s: %s holds %d slots but is down (%s)", n.proxy.Addr(), cn.addr, cn.slots, cn.flags)
+				if cn.Has("fail") || cn.Has("fail?") || cs.nodes[holder].srv.Proc().Ping() != nil {
+					return false, fmt.Sprintf("node %s: %s holds %d slots but is down (%s)", n.proxy.Addr(), cn.Addr, cn.Slots, cn.Flags)
 				}
-				served += cn.slots
+				served += cn.Slots
 			}
 			if served != 16384 {
 				return false, fmt.Sprintf("node %s: %d slots served", n.proxy.Addr(), served)
@@ -189,21 +144,21 @@ func (cs *clusterSet) waitOK(t *testing.T) {
 // slots first, so from is the master whose first slot holding keys comes
 // earliest in its own slots, n how many slots up to it, and to another
 // master.
-func (cs *clusterSet) reshardPlan(t *testing.T) (from, to clusterNode, n int) {
+func (cs *clusterSet) reshardPlan(t *testing.T) (from, to testredis.ClusterNode, n int) {
 	t.Helper()
 	view, err := clusterNodes(cs.masters(t)[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	var masters []clusterNode
+	var masters []testredis.ClusterNode
 	for _, cn := range view {
-		if cn.has("master") && cn.slots > 0 && !cn.has("fail") {
+		if cn.Has("master") && cn.Slots > 0 && !cn.Has("fail") {
 			masters = append(masters, cn)
 		}
 	}
 	for _, m := range masters {
 		var slots []int
-		for _, r := range m.ranges {
+		for _, r := range m.Ranges {
 			for s := r[0]; s <= r[1]; s++ {
 				slots = append(slots, s)
 			}
@@ -213,9 +168,9 @@ func (cs *clusterSet) reshardPlan(t *testing.T) (from, to clusterNode, n int) {
 		for i, s := range slots {
 			cmds[i] = []string{"CLUSTER", "COUNTKEYSINSLOT", strconv.Itoa(s)}
 		}
-		counts, err := proxiedByAddr(t, cs.nodes, m.addr).srv.Proc().Pipeline(cmds...)
+		counts, err := proxiedByAddr(t, cs.nodes, m.Addr).srv.Proc().Pipeline(cmds...)
 		if err != nil {
-			t.Fatalf("reshard: CLUSTER COUNTKEYSINSLOT on %s: %v", m.addr, err)
+			t.Fatalf("reshard: CLUSTER COUNTKEYSINSLOT on %s: %v", m.Addr, err)
 		}
 		for i, c := range counts {
 			if c != "0" {
@@ -230,7 +185,7 @@ func (cs *clusterSet) reshardPlan(t *testing.T) (from, to clusterNode, n int) {
 		t.Fatal("reshard: no key of the gateway on any master")
 	}
 	for _, m := range masters {
-		if m.id != from.id {
+		if m.ID != from.ID {
 			return from, m, n
 		}
 	}

@@ -101,8 +101,8 @@ func (c *Cluster) Masters() []string {
 		}
 		var masters []string
 		for _, cn := range nodes {
-			if cn.master() && cn.slots > 0 && !cn.failed() {
-				masters = append(masters, cn.addr)
+			if cn.master() && cn.Slots > 0 && !cn.failed() {
+				masters = append(masters, cn.Addr)
 			}
 		}
 		slices.Sort(masters)
@@ -123,13 +123,13 @@ func (c *Cluster) ReplicaOf(addr string) string {
 		}
 		id := ""
 		for _, cn := range nodes {
-			if cn.addr == addr {
-				id = cn.id
+			if cn.Addr == addr {
+				id = cn.ID
 			}
 		}
 		for _, cn := range nodes {
-			if id != "" && cn.masterID == id && !cn.failed() && !c.isKilled(cn.addr) {
-				return cn.addr
+			if id != "" && cn.MasterID == id && !cn.failed() && !c.isKilled(cn.Addr) {
+				return cn.Addr
 			}
 		}
 		c.tb.Fatalf("ReplicaOf(%s): no live replica in %s's view", addr, n.Addr())
@@ -206,21 +206,21 @@ func (c *Cluster) nodeOK(n *redisproc.Server) error {
 	defer c.mu.Unlock()
 	served := 0
 	for _, cn := range nodes {
-		if cn.slots == 0 {
+		if cn.Slots == 0 {
 			// A live master without slots: a replica not yet assigned
 			// (redis-cli's CLUSTER REPLICATE still spreading).
-			if cn.master() && !c.killed[cn.addr] {
-				return fmt.Errorf("node %s is a master without slots", cn.addr)
+			if cn.master() && !c.killed[cn.Addr] {
+				return fmt.Errorf("node %s is a master without slots", cn.Addr)
 			}
 			continue
 		}
-		if c.killed[cn.addr] {
-			return fmt.Errorf("killed node %s still holds %d slots", cn.addr, cn.slots)
+		if c.killed[cn.Addr] {
+			return fmt.Errorf("killed node %s still holds %d slots", cn.Addr, cn.Slots)
 		}
 		if cn.failed() {
-			return fmt.Errorf("node %s holding %d slots is flagged %s", cn.addr, cn.slots, cn.flags)
+			return fmt.Errorf("node %s holding %d slots is flagged %s", cn.Addr, cn.Slots, cn.Flags)
 		}
-		served += cn.slots
+		served += cn.Slots
 	}
 	if served != slots {
 		return fmt.Errorf("%d of %d slots held", served, slots)
@@ -250,36 +250,53 @@ func (c *Cluster) live() []*Server {
 	return live
 }
 
-// clusterNode is one line of CLUSTER NODES.
-type clusterNode struct {
-	id, masterID string // masterID: "-" for a master
-	addr         string // 127.0.0.1:PORT
-	flags        string // myself,master / slave / master,fail / …
-	slots        int    // how many slots it serves
+// ClusterNode is one line of CLUSTER NODES.
+type ClusterNode struct {
+	ID, MasterID string   // MasterID: "-" for a master
+	Addr         string   // 127.0.0.1:PORT
+	Flags        string   // myself,master / slave / master,fail / …
+	Slots        int      // how many slots it serves
+	Ranges       [][2]int // which: the first and last of each range
 }
 
-func (n clusterNode) master() bool { return hasFlag(n.flags, "master") }
-func (n clusterNode) failed() bool { return hasFlag(n.flags, "fail") || hasFlag(n.flags, "fail?") }
+// Has reports whether the node carries flag (master, fail, fail?, …).
+func (n ClusterNode) Has(flag string) bool { return slices.Contains(strings.Split(n.Flags, ","), flag) }
 
-func hasFlag(flags, f string) bool { return slices.Contains(strings.Split(flags, ","), f) }
+func (n ClusterNode) master() bool { return n.Has("master") }
+func (n ClusterNode) failed() bool { return n.Has("fail") || n.Has("fail?") }
 
-// clusterNodes asks n for CLUSTER NODES and parses it: "<id>
-// <ip:port@cport[,hostname]> <flags> <master> <ping-sent> <pong-recv>
-// <config-epoch> <link-state> <slot> <slot> …", a slot being "N", "N-M" or
-// a bracketed migration (not counted).
-func clusterNodes(n *redisproc.Server) ([]clusterNode, error) {
+// Serves reports whether the node serves slot.
+func (n ClusterNode) Serves(slot int) bool {
+	for _, r := range n.Ranges {
+		if r[0] <= slot && slot <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// clusterNodes asks n for CLUSTER NODES and parses it (ParseClusterNodes).
+func clusterNodes(n *redisproc.Server) ([]ClusterNode, error) {
 	text, err := n.Do("CLUSTER", "NODES")
 	if err != nil {
 		return nil, err
 	}
-	var nodes []clusterNode
+	return ParseClusterNodes(text)
+}
+
+// ParseClusterNodes parses a CLUSTER NODES reply: "<id>
+// <ip:port@cport[,hostname]> <flags> <master> <ping-sent> <pong-recv>
+// <config-epoch> <link-state> <slot> <slot> …", a slot being "N", "N-M" or
+// a bracketed migration (not counted).
+func ParseClusterNodes(text string) ([]ClusterNode, error) {
+	var nodes []ClusterNode
 	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 8 {
 			return nil, fmt.Errorf("CLUSTER NODES line %q: too few fields", line)
 		}
 		addr, _, _ := strings.Cut(f[1], "@")
-		cn := clusterNode{id: f[0], masterID: f[3], addr: addr, flags: f[2]}
+		cn := ClusterNode{ID: f[0], MasterID: f[3], Addr: addr, Flags: f[2]}
 		for _, r := range f[8:] {
 			if strings.HasPrefix(r, "[") {
 				continue
@@ -293,7 +310,8 @@ func clusterNodes(n *redisproc.Server) ([]clusterNode, error) {
 			if err1 != nil || err2 != nil || b < a {
 				return nil, fmt.Errorf("CLUSTER NODES line %q: bad slot range %q", line, r)
 			}
-			cn.slots += b - a + 1
+			cn.Slots += b - a + 1
+			cn.Ranges = append(cn.Ranges, [2]int{a, b})
 		}
 		nodes = append(nodes, cn)
 	}
