@@ -27,6 +27,7 @@ var clusterTopo = topology{name: "cluster", start: func(t *testing.T) *faultEnv 
 	var seeds []string
 	for _, addr := range cs.c.Addrs() {
 		n := &proxied{srv: cs.c.Node(addr), proxy: faultproxy.Start(t, addr)}
+		keepLog(t, "redis-"+n.proxy.Addr()+".log", n.srv.Proc().LogFile())
 		cs.nodes = append(cs.nodes, n)
 		proxies = append(proxies, n.proxy)
 		seeds = append(seeds, n.proxy.Addr())

@@ -227,6 +227,7 @@ func runFault(t *testing.T, topo topology, f fault) {
 		t.Errorf("%s: no admin read answered 200 within %v of the heal", f.name, recoveryBound)
 	}
 	if t.Failed() {
+		saveArtifact(t, "gateway.log", []byte(g.output()))
 		t.Logf("gateway log lines of note:\n%s", faultLog(g.output()))
 	}
 }

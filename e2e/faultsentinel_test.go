@@ -30,6 +30,7 @@ var sentinelTopo = topology{name: "sentinel", start: func(t *testing.T) *faultEn
 	for range 2 {
 		srv := testredis.StartTCP(t, nodeArgs...)
 		n := &proxied{srv: srv, proxy: faultproxy.Start(t, srv.Addr())}
+		keepLog(t, "redis-"+n.proxy.Addr()+".log", srv.Proc().LogFile())
 		// What a replica reports to its master (and so the sentinel
 		// learns): its proxy, not itself.
 		n.configure(t, "replica-announce-ip", "127.0.0.1", "replica-announce-port", n.port())
@@ -47,6 +48,7 @@ var sentinelTopo = topology{name: "sentinel", start: func(t *testing.T) *faultEn
 		t.Fatal(err)
 	}
 	t.Cleanup(sent.Kill)
+	keepLog(t, "sentinel.log", sent.LogFile())
 	// As testredis.StartSentinel: INFO every 500ms, so that a failover
 	// and an old master's return are seen within seconds.
 	if _, err := sent.Do("SENTINEL", "DEBUG", "info-period", "500", "publish-period", "250"); err != nil {

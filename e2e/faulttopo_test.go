@@ -53,6 +53,7 @@ var single = topology{name: "single", start: func(t *testing.T) *faultEnv {
 	// socket, which only the test reaches.
 	srv := testredis.Start(t, "--enable-debug-command", "local")
 	p := faultproxy.Start(t, srv.URL())
+	keepLog(t, "redis.log", srv.Proc().LogFile())
 	return &faultEnv{
 		store:   faultStore(map[string]any{"url": p.URL()}),
 		proxies: []*faultproxy.Proxy{p},

@@ -32,7 +32,7 @@ func TestInfoPanicKeepsReplicaWait(t *testing.T) {
 	node.AddHook(infoPanicHook{})
 	defer node.Close()
 	st := &replicaState{}
-	st.r = replicaReading{master: "abc", n: 1, checked: time.Now().Add(-time.Minute), seen: time.Now()}
+	st.r = replicaReading{n: 1, checked: time.Now().Add(-time.Minute), seen: time.Now()}
 	if n, _ := st.r.need(time.Now()); n != 1 {
 		t.Fatalf("before: need %d", n)
 	}

@@ -173,12 +173,12 @@ func hasWarning(h gateway.StoreHealth, word string) bool {
 // TestReplicaReadingApply: what one INFO answer does to a master's
 // reading. A refusal is a reading of an unknown count (writes refused,
 // not asked again until it is due); a lost connection or a server busy
-// keeps the last reading, due again at once; a new run_id (a failover)
-// forgets the replica seen on the old master.
+// keeps the last reading, due again at once; another master answering (a
+// restart, a failover) goes on waiting for the replica seen before.
 func TestReplicaReadingApply(t *testing.T) {
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	later := t0.Add(time.Minute)
-	withReplica := replicaReading{master: "A", n: 1, checked: t0, seen: t0}
+	withReplica := replicaReading{n: 1, checked: t0, seen: t0}
 	info := func(runID string, replicas int) string {
 		return "# Server\r\nrun_id:" + runID + "\r\n# Replication\r\nrole:master\r\nconnected_slaves:" + strconv.Itoa(replicas) +
 			"\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
@@ -197,20 +197,24 @@ func TestReplicaReadingApply(t *testing.T) {
 		wantErr  bool
 	}{
 		{name: "first reading, a replica", info: info("A", 1),
-			want: replicaReading{master: "A", n: 1, checked: later, seen: later}, wantNeed: 1},
+			want: replicaReading{n: 1, checked: later, seen: later}, wantNeed: 1},
 		{name: "first reading, none", info: info("A", 0),
-			want: replicaReading{master: "A", checked: later}},
+			want: replicaReading{checked: later}},
 		{name: "replica gone a moment ago", before: withReplica, info: info("A", 0),
-			want: replicaReading{master: "A", checked: later, seen: t0}, wantNeed: 1},
-		// A new run_id without a second replication id is that master
-		// restarted, not a promoted replica: the replica it had is still
-		// waited for.
+			want: replicaReading{checked: later, seen: t0}, wantNeed: 1},
+		// Another master: the old one restarted, or a replica promoted.
+		// Until a replica has synced from it, what it takes alone exists
+		// nowhere else, and Sentinel may still make another node master.
 		{name: "restarted, replica away", before: withReplica, info: info("B", 0),
-			want: replicaReading{master: "B", checked: later, seen: t0}, wantNeed: 1},
+			want: replicaReading{checked: later, seen: t0}, wantNeed: 1},
 		{name: "failover: a promoted replica without replicas", before: withReplica, info: promotedInfo("B"),
-			want: replicaReading{master: "B", checked: later}},
+			want: replicaReading{checked: later, seen: t0}, wantNeed: 1},
+		{name: "failover: a promoted replica, its replica synced", before: withReplica, info: info("B", 1),
+			want: replicaReading{n: 1, checked: later, seen: later}, wantNeed: 1},
+		{name: "failover: none seen for the memory", before: replicaReading{checked: t0, seen: later.Add(-replicaMemory)}, info: promotedInfo("B"),
+			want: replicaReading{checked: later, seen: later.Add(-replicaMemory)}},
 		{name: "refused", before: withReplica, err: replyError("NOPERM this user has no permissions to run the 'info' command"),
-			want: replicaReading{master: "A", n: 1, checked: later, seen: t0,
+			want: replicaReading{n: 1, checked: later, seen: t0,
 				refused: "NOPERM this user has no permissions to run the 'info' command"}, wantErr: true},
 		{name: "renamed", err: replyError("ERR unknown command 'INFO', with args beginning with: "),
 			want: replicaReading{checked: later, refused: "ERR unknown command 'INFO', with args beginning with: "}, wantErr: true},
@@ -219,7 +223,7 @@ func TestReplicaReadingApply(t *testing.T) {
 		{name: "busy keeps the reading", before: withReplica, err: replyError("BUSY Redis is busy running a script"),
 			want: withReplica, wantNeed: 1},
 		{name: "granted again", before: replicaReading{checked: t0, refused: "NOPERM"}, info: info("A", 0),
-			want: replicaReading{master: "A", checked: later}},
+			want: replicaReading{checked: later}},
 	}
 	for _, tc := range tests {
 		st := &replicaState{r: tc.before}

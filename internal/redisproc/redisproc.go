@@ -146,13 +146,13 @@ func (s *Server) start() error {
 		"--appendonly", "yes",
 		"--appendfsync", s.fsync,
 		"--daemonize", "no",
-		"--logfile", s.logFile(),
+		"--logfile", s.LogFile(),
 	)
 	return s.launch("redis-server", append(args, s.args...))
 }
 
-// logFile is where the process logs, in its directory.
-func (s *Server) logFile() string { return filepath.Join(s.dir, "redis.log") }
+// LogFile is where the process logs, in its directory (a restart appends).
+func (s *Server) LogFile() string { return filepath.Join(s.dir, "redis.log") }
 
 // launch runs redis-server from PATH with args, its early output (a bad
 // option, before its log is open) appended to its log, and waits (at most
@@ -165,10 +165,10 @@ func (s *Server) launch(what string, args []string) error {
 		return errors.New("redis-server not found on PATH: run `make deps`, or apt-get install -y redis-server")
 	}
 	var logStart int64
-	if fi, err := os.Stat(s.logFile()); err == nil {
+	if fi, err := os.Stat(s.LogFile()); err == nil {
 		logStart = fi.Size()
 	}
-	out, err := os.OpenFile(s.logFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	out, err := os.OpenFile(s.LogFile(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("%s log: %w", what, err)
 	}

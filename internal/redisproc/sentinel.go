@@ -56,7 +56,7 @@ func (s *Sentinel) start() error {
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--daemonize", "no",
-		"--logfile", s.logFile(),
+		"--logfile", s.LogFile(),
 	})
 }
 
