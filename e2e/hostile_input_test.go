@@ -52,3 +52,47 @@ func TestHostileSubjectHugeID(t *testing.T) {
 		}
 	})
 }
+
+// A number past a double's range (1e400, valid JSON) in an event's data
+// does not fail the filters that read data: an active product carrying
+// one elsewhere is delivered to a subscriber filtering on is_active, and
+// one whose price is 1e400 passes `price > 10` (infinity). The same holds
+// for a catalog360 batch. (Before, every filter reading data erred on it
+// and the event went unrouted.)
+func TestHostileNumberOutOfRange(t *testing.T) {
+	t.Parallel()
+	forEachBackend(t, func(t *testing.T, b backend) {
+		w := newWorld(t, b)
+		active := newRecorder(t, "active", 1)
+		w.subscribe("active", sub{rec: active})
+		w.setFilter("active", activeFilter)
+		pricey := newRecorder(t, "pricey", 1)
+		w.subscribe("pricey", sub{rec: pricey})
+		w.setFilter("pricey", "event.data.object.price > 10")
+		g := w.start()
+
+		e := product("HUGE1", 1)
+		e.Data = []byte(`{"code":"HUGE1","is_active":true,"price":5,"weight":1e400,"dims":[1,-1e400]}`)
+		g.mustAccept(e)
+		e = product("HUGE2", 2)
+		e.Data = []byte(`{"code":"HUGE2","is_active":false,"price":1e400}`)
+		g.mustAccept(e)
+		batch := []byte(`{"events":[{"event_class":"assetitem_created","payload_class":"assetitem",` +
+			`"payload":{"new":{"id":"A1","is_active":true,"price":2E+999}}}]}`)
+		if code, msg, err := g.sendC360(c360Key, batch); err != nil || code != http.StatusOK {
+			t.Fatalf("catalog360 batch with 2E+999: got %d %q (%v), want 200", code, msg, err)
+		}
+
+		active.waitSubjects(t, []string{"product/HUGE1", "assetitem/A1"}, 30*time.Second)
+		pricey.waitSubjects(t, []string{"product/HUGE2", "assetitem/A1"}, 30*time.Second)
+		if n := active.subjectCopies("product/HUGE2"); n != 0 {
+			t.Errorf("active got the inactive product/HUGE2 %d times", n)
+		}
+		if n := pricey.subjectCopies("product/HUGE1"); n != 0 {
+			t.Errorf("pricey got product/HUGE1 (price 5) %d times", n)
+		}
+		if strings.Contains(g.output(), "filter error") {
+			t.Errorf("a filter error was logged:\n%s", tail(g.output(), 2000))
+		}
+	})
+}
