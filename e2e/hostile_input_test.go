@@ -96,3 +96,22 @@ func TestHostileNumberOutOfRange(t *testing.T) {
 		}
 	})
 }
+
+// With admin.token set, GET /metrics without it, or with a wrong one, is
+// 401 and shows no metric (sources, subscribers, traffic and the version
+// are the admin's business); with it, as Prometheus sends it, 200.
+func TestHostileAdminMetricsWithoutToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, embedded)
+	w.subscribe("indexer", sub{rec: newRecorder(t, "indexer", 1)})
+	g := w.start()
+	for _, token := range []string{"", "not-the-admin-token"} {
+		code, body, err := g.scrape(admin, token)
+		if err != nil || code != http.StatusUnauthorized || strings.Contains(body, "hookgate_") {
+			t.Errorf("GET /metrics with token %q: got %d %.200q (%v), want 401 and no metrics", token, code, body, err)
+		}
+	}
+	if code, body, err := g.scrape(admin, g.token); err != nil || code != http.StatusOK || !strings.Contains(body, `hookgate_build_info{`) {
+		t.Errorf("GET /metrics with the token: got %d %.200q (%v), want 200 and the metrics", code, body, err)
+	}
+}
