@@ -115,3 +115,61 @@ func TestHostileAdminMetricsWithoutToken(t *testing.T) {
 		t.Errorf("GET /metrics with the token: got %d %.200q (%v), want 200 and the metrics", code, body, err)
 	}
 }
+
+// With admin.tls set (the public listener's certificate here), the admin
+// listener serves HTTPS: the token and the metrics go encrypted, and plain
+// HTTP gets no answer with them.
+func TestHostileAdminTokenOverTLS(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, embedded)
+	w.serveTLS()
+	w.admin = map[string]any{"tls": w.server["tls"]}
+	w.subscribe("indexer", sub{rec: newRecorder(t, "indexer", 1)})
+	g := w.start()
+
+	req, err := http.NewRequest(http.MethodGet, "https://"+g.admin+"/metrics", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+g.token)
+	resp, err := w.tlsClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET https://admin/metrics: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET https://admin/metrics with the token: got %d, want 200", resp.StatusCode)
+	}
+	if code, body, err := g.scrape(admin, g.token); err == nil && code == http.StatusOK {
+		t.Errorf("GET http://admin/metrics (plain HTTP): got 200 %.100q, want no answer", body)
+	}
+	if !strings.Contains(g.output(), `"admin":"https://`) {
+		t.Errorf("the start line does not show the admin listener as https:\n%s", tail(g.output(), 20))
+	}
+}
+
+// A guessable admin token, or one that could never authenticate (a
+// blank), stops the start with a file:line error naming admin.token that
+// never shows the token.
+func TestHostileAdminWeakToken(t *testing.T) {
+	t.Parallel()
+	for _, token := range []string{"a", " ", "weak token with spaces"} {
+		w := newWorld(t, embedded)
+		w.admin = map[string]any{"token": token}
+		g := w.gateway()
+		g.launch()
+		select {
+		case <-g.done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("token %q: the gateway still runs after 30s, want it refused", token)
+		}
+		_, exitErr := g.exited()
+		out := g.output()
+		if exitErr == nil || !strings.Contains(out, ".yaml:") || !strings.Contains(out, ": admin.token: must ") {
+			t.Errorf("token %q: exit %v, output:\n%s\nwant exit 1 and a file:line admin.token error", token, exitErr, tail(out, 10))
+		}
+		if len(token) > 1 && strings.Contains(out, token) {
+			t.Errorf("token %q: the output shows it:\n%s", token, tail(out, 10))
+		}
+	}
+}
