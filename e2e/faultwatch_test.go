@@ -79,16 +79,11 @@ func (s *sampler) stop() (rss, goroutines int64) {
 // admin listener does not answer within a second (a scrape that waits on
 // the store during a fault is a sample missed, not a failure).
 func goroutines(c *http.Client, g *gateway) int64 {
-	resp, err := c.Get("http://" + g.admin + "/metrics")
+	_, b, err := g.scrape(c, g.token)
 	if err != nil {
 		return 0
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(b, "\n") {
 		if v, ok := strings.CutPrefix(line, "go_goroutines "); ok {
 			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 			if err == nil {

@@ -173,17 +173,11 @@ func TestTrickledBodies(t *testing.T) {
 // metric reads one unlabelled sample from the admin /metrics.
 func (g *gateway) metric(t *testing.T, name string) int64 {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, "http://"+g.admin+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := admin.Do(req)
+	_, b, err := g.scrape(admin, g.token)
 	if err != nil {
 		t.Fatalf("GET /metrics: %v", err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
+	for _, line := range strings.Split(b, "\n") {
 		if v, ok := strings.CutPrefix(line, name+" "); ok {
 			// The exposition format writes large values with an exponent
 			// (6.7108864e+07).

@@ -11,19 +11,35 @@ import (
 	"github.com/hookgate/hookgate/routes"
 )
 
-// metricsText is the admin listener's /metrics, which needs no token.
-func (g *gateway) metricsText(t *testing.T) string {
-	t.Helper()
-	resp, err := admin.Get("http://" + g.admin + "/metrics")
+// scrape is GET /metrics on the admin listener with c, sending token as
+// a bearer token unless it is "", as Prometheus does with
+// authorization: {credentials: …}: the status and the body.
+func (g *gateway) scrape(c *http.Client, token string) (int, string, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+g.admin+"/metrics", nil)
 	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
+		return 0, "", err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	return resp.StatusCode, string(b), err
+}
+
+// metricsText is the admin listener's /metrics, scraped with the admin
+// token.
+func (g *gateway) metricsText(t *testing.T) string {
+	t.Helper()
+	code, text, err := g.scrape(admin, g.token)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", code, err)
 	}
-	return string(b)
+	return text
 }
 
 // TestMetricsAfterTraffic: `curl /metrics` on the real binary, after a

@@ -20,7 +20,7 @@ const (
 	iimmpactSecret = "iimmpact-e2e-secret"
 	iimmpactOld    = "iimmpact-e2e-rotated-out"
 	c360Key        = "c360-e2e-key"
-	adminToken     = "e2e-admin-token"
+	adminToken     = "e2e-admin-token-0123"
 )
 
 // backend is a store the gateway can run on. Every gateway of one world
@@ -68,6 +68,7 @@ type world struct {
 	server      map[string]any    // extra keys of the server block (max_body)
 	iimmpact    map[string]any    // extra keys of the iimmpact source (max_event_age)
 	noToken     bool              // admin without a token (loopback only)
+	admin       map[string]any    // extra keys of the admin block (tls)
 	log         map[string]any    // the log block, when set
 	subscribers map[string]any
 	gateways    int
@@ -156,6 +157,9 @@ func (w *world) config(listen, admin string) map[string]any {
 	adminBlock := map[string]any{"listen": admin, "token": adminToken}
 	if w.noToken {
 		delete(adminBlock, "token")
+	}
+	for k, v := range w.admin {
+		adminBlock[k] = v
 	}
 	cfg := map[string]any{
 		"server": server,

@@ -37,8 +37,16 @@ type TLSConfig struct {
 // AdminConfig is the admin listener (API, metrics, dashboard).
 type AdminConfig struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:9090"
-	Token  Secret `yaml:"token"`  // required unless Listen is loopback
+	// Token is required unless Listen is loopback; at least
+	// MinAdminTokenLength characters, no whitespace or control character.
+	Token Secret    `yaml:"token"`
+	TLS   TLSConfig `yaml:"tls"` // both files set: HTTPS, re-read on change, as server.tls
 }
+
+// MinAdminTokenLength is the shortest admin.token accepted, in characters:
+// a token guards every admin change and the metrics, on a listener that
+// answers as fast as it is asked (`openssl rand -hex 32` makes one of 64).
+const MinAdminTokenLength = 16
 
 // LogConfig is the gateway's log (SPEC 2).
 type LogConfig struct {

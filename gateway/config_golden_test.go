@@ -67,7 +67,7 @@ func golden(t *testing.T, path, got string) {
 // operator or a log line might.
 func TestConfigNeverPrintsSecrets(t *testing.T) {
 	src := `admin:
-  token: TOPSECRET-token
+  token: TOPSECRET-admin-token
 store:
   redis: {url: "redis://:TOPSECRET-redis@localhost:6379/0"}
 sources:

@@ -47,7 +47,7 @@ func TestShippedConfig(t *testing.T) {
 		"IIMMPACT_WEBHOOK_SECRET": "prod-iimmpact",
 		"CATALOG360_WEBHOOK_KEY":  "prod-c360",
 		"CATALOG_SYNC_SECRET":     whsec,
-		"HOOKGATE_ADMIN_TOKEN":    "prod-token",
+		"HOOKGATE_ADMIN_TOKEN":    "prod-admin-token-0123",
 	}
 	cfg, err = gateway.ParseConfig("config.yaml", data, envMap(env))
 	if err != nil {
@@ -59,7 +59,7 @@ func TestShippedConfig(t *testing.T) {
 		cfg.Subscribers["catalog-sync"].Secrets[0].Reveal(),
 		cfg.Admin.Token.Reveal(),
 	}
-	want := []string{"prod-iimmpact", "prod-c360", whsec, "prod-token"}
+	want := []string{"prod-iimmpact", "prod-c360", whsec, "prod-admin-token-0123"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("secrets = %q, want %q from the environment", got, want)
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // nameRE is what source and subscriber names must match (SPEC 2): they
@@ -100,6 +102,14 @@ func (v *validator) config(c *Config) {
 	if v.listen("admin.listen", c.Admin.Listen) && c.Admin.Token == "" && !loopback(c.Admin.Listen) {
 		v.add("admin.token", "required when admin.listen is not a loopback address%s", v.emptyHint("admin.token"))
 	}
+	if c.Admin.Token != "" {
+		if problem := weakToken(c.Admin.Token.Reveal()); problem != "" {
+			v.add("admin.token", "%s", problem)
+		}
+	}
+	if (c.Admin.TLS.CertFile == "") != (c.Admin.TLS.KeyFile == "") {
+		v.add("admin.tls", "cert_file and key_file must be set together (both: HTTPS, neither: HTTP)")
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -113,6 +123,26 @@ func (v *validator) config(c *Config) {
 	v.store(&c.Store)
 	v.sources(c)
 	v.subscribers(c)
+}
+
+// weakToken says what is wrong with an admin token, or "" when nothing
+// is, without ever quoting it: too short to resist guessing, or holding
+// whitespace or a control character (a client trims the one and cannot
+// send the other in a header, so such a token could never authenticate),
+// or bytes that are not UTF-8.
+func weakToken(token string) string {
+	if !utf8.ValidString(token) {
+		return "must be valid UTF-8"
+	}
+	for _, r := range token {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return "must not contain whitespace or control characters (`openssl rand -hex 32` makes a good one)"
+		}
+	}
+	if n := utf8.RuneCountInString(token); n < MinAdminTokenLength {
+		return fmt.Sprintf("must be at least %d characters, got %d (`openssl rand -hex 32` makes a good one)", MinAdminTokenLength, n)
+	}
+	return ""
 }
 
 // listen checks a host:port listen address and reports whether it is one.

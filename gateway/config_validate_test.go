@@ -202,12 +202,35 @@ func TestValidateRules(t *testing.T) {
 			want: []string{"config.yaml:6: store.retention: must be > 0"}},
 		{name: "dedupe zero", src: minimal + "store:\n  dedupe_window: 0s\n",
 			want: []string{"config.yaml:6: store.dedupe_window: must be > 0"}},
+		{name: "admin token too short", src: minimal + "admin:\n  listen: 0.0.0.0:9090\n  token: weak-tok\n",
+			want: []string{"config.yaml:7: admin.token: must be at least 16 characters, got 8"}},
+		{name: "admin token of one letter on loopback", src: minimal + "admin:\n  token: a\n",
+			want: []string{"config.yaml:6: admin.token: must be at least 16 characters, got 1"}},
+		{name: "admin token blank", src: minimal + "admin:\n  token: \" \"\n",
+			want: []string{"config.yaml:6: admin.token: must not contain whitespace or control characters"}},
+		{name: "admin token with a space", src: minimal + "admin:\n  token: \"weak-tok weak-tok weak-tok\"\n",
+			want: []string{"config.yaml:6: admin.token: must not contain whitespace or control characters"}},
+		{name: "admin token with a trailing space from env", src: minimal + "admin:\n  token: \"${T}\"\n",
+			env:  map[string]string{"T": "weak-tok-weak-tok-weak-tok "},
+			want: []string{"config.yaml:6: admin.token: must not contain whitespace or control characters"}},
+		{name: "admin token with a control character", src: minimal + "admin:\n  token: \"weak-tok-weak-tok\\u007f\"\n",
+			want: []string{"config.yaml:6: admin.token: must not contain whitespace or control characters"}},
+		{name: "admin tls half", src: minimal + "admin:\n  tls: {cert_file: c.pem}\n",
+			want: []string{"config.yaml:6: admin.tls: cert_file and key_file must be set together"}},
 		{name: "dedupe longer than retention", src: minimal + "store:\n  retention: 24h\n  dedupe_window: 48h\n",
 			want: []string{"config.yaml:7: store.dedupe_window: 48h0m0s is longer than store.retention (24h0m0s)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkErrLines(t, errLines(t, tt.src, tt.env), tt.want)
+			got := errLines(t, tt.src, tt.env)
+			checkErrLines(t, got, tt.want)
+			// Secrets never appear in errors: the admin tokens above
+			// all hold "weak-tok".
+			for _, line := range got {
+				if strings.Contains(line, "weak-tok") {
+					t.Errorf("error quotes the token: %s", line)
+				}
+			}
 		})
 	}
 }
@@ -223,7 +246,9 @@ func TestValidateAccepts(t *testing.T) {
 		{name: "admin on localhost", src: minimal + "admin:\n  listen: localhost:9090\n"},
 		{name: "admin on 127.0.0.2", src: minimal + "admin:\n  listen: 127.0.0.2:9090\n"},
 		{name: "admin public with token", src: minimal + "admin:\n  listen: 0.0.0.0:9090\n  token: ${T}\n",
-			env: map[string]string{"T": "tok"}},
+			env: map[string]string{"T": "tok-0123456789abcdef"}},
+		{name: "admin tls both", src: minimal + "admin:\n  listen: 0.0.0.0:9090\n  token: 0123456789abcdef\n  tls: {cert_file: c.pem, key_file: k.pem}\n"},
+		{name: "admin token of any printable characters", src: minimal + "admin:\n  token: \"Ab1+/=-._~!é✓0123456\"\n"},
 		{name: "listen on all interfaces, port 0", src: minimal + "server:\n  listen: \":0\"\n"},
 		{name: "tls both", src: minimal + "server:\n  tls: {cert_file: c.pem, key_file: k.pem}\n"},
 		{name: "dedupe equal to retention", src: minimal + "store:\n  retention: 24h\n  dedupe_window: 24h\n"},

@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -233,21 +235,64 @@ func (in *FilterInput) prepare(data bool) error {
 // previous only where the provider gives one.
 func decodeData(d Data) (map[string]any, error) {
 	out := make(map[string]any, 2)
-	var obj any
-	if len(d.Object) > 0 {
-		if err := json.Unmarshal(d.Object, &obj); err != nil {
-			return nil, fmt.Errorf("decode data.object: %w", err)
-		}
+	obj, err := decodeJSONValue(d.Object)
+	if err != nil {
+		return nil, fmt.Errorf("decode data.object: %w", err)
 	}
 	out["object"] = obj
 	if len(d.Previous) > 0 {
-		var prev any
-		if err := json.Unmarshal(d.Previous, &prev); err != nil {
+		prev, err := decodeJSONValue(d.Previous)
+		if err != nil {
 			return nil, fmt.Errorf("decode data.previous: %w", err)
 		}
 		out["previous"] = prev
 	}
 	return out, nil
+}
+
+// decodeJSONValue decodes raw (nil when empty) as generic JSON values. A
+// number beyond a double's range (1e400, valid JSON) is ±Inf, as
+// strconv.ParseFloat rounds it, rather than an error: encoding/json
+// refuses it, which failed every filter that read data, even one that
+// never looked at that field, and left the event unrouted. A filter that
+// compares it sees infinity: `price > 10` is true of 1e400.
+func decodeJSONValue(raw []byte) (any, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
+	var v any
+	err := json.Unmarshal(raw, &v)
+	var typeErr *json.UnmarshalTypeError
+	if err == nil || !errors.As(err, &typeErr) || !strings.HasPrefix(typeErr.Value, "number") {
+		return v, err
+	}
+	// Rare: decode again keeping numbers as written, then round them.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	v = nil
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return roundNumbers(v), nil
+}
+
+// roundNumbers replaces each json.Number in v by its nearest float64,
+// ±Inf past the range.
+func roundNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		f, _ := strconv.ParseFloat(string(x), 64) // ±Inf with ErrRange: what we want
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = roundNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = roundNumbers(e)
+		}
+	}
+	return v
 }
 
 // filterActivation resolves the one variable a filter has.

@@ -205,6 +205,11 @@ func TestFilterMatch(t *testing.T) {
 		{"previous read when absent", "event.data.previous.price > 1.0", updated, inactive, "", false, "no such key: previous"},
 		{"dyn result not a bool", "event.data.object.price", updated, active, "", false, "result is double, not a bool"},
 		{"wrong type at run time", "event.data.object.product_code > 1", updated, active, "", false, "no such overload"},
+		{"a number past a double elsewhere in data", isActive, updated, `{"is_active":true,"weight":1e400,"list":[-1e400]}`, "", true, ""},
+		{"a number past a double is +Inf", "event.data.object.price > 1e308", updated, `{"price":1e400}`, "", true, ""},
+		{"a negative one is -Inf", "event.data.object.price < -1e308 && event.data.object.price == -double('inf')", updated, `{"price":-1e400}`, "", true, ""},
+		{"and equals infinity", "event.data.object.price == double('inf')", updated, `{"price":1E+400}`, "", true, ""},
+		{"past a double in previous", "event.data.previous.price > event.data.object.price", updated, inactive, `{"price":2e999}`, true, ""},
 		{"cost limit", "event.data.object.items.exists(x, event.data.object.items.exists(y, x < y && y < 0))", updated, big, "", false, "cost limit exceeded"},
 	}
 	for _, tt := range tests {

@@ -211,6 +211,12 @@ func EventStatus(deliveries []DeliveryStatus) DeliveryStatus {
 	return worst
 }
 
+// LineSubjectMax is the longest subject that names its ordered line (a
+// store key) as it is; a longer one is named by its hash, in every
+// backend. Subjects of a real catalog are far shorter; the bound keeps a
+// hostile 40,000-character id within a key's limits (bbolt's is 32 KB).
+const LineSubjectMax = 1024
+
 // Store keeps events and their deliveries durably. Implementations live in
 // gateway/<backend> and register with RegisterStore.
 //
@@ -224,7 +230,11 @@ func EventStatus(deliveries []DeliveryStatus) DeliveryStatus {
 // expired lease leaves the head the head). Manual redelivery (Redeliver,
 // RedeliverDead) is sent at once, outside the order, and a redelivered
 // waiting delivery leaves the line. Events without a subject are not
-// ordered.
+// ordered. A subject may be as long as a body (an upstream id is not
+// bounded); a backend whose keys are bounded names a long subject's line
+// by a hash of it (LineSubjectMax), so that a long subject is stored like
+// any other, never an error. Two subjects that shared a hash would share
+// a line: ordered together, which delays but never misorders.
 //
 // All methods are safe for concurrent use, by goroutines of one process and
 // by several processes sharing one backend (where the backend allows

@@ -86,10 +86,11 @@ type healthStore struct {
 
 func (s healthStore) Health(context.Context) (gateway.StoreHealth, error) { return s.health, nil }
 
-// metricsText is the body of GET /metrics.
+// metricsText is the body of GET /metrics, scraped with the admin token
+// (which a gateway without one ignores).
 func metricsText(t *testing.T, e *env) string {
 	t.Helper()
-	got, body := do(t, e.admin, adminReq(http.MethodGet, "/metrics", ""))
+	got, body := do(t, e.admin, adminReq(http.MethodGet, "/metrics", adminToken))
 	if got != 200 {
 		t.Fatalf("GET /metrics = %d %s", got, body)
 	}

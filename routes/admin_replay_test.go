@@ -189,7 +189,7 @@ subscribers:
 	if !strings.Contains(string(body), `"backfill":{"since":"2030-01-01T00:00:00Z","queued":42,"done":true}`) {
 		t.Errorf("subscribers body %s lacks the backfill field as documented", body)
 	}
-	_, text := do(t, admin, adminReq(http.MethodGet, "/metrics", ""))
+	_, text := do(t, admin, adminReq(http.MethodGet, "/metrics", adminToken))
 	for _, line := range []string{`hookgate_backfill_queued_total{subscriber="indexer"} 42`, `hookgate_backfill_queued_total{subscriber="mailer"} 0`} {
 		if !strings.Contains(string(text), line+"\n") {
 			t.Errorf("/metrics lacks %s", line)

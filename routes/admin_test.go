@@ -276,8 +276,19 @@ func TestMetrics(t *testing.T) {
 	e.sub.wait(t) // the one stored event is delivered: one attempt counted
 	waitForAttempts(t, e, "indexer", 1)
 
-	// /metrics is outside /admin: no token needed, as scrapers expect.
-	got, body := do(t, e.admin, adminReq(http.MethodGet, "/metrics", ""))
+	// /metrics takes the admin token, as /admin does: the families name
+	// sources, subscribers, traffic and the version.
+	for _, req := range []*http.Request{adminReq(http.MethodGet, "/metrics", ""), adminReq(http.MethodGet, "/metrics", "wrong-token-wrong-token")} {
+		if got, body := do(t, e.admin, req); got != 401 || strings.Contains(string(body), "hookgate_") {
+			t.Errorf("GET /metrics with %q = %d %.100s, want 401 and no metrics", req.Header.Get("Authorization"), got, body)
+		}
+	}
+	basic := adminReq(http.MethodGet, "/metrics", "")
+	basic.SetBasicAuth("prometheus", adminToken)
+	if got, body := do(t, e.admin, basic); got != 200 {
+		t.Errorf("GET /metrics with the token as a Basic password = %d %.100s, want 200", got, body)
+	}
+	got, body := do(t, e.admin, adminReq(http.MethodGet, "/metrics", adminToken))
 	if got != 200 {
 		t.Fatalf("GET /metrics = %d %s", got, body)
 	}

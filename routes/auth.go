@@ -19,7 +19,7 @@ import (
 // preflight, which the admin listener never grants, so this stops CSRF.
 const dashboardHeader = "X-Hookgate-Dashboard"
 
-// bearer guards /admin/*: when admin.token is set, every request must carry
+// bearer guards /admin/* (and tokenGate GET /metrics): when admin.token is set, every request must carry
 // "Authorization: Bearer <token>". The token is read from the config in
 // force on each request, so a reload that changes it takes effect at once.
 // Both sides are hashed before the constant-time compare so that neither the
@@ -33,29 +33,44 @@ const dashboardHeader = "X-Hookgate-Dashboard"
 // can give the token to the page instead.
 func bearer(in *gateway.Ingester) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		token := in.Config().Admin.Token.Reveal()
-		if token == "" {
-			return c.Next()
-		}
-		got, basic, ok := credentials(c.Get(fiber.HeaderAuthorization))
-		want := sha256.Sum256([]byte(token))
-		have := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(want[:], have[:]) != 1 {
-			if strings.HasPrefix(c.Path(), "/admin/api") {
-				c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hookgate"`)
-			} else {
-				c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="hookgate admin", charset="UTF-8"`)
-				if isDashboard(c) {
-					return sendDashboard(c, fiber.StatusUnauthorized)
-				}
-			}
-			return sendError(c, fiber.StatusUnauthorized, "missing or invalid admin token")
-		}
-		if basic && !isSafeMethod(c.Method()) && c.Get(dashboardHeader) == "" {
-			return sendError(c, fiber.StatusForbidden, "Basic-authenticated changes need the "+dashboardHeader+" header")
+		if pass, err := tokenGate(in, c); !pass {
+			return err
 		}
 		return c.Next()
 	}
+}
+
+// tokenGate is bearer's check, for a handler to run first (GET /metrics,
+// whose families, source and subscriber names, traffic and version are
+// the admin's business as much as the API's). It reports whether the
+// request may go on; when not, it has answered it (401, or 403 for a
+// Basic change without dashboardHeader) and err is what the handler
+// returns.
+func tokenGate(in *gateway.Ingester, c *fiber.Ctx) (pass bool, err error) {
+	token := in.Config().Admin.Token.Reveal()
+	if token == "" {
+		return true, nil
+	}
+	got, basic, ok := credentials(c.Get(fiber.HeaderAuthorization))
+	want := sha256.Sum256([]byte(token))
+	have := sha256.Sum256([]byte(got))
+	if !ok || subtle.ConstantTimeCompare(want[:], have[:]) != 1 {
+		if strings.HasPrefix(c.Path(), "/admin/api") {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="hookgate"`)
+		} else {
+			// The dashboard, and /metrics opened in a browser: it asks
+			// for the token as a password.
+			c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="hookgate admin", charset="UTF-8"`)
+			if isDashboard(c) {
+				return false, sendDashboard(c, fiber.StatusUnauthorized)
+			}
+		}
+		return false, sendError(c, fiber.StatusUnauthorized, "missing or invalid admin token")
+	}
+	if basic && !isSafeMethod(c.Method()) && c.Get(dashboardHeader) == "" {
+		return false, sendError(c, fiber.StatusForbidden, "Basic-authenticated changes need the "+dashboardHeader+" header")
+	}
+	return true, nil
 }
 
 func isSafeMethod(m string) bool { return m == fiber.MethodGet || m == fiber.MethodHead }

@@ -92,6 +92,9 @@ func newRegistry(d Deps) *prometheus.Registry {
 // metricsHandler serves the registry in the exposition format the scraper
 // asks for, compressed if it accepts it. A collector's error is logged and
 // the rest is served, so that one failing read does not blank a scrape.
+// With admin.token set the scraper must send it (tokenGate), as a bearer
+// token or a Basic password: the metrics name every source and
+// subscriber, their traffic and the version, which the API guards too.
 func metricsHandler(d Deps) fiber.Handler {
 	m := d.metrics
 	h := adaptor.HTTPHandler(promhttp.HandlerFor(newRegistry(d), promhttp.HandlerOpts{
@@ -99,6 +102,9 @@ func metricsHandler(d Deps) fiber.Handler {
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
 	return func(c *fiber.Ctx) error {
+		if pass, err := tokenGate(d.Ingester, c); !pass {
+			return err
+		}
 		// The configured sources and subscribers get their series before
 		// their first request or attempt, at 0, so that rate() and
 		// increase() see the first one.

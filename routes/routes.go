@@ -153,8 +153,8 @@ const DefaultMaxBody = 5 << 20
 // config in force (reloads apply) and can answer 413 cleanly; fasthttp's
 // own limit then only bounds what it reads ahead.
 //
-// The admin app serves the admin API and the dashboard (/admin/) behind the
-// admin token, and /metrics and health without it.
+// The admin app serves the admin API, the dashboard (/admin/) and /metrics
+// behind the admin token, and health without it.
 func New(d Deps) (public, admin *fiber.App) {
 	d.defaults()
 	d.pending = &byteBudget{}

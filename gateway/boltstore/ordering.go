@@ -2,7 +2,9 @@ package boltstore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
@@ -22,9 +24,11 @@ import (
 var waitingDue = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // orderKey is sub's line of subject: the subscriber name (no NUL in it),
-// NUL, the subject's length, the subject. The length keeps one line's
-// keys from being a prefix of another's, whatever bytes a subject holds.
+// NUL, the length of the line's name, the name (lineName). The length
+// keeps one line's keys from being a prefix of another's, whatever bytes
+// a subject holds.
 func orderKey(sub, subject string) []byte {
+	subject = lineName(subject)
 	k := make([]byte, 0, len(sub)+1+binary.MaxVarintLen64+len(subject))
 	k = append(k, sub...)
 	k = append(k, 0)
@@ -32,8 +36,21 @@ func orderKey(sub, subject string) []byte {
 	return append(k, subject...)
 }
 
-// subjectOf reads the subject from the part of an orderKey after the
-// subscriber and its NUL.
+// lineName names the line of subject in its keys: the subject itself, or,
+// past gateway.LineSubjectMax bytes, "#" and the hex SHA-256 of it, which
+// keeps the key within bbolt's 32 KB (a longer key failed every write of
+// the batch, a 503 the upstream retried for ever). A name is its own
+// name, so orderKey takes what subjectOf gives back.
+func lineName(subject string) string {
+	if len(subject) <= gateway.LineSubjectMax {
+		return subject
+	}
+	sum := sha256.Sum256([]byte(subject))
+	return "#" + hex.EncodeToString(sum[:])
+}
+
+// subjectOf reads the line's name (lineName: the subject, unless it is
+// long) from the part of an orderKey after the subscriber and its NUL.
 func subjectOf(rest []byte) (string, bool) {
 	n, w := binary.Uvarint(rest)
 	if w <= 0 || uint64(len(rest)-w) != n {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -279,4 +280,36 @@ func testOrderingEdges(t *testing.T, h harness) {
 			t.Errorf("claimed %v, want evt_next, no longer held by a head that is gone", got)
 		}
 	})
+}
+
+// testOrderingLongSubject: a subject longer than any store key may be (a
+// 40,000-character IIMMPACT id, 48 KB of catalog360 id) still has its
+// own line, kept apart from another long subject that differs only in
+// its last byte, and the event keeps the whole subject. A store names
+// such lines by a hash of the subject; an error here was a 503 that the
+// upstream retried for ever.
+func testOrderingLongSubject(t *testing.T, h harness) {
+	s := h.store(t)
+	ord := []string{"sub-a"}
+	long := "product/" + strings.Repeat("x", 48<<10)
+	other := long[:len(long)-1] + "y"
+	put(t, s,
+		orderedEvent("evt_l1", long, at(0), ord, "sub-a"),
+		orderedEvent("evt_l2", long, at(time.Second), ord, "sub-a"),
+		orderedEvent("evt_m1", other, at(time.Second), ord, "sub-a"),
+	)
+	if got := getEvent(t, s, "evt_l1").Subject; got != long {
+		t.Errorf("stored subject has %d bytes, want the whole %d", len(got), len(long))
+	}
+	if d := delivery(t, s, "evt_l2", "sub-a"); d.WaitingOn != "evt_l1" {
+		t.Errorf("evt_l2 waiting on %q, want evt_l1", d.WaitingOn)
+	}
+	cs := claimByID(t, s, "sub-a", at(time.Minute))
+	if got := claimedIDs(cs); !equalStrings(got, []string{"evt_l1", "evt_m1"}) {
+		t.Fatalf("claimed %v, want the head of each long subject", got)
+	}
+	record(t, s, cs["evt_l1"], delivered(at(time.Minute)))
+	if got := claimedIDs(claimByID(t, s, "sub-a", at(time.Minute))); !equalStrings(got, []string{"evt_l2"}) {
+		t.Errorf("after the head was delivered, claimed %v, want evt_l2", got)
+	}
 }

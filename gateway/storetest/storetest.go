@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"OrderingManual", testOrderingManual},
 		{"OrderingRequeue", testOrderingRequeue},
 		{"OrderingEdges", testOrderingEdges},
+		{"OrderingLongSubject", testOrderingLongSubject},
 		{"RedeliverLeased", testRedeliverLeased},
 		{"RedeliverDead", testRedeliverDead},
 		{"RequeueWindow", testRequeueWindow}, {"RequeueOrder", testRequeueOrder}, {"RequeueAccept", testRequeueAccept},

@@ -103,7 +103,8 @@ func printCheck(w io.Writer, cfg *gateway.Config) {
 		}
 	}
 
-	if warnings := append(devSecretWarnings(cfg), patternWarnings(cfg)...); len(warnings) > 0 {
+	warnings := append(devSecretWarnings(cfg), adminTLSWarnings(cfg)...)
+	if warnings = append(warnings, patternWarnings(cfg)...); len(warnings) > 0 {
 		fmt.Fprintln(w, "\nwarnings:")
 		for _, warning := range warnings {
 			fmt.Fprintf(w, "  %s\n", warning)

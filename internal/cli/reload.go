@@ -178,6 +178,9 @@ func (r *reloader) pinRestartOnly(next *gateway.Config) error {
 	if old.Admin.Listen != next.Admin.Listen {
 		keys = append(keys, "admin.listen")
 	}
+	if old.Admin.TLS != next.Admin.TLS {
+		keys = append(keys, "admin.tls")
+	}
 	if !sameStore(old.Store, next.Store) {
 		keys = append(keys, "store")
 	}
@@ -185,7 +188,7 @@ func (r *reloader) pinRestartOnly(next *gateway.Config) error {
 		r.log.Warn("reload: these settings take effect only after a restart", "keys", keys)
 	}
 	next.Server.Listen, next.Server.TLS = old.Server.Listen, old.Server.TLS
-	next.Admin.Listen, next.Store = old.Admin.Listen, old.Store
+	next.Admin.Listen, next.Admin.TLS, next.Store = old.Admin.Listen, old.Admin.TLS, old.Store
 	return nil
 }
 

@@ -56,7 +56,7 @@ func testReloader(t *testing.T, admin, token string) (*reloader, *gateway.Ingest
 }
 
 func TestReloadPinsRestartOnlySettings(t *testing.T) {
-	r, in, write := testReloader(t, "0.0.0.0:19091", "tok-123")
+	r, in, write := testReloader(t, "0.0.0.0:19091", "tok-123-0123456789")
 
 	// The file moves the admin listener to loopback and drops the token: the
 	// listener in use stays public, so the token must stay.
@@ -64,19 +64,19 @@ func TestReloadPinsRestartOnlySettings(t *testing.T) {
 	if err := r.Reload(); err == nil || !strings.Contains(err.Error(), "admin.token") {
 		t.Fatalf("Reload dropping the token on a public admin listener: err = %v, want an admin.token error", err)
 	}
-	if got := in.Config().Admin.Token.Reveal(); got != "tok-123" {
-		t.Errorf("token in force after refused reload = %q, want tok-123", got)
+	if got := in.Config().Admin.Token.Reveal(); got != "tok-123-0123456789" {
+		t.Errorf("token in force after refused reload = %q, want tok-123-0123456789", got)
 	}
 
 	// A new token on a loopback line is applied, but the listener in force
 	// is still the one serving.
-	write("127.0.0.1:19092", "tok-456")
+	write("127.0.0.1:19092", "tok-456-0123456789")
 	if err := r.Reload(); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
 	got := in.Config()
-	if got.Admin.Token.Reveal() != "tok-456" || got.Admin.Listen != "0.0.0.0:19091" {
-		t.Errorf("after reload: token %q listen %q, want tok-456 and the running 0.0.0.0:19091", got.Admin.Token.Reveal(), got.Admin.Listen)
+	if got.Admin.Token.Reveal() != "tok-456-0123456789" || got.Admin.Listen != "0.0.0.0:19091" {
+		t.Errorf("after reload: token %q listen %q, want tok-456-0123456789 and the running 0.0.0.0:19091", got.Admin.Token.Reveal(), got.Admin.Listen)
 	}
 }
 
@@ -84,7 +84,7 @@ func TestReloadPinsRestartOnlySettings(t *testing.T) {
 // a refused file would (counted, its error shown), the process goes on,
 // and the next reload works.
 func TestReloadPanicContained(t *testing.T) {
-	r, _, _ := testReloader(t, "127.0.0.1:19093", "tok")
+	r, _, _ := testReloader(t, "127.0.0.1:19093", "tok-0123456789abc")
 	r.applied = func() { panic("a bug after the config was applied") }
 	if err := r.Reload(); !errors.Is(err, gateway.ErrPanicked) {
 		t.Fatalf("Reload with a panic: %v, want ErrPanicked", err)

@@ -94,7 +94,7 @@ func start(o serveOptions) (_ *server, err error) {
 		return nil, fmt.Errorf("server.listen: %w", err)
 	}
 	cleanup = append(cleanup, func() { publicLn.Close() })
-	adminLn, _, err := listen(cfg.Admin.Listen, gateway.TLSConfig{}, o.log)
+	adminLn, adminScheme, err := listen(cfg.Admin.Listen, cfg.Admin.TLS, o.log)
 	if err != nil {
 		return nil, fmt.Errorf("admin.listen: %w", err)
 	}
@@ -121,11 +121,11 @@ func start(o serveOptions) (_ *server, err error) {
 	o.log.Info("hookgate started",
 		"version", Version,
 		"public", scheme+"://"+publicLn.Addr().String(),
-		"admin", "http://"+adminLn.Addr().String(),
+		"admin", adminScheme+"://"+adminLn.Addr().String(),
 		"store", storeKind(cfg.Store),
 		"sources", len(cfg.Sources),
 		"subscribers", len(cfg.Subscribers))
-	for _, w := range devSecretWarnings(cfg) {
+	for _, w := range append(devSecretWarnings(cfg), adminTLSWarnings(cfg)...) {
 		o.log.Warn(w)
 	}
 	if o.ready != nil {

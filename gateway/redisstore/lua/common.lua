@@ -92,8 +92,18 @@ end
 -- Deliveries made ordered carry d:<sub>:ord = 1. A subject's events share
 -- a partition (partOf), whatever their source, so a line is one key set.
 local WAITING = '9000000000000000'
-local function headKey(sub, subj) return P .. ':o:' .. sub .. ':' .. subj end
-local function lineKey(sub, subj) return P .. ':w:' .. sub .. ':' .. subj end
+-- A subject longer than LINE_SUBJECT_MAX bytes (gateway.LineSubjectMax)
+-- names its line by '#' and its SHA-1, as the embedded store does by a
+-- hash: a 40,000-character id would otherwise make two keys of its size
+-- per subscriber. Two subjects of one hash would share a line (ordered
+-- together, never misordered).
+local LINE_SUBJECT_MAX = 1024
+local function lineName(subj)
+  if #subj <= LINE_SUBJECT_MAX then return subj end
+  return '#' .. redis.sha1hex(subj)
+end
+local function headKey(sub, subj) return P .. ':o:' .. sub .. ':' .. lineName(subj) end
+local function lineKey(sub, subj) return P .. ':w:' .. sub .. ':' .. lineName(subj) end
 
 -- lineAdd puts id, received at recv ms, in sub's line of subj.
 local function lineAdd(sub, subj, recv, id)
