@@ -28,12 +28,19 @@ test: deps
 chaos: deps
 	HOOKGATE_CHAOS=1 $(GO) test -race -count=1 -timeout 60m -run 'TestChaos' -v ./e2e
 
-## fuzz: each provider's parser (the untrusted input at the edge), and the envelope encoder against json.Marshal, for FUZZTIME each (default 10m)
+## fuzz: the hostile-input suite's long half, FUZZTIME each (default 10m): each provider's parser (the
+## untrusted input at the edge), the public listener's request framing against Go's HTTP parser (smuggling),
+## config.yaml parsing, the envelope encoder against json.Marshal, and the outbound signature and
+## Retry-After parsers. `make test` runs every seed corpus once.
 FUZZTIME ?= 10m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/iimmpact
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/catalog360
+	$(GO) test -run '^$$' -fuzz FuzzRequestFraming -fuzztime $(FUZZTIME) ./routes
+	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./gateway
 	$(GO) test -run '^$$' -fuzz FuzzEncodeEnvelope -fuzztime $(FUZZTIME) ./gateway
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./gateway/deliver
+	$(GO) test -run '^$$' -fuzz FuzzParseRetryAfter -fuzztime $(FUZZTIME) ./gateway/deliver
 
 ## bench: the floor (Fiber + HMAC + one Redis XADD) and the gateway's held ingest, backlog drain,
 ## sustained and 10-subscriber fanout runs on both stores, each as a ratio to the floor (~3-5 min).

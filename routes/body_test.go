@@ -31,7 +31,7 @@ func budgetApp(t *testing.T) (string, *fiber.App) {
 // sourceApps are the apps of a gateway with the source "shop" and no
 // subscriber, server block as given, on an embedded store (wrapped by
 // wrap, when set), with Deps.StoreTimeout storeTimeout (0: the default).
-func sourceApps(t *testing.T, server string, wrap func(gateway.Store) gateway.Store, storeTimeout time.Duration) (public, admin *fiber.App) {
+func sourceApps(t testing.TB, server string, wrap func(gateway.Store) gateway.Store, storeTimeout time.Duration) (public, admin *fiber.App) {
 	t.Helper()
 	cfg := testConfig(t, "source-test.yaml", server+`
 sources:

@@ -80,7 +80,7 @@ type env struct {
 }
 
 // testConfig parses src as a config file named name, with no environment.
-func testConfig(t *testing.T, name, src string) *gateway.Config {
+func testConfig(t testing.TB, name, src string) *gateway.Config {
 	t.Helper()
 	cfg, err := gateway.ParseConfig(name, []byte(src), func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -91,7 +91,7 @@ func testConfig(t *testing.T, name, src string) *gateway.Config {
 
 // testStore opens an embedded store in a temporary directory, closed when
 // the test ends.
-func testStore(t *testing.T) gateway.Store {
+func testStore(t testing.TB) gateway.Store {
 	t.Helper()
 	s, err := boltstore.Open(gateway.StoreConfig{Path: filepath.Join(t.TempDir(), "data")})
 	if err != nil {
@@ -119,7 +119,7 @@ func startEngine(t *testing.T, store gateway.Store, cfg *gateway.Config, o deliv
 }
 
 // testIngester is the ingester of cfg on store, waking eng (when set).
-func testIngester(t *testing.T, cfg *gateway.Config, store gateway.Store, eng *deliver.Engine) *gateway.Ingester {
+func testIngester(t testing.TB, cfg *gateway.Config, store gateway.Store, eng *deliver.Engine) *gateway.Ingester {
 	t.Helper()
 	var o gateway.IngesterOptions
 	if eng != nil {
@@ -221,7 +221,7 @@ func product(id string) string {
 
 // listen serves app on a loopback port until the test ends and returns its
 // base URL.
-func listen(t *testing.T, app *fiber.App) string {
+func listen(t testing.TB, app *fiber.App) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
