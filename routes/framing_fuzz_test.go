@@ -95,6 +95,10 @@ func exchangeRaw(addr string, raw []byte, quiet time.Duration) (codes []int, clo
 	conn.Write(raw) // a refusal may close it before all is written
 	br := bufio.NewReader(conn)
 	for {
+		if len(codes) == 2 {
+			// Both answers in: a third would follow at once.
+			quiet = min(quiet, 200*time.Millisecond)
+		}
 		conn.SetReadDeadline(time.Now().Add(quiet))
 		resp, err := http.ReadResponse(br, nil)
 		var ne net.Error
