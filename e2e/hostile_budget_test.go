@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+)
+
+// attacker is the loopback address the attacks below come from; signed
+// webhooks come from 127.0.0.1, another client as the gateway sees it.
+const attacker = "127.0.0.2"
+
+// fromAttacker dials every connection of an attack from attacker.
+func fromAttacker(int) string { return attacker }
+
+// spread dials connection i from an address of its own, 127.0.<base+i/250>.<1+i%250>:
+// an attack from many clients.
+func spread(base int) func(i int) string {
+	return func(i int) string { return fmt.Sprintf("127.0.%d.%d", base+i/250, 1+i%250) }
+}
+
+// mustAcceptDuring sends n signed webhooks and fails unless each is
+// answered 200: a provider must not be locked out by what others send.
+func mustAcceptDuring(t *testing.T, g *gateway, what string, n int) {
+	t.Helper()
+	for i := range n {
+		code, msg, err := g.sendIimmpact(iimmpactSecret, product(fmt.Sprintf("DURING-%s-%d", what, i), i).body())
+		if err != nil || code != http.StatusOK {
+			t.Errorf("%s: signed webhook got %d %q (%v), want 200", what, code, msg, err)
+		}
+	}
+}
+
+// The lock-out of issue 19 item 1: uploads that declare 5MB, send 1MB and
+// a byte with a junk signature and stall. The budget once charged each
+// the buffer it would grow to (4MB), so 17 of them held all 64MB and every
+// provider got 503. Now an upload holds what it sent, one client address
+// at most its share (server.max_pending_bytes_per_client), and small
+// bodies have room of their own: signed webhooks from elsewhere get 200
+// from 17 stalled uploads of one address, and from 80 of 80 addresses,
+// which together want more than the whole budget.
+func TestHostileBodyBudgetLockout(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, embedded)
+	// The upload-rate floor would cut the stalled uploads within seconds:
+	// off here, the budget alone must hold.
+	w.server["min_upload_rate"] = "0"
+	g := w.start()
+	const declared, sent = 5_000_000, 1<<20 + 1
+
+	closeAll := stallBodies(t, fromAttacker, g.listen, "/webhooks/iimmpact", 17, declared, sent)
+	waitFor(t, 30e9, "17 stalled uploads holding budget", func() (bool, string) {
+		n := g.metric(t, "hookgate_ingest_pending_bytes")
+		return n >= 10<<20, fmt.Sprintf("pending bytes %d", n)
+	})
+	t.Logf("17 stalled uploads from one address hold %d MB of the budget", g.metric(t, "hookgate_ingest_pending_bytes")>>20)
+	mustAcceptDuring(t, g, "17 stalled uploads from one address", 3)
+	closeAll()
+
+	closeAll = stallBodies(t, spread(1), g.listen, "/webhooks/iimmpact", 80, declared, sent)
+	defer closeAll()
+	waitFor(t, 30e9, "80 stalled uploads filling the budget", func() (bool, string) {
+		n := g.metric(t, "hookgate_ingest_overload_refusals_total")
+		return n > 0, fmt.Sprintf("overload refusals %d, pending bytes %d", n, g.metric(t, "hookgate_ingest_pending_bytes"))
+	})
+	t.Logf("80 stalled uploads from 80 addresses hold %d MB of the budget", g.metric(t, "hookgate_ingest_pending_bytes")>>20)
+	mustAcceptDuring(t, g, "80 stalled uploads from 80 addresses", 3)
+}
