@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hookgate/hookgate/gateway"
 )
@@ -28,6 +29,16 @@ type byteBudget struct {
 	mu      sync.Mutex
 	used    int64
 	clients map[netip.Addr]int64 // body bytes held per client; no zero entries
+	// processing counts the requests that hold their processing cost:
+	// each will give budget back once the store answers.
+	processing int
+	// waiting is the processing cost that whole bodies wait for; new body
+	// bytes of large requests leave it free, so that a request that has
+	// its body is decoded and stored before more uploads begin.
+	waiting int64
+	// freed is closed, and replaced, when budget is given back while a
+	// request waits.
+	freed chan struct{}
 
 	// usedNow mirrors used for the metrics, without the lock.
 	usedNow atomic.Int64
@@ -39,7 +50,9 @@ type byteBudget struct {
 	slow atomic.Int64
 }
 
-func newByteBudget() *byteBudget { return &byteBudget{clients: map[netip.Addr]int64{}} }
+func newByteBudget() *byteBudget {
+	return &byteBudget{clients: map[netip.Addr]int64{}, freed: make(chan struct{})}
+}
 
 // Used is how many bytes are held right now.
 func (b *byteBudget) Used() int64 { return b.usedNow.Load() }
@@ -94,6 +107,8 @@ type claim struct {
 	lim    budgetLimits
 	held   int64 // all this request holds
 	body   int64 // of which counted against its client's share
+	// processing: the request holds its processing cost (byteBudget.processing).
+	processing bool
 }
 
 // takeBody takes n more bytes for body bytes about to be read, within the
@@ -101,9 +116,65 @@ type claim struct {
 func (c *claim) takeBody(n int64) error { return c.take(n, true) }
 
 // takeProcessing takes n more bytes for what the request's decoding and
-// storing make; the request is authenticated or about to be, so only the
-// whole budget (and the small reserve) bound it.
-func (c *claim) takeProcessing(n int64) error { return c.take(n, false) }
+// storing make of its body. The request has its whole body, and may be
+// authentic: only the whole budget (and the small reserve) bound it, not
+// its client's share. When the budget cannot take it now but requests in
+// processing will give theirs back, it waits for them, up to wait, rather
+// than throw away an upload it has in full; new uploads leave the bytes it
+// waits for free meanwhile.
+func (c *claim) takeProcessing(n int64, wait time.Duration) error {
+	b := c.b
+	var timer *time.Timer
+	registered := false
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for {
+		if b.used+n <= c.ceiling(n) {
+			c.add(n, false)
+			c.processing = true
+			b.processing++
+			if registered {
+				b.waiting -= n
+			}
+			return nil
+		}
+		if b.processing == 0 || wait <= 0 {
+			break // nothing in processing to give budget back soon
+		}
+		if !registered {
+			registered = true
+			b.waiting += n
+			timer = time.NewTimer(wait)
+			defer timer.Stop()
+		}
+		freed := b.freed
+		b.mu.Unlock()
+		timedOut := false
+		select {
+		case <-freed:
+		case <-timer.C:
+			timedOut = true
+		}
+		b.mu.Lock()
+		if timedOut {
+			break
+		}
+	}
+	if registered {
+		b.waiting -= n
+	}
+	b.refused.Add(1)
+	return fmt.Errorf("%d bytes held in all, %d more over %d: %w", b.used, n, c.ceiling(n), gateway.ErrOverloaded)
+}
+
+// ceiling is the most the budget may hold once this request takes n more
+// bytes: all of it for a small request, less the reserve for others.
+func (c *claim) ceiling(n int64) int64 {
+	if c.held+n > smallRequest {
+		return c.lim.total - c.lim.reserve
+	}
+	return c.lim.total
+}
 
 func (c *claim) take(n int64, body bool) error {
 	b := c.b
@@ -115,14 +186,22 @@ func (c *claim) take(n int64, body bool) error {
 		return fmt.Errorf("%d bytes held, %d more over the client's share (%d): %w",
 			b.clients[c.client], n, c.lim.perClient, gateway.ErrOverloaded)
 	}
-	ceiling := c.lim.total
+	ceiling := c.ceiling(n)
 	if c.held+n > smallRequest {
-		ceiling -= c.lim.reserve
+		// What whole bodies wait for goes to them first.
+		ceiling -= b.waiting
 	}
 	if b.used+n > ceiling {
 		b.refused.Add(1)
 		return fmt.Errorf("%d bytes held in all, %d more over %d: %w", b.used, n, ceiling, gateway.ErrOverloaded)
 	}
+	c.add(n, body)
+	return nil
+}
+
+// add takes n bytes; b.mu is held.
+func (c *claim) add(n int64, body bool) {
+	b := c.b
 	b.used += n
 	b.usedNow.Store(b.used)
 	c.held += n
@@ -130,7 +209,6 @@ func (c *claim) take(n int64, body bool) error {
 		b.clients[c.client] += n
 		c.body += n
 	}
-	return nil
 }
 
 // release gives back everything the request holds. It may be called more
@@ -144,6 +222,14 @@ func (c *claim) release() {
 	defer b.mu.Unlock()
 	b.used -= c.held
 	b.usedNow.Store(b.used)
+	if c.processing {
+		b.processing--
+		c.processing = false
+	}
+	if b.waiting > 0 {
+		close(b.freed)
+		b.freed = make(chan struct{})
+	}
 	if c.body > 0 {
 		if left := b.clients[c.client] - c.body; left > 0 {
 			b.clients[c.client] = left

@@ -59,7 +59,7 @@ func (h *ingestHandler) ingest(c *fiber.Ctx) (gateway.IngestResult, error) {
 	if err != nil {
 		return gateway.IngestResult{}, err
 	}
-	if err := cl.takeProcessing(processingCost(len(body))); err != nil {
+	if err := cl.takeProcessing(processingCost(len(body)), h.storeTimeout); err != nil {
 		return gateway.IngestResult{}, fmt.Errorf("decode and store %d bytes: %w", len(body), err)
 	}
 	req := gateway.Request{

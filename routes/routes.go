@@ -120,7 +120,9 @@ const (
 	// maxConns bounds the connections a listener serves at once; past it
 	// fasthttp answers 503 and closes. Each costs about 30KB before its
 	// body (goroutine, read and write buffers, an 8KB body prefetch), so
-	// 2048 of them stay near 60MB beside server.max_pending_bytes.
+	// 2048 of them stay near 60MB beside server.max_pending_bytes. One
+	// client address holds at most server.max_conns_per_client of them
+	// (conns.go).
 	maxConns = 2048
 	// readBufferSize is the per-connection read buffer; it also bounds a
 	// request's headers (larger ones get 431). Providers send a few hundred
