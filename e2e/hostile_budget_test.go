@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 )
 
 // attacker is the loopback address the attacks below come from; signed
@@ -65,4 +69,47 @@ func TestHostileBodyBudgetLockout(t *testing.T) {
 	})
 	t.Logf("80 stalled uploads from 80 addresses hold %d MB of the budget", g.metric(t, "hookgate_ingest_pending_bytes")>>20)
 	mustAcceptDuring(t, g, "80 stalled uploads from 80 addresses", 3)
+}
+
+// Stalled uploads once held their budget until the 30-second read timeout
+// and then got 400. A body slower than server.min_upload_rate (16KB/s by
+// default, over 5-second windows) is answered 408 and its connection
+// closed, and the budget it held comes back while the attacker still
+// holds its sockets.
+func TestHostileStalledUploadCut(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, embedded)
+	g := w.start()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 20 {
+		conn, err := dialFrom(attacker, g.listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		fmt.Fprintf(conn, "POST /webhooks/catalog360 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n%s",
+			strings.Repeat("x", 100_000))
+	}
+	for i, conn := range conns {
+		conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("stalled upload %d: %v, want a 408", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
+			t.Errorf("stalled upload %d: %d, close %v; want 408 and the connection closed", i, resp.StatusCode, resp.Close)
+		}
+	}
+	if n := g.metric(t, "hookgate_ingest_pending_bytes"); n != 0 {
+		t.Errorf("after the stalled uploads were cut: %d bytes still held, want 0", n)
+	}
+	if n := g.metric(t, "hookgate_ingest_slow_upload_refusals_total"); n != 20 {
+		t.Errorf("slow upload refusals: %d, want 20", n)
+	}
 }
