@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -80,18 +79,8 @@ func TestHostileStalledUploadCut(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, embedded)
 	g := w.start()
-	var conns []net.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for range 20 {
-		conn, err := dialFrom(attacker, g.listen)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, conn)
+	conns := dialMany(t, attacker, g.listen, 20)
+	for _, conn := range conns {
 		fmt.Fprintf(conn, "POST /webhooks/catalog360 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n%s",
 			strings.Repeat("x", 100_000))
 	}

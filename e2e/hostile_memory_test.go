@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -99,23 +97,4 @@ func fromClient(local string) *http.Client {
 			return dialFrom(local, addr)
 		},
 	}}
-}
-
-// postFrom is gateway.post through client.
-func postFrom(client *http.Client, g *gateway, path string, body []byte, header http.Header) (int, string, error) {
-	req, err := http.NewRequest(http.MethodPost, g.url(path), bytes.NewReader(body))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
 }
