@@ -37,3 +37,28 @@ func TestBodyOverMaxBody(t *testing.T) {
 		t.Errorf("admin lists %d events, want only the one under the limit", len(page.Events))
 	}
 }
+
+// sources.<name>.max_body replaces server.max_body for its source: a 2KB
+// IIMMPACT body is 413 under a max_body of 1KB there, while catalog360,
+// under server.max_body, takes a larger batch.
+func TestSourceMaxBody(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, embedded)
+	w.iimmpact["max_body"] = "1KB"
+	r := newRecorder(t, "all", 1)
+	w.subscribe("all", sub{rec: r})
+	g := w.start()
+
+	big := product("BIG", 1)
+	big.Data = json.RawMessage(`{"blob":"` + strings.Repeat("x", 2<<10) + `"}`)
+	if code, msg, err := g.sendIimmpact(iimmpactSecret, big.body()); err != nil || code != http.StatusRequestEntityTooLarge {
+		t.Errorf("IIMMPACT body of %d bytes over its source's max_body of 1KB: got %d %q (%v), want 413", len(big.body()), code, msg, err)
+	}
+	g.mustAccept(product("SMALL", 1))
+	batch := c360Batch([]c360Event{{EventClass: "assetitem_created", PayloadClass: "assetitem",
+		Payload: map[string]any{"new": map[string]any{"id": "C1", "blob": strings.Repeat("y", 4<<10)}}}})
+	if code, msg, err := g.sendC360(c360Key, batch); err != nil || code != http.StatusOK {
+		t.Errorf("catalog360 batch of %d bytes under server.max_body: got %d %q (%v), want 200", len(batch), code, msg, err)
+	}
+	r.waitN(t, 2, 30*time.Second)
+}

@@ -90,6 +90,11 @@ func product(id string, n int) iimmpactEvent {
 // post sends body to path on g's public listener and returns the status
 // and the response body; a transport error is returned as status 0.
 func (g *gateway) post(path string, body []byte, header http.Header) (int, string, error) {
+	return postFrom(g.client(), g, path, body, header)
+}
+
+// postFrom is gateway.post through client.
+func postFrom(client *http.Client, g *gateway, path string, body []byte, header http.Header) (int, string, error) {
 	req, err := http.NewRequest(http.MethodPost, g.url(path), bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
@@ -98,7 +103,7 @@ func (g *gateway) post(path string, body []byte, header http.Header) (int, strin
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	resp, err := g.client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}

@@ -26,6 +26,22 @@ type ServerConfig struct {
 	// would pass it is answered 503 with Retry-After and the rest of its
 	// body left unread. Default 64MB, at least MaxBody.
 	MaxPendingBytes ByteSize `yaml:"max_pending_bytes"`
+	// MaxPendingBytesPerClient is the most of MaxPendingBytes that the
+	// requests of one client address (an IPv6 /64) may hold together, so
+	// that one client cannot take the budget of all; past it, 503 as for
+	// the whole budget. Default 16MB; 0: no per-client share. At least
+	// the largest max_body when set. Behind a reverse proxy every client
+	// is the proxy's address.
+	MaxPendingBytesPerClient ByteSize `yaml:"max_pending_bytes_per_client"`
+	// MaxConnsPerClient bounds the connections one client address (an
+	// IPv6 /64) holds open on the public listener; more are answered 503
+	// and closed at once. Default 256; 0: no per-client limit.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
+	// MinUploadRate is the slowest a request body may arrive, measured
+	// over windows of a few seconds; a slower one is answered 408 and its
+	// budget given back, so that a stalled upload holds memory for
+	// seconds, not for the whole read timeout. Default 16KB/s; 0: off.
+	MinUploadRate ByteRate `yaml:"min_upload_rate"`
 }
 
 // TLSConfig names a certificate and key in PEM files.
@@ -93,6 +109,20 @@ type SourceConfig struct {
 	// counted, not stored or fanned out. Events without a provider
 	// timestamp (catalog360's) are never judged stale. Default 0: off.
 	MaxEventAge time.Duration `yaml:"max_event_age"`
+	// MaxBody, when > 0, is this source's own body limit in place of
+	// server.max_body (larger bodies get 413): IIMMPACT's are about 1KB,
+	// and a lower limit keeps unauthenticated uploads to it small.
+	// Default 0: server.max_body.
+	MaxBody ByteSize `yaml:"max_body"`
+}
+
+// BodyLimit is the largest body the source takes: its max_body, else
+// server.max_body.
+func (c *Config) BodyLimit(source string) ByteSize {
+	if src := c.Sources[source]; src != nil && src.MaxBody > 0 {
+		return src.MaxBody
+	}
+	return c.Server.MaxBody
 }
 
 // SubscriberConfig is one internal consumer.

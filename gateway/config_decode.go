@@ -39,6 +39,7 @@ func (d *decoder) at(key string, keyLine int, val *yaml.Node) {
 var (
 	durationType   = reflect.TypeFor[time.Duration]()
 	byteSizeType   = reflect.TypeFor[ByteSize]()
+	byteRateType   = reflect.TypeFor[ByteRate]()
 	secretListType = reflect.TypeFor[[]Secret]()
 	rateLimitType  = reflect.TypeFor[RateLimit]()
 	rateType       = reflect.TypeFor[Rate]()
@@ -109,6 +110,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				return
 			}
 			v.SetInt(int64(size))
+		}
+		return
+	case byteRateType:
+		if s, ok := d.scalar(n, path, "a size per second (16KB/s)"); ok {
+			r, err := ParseByteRate(s)
+			if err != nil {
+				d.errorf(n.Line, path, "%v", err)
+				return
+			}
+			v.SetInt(int64(r))
 		}
 		return
 	case rateType:

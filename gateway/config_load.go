@@ -19,23 +19,35 @@ import (
 // Defaults for the blocks other than subscribers (whose defaults are the
 // Default* constants in config.go).
 const (
-	DefaultListen       = "127.0.0.1:8080"
-	DefaultAdminListen  = "127.0.0.1:9090"
-	DefaultMaxBody      = 5 * MB
-	DefaultMaxPending   = 64 * MB
-	DefaultStorePath    = "./data"
-	DefaultRedisPrefix  = "hookgate"
-	DefaultRetention    = 168 * time.Hour
-	DefaultDedupeWindow = 72 * time.Hour
+	DefaultListen      = "127.0.0.1:8080"
+	DefaultAdminListen = "127.0.0.1:9090"
+	DefaultMaxBody     = 5 * MB
+	DefaultMaxPending  = 64 * MB
+	// DefaultMaxPendingPerClient is a quarter of DefaultMaxPending: one
+	// client address cannot hold more than that of the body budget.
+	DefaultMaxPendingPerClient = 16 * MB
+	// DefaultMaxConnsPerClient is an eighth of the connections the public
+	// listener serves at once (2048).
+	DefaultMaxConnsPerClient = 256
+	// DefaultMinUploadRate: a provider uploads far faster; an attacker
+	// holding budget with a trickle must spend this much bandwidth per
+	// connection.
+	DefaultMinUploadRate ByteRate = 16 << 10
+	DefaultStorePath              = "./data"
+	DefaultRedisPrefix            = "hookgate"
+	DefaultRetention              = 168 * time.Hour
+	DefaultDedupeWindow           = 72 * time.Hour
 )
 
 // DefaultConfig returns a Config holding every default and no sources or
 // subscribers. It is not valid by itself: a config needs a source.
 func DefaultConfig() *Config {
 	return &Config{
-		Server: ServerConfig{Listen: DefaultListen, MaxBody: DefaultMaxBody, MaxPendingBytes: DefaultMaxPending},
-		Admin:  AdminConfig{Listen: DefaultAdminListen},
-		Log:    LogConfig{Level: "info", Format: "auto"},
+		Server: ServerConfig{Listen: DefaultListen, MaxBody: DefaultMaxBody, MaxPendingBytes: DefaultMaxPending,
+			MaxPendingBytesPerClient: DefaultMaxPendingPerClient, MaxConnsPerClient: DefaultMaxConnsPerClient,
+			MinUploadRate: DefaultMinUploadRate},
+		Admin: AdminConfig{Listen: DefaultAdminListen},
+		Log:   LogConfig{Level: "info", Format: "auto"},
 		Store: StoreConfig{
 			Path:         DefaultStorePath,
 			Retention:    DefaultRetention,

@@ -29,7 +29,8 @@ func TestParseConfigSpecExample(t *testing.T) {
 	if cfg.Path != "testdata/config/spec.yaml" {
 		t.Errorf("Path = %q", cfg.Path)
 	}
-	if got, want := cfg.Server, (gateway.ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 5 << 20, MaxPendingBytes: 64 << 20}); got != want {
+	if got, want := cfg.Server, (gateway.ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 5 << 20, MaxPendingBytes: 64 << 20,
+		MaxPendingBytesPerClient: 16 << 20, MaxConnsPerClient: 256, MinUploadRate: 16 << 10}); got != want {
 		t.Errorf("Server = %+v, want %+v", got, want)
 	}
 	if got, want := cfg.Admin, (gateway.AdminConfig{Listen: "127.0.0.1:9090"}); got != want {
@@ -97,7 +98,8 @@ func TestParseConfigDefaults(t *testing.T) {
     url: http://127.0.0.1:8000/hooks
     secret: `+whsec+`
 `, nil)
-	if got, want := cfg.Server, (gateway.ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 5 << 20, MaxPendingBytes: 64 << 20}); got != want {
+	if got, want := cfg.Server, (gateway.ServerConfig{Listen: "127.0.0.1:8080", MaxBody: 5 << 20, MaxPendingBytes: 64 << 20,
+		MaxPendingBytesPerClient: 16 << 20, MaxConnsPerClient: 256, MinUploadRate: 16 << 10}); got != want {
 		t.Errorf("Server = %+v, want %+v", got, want)
 	}
 	if cfg.Admin.Listen != "127.0.0.1:9090" || cfg.Admin.Token != "" {

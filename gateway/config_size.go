@@ -74,3 +74,41 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes the size with its unit, as String does.
 func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
+
+// ByteRate is a rate in bytes per second, written as a size with an
+// optional "/s": "16KB/s", "16KB".
+type ByteRate int64
+
+// ParseByteRate reads a rate: a size (ParseByteSize) per second, "/s"
+// optional.
+func ParseByteRate(s string) (ByteRate, error) {
+	t := strings.TrimSpace(s)
+	if u := strings.ToLower(t); strings.HasSuffix(u, "/s") {
+		t = t[:len(t)-2]
+	}
+	n, err := ParseByteSize(t)
+	if err != nil {
+		return 0, fmt.Errorf("invalid rate %q (want a size per second: 16KB/s)", s)
+	}
+	return ByteRate(n), nil
+}
+
+// String renders the rate as it parses back: "16KB/s".
+func (r ByteRate) String() string { return ByteSize(r).String() + "/s" }
+
+// UnmarshalYAML accepts a plain number of bytes per second or a size with
+// a unit, "/s" optional.
+func (r *ByteRate) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("rate must be a scalar")
+	}
+	v, err := ParseByteRate(n.Value)
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
+// MarshalYAML writes the rate as String does.
+func (r ByteRate) MarshalYAML() (any, error) { return r.String(), nil }

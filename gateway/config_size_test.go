@@ -80,3 +80,36 @@ func TestByteSizeYAML(t *testing.T) {
 		t.Errorf("Marshal = %q, want %q", got, want)
 	}
 }
+
+func TestParseByteRate(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    gateway.ByteRate
+		wantErr bool
+	}{
+		{in: "0", want: 0},
+		{in: "16KB/s", want: 16 << 10},
+		{in: "16kb/S", want: 16 << 10},
+		{in: "16KB", want: 16 << 10},
+		{in: "1MB/s", want: 1 << 20},
+		{in: "512", want: 512},
+		{in: "/s", wantErr: true},
+		{in: "16KB/m", wantErr: true},
+		{in: "-1KB/s", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := gateway.ParseByteRate(tt.in)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("ParseByteRate(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if got != tt.want {
+			t.Errorf("ParseByteRate(%q) = %d, want %d", tt.in, got, tt.want)
+		}
+		if err == nil {
+			if back, err := gateway.ParseByteRate(got.String()); err != nil || back != got {
+				t.Errorf("ParseByteRate(%q.String() = %q) = %d, %v; want it back", tt.in, got.String(), back, err)
+			}
+		}
+	}
+}

@@ -99,6 +99,18 @@ func (v *validator) config(c *Config) {
 		v.add("server.max_pending_bytes", "%s is less than server.max_body (%s): a request of max_body could never be taken",
 			c.Server.MaxPendingBytes, c.Server.MaxBody)
 	}
+	if c.Server.MaxPendingBytesPerClient < 0 {
+		v.add("server.max_pending_bytes_per_client", "must be >= 0 (0: no per-client share)")
+	} else if largest := c.largestBody(); c.Server.MaxPendingBytesPerClient > 0 && c.Server.MaxPendingBytesPerClient < largest {
+		v.add("server.max_pending_bytes_per_client", "%s is less than the largest max_body (%s): such a request could never be taken (0: no per-client share)",
+			c.Server.MaxPendingBytesPerClient, largest)
+	}
+	if c.Server.MaxConnsPerClient < 0 {
+		v.add("server.max_conns_per_client", "must be >= 0 (0: no per-client limit)")
+	}
+	if c.Server.MinUploadRate < 0 {
+		v.add("server.min_upload_rate", "must be >= 0 (0: off)")
+	}
 	if v.listen("admin.listen", c.Admin.Listen) && c.Admin.Token == "" && !loopback(c.Admin.Listen) {
 		v.add("admin.token", "required when admin.listen is not a loopback address%s", v.emptyHint("admin.token"))
 	}
@@ -143,6 +155,17 @@ func weakToken(token string) string {
 		return fmt.Sprintf("must be at least %d characters, got %d (`openssl rand -hex 32` makes a good one)", MinAdminTokenLength, n)
 	}
 	return ""
+}
+
+// largestBody is the largest body any source takes.
+func (c *Config) largestBody() ByteSize {
+	n := c.Server.MaxBody
+	for _, src := range c.Sources {
+		if src != nil && src.MaxBody > n {
+			n = src.MaxBody
+		}
+	}
+	return n
 }
 
 // listen checks a host:port listen address and reports whether it is one.
@@ -247,6 +270,12 @@ func (v *validator) sources(c *Config) {
 					v.add(k, "%v", err)
 				}
 			}
+		}
+		if src.MaxBody < 0 {
+			v.add(key+".max_body", "must be >= 0 (0: server.max_body)")
+		} else if c.Server.MaxPendingBytes > 0 && src.MaxBody > c.Server.MaxPendingBytes {
+			v.add(key+".max_body", "%s is more than server.max_pending_bytes (%s): such a request could never be taken",
+				src.MaxBody, c.Server.MaxPendingBytes)
 		}
 		if src.MaxEventAge < 0 {
 			v.add(key+".max_event_age", "must be >= 0 (0: off)")

@@ -5,51 +5,36 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync/atomic"
+	"net"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// byteBudget counts the request bodies held in memory, all requests
-// together, against server.max_pending_bytes. Bytes are taken before they
-// are read and given back once the request is done with them, so the
-// process refuses work (503) before it runs out of memory, never after.
-type byteBudget struct {
-	used    atomic.Int64
-	refused atomic.Int64 // requests answered 503 for want of budget
-}
+// Body chunks: a body is read into chunks that grow from firstChunk to
+// maxChunk, each taking budget just before it is read into, so that what
+// a request holds is what it sent plus at most one chunk: a client that
+// declares 5MB and sends 1MB holds 1MB and 64KB, not the 4MB a buffer
+// growing fourfold would have held (issue 19 item 1). The chunks of a
+// body longer than one are copied into one buffer at the end, as
+// providers verify and decode contiguous bytes.
+const (
+	firstChunk = 4 << 10
+	maxChunk   = 64 << 10
+)
 
-// take reserves n bytes if that keeps the total within limit.
-func (b *byteBudget) take(n, limit int64) bool {
-	for {
-		u := b.used.Load()
-		if u+n > limit {
-			b.refused.Add(1)
-			return false
-		}
-		if b.used.CompareAndSwap(u, u+n) {
-			return true
-		}
-	}
-}
+// rateWindow is the window server.min_upload_rate is measured over: in
+// each, a body must bring min_upload_rate x rateWindow more bytes, or the
+// rest of it. Long enough for a retransmission or two on a poor link,
+// short enough that a stalled upload gives its budget back within seconds
+// rather than at the 30s read timeout.
+const rateWindow = 5 * time.Second
 
-func (b *byteBudget) give(n int64) { b.used.Add(-n) }
-
-// Used is how many body bytes are reserved right now.
-func (b *byteBudget) Used() int64 { return b.used.Load() }
-
-// Refused is how many requests the budget has turned away.
-func (b *byteBudget) Refused() int64 { return b.refused.Load() }
-
-// firstBuf is the first buffer a body is read into; it grows fourfold as
-// bytes arrive, taking budget before each growth, so a client that
-// declares a large body and sends little holds little of the budget and
-// of memory. Fourfold rather than double: the buffers left behind, garbage
-// until the next GC, come to a third of the body instead of all of it (in
-// the stalled-upload test, peak RSS 110-117MB instead of 165MB).
-const firstBuf = 4 << 10
+// errSlowUpload answers a body that arrived slower than
+// server.min_upload_rate.
+var errSlowUpload = fiber.NewError(fiber.StatusRequestTimeout, "request body arrived slower than the minimum upload rate")
 
 // drainLimit is how much of an oversized body is read and thrown away so
 // that the client, still sending, reads the 413 instead of a connection
@@ -57,23 +42,23 @@ const firstBuf = 4 << 10
 // Beyond it the connection is simply closed.
 const drainLimit = 8 << 20
 
-// readBody returns the raw request body in a buffer of its own, and a
-// function that gives its bytes back to budget (call it once the body and
+// readBody returns the raw request body in a buffer of its own, the bytes
+// it holds taken from cl (which the caller releases once the body and
 // what was made of it are no longer needed). Its errors wrap ErrTooLarge
 // when the body exceeds maxBody bytes, ErrOverloaded when the budget
-// (limit bytes for all requests) cannot take it.
+// cannot take it; a body slower than minRate bytes a second (0: no floor)
+// is errSlowUpload.
 //
 // The public app streams request bodies (StreamRequestBody), so the limits
 // are enforced here, against the config in force: a reload can change
-// max_body or max_pending_bytes without a restart. A declared length past
-// max_body is refused before anything more is read. Budget is taken as the
-// buffer grows, not for the declared length: what is bounded is memory,
-// and a client that declares megabytes and trickles bytes holds only what
-// it sent. A request that finds the budget full is refused at once. It
-// reads the raw bytes, never a decoded Content-Encoding: signatures cover
-// the bytes as sent, and decoding would let a small body expand past
-// max_body.
-func readBody(c *fiber.Ctx, maxBody int64, budget *byteBudget, limit int64) ([]byte, func(), error) {
+// them without a restart. A declared length past maxBody is refused before
+// anything more is read. Budget is taken as bytes arrive, not for the
+// declared length: what is bounded is memory, and a client that declares
+// megabytes and trickles bytes holds only what it sent. A request that
+// finds the budget full is refused at once. It reads the raw bytes, never
+// a decoded Content-Encoding: signatures cover the bytes as sent, and
+// decoding would let a small body expand past max_body.
+func readBody(c *fiber.Ctx, maxBody int64, cl *claim, minRate int64) ([]byte, error) {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBody
 	}
@@ -85,12 +70,12 @@ func readBody(c *fiber.Ctx, maxBody int64, budget *byteBudget, limit int64) ([]b
 		raw := c.Request().Body()
 		n := int64(len(raw))
 		if n > maxBody {
-			return nil, nil, fmt.Errorf("body of %d bytes: %w", n, gateway.ErrTooLarge)
+			return nil, fmt.Errorf("body of %d bytes: %w", n, gateway.ErrTooLarge)
 		}
-		if !budget.take(n, limit) {
-			return nil, nil, fmt.Errorf("body of %d bytes: %w", n, gateway.ErrOverloaded)
+		if err := cl.takeBody(n); err != nil {
+			return nil, fmt.Errorf("body of %d bytes: %w", n, err)
 		}
-		return bytes.Clone(raw), func() { budget.give(n) }, nil
+		return bytes.Clone(raw), nil
 	}
 	n := int64(c.Request().Header.ContentLength()) // -1: chunked
 	if n > maxBody {
@@ -100,82 +85,159 @@ func readBody(c *fiber.Ctx, maxBody int64, budget *byteBudget, limit int64) ([]b
 			// Not worth reading: the client may not even be sending it.
 			c.Context().SetConnectionClose()
 		}
-		return nil, nil, fmt.Errorf("body of %d bytes: %w", n, gateway.ErrTooLarge)
+		return nil, fmt.Errorf("body of %d bytes: %w", n, gateway.ErrTooLarge)
 	}
-	r := bodyReader{c: c, r: stream, declared: n, maxBody: maxBody, budget: budget, limit: limit}
+	r := bodyReader{c: c, r: stream, declared: n, maxBody: maxBody, claim: cl, minRate: minRate}
 	return r.read()
 }
 
-// bodyReader reads one streamed body into a buffer that grows as bytes
-// arrive, holding budget for the buffer's capacity.
+// bodyReader reads one streamed body into chunks taken from the budget as
+// they are needed, holding the upload to the minimum rate.
 type bodyReader struct {
 	c        *fiber.Ctx
 	r        io.Reader
 	declared int64 // Content-Length, or -1 for a chunked body
 	maxBody  int64
-	budget   *byteBudget
-	limit    int64
-	held     int64 // budget taken
+	claim    *claim
+	minRate  int64 // bytes a second; 0: no floor
+
+	got    int64    // bytes read so far
+	chunks [][]byte // full chunks, in order
+	// The rate floor: by deadline, windowGot must reach windowNeed.
+	deadline   time.Time
+	windowGot  int64
+	windowNeed int64
+	last       time.Time // the read deadline set on the connection
 }
 
-func (b *bodyReader) read() (body []byte, release func(), err error) {
-	defer func() {
-		// Every way out but success gives the budget back, a panic in a
-		// read included.
-		if release == nil {
-			b.budget.give(b.held)
-		}
-	}()
+func (b *bodyReader) read() ([]byte, error) {
+	var cur []byte
+	b.startWindow(time.Now())
 	for {
-		if len(body) == cap(body) {
-			if b.declared >= 0 && int64(len(body)) == b.declared {
+		if len(cur) == cap(cur) {
+			if cur != nil {
+				b.chunks = append(b.chunks, cur)
+			}
+			if b.declared >= 0 && b.got == b.declared {
 				break
 			}
-			size := b.nextSize(int64(cap(body)))
-			if !b.budget.take(size-b.held, b.limit) {
+			size := b.nextChunk()
+			if err := b.claim.takeBody(size); err != nil {
 				// The rest of the body is still on the wire.
-				return nil, nil, fmt.Errorf("body of %d bytes so far: %w", len(body), gateway.ErrOverloaded)
+				return nil, fmt.Errorf("body of %d bytes so far: %w", b.got, err)
 			}
-			b.held = size
-			body = regrow(body, size)
+			cur = make([]byte, 0, size)
 		}
-		m, rerr := b.r.Read(body[len(body):cap(body)])
-		body = body[:len(body)+m]
-		if int64(len(body)) > b.maxBody {
+		b.armDeadline()
+		m, rerr := b.r.Read(cur[len(cur):cap(cur)])
+		cur = cur[:len(cur)+m]
+		b.got += int64(m)
+		if b.got > b.maxBody {
 			drain(b.c, b.r)
-			return nil, nil, fmt.Errorf("chunked body over %d bytes: %w", b.maxBody, gateway.ErrTooLarge)
+			return nil, fmt.Errorf("chunked body over %d bytes: %w", b.maxBody, gateway.ErrTooLarge)
+		}
+		if m > 0 {
+			b.progress(int64(m))
 		}
 		if rerr == io.EOF {
-			if b.declared >= 0 && int64(len(body)) < b.declared {
-				return nil, nil, bodyReadError(b.c, io.ErrUnexpectedEOF)
+			if b.declared >= 0 && b.got < b.declared {
+				return nil, bodyReadError(b.c, io.ErrUnexpectedEOF)
+			}
+			if len(cur) > 0 {
+				b.chunks = append(b.chunks, cur)
 			}
 			break
 		}
 		if rerr != nil {
-			return nil, nil, bodyReadError(b.c, rerr)
+			if b.slow(rerr) {
+				b.claim.b.slow.Add(1)
+				b.c.Context().SetConnectionClose()
+				return nil, errSlowUpload
+			}
+			return nil, bodyReadError(b.c, rerr)
 		}
 	}
-	held := b.held
-	return body, func() { b.budget.give(held) }, nil
+	// The deadline set last stays until fasthttp sets the next request's.
+	return b.joined(), nil
 }
 
-// nextSize is the capacity to grow a buffer of capacity have to: four
-// times as much, from firstBuf, up to the declared length, or for a chunked body up to
-// one byte past max_body (which tells an oversized body from one of
-// exactly max_body).
-func (b *bodyReader) nextSize(have int64) int64 {
-	size := max(4*have, firstBuf)
+// nextChunk is the size of the next chunk: as large as what was read so
+// far, from firstChunk up to maxChunk, and no more than the declared
+// length left or, for a chunked body, one byte past max_body (which tells
+// an oversized body from one of exactly max_body).
+func (b *bodyReader) nextChunk() int64 {
+	size := min(max(b.got, firstChunk), maxChunk)
 	if b.declared >= 0 {
-		return min(size, b.declared)
+		return min(size, b.declared-b.got)
 	}
-	return min(size, b.maxBody+1)
+	return min(size, b.maxBody+1-b.got)
 }
 
-// regrow returns body's bytes in a buffer of capacity size.
-func regrow(body []byte, size int64) []byte {
-	grown := make([]byte, len(body), size)
-	copy(grown, body)
-	return grown
+// joined returns the body in one buffer of its exact length.
+func (b *bodyReader) joined() []byte {
+	switch len(b.chunks) {
+	case 0:
+		return []byte{}
+	case 1:
+		return b.chunks[0]
+	}
+	body := make([]byte, 0, b.got)
+	for _, ch := range b.chunks {
+		body = append(body, ch...)
+	}
+	return body
+}
+
+// startWindow opens a window of the rate floor at now: by now+rateWindow
+// the body must bring minRate x rateWindow more bytes, or all it has left.
+func (b *bodyReader) startWindow(now time.Time) {
+	if b.minRate <= 0 {
+		return
+	}
+	b.windowGot = 0
+	b.windowNeed = b.minRate * int64(rateWindow/time.Second)
+	if b.declared >= 0 {
+		b.windowNeed = min(b.windowNeed, b.declared-b.got)
+	}
+	b.deadline = now.Add(rateWindow)
+}
+
+// progress counts n bytes read towards the window, opening the next once
+// it has what it needs.
+func (b *bodyReader) progress(n int64) {
+	if b.minRate <= 0 {
+		return
+	}
+	if b.windowGot += n; b.windowGot >= b.windowNeed {
+		b.startWindow(time.Now())
+	}
+}
+
+// armDeadline sets the connection's read deadline to the window's end,
+// never past the request's own read timeout.
+func (b *bodyReader) armDeadline() {
+	if b.minRate <= 0 {
+		return
+	}
+	d := b.deadline
+	if rd := b.requestDeadline(); rd.Before(d) {
+		d = rd
+	}
+	if !d.Equal(b.last) {
+		b.c.Context().SetReadDeadline(d)
+		b.last = d
+	}
+}
+
+// requestDeadline is when the request's read timeout ends: readTimeout
+// from its start, as fasthttp set it.
+func (b *bodyReader) requestDeadline() time.Time { return b.c.Context().Time().Add(readTimeout) }
+
+// slow reports whether err is the rate floor's deadline passing, rather
+// than the request's read timeout or another failure.
+func (b *bodyReader) slow(err error) bool {
+	var ne net.Error
+	return b.minRate > 0 && errors.As(err, &ne) && ne.Timeout() && b.deadline.Before(b.requestDeadline())
 }
 
 // drain discards up to drainLimit more bytes of the body and closes the

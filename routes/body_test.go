@@ -52,7 +52,18 @@ sources:
 // sends sent bytes of it, and stops there. It returns the connection.
 func stalled(t *testing.T, addr, path string, length, sent int) net.Conn {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	return stalledFrom(t, "", addr, path, length, sent)
+}
+
+// stalledFrom is stalled with the connection dialled from the loopback
+// address local ("": the system's choice, 127.0.0.1).
+func stalledFrom(t *testing.T, local, addr, path string, length, sent int) net.Conn {
+	t.Helper()
+	d := net.Dialer{}
+	if local != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+	}
+	conn, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,14 +49,19 @@ func (h *ingestHandler) ingest(c *fiber.Ctx) (gateway.IngestResult, error) {
 		c.Context().SetConnectionClose()
 		return gateway.IngestResult{}, fmt.Errorf("ingest %q: %w", c.Params("source"), gateway.ErrUnknownSource)
 	}
-	srv := h.in.Config().Server
-	body, release, err := readBody(c, int64(srv.MaxBody), h.budget, int64(srv.MaxPendingBytes))
+	cfg := h.in.Config()
+	maxBody := int64(cfg.BodyLimit(c.Params("source")))
+	cl := &claim{b: h.budget, client: clientOf(c.Context().RemoteIP()), lim: limitsFor(cfg.Server, maxBody)}
+	// Held until the events are stored: the body, and what is made of it,
+	// are in memory until then.
+	defer cl.release()
+	body, err := readBody(c, maxBody, cl, int64(cfg.Server.MinUploadRate))
 	if err != nil {
 		return gateway.IngestResult{}, err
 	}
-	// Held until the events are stored: the body, and the envelopes made
-	// from it, are in memory until then.
-	defer release()
+	if err := cl.takeProcessing(processingCost(len(body)), h.storeTimeout); err != nil {
+		return gateway.IngestResult{}, fmt.Errorf("decode and store %d bytes: %w", len(body), err)
+	}
 	req := gateway.Request{
 		Header:     ctxHeader{c},
 		Body:       body,
@@ -86,6 +91,20 @@ func (h *ingestHandler) ingest(c *fiber.Ctx) (gateway.IngestResult, error) {
 	c.Response().SetBody(b)
 	return res, nil
 }
+
+// processingCost is what decoding and storing a body of n bytes holds in
+// memory beside the body until the store has answered: the events'
+// objects decoded out of it, their envelopes encoded, and the store's
+// encoding of them, each about as large as the body (a 4MB catalog360
+// batch of 100 events: 1.35x the body live at the store write, and the
+// store's encoder 1.15x more), plus the envelope's own fields for each
+// event, which dominate a small body (an IIMMPACT event of 140 bytes
+// makes an envelope of about 600).
+func processingCost(n int) int64 { return 2*int64(n) + processingOverhead }
+
+// processingOverhead is processingCost's part that does not grow with the
+// body: a small event's envelope, route list and store record.
+const processingOverhead = 4 << 10
 
 // head answers 200 for a configured source, so that an upstream can check
 // the URL before sending to it (catalog360 does).

@@ -22,10 +22,14 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	descBuildInfo = desc("hookgate_build_info", "Always 1; the version is a label.", "version")
 
-	descPendingBytes = desc("hookgate_ingest_pending_bytes", "Request body bytes held in memory now, against server.max_pending_bytes.")
-	descPendingLimit = desc("hookgate_ingest_pending_limit_bytes", "server.max_pending_bytes in force.")
-	descOverload     = desc("hookgate_ingest_overload_refusals_total", "Requests answered 503 because their body would have passed server.max_pending_bytes.")
-	descRegTests     = desc("hookgate_ingest_registration_tests_total", "Provider registration tests answered, by source.", "source")
+	descPendingBytes   = desc("hookgate_ingest_pending_bytes", "Bytes ingest requests hold in memory now (bodies as they arrive, and what decoding and storing make of them), against server.max_pending_bytes.")
+	descPendingLimit   = desc("hookgate_ingest_pending_limit_bytes", "server.max_pending_bytes in force.")
+	descOverload       = desc("hookgate_ingest_overload_refusals_total", "Requests answered 503 because they would have passed server.max_pending_bytes, a client's share of it, or the room kept for small bodies.")
+	descClientOverload = desc("hookgate_ingest_client_overload_refusals_total", "Of the overload refusals, those for a client address's share (server.max_pending_bytes_per_client).")
+	descSlowUploads    = desc("hookgate_ingest_slow_upload_refusals_total", "Requests answered 408 because their body arrived slower than server.min_upload_rate.")
+	descConns          = desc("hookgate_ingest_connections", "Connections open on the public listener.")
+	descConnRefusals   = desc("hookgate_ingest_connection_refusals_total", "Connections refused as accepted because their client address held server.max_conns_per_client already.")
+	descRegTests       = desc("hookgate_ingest_registration_tests_total", "Provider registration tests answered, by source.", "source")
 
 	descReloadOK = desc("hookgate_config_last_reload_successful", "1 if the latest reload succeeded or none was tried.")
 	descLoadedAt = desc("hookgate_config_loaded_timestamp_seconds", "When the config in force was loaded.")
@@ -71,6 +75,7 @@ type scrapeCollector struct{ d Deps }
 func (s *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descBuildInfo, descPendingBytes, descPendingLimit, descOverload, descRegTests,
+		descClientOverload, descSlowUploads, descConns, descConnRefusals,
 		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans, descCorrupt, descPanics,
 		descRemoved, descPending, descRetrying, descOldestAge, descDead, descDelivered,
 		descLastSuccess, descPaused, descBreaker, descInFlight, descBackfilled,
@@ -100,6 +105,10 @@ func (s *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descPendingBytes, float64(d.pending.Used()))
 	gauge(descPendingLimit, float64(d.Ingester.Config().Server.MaxPendingBytes))
 	counter(descOverload, float64(d.pending.Refused()))
+	counter(descClientOverload, float64(d.pending.clientRefused.Load()))
+	counter(descSlowUploads, float64(d.pending.slow.Load()))
+	gauge(descConns, float64(d.conns.Open()))
+	counter(descConnRefusals, float64(d.conns.Refused()))
 	for source, n := range d.Ingester.Counts() {
 		counter(descRegTests, float64(n.Tests), source)
 	}

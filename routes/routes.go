@@ -84,6 +84,9 @@ type Deps struct {
 	// pending is the public listener's body budget, made by New and read
 	// by the metrics.
 	pending *byteBudget
+	// conns counts the public listener's connections per client, made by
+	// New and read by the metrics and the public Server.
+	conns *connLimiter
 	// metrics are the families counted as things happen, made by New,
 	// which makes them the Engine's and the Ingester's observer.
 	metrics *metrics
@@ -117,7 +120,9 @@ const (
 	// maxConns bounds the connections a listener serves at once; past it
 	// fasthttp answers 503 and closes. Each costs about 30KB before its
 	// body (goroutine, read and write buffers, an 8KB body prefetch), so
-	// 2048 of them stay near 60MB beside server.max_pending_bytes.
+	// 2048 of them stay near 60MB beside server.max_pending_bytes. One
+	// client address holds at most server.max_conns_per_client of them
+	// (conns.go).
 	maxConns = 2048
 	// readBufferSize is the per-connection read buffer; it also bounds a
 	// request's headers (larger ones get 431). Providers send a few hundred
@@ -157,11 +162,18 @@ const DefaultMaxBody = 5 << 20
 // behind the admin token, and health without it.
 func New(d Deps) (public, admin *fiber.App) {
 	d.defaults()
-	d.pending = &byteBudget{}
+	d.setup()
+	return newPublic(d), newAdmin(d)
+}
+
+// setup makes the counters the two apps share, and makes the metrics the
+// observer of the engine and the ingester.
+func (d *Deps) setup() {
+	d.pending = newByteBudget()
+	d.conns = newConnLimiter(func() int { return d.Ingester.Config().Server.MaxConnsPerClient })
 	d.metrics = newMetrics()
 	d.Engine.SetObserver(d.metrics)
 	d.Ingester.SetObserver(d.metrics)
-	return newPublic(d), newAdmin(d)
 }
 
 func newPublic(d Deps) *fiber.App {

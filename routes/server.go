@@ -9,12 +9,30 @@ import (
 
 // Server is one listener's app as the binary runs it, so that nothing
 // outside routes/ needs to know it is Fiber.
-type Server struct{ app *fiber.App }
+type Server struct {
+	app *fiber.App
+	// conns limits the connections per client (the public listener's);
+	// nil: no limit.
+	conns *connLimiter
+}
 
 // NewServers returns the public and admin listeners' servers (see New).
 func NewServers(d Deps) (public, admin Server) {
-	p, a := New(d)
-	return Server{p}, Server{a}
+	d.defaults()
+	d.setup()
+	return Server{newPublic(d), d.conns}, Server{app: newAdmin(d)}
+}
+
+// Limit returns ln with the server's per-client connection limit
+// (server.max_conns_per_client, as in force at each accept) applied: a
+// connection past its client's share is answered 503 and closed as it is
+// accepted. Wrap the plain TCP listener, under any TLS, so that a refusal
+// costs no handshake. The admin server has no such limit and returns ln.
+func (s Server) Limit(ln net.Listener) net.Listener {
+	if s.conns == nil {
+		return ln
+	}
+	return limitListener{Listener: ln, l: s.conns}
 }
 
 // Serve answers requests on ln until Shutdown; it returns nil after a

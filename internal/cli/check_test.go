@@ -143,7 +143,7 @@ subscribers:
 	if code != exitError || stdout != "" {
 		t.Fatalf("exit %d, want %d; stdout:\n%s", code, exitError, stdout)
 	}
-	want := path + ":2: server.max_bodyy: unknown key (known: listen, tls, max_body, max_pending_bytes)\n" +
+	want := path + ":2: server.max_bodyy: unknown key (known: listen, tls, max_body, max_pending_bytes, max_pending_bytes_per_client, max_conns_per_client, min_upload_rate)\n" +
 		path + ":6: sources.shop.secrets[0]: empty secret (CHECK_TEST_UNSET_SECRET is unset)\n" +
 		path + ":10: subscribers.products.secret[0]: key is 15 bytes; at least 16 are required\n" +
 		path + ":11: subscribers.products.timeout: invalid duration (want e.g. 1500ms, 2m, 168h)\n" +

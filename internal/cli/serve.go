@@ -85,6 +85,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	// keeps the format asked for.
 	slog.SetDefault(log)
 	tuneGC(os.Getenv)
+	if limit := tuneMemoryLimit(os.Getenv, os.DirFS("/")); limit > 0 {
+		log.Info("memory limit from the container", "gomemlimit_bytes", limit)
+	}
 	if path := os.Getenv("HOOKGATE_CPUPROFILE"); path != "" {
 		// A profiling aid for benchmarks: the whole run, written at exit.
 		if stop, err := startCPUProfile(path); err != nil {

@@ -89,17 +89,6 @@ func start(o serveOptions) (_ *server, err error) {
 	s.reloader.applied = s.backfills.apply
 	s.backfills.apply()
 
-	publicLn, scheme, err := listen(cfg.Server.Listen, cfg.Server.TLS, o.log)
-	if err != nil {
-		return nil, fmt.Errorf("server.listen: %w", err)
-	}
-	cleanup = append(cleanup, func() { publicLn.Close() })
-	adminLn, adminScheme, err := listen(cfg.Admin.Listen, cfg.Admin.TLS, o.log)
-	if err != nil {
-		return nil, fmt.Errorf("admin.listen: %w", err)
-	}
-	cleanup = append(cleanup, func() { adminLn.Close() })
-
 	deps := routes.Deps{
 		Ingester:  s.ingester,
 		Store:     s.store,
@@ -111,6 +100,19 @@ func start(o serveOptions) (_ *server, err error) {
 		Logger:    o.log,
 	}
 	s.public, s.admin = routes.NewServers(deps)
+	// The public listener holds each client address to its share of the
+	// connections (server.max_conns_per_client), under TLS.
+	publicLn, scheme, err := listen(cfg.Server.Listen, cfg.Server.TLS, s.public.Limit, o.log)
+	if err != nil {
+		return nil, fmt.Errorf("server.listen: %w", err)
+	}
+	cleanup = append(cleanup, func() { publicLn.Close() })
+	adminLn, adminScheme, err := listen(cfg.Admin.Listen, cfg.Admin.TLS, nil, o.log)
+	if err != nil {
+		return nil, fmt.Errorf("admin.listen: %w", err)
+	}
+	cleanup = append(cleanup, func() { adminLn.Close() })
+
 	s.sweeper = startSweeper(s.store, o.log, sweepEvery)
 	go s.serveOn(s.public, publicLn)
 	go s.serveOn(s.admin, adminLn)
@@ -170,8 +172,9 @@ func (s *server) shutdown(grace time.Duration) {
 
 // listen binds addr before serving, so that a taken port fails the start
 // rather than a goroutine; with both TLS files set it serves HTTPS, the
-// files re-read when they change (certReloader).
-func listen(addr string, tc gateway.TLSConfig, log *slog.Logger) (net.Listener, string, error) {
+// files re-read when they change (certReloader). wrap, when set, wraps
+// the TCP listener under the TLS one.
+func listen(addr string, tc gateway.TLSConfig, wrap func(net.Listener) net.Listener, log *slog.Logger) (net.Listener, string, error) {
 	var conf *tls.Config
 	if tc.CertFile != "" && tc.KeyFile != "" {
 		certs, err := newCertReloader(tc.CertFile, tc.KeyFile, log)
@@ -183,6 +186,9 @@ func listen(addr string, tc gateway.TLSConfig, log *slog.Logger) (net.Listener, 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, "", err
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	if conf != nil {
 		return tls.NewListener(ln, conf), "https", nil
