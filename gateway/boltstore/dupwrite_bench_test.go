@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/hookgate/hookgate/gateway"
 )
 
@@ -69,4 +71,46 @@ func writeBytes(tb testing.TB) int64 {
 	}
 	tb.Skip("no write_bytes in /proc/self/io")
 	return 0
+}
+
+// BenchmarkTombstones measures what a million tombstones cost on disk:
+// the pages the tombs bucket holds (allocated, and in use) once a
+// million removed events' ids are written, as Sweep writes them (1,000
+// per transaction). Run with -benchtime 1x.
+func BenchmarkTombstones(b *testing.B) {
+	const n = 1_000_000
+	for range b.N {
+		s, err := Open(gateway.StoreConfig{Path: b.TempDir(), TombstoneWindow: 720 * time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st := s.(*Store)
+		now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		ctx := context.Background()
+		for i := 0; i < n; i += 1000 {
+			err := st.update(ctx, "fill", func(t *txn) error {
+				for j := i; j < i+1000; j++ {
+					if err := t.addTomb("evt_"+strconv.Itoa(j), now, st.tombWin); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		var alloc, inuse int
+		err = st.db.View(func(tx *bolt.Tx) error {
+			bs := tx.Bucket(bktTombs).Stats()
+			alloc, inuse = bs.BranchAlloc+bs.LeafAlloc, bs.BranchInuse+bs.LeafInuse
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(alloc)/n, "alloc-B/tombstone")
+		b.ReportMetric(float64(inuse)/n, "inuse-B/tombstone")
+		s.Close()
+	}
 }

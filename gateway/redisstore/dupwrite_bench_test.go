@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
@@ -70,4 +72,37 @@ func infoInt(tb testing.TB, srv *testredis.Server, section, field string) int64 
 	}
 	tb.Fatalf("INFO %s has no %s", section, field)
 	return 0
+}
+
+// BenchmarkTombstones measures what a million tombstones cost Redis's
+// memory: used_memory before and after a million removed events' ids are
+// written, as sweep_events.lua writes them (1,000 per script call), in
+// one partition. Run with -benchtime 1x.
+func BenchmarkTombstones(b *testing.B) {
+	const n = 1_000_000
+	fill := redis.NewScript(mustRead("common.lua") + `
+for i = tonumber(ARGV[1]), tonumber(ARGV[2]) do tombAdd('evt_' .. i, tonumber(ARGV[3]), tonumber(ARGV[4])) end
+return 0`)
+	for range b.N {
+		srv := testredis.Start(b)
+		s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL())}, TombstoneWindow: 720 * time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx := context.Background()
+		if err := s.layout(ctx); err != nil {
+			b.Fatal(err)
+		}
+		mem0 := infoInt(b, srv, "memory", "used_memory")
+		now := time.Now().UnixMilli()
+		for i := 0; i < n; i += 1000 {
+			if err := fill.Run(ctx, s.rdb, []string{s.bases[0]}, i, i+999, now, s.tombWin.Milliseconds()).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(infoInt(b, srv, "memory", "used_memory")-mem0)/n, "mem-B/tombstone")
+		keys, _ := s.rdb.DBSize(ctx).Result()
+		b.ReportMetric(float64(keys), "keys")
+		s.Close()
+	}
 }
