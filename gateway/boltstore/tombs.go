@@ -27,7 +27,7 @@ import (
 const tombSkew = 5 * time.Minute
 
 // tombHash is an id's tombstone: 60 bits of its SHA-1, the same bits that
-// redisstore keeps (12 for its shard, 48 for the member), big-endian.
+// redisstore keeps (16 for its shard, 44 for the member), big-endian.
 func tombHash(id string) []byte {
 	sum := sha1.Sum([]byte(id))
 	v := binary.BigEndian.Uint64(sum[:8]) >> 4

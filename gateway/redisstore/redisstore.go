@@ -26,7 +26,7 @@
 //	                            Subscribers and Sweep
 //	P:schema              string  the key layout, "2" (see schemaVersion)
 //	P:t:<gen>:<shard>     set   tombstones of events removed at retention
-//	                            (store.tombstone_window): 48 bits of each
+//	                            (store.tombstone_window): 44 bits of each
 //	                            id's SHA-1, as integers (an intset, 8 bytes
 //	                            each); expires when Put looks no longer
 //

@@ -264,10 +264,11 @@ end
 -- Tombstones (store.tombstone_window): when Sweep removes an event at
 -- retention, 60 bits of its id's SHA-1 are kept, so that a replay of it is
 -- still a duplicate. They are kept in generations of one window each
--- (floor(ms / window)), a generation split into 4096 sets by the hash's
--- first 12 bits, each set holding the other 48 bits as integers:
+-- (floor(ms / window)), a generation split into 65536 sets by the hash's
+-- first 16 bits, each set holding the other 44 bits as integers:
 -- t:<generation>:<shard>. Redis keeps a set of at most
--- set-max-intset-entries (512) integers as an intset, 8 bytes a member.
+-- set-max-intset-entries (512) integers as an intset, 8 bytes a member:
+-- 33 million tombstones per generation and partition.
 -- A tombstone goes into the generation of its Sweep's time (less a few
 -- minutes of allowance for clock skew, passed in); Put looks in its
 -- receipt time's generation and the one before; a generation's sets
@@ -275,7 +276,7 @@ end
 -- to two windows after its event went.
 local function tombOf(id)
   local h = redis.sha1hex(id)
-  return tonumber(string.sub(h, 1, 3), 16), string.format('%.0f', tonumber(string.sub(h, 4, 15), 16))
+  return tonumber(string.sub(h, 1, 4), 16), string.format('%.0f', tonumber(string.sub(h, 5, 15), 16))
 end
 local function tombKey(gen, shard) return P .. ':t:' .. string.format('%.0f', gen) .. ':' .. shard end
 -- tombstoned reports whether id has a tombstone recognized at t ms; an
