@@ -76,6 +76,13 @@ type StoreConfig struct {
 	Redis        *RedisConfig  `yaml:"redis"`         // present: the Redis backend
 	Retention    time.Duration `yaml:"retention"`     // default 168h
 	DedupeWindow time.Duration `yaml:"dedupe_window"` // default 72h
+	// TombstoneWindow is how long an event's id is still recognized after
+	// retention has removed the event: a replay of it is a duplicate
+	// (acknowledged, not fanned out), known by a tombstone of a few bytes.
+	// Config loading sets the default, 720h; 0 (a store opened without
+	// it): no tombstones, and an id past its dedupe window is stored
+	// afresh.
+	TombstoneWindow time.Duration `yaml:"tombstone_window"`
 }
 
 // RedisConfig points at a Redis server, cluster or sentinel set. URL

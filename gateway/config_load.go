@@ -37,6 +37,9 @@ const (
 	DefaultRedisPrefix            = "hookgate"
 	DefaultRetention              = 168 * time.Hour
 	DefaultDedupeWindow           = 72 * time.Hour
+	// DefaultTombstoneWindow: a month past retention, a replayed capture
+	// is still refused; see StoreConfig.TombstoneWindow.
+	DefaultTombstoneWindow = 720 * time.Hour
 )
 
 // DefaultConfig returns a Config holding every default and no sources or
@@ -49,9 +52,10 @@ func DefaultConfig() *Config {
 		Admin: AdminConfig{Listen: DefaultAdminListen},
 		Log:   LogConfig{Level: "info", Format: "auto"},
 		Store: StoreConfig{
-			Path:         DefaultStorePath,
-			Retention:    DefaultRetention,
-			DedupeWindow: DefaultDedupeWindow,
+			Path:            DefaultStorePath,
+			Retention:       DefaultRetention,
+			DedupeWindow:    DefaultDedupeWindow,
+			TombstoneWindow: DefaultTombstoneWindow,
 		},
 	}
 }

@@ -105,7 +105,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	if cfg.Admin.Listen != "127.0.0.1:9090" || cfg.Admin.Token != "" {
 		t.Errorf("Admin = %+v", cfg.Admin)
 	}
-	if got, want := cfg.Store, (gateway.StoreConfig{Path: "./data", Retention: 168 * time.Hour, DedupeWindow: 72 * time.Hour}); got != want {
+	if got, want := cfg.Store, (gateway.StoreConfig{Path: "./data", Retention: 168 * time.Hour, DedupeWindow: 72 * time.Hour, TombstoneWindow: 720 * time.Hour}); got != want {
 		t.Errorf("Store = %+v, want %+v", got, want)
 	}
 	sub := cfg.Subscribers["indexer"]

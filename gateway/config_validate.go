@@ -232,6 +232,9 @@ func (v *validator) store(s *StoreConfig) {
 		v.add("store.dedupe_window", "%s is longer than store.retention (%s): events would be forgotten while still deduplicated against",
 			s.DedupeWindow, s.Retention)
 	}
+	if s.TombstoneWindow < 0 {
+		v.add("store.tombstone_window", "must be >= 0 (0s: no tombstones)")
+	}
 }
 
 func (v *validator) sources(c *Config) {

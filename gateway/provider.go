@@ -116,6 +116,14 @@ func providerNamesLocked() []string {
 	return names
 }
 
+// SampleStamper is implemented by providers whose events carry their own
+// time (max_event_age judges it): StampSample returns a sample body with
+// that time set to at, so that `hookgate send` of a sample to a source
+// with max_event_age is not taken for a stale replay.
+type SampleStamper interface {
+	StampSample(body []byte, at time.Time) ([]byte, error)
+}
+
 // Sampler is implemented by providers that ship sample payloads, one per
 // event type they know, for `hookgate send` and the load generator.
 type Sampler interface {

@@ -42,8 +42,9 @@ type NewEvent struct {
 
 // PutResult tells what Put did with one NewEvent.
 type PutResult struct {
-	// Duplicate: an event with this id was stored within the dedupe window.
-	// Nothing was written but its duplicates counter, no delivery was made.
+	// Duplicate: an event with this id is known (see Store.Put). Nothing
+	// was stored and no delivery made; the stored event's duplicates
+	// counter, if it is still stored, counts it.
 	Duplicate bool
 }
 
@@ -245,10 +246,24 @@ type Store interface {
 	// Put stores each event and a delivery per listed subscriber, due at
 	// once. Each event is all-or-nothing, and when Put returns nil every
 	// event is durable (as durable as the backend is configured to be).
-	// Events whose id was stored within the dedupe window are not stored
-	// again (PutResult.Duplicate); the same id twice in one call is stored
-	// once. On error the caller must assume nothing was stored. Put may
+	// On error the caller must assume nothing was stored. Put may
 	// coalesce concurrent calls into one write.
+	//
+	// An event whose id is known is a duplicate (PutResult.Duplicate),
+	// not stored again: one received within the dedupe window of the
+	// stored event's receipt; with a tombstone window
+	// (StoreConfig.TombstoneWindow), also one received while the event is
+	// retained, or up to TombstoneWindow after the Sweep that removed it
+	// (a few minutes' allowance for clock skew aside; up to twice that
+	// long, as the backend keeps its tombstones). The same id twice in one
+	// call is stored once. An id no longer known is stored afresh,
+	// replacing any old event of that id.
+	//
+	// A duplicate costs no durable write: a call whose events are all
+	// duplicates writes nothing, and the duplicates counters
+	// (EventRecord.Duplicates) may be written later, many at once; Event
+	// shows them at once in the process that counted them. Counts not yet
+	// written when the process dies are lost.
 	Put(ctx context.Context, events []NewEvent) ([]PutResult, error)
 
 	// Claim leases up to max of the subscriber's deliveries that are due at
@@ -381,7 +396,9 @@ type Store interface {
 	Paused(ctx context.Context, subscriber string) (bool, error)
 
 	// Sweep drops what retention has ended at now: events received before
-	// now-retention, with their deliveries, history and index entries. An
+	// now-retention, with their deliveries, history and index entries,
+	// each leaving its id's tombstone when the store has a tombstone
+	// window, and the tombstones whose time is over (see Put). An
 	// event with a delivery still pending or retrying is kept until that
 	// delivery ends (nothing accepted is dropped unsent, however long a
 	// subscriber is paused or down); a later Sweep takes it. No dangling

@@ -76,7 +76,12 @@ type Store struct {
 	file      string
 	retention time.Duration
 	dedupe    time.Duration
-	chunk     int // chunkSize; tests make it small
+	tombWin   time.Duration // store.tombstone_window; 0: no tombstones (tombs.go)
+	chunk     int           // chunkSize; tests make it small
+
+	// dups holds the duplicates counters that Put counted and has not
+	// yet written (put.go): a duplicate costs its Put no write.
+	dups *gateway.DuplicateTally
 
 	orphans atomic.Int64 // queue entries dropped for want of their event, since Open
 	updates atomic.Int64 // transactions update has committed; tests count a job's chunks
@@ -118,7 +123,8 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	}
 	gc := newGroupCommit(db, maxGroup, maxQueued)
 	s := &Store{db: db, gc: gc, disk: gc.disk, leases: newLeaseTable(), file: file, opened: time.Now(),
-		retention: cfg.Retention, dedupe: cfg.DedupeWindow, chunk: chunkSize}
+		retention: cfg.Retention, dedupe: cfg.DedupeWindow, tombWin: cfg.TombstoneWindow, chunk: chunkSize}
+	s.dups = gateway.NewDuplicateTally(dupDelay, maxDupIDs, s.writeDuplicates)
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
 	}
@@ -244,6 +250,7 @@ func (s *Store) Close() error {
 	if s.disk.isWedged() {
 		return fmt.Errorf("close %s: a write transaction panicked holding the file's write lock; left open", s.file)
 	}
+	_ = s.dups.Close() // best effort: the counters are for operators
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close %s: %w", s.file, err)
 	}

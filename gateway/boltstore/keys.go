@@ -18,6 +18,7 @@ var (
 	bktDead       = []byte("dead")       // sub / deadAt(8) eventID
 	bktIDs        = []byte("ids")        // eventID -> idEntry: dedupe deadline(8), receipt time(8)
 	bktDedupeExp  = []byte("dedupe_exp") // deadline(8) eventID: what Sweep forgets
+	bktTombs      = []byte("tombs")      // generation(8) / tombHash(8) -> "": ids of removed events (tombs.go)
 	bktStats      = []byte("stats")      // sub -> statsRec
 	bktPaused     = []byte("paused")     // sub -> ""
 	bktOrder      = []byte("order")      // sub \x00 subject -> the event id of the line's head (ordering.go)
@@ -31,7 +32,7 @@ var (
 	bktListSubSt  = []byte("substatus")  // sub \x00 status / ...: events whose delivery to sub is in status; listedStatuses only
 
 	topBuckets = [][]byte{bktMeta, bktEvents, bktDeliveries, bktHistory, bktDue, bktDead,
-		bktIDs, bktDedupeExp, bktStats, bktPaused, bktList, bktOrder, bktLine}
+		bktIDs, bktDedupeExp, bktStats, bktPaused, bktList, bktOrder, bktLine, bktTombs}
 	listBuckets = [][]byte{bktListAll, bktListSrc, bktListType, bktListSub, bktListStatus, bktListSubSt}
 )
 

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -11,10 +12,15 @@ import (
 
 // Put stores the events and their deliveries in one transaction, shared
 // with concurrent Put calls, and returns once it is committed and fsynced.
-// An event whose id was stored less than the dedupe window before its
-// ReceivedAt is a duplicate: only the stored event's duplicates counter
-// changes. An id seen again after the window is stored afresh, replacing
-// the old event, its deliveries and their history.
+// An id is a duplicate (storeDuplicate) while it is within its dedupe
+// window, or, with tombstones (store.tombstone_window), while its event
+// is retained or its tombstone kept; otherwise it is stored afresh,
+// replacing an old event of that id, its deliveries and their history.
+//
+// A duplicate costs no write: a Put whose events are all duplicates is
+// answered from a read transaction, and the duplicates counters are
+// written a second later, many in one transaction (dups). So a replay
+// flood does not become a flood of fsyncs.
 //
 // If ctx ends first, Put returns its error at once: the events are then
 // either not stored or stored in full (groupCommit.do), and the caller
@@ -27,56 +33,129 @@ func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.P
 			return nil, wrap("put", badInput("event %d has no id", i))
 		}
 	}
+	if results, counted, ok := s.allDuplicates(ctx, events); ok {
+		s.countDuplicates(events, counted)
+		return results, nil
+	}
 	var results []gateway.PutResult
+	var counted []bool
 	err := s.batchUrgent(ctx, "put", func(t *txn) error {
-		results = make([]gateway.PutResult, len(events))
+		results, counted = make([]gateway.PutResult, len(events)), make([]bool, len(events))
 		for i := range events {
-			dup, err := s.putOne(t, &events[i])
+			dup, count, err := s.putOne(t, &events[i])
 			if err != nil {
 				return err
 			}
-			results[i].Duplicate = dup
+			results[i].Duplicate, counted[i] = dup, count
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.countDuplicates(events, counted)
 	return results, nil
+}
+
+// allDuplicates answers a Put whose events are all duplicates from a read
+// transaction, with which of them have an event to count on; ok is false
+// if any event may be new (or the read failed): the write path then
+// decides, under the write lock.
+func (s *Store) allDuplicates(ctx context.Context, events []gateway.NewEvent) (results []gateway.PutResult, counted []bool, ok bool) {
+	results, counted = make([]gateway.PutResult, len(events)), make([]bool, len(events))
+	err := s.view(ctx, "put", func(t *txn) error {
+		for i := range events {
+			old, err := t.getID(events[i].Envelope.ID)
+			if err != nil {
+				return err
+			}
+			dup, count := s.duplicate(t, &events[i], old)
+			if !dup {
+				return errNotAllDuplicates
+			}
+			results[i].Duplicate, counted[i] = true, count
+		}
+		return nil
+	})
+	return results, counted, err == nil
+}
+
+var errNotAllDuplicates = errors.New("not all duplicates")
+
+// duplicate reports whether ev is a duplicate of what the store knows of
+// its id (old, its id entry), and whether its event is stored, for its
+// duplicates counter.
+func (s *Store) duplicate(t *txn, ev *gateway.NewEvent, old idEntry) (dup, counted bool) {
+	switch {
+	case timeBits(ev.ReceivedAt) < old.deadline:
+		return true, old.hasEvent
+	case s.tombWin > 0 && old.hasEvent:
+		return true, true // past its dedupe window, but retained
+	case s.tombWin > 0 && t.tombstoned(ev.Envelope.ID, ev.ReceivedAt, s.tombWin):
+		return true, false // removed at retention: only its tombstone is left
+	}
+	return false, false
+}
+
+// countDuplicates counts the duplicates that have an event, in dups.
+func (s *Store) countDuplicates(events []gateway.NewEvent, counted []bool) {
+	for i, c := range counted {
+		if c {
+			s.dups.Add(events[i].Envelope.ID, 0)
+		}
+	}
+}
+
+// Duplicates counters are written dupDelay after the first one counted,
+// for at most maxDupIDs events per transaction (gateway.DuplicateTally).
+const (
+	dupDelay  = time.Second
+	maxDupIDs = 10000
+)
+
+// writeDuplicates adds counts to the events' duplicates counters, in one
+// transaction; events gone meanwhile are skipped.
+func (s *Store) writeDuplicates(counts map[string]gateway.DuplicateCount) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.batch(ctx, "count duplicates", func(t *txn) error {
+		for id, c := range counts {
+			rec, ok, err := t.getEvent(id, true)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			rec.Duplicates += int64(c.N)
+			if err := t.events.Put(eventKey(rec.ReceivedAt, id), rec.encode()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // putOne stores one event unless it is a duplicate. The same id twice in
 // one Put is caught by the id entry the first one wrote.
-func (s *Store) putOne(t *txn, ev *gateway.NewEvent) (dup bool, err error) {
+func (s *Store) putOne(t *txn, ev *gateway.NewEvent) (dup, counted bool, err error) {
 	id := ev.Envelope.ID
 	old, err := t.getID(id)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
-	if timeBits(ev.ReceivedAt) < old.deadline {
-		return true, t.countDuplicate(id)
+	if dup, counted := s.duplicate(t, ev, old); dup {
+		return true, counted, nil
 	}
 	if old.hasEvent {
 		if err := t.deleteEvent(id); err != nil {
-			return false, err
+			return false, false, err
 		}
 	}
 	if err := t.insertEvent(ev); err != nil {
-		return false, fmt.Errorf("store %s: %w", id, err)
+		return false, false, fmt.Errorf("store %s: %w", id, err)
 	}
-	return false, t.setID(id, ev.ReceivedAt, ev.ReceivedAt.Add(s.dedupe), old.deadline)
-}
-
-// countDuplicate bumps the stored event's duplicates counter. The event
-// may be gone already (retention shorter than the dedupe window): then
-// there is nothing to count on.
-func (t *txn) countDuplicate(id string) error {
-	rec, ok, err := t.getEvent(id, true)
-	if err != nil || !ok {
-		return err
-	}
-	rec.Duplicates++
-	return t.events.Put(eventKey(rec.ReceivedAt, id), rec.encode())
+	return false, false, t.setID(id, ev.ReceivedAt, ev.ReceivedAt.Add(s.dedupe), old.deadline)
 }
 
 // setID records that id's event, received at recv, is stored and that

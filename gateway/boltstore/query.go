@@ -35,7 +35,7 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 			return gateway.ErrNotFound
 		}
 		out = gateway.EventRecord{Envelope: ev.Body, ID: id, Source: ev.Source, Type: ev.Type,
-			Subject: ev.Subject, ReceivedAt: ev.ReceivedAt, Duplicates: int(ev.Duplicates),
+			Subject: ev.Subject, ReceivedAt: ev.ReceivedAt, Duplicates: int(ev.Duplicates) + s.dups.Pending(id),
 			Deliveries: []gateway.DeliveryRecord{}}
 		ek := eventKey(ev.ReceivedAt, id)
 		subs, recs, err := t.eventDeliveries(ek)

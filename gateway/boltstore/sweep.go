@@ -32,14 +32,19 @@ func chunked[S any](ctx context.Context, s *Store, op string, state S, step func
 }
 
 // Sweep drops events received at least retention before now (with their
-// deliveries, history and index entries), dead deliveries dead at least
-// retention before now, and dedupe entries whose window has ended: three
-// passes, each in chunks of bounded transactions.
+// deliveries, history and index entries; each leaves a tombstone when
+// store.tombstone_window is set), dead deliveries dead at least retention
+// before now, dedupe entries whose window has ended, and tombstones past
+// theirs: four passes, each in chunks of bounded transactions.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	s.leases.prune(now)
 	cutoff := timeBits(now.Add(-s.retention))
+	tomb := func(t *txn, id string) error { return nil }
+	if s.tombWin > 0 {
+		tomb = func(t *txn, id string) error { return t.addTomb(id, now, s.tombWin) }
+	}
 	_, err := chunked(ctx, s, "sweep events", []byte(nil), func(t *txn, from []byte) ([]byte, bool, error) {
-		next, err := t.sweepEvents(cutoff, from, s.chunk)
+		next, err := t.sweepEvents(cutoff, from, s.chunk, tomb)
 		return next, next == nil, err
 	})
 	if err != nil {
@@ -55,6 +60,13 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 		more, err := t.sweepDedupe(timeBits(now), s.chunk)
 		return st, !more, err
 	})
+	if err != nil || s.tombWin <= 0 {
+		return err
+	}
+	_, err = chunked(ctx, s, "sweep tombstones", struct{}{}, func(t *txn, st struct{}) (struct{}, bool, error) {
+		more, err := t.sweepTombs(now, s.tombWin, s.chunk)
+		return st, !more, err
+	})
 	return err
 }
 
@@ -63,7 +75,8 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 // when done. An event with a delivery still queued (a paused subscriber,
 // an open breaker) is kept past retention: it is removed once its
 // deliveries have ended, never before, since nothing accepted may be lost.
-func (t *txn) sweepEvents(cutoff uint64, from []byte, max int) (next []byte, err error) {
+// tomb is called with the id of each event removed.
+func (t *txn) sweepEvents(cutoff uint64, from []byte, max int, tomb func(t *txn, id string) error) (next []byte, err error) {
 	var ids []string
 	c := t.listAll.Cursor()
 	k, _ := c.First()
@@ -79,30 +92,36 @@ func (t *txn) sweepEvents(cutoff uint64, from []byte, max int) (next []byte, err
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		if err := t.deleteEventUnlessQueued(id); err != nil {
+		removed, err := t.deleteEventUnlessQueued(id)
+		if err != nil {
 			return nil, err
+		}
+		if removed {
+			if err := tomb(t, id); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return next, nil
 }
 
 // deleteEventUnlessQueued deletes the event unless a delivery of it is
-// still pending or retrying.
-func (t *txn) deleteEventUnlessQueued(id string) error {
+// still pending or retrying, and reports whether it did.
+func (t *txn) deleteEventUnlessQueued(id string) (bool, error) {
 	rec, ok, err := t.getEvent(id, false)
 	if err != nil || !ok {
-		return err
+		return false, err
 	}
 	_, recs, err := t.eventDeliveries(eventKey(rec.ReceivedAt, id))
 	if err != nil {
-		return err
+		return false, err
 	}
 	for i := range recs {
 		if recs[i].queued() {
-			return nil
+			return false, nil
 		}
 	}
-	return t.deleteEvent(id)
+	return true, t.deleteEvent(id)
 }
 
 // deadPos is where a sweepDead chunk starts: the dead index of sub, at key

@@ -19,7 +19,7 @@ type txn struct {
 	call                                                *leaseCall
 	events, deliveries, history, due, dead              *bolt.Bucket
 	ids, dedupeExp, stats, paused                       *bolt.Bucket
-	order, line                                         *bolt.Bucket
+	order, line, tombs                                  *bolt.Bucket
 	listAll, listSrc, listType, listSub, listSt, listSS *bolt.Bucket
 	// opened is when this process opened the store: a delivery created
 	// before may have been sent by a process that crashed before recording
@@ -36,7 +36,7 @@ func newTxn(tx *bolt.Tx, call *leaseCall) *txn {
 		events: tx.Bucket(bktEvents), deliveries: tx.Bucket(bktDeliveries), history: tx.Bucket(bktHistory),
 		due: tx.Bucket(bktDue), dead: tx.Bucket(bktDead), ids: tx.Bucket(bktIDs),
 		dedupeExp: tx.Bucket(bktDedupeExp), stats: tx.Bucket(bktStats), paused: tx.Bucket(bktPaused),
-		order: tx.Bucket(bktOrder), line: tx.Bucket(bktLine),
+		order: tx.Bucket(bktOrder), line: tx.Bucket(bktLine), tombs: tx.Bucket(bktTombs),
 	}
 	if list := tx.Bucket(bktList); list != nil {
 		t.listAll, t.listSrc, t.listType = list.Bucket(bktListAll), list.Bucket(bktListSrc), list.Bucket(bktListType)

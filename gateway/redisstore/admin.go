@@ -14,6 +14,11 @@ import (
 // (RedeliverDead, Purge, Sweep), so that no call blocks Redis for long.
 const sweepBatch = 500
 
+// tombSkew: a Sweep writes its tombstones as of this much before its
+// time, so that a replay received by a gateway whose clock is behind the
+// sweeping one's still finds them from the first moment (common.lua).
+const tombSkew = 5 * time.Minute
+
 // Redeliver queues the event's delivery to subscriber again (all its
 // deliveries when subscriber is ""), due at now, attempts reset, history
 // kept. It is queued at the earlier of now and Redis's clock, so that a
@@ -104,7 +109,8 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	}
 	cutoff := ms(now.Add(-s.retention))
 	for p := range s.nparts() {
-		if err := s.sweepLoop(ctx, p, sweepEventsScript, cutoff, sweepBatch); err != nil {
+		if err := s.sweepLoop(ctx, p, sweepEventsScript, cutoff, sweepBatch,
+			s.tombWin.Milliseconds(), ms(now.Add(-tombSkew))); err != nil {
 			return fmt.Errorf("sweep events: %w", err)
 		}
 		subs, err := s.rdb.SMembers(ctx, s.pkey(p, "r", "sub")).Result()

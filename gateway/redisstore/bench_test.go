@@ -26,13 +26,15 @@ const benchConcurrency = 32
 var fsyncModes = []string{"always", "everysec"}
 
 // BenchmarkPut stores one event with one subscriber per op from many
-// goroutines at once, as concurrent ingest requests do. Compare with
-// BenchmarkBareSet under the same appendfsync.
+// goroutines at once, as concurrent ingest requests do, with the default
+// tombstone window (each new event is looked up among the tombstones).
+// Compare with BenchmarkBareSet under the same appendfsync.
 func BenchmarkPut(b *testing.B) {
 	for _, mode := range fsyncModes {
 		b.Run("appendfsync="+mode, func(b *testing.B) {
 			srv := testredis.Start(b)
-			s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "bench"}})
+			s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "bench"},
+				TombstoneWindow: gateway.DefaultTombstoneWindow})
 			if err != nil {
 				b.Fatal(err)
 			}

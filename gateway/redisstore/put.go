@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -197,7 +198,7 @@ func (s *Store) write(calls []*putCall) error {
 			if !ok {
 				j = len(jobs)
 				jobOf[p] = j
-				jobs = append(jobs, partJob{p: p, args: []any{s.window.Milliseconds(), s.clock()}})
+				jobs = append(jobs, partJob{p: p, args: []any{s.window.Milliseconds(), s.clock(), s.tombWin.Milliseconds()}})
 				where = append(where, nil)
 			}
 			subs := slices.Compact(slices.Sorted(slices.Values(e.Subscribers)))
@@ -222,6 +223,8 @@ func (s *Store) write(calls []*putCall) error {
 	for _, c := range calls {
 		c.res = make([]gateway.PutResult, len(c.events))
 	}
+	var counted []string // events to count a duplicate on, by partition in countedPart
+	var countedPart []int
 	for j, cmd := range cmds {
 		dups, err := cmd.Int64Slice()
 		if err != nil {
@@ -231,8 +234,48 @@ func (s *Store) write(calls []*putCall) error {
 			return fmt.Errorf("put: script answered %d results for %d events", len(dups), len(where[j]))
 		}
 		for k, at := range where[j] {
-			calls[at.call].res[at.event].Duplicate = dups[k] == 1
+			calls[at.call].res[at.event].Duplicate = dups[k] != 0
+			if dups[k] == 1 {
+				counted = append(counted, calls[at.call].events[at.event].Envelope.ID)
+				countedPart = append(countedPart, jobs[j].p)
+			}
 		}
+	}
+	for i, id := range counted {
+		s.dups.Add(id, countedPart[i])
+	}
+	return nil
+}
+
+// Duplicates counters are written dupDelay after the first one counted,
+// for at most maxDupIDs events per flush (gateway.DuplicateTally), so that
+// a duplicate costs its Put no write.
+const (
+	dupDelay  = time.Second
+	maxDupIDs = 10000
+)
+
+// writeDuplicates adds counts to the events' duplicates counters, one
+// script call per partition (dups.lua); events gone meanwhile are
+// skipped.
+func (s *Store) writeDuplicates(counts map[string]gateway.DuplicateCount) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.layout(ctx); err != nil {
+		return err
+	}
+	byPart := map[int][]any{}
+	for id, c := range counts {
+		byPart[c.Hint] = append(byPart[c.Hint], id, c.N)
+	}
+	var jobs []partJob
+	for p, args := range byPart {
+		if p >= 0 && p < s.nparts() {
+			jobs = append(jobs, partJob{p: p, args: args})
+		}
+	}
+	if err := firstErr(s.runParts(ctx, dupsScript, jobs)); err != nil {
+		return s.unavailable("count duplicates", err)
 	}
 	return nil
 }

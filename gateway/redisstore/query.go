@@ -41,7 +41,7 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 		Type:       str(f[1]),
 		Subject:    str(f[2]),
 		ReceivedAt: fromMS(num(f[3])),
-		Duplicates: int(num(f[4])),
+		Duplicates: int(num(f[4])) + s.dups.Pending(id),
 		Envelope:   []byte(str(f[5])),
 		Deliveries: []gateway.DeliveryRecord{},
 	}

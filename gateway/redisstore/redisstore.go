@@ -25,6 +25,10 @@
 //	P:r:sub               set   every subscriber ever given a delivery, for
 //	                            Subscribers and Sweep
 //	P:schema              string  the key layout, "2" (see schemaVersion)
+//	P:t:<gen>:<shard>     set   tombstones of events removed at retention
+//	                            (store.tombstone_window): 44 bits of each
+//	                            id's SHA-1, as integers (an intset, 8 bytes
+//	                            each); expires when Put looks no longer
 //
 // There is no index per source, type, subscriber or status: a stored event
 // costs one HSET and one entry in i:all and in each subscriber's queue, and
@@ -92,6 +96,11 @@ type Store struct {
 	bases     []string
 	retention time.Duration
 	window    time.Duration
+	// tombWin is store.tombstone_window (0: no tombstones; common.lua).
+	tombWin time.Duration
+	// dups holds the duplicates counters that Put counted and has not
+	// yet written (put.go).
+	dups *gateway.DuplicateTally
 	// callerClock judges leases and due times by the times callers pass
 	// instead of Redis's TIME: for tests that inject a clock.
 	callerClock bool
@@ -173,6 +182,7 @@ func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 		wantParts:   cfg.Redis.Partitions,
 		retention:   orDefault(cfg.Retention, DefaultRetention),
 		window:      orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
+		tombWin:     max(cfg.TombstoneWindow, 0),
 		replicaWait: DefaultReplicaWait,
 		inst:        newToken()[:12] + ".",
 		replicas:    replicaSet{want: cfg.Redis.MinReplicas},
@@ -183,6 +193,7 @@ func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(s)
 	}
+	s.dups = gateway.NewDuplicateTally(dupDelay, maxDupIDs, s.writeDuplicates)
 	for range putWriters {
 		s.writers.Add(1)
 		go s.writeLoop()
@@ -217,6 +228,7 @@ func (s *Store) Close() error {
 	s.closed.Do(func() {
 		close(s.stop)
 		s.writers.Wait()
+		_ = s.dups.Close() // best effort: the counters are for operators
 		err = s.rdb.Close()
 	})
 	return err

@@ -33,6 +33,7 @@ func mustRead(name string) string {
 // (after a restart).
 var (
 	putScript           = lua("put.lua")
+	dupsScript          = lua("dups.lua")
 	claimScript         = lua("claim.lua")
 	peekScript          = lua("peek.lua")
 	rateLimitScript     = lua("ratelimit.lua")

@@ -23,6 +23,9 @@ import (
 const (
 	Retention    = 24 * time.Hour
 	DedupeWindow = time.Hour
+	// TombstoneWindow is set only for the tests of tombstones (Tombstones):
+	// the others run without, as a store opened without the key does.
+	TombstoneWindow = 48 * time.Hour
 )
 
 // lease is what the claim helpers lease for: longer than any test's span
@@ -46,6 +49,8 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"PutRoundTrip", testPutRoundTrip},
 		{"PutUnrouted", testPutUnrouted},
 		{"Dedupe", testDedupe},
+		{"Tombstones", testTombstones},
+		{"TombstonesOff", testTombstonesOff},
 		{"Claim", testClaim},
 		{"ClaimLease", testClaimLease},
 		{"Record", testRecord},
@@ -96,7 +101,13 @@ type harness struct {
 // ends.
 func (h harness) store(t *testing.T) gateway.Store {
 	t.Helper()
-	s := h.open(t, gateway.StoreConfig{Retention: Retention, DedupeWindow: DedupeWindow})
+	return h.storeWith(t, gateway.StoreConfig{Retention: Retention, DedupeWindow: DedupeWindow})
+}
+
+// storeWith is store with another config.
+func (h harness) storeWith(t *testing.T, cfg gateway.StoreConfig) gateway.Store {
+	t.Helper()
+	s := h.open(t, cfg)
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
 			t.Errorf("Close: %v", err)

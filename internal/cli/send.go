@@ -26,8 +26,9 @@ const maxShownAnswer = 2048
 
 // sendRequest is one body send will POST, labelled for its output line.
 type sendRequest struct {
-	label string // the sample type or the file name
-	body  []byte
+	label  string // the sample type or the file name
+	body   []byte
+	sample bool // a provider's sample, not a file
 }
 
 // runSend is `hookgate send --source NAME --event FILE|TYPE|all`: it signs
@@ -80,6 +81,10 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookgate send: %v\n", err)
 		return exitError
 	}
+	if err := stampSamples(reqs, provider, src.MaxEventAge, time.Now()); err != nil {
+		fmt.Fprintf(stderr, "hookgate send: %v\n", err)
+		return exitError
+	}
 	target := *base
 	if target == "" {
 		target = gatewayBaseURL(cfg.Server)
@@ -107,6 +112,32 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// stampSamples gives the samples among reqs a current provider time when
+// the source has max_event_age (the shipped config has, for iimmpact):
+// now rounded down to a grain of at most half of it (15 minutes at
+// most), so that the gateway does not take a sample for a stale replay,
+// and a sample sent again within the grain is the same event (the
+// gateway answers it as a duplicate). Bodies from files are sent as
+// they are.
+func stampSamples(reqs []sendRequest, p gateway.Provider, maxAge time.Duration, now time.Time) error {
+	st, ok := p.(gateway.SampleStamper)
+	if !ok || maxAge <= 0 {
+		return nil
+	}
+	at := now.UTC().Truncate(min(maxAge/2, 15*time.Minute))
+	for i := range reqs {
+		if !reqs[i].sample {
+			continue
+		}
+		b, err := st.StampSample(reqs[i].body, at)
+		if err != nil {
+			return fmt.Errorf("sample %s: %w", reqs[i].label, err)
+		}
+		reqs[i].body = b
+	}
+	return nil
+}
+
 // sendBodies resolves --event: an existing file is sent as is; "all" is
 // every sample of the provider; anything else names one sample type.
 func sendBodies(p gateway.Provider, providerName, event string) ([]sendRequest, error) {
@@ -128,7 +159,7 @@ func sendBodies(p gateway.Provider, providerName, event string) ([]sendRequest, 
 			if err != nil {
 				return nil, fmt.Errorf("sample %s: %w", typ, err)
 			}
-			out = append(out, sendRequest{label: typ, body: b})
+			out = append(out, sendRequest{label: typ, body: b, sample: true})
 		}
 		return out, nil
 	}
@@ -139,7 +170,7 @@ func sendBodies(p gateway.Provider, providerName, event string) ([]sendRequest, 
 		}
 		return nil, fmt.Errorf("--event: %w", err)
 	}
-	return []sendRequest{{label: event, body: b}}, nil
+	return []sendRequest{{label: event, body: b, sample: true}}, nil
 }
 
 // gatewayBaseURL is where the configured public listener is reached from

@@ -271,6 +271,45 @@ local function serverMS()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+-- Tombstones (store.tombstone_window): when Sweep removes an event at
+-- retention, 60 bits of its id's SHA-1 are kept, so that a replay of it is
+-- still a duplicate. They are kept in generations of one window each
+-- (floor(ms / window)), a generation split into 65536 sets by the hash's
+-- first 16 bits, each set holding the other 44 bits as integers:
+-- t:<generation>:<shard>. Redis keeps a set of at most
+-- set-max-intset-entries (512) integers as an intset, 8 bytes a member:
+-- 33 million tombstones per generation and partition.
+-- A tombstone goes into the generation of its Sweep's time (less a few
+-- minutes of allowance for clock skew, passed in); Put looks in its
+-- receipt time's generation and the one before; a generation's sets
+-- expire once Put no longer looks in it. So an id is recognized for one
+-- to two windows after its event went.
+local function tombOf(id)
+  local h = redis.sha1hex(id)
+  return tonumber(string.sub(h, 1, 4), 16), string.format('%.0f', tonumber(string.sub(h, 5, 15), 16))
+end
+local function tombKey(gen, shard) return P .. ':t:' .. string.format('%.0f', gen) .. ':' .. shard end
+-- tombstoned reports whether id has a tombstone recognized at t ms; an
+-- error reply (a foreign key of another type) comes back as the second
+-- value.
+local function tombstoned(id, t, win)
+  local shard, m = tombOf(id)
+  local g = math.floor(t / win)
+  for gen = g, g - 1, -1 do
+    local r = redis.pcall('SISMEMBER', tombKey(gen, shard), m)
+    if type(r) == 'table' and r.err then return false, r end
+    if r == 1 then return true end
+  end
+  return false
+end
+-- tombAdd writes id's tombstone for a Sweep at now ms.
+local function tombAdd(id, now, win)
+  local shard, m = tombOf(id)
+  local g = math.floor(now / win)
+  local key = tombKey(g, shard)
+  redis.call('SADD', key, m)
+  redis.call('PEXPIRE', key, fmtms(math.max(1, (g + 2) * win - now)), 'NX')
+end
 -- clockNow is the time to judge by: the server's, or the caller's t.
 local function clockNow(mode, t)
   if mode == 's' then return serverMS() end

@@ -1,8 +1,17 @@
--- Put stores a batch of events. ARGV: dedupe window ms, clock mode, then
--- per event: id, the token of the Put call it came in, source, type,
--- subject, received ms, body, number of subscribers, the subscribers,
--- number of ordered ones, the ordered ones. Returns 1 per duplicate
--- event, 0 per stored one.
+-- Put stores a batch of events. ARGV: dedupe window ms, clock mode,
+-- tombstone window ms (0: none), then per event: id, the token of the Put
+-- call it came in, source, type, subject, received ms, body, number of
+-- subscribers, the subscribers, number of ordered ones, the ordered ones.
+-- Returns per event 0 when stored, 1 for a duplicate whose event is
+-- stored (the caller counts it on the event: dups.lua), 2 for one known
+-- by its tombstone alone.
+--
+-- Duplicates. An id is a duplicate within its dedupe window (ddl); with
+-- tombstones, also past it while its event is retained, and after
+-- retention by its tombstone (common.lua). A duplicate writes nothing:
+-- its counter is the caller's to write, later, with others; so a batch
+-- of duplicates alone returns without a write, which costs Redis no AOF
+-- write and its replicas nothing.
 --
 -- Re-runs. The token is new for each Put call, and each event stored
 -- keeps its call's (pt). The client runs a script again when its reply
@@ -38,7 +47,7 @@
 -- with an ordered delivery has its hash written at once (the line of its
 -- subject reads and flags the heads' hashes as the batch goes), and only
 -- its dedupe deadline at the end.
-local win, mode = tonumber(ARGV[1]), ARGV[2]
+local win, mode, twin = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local regs = {}
 
 -- keyIs fails the script, before any write, when key holds another type
@@ -50,24 +59,29 @@ local function keyIs(key, want)
   end
 end
 
--- An event's fields start at ARGV[i]: id i, token i+1, source i+2, type
+-- An event's fields start at ARGV[i] (the first at 4): id i, token i+1, source i+2, type
 -- i+3, subject i+4, received i+5, body i+6, ns i+7, the subscribers from
 -- i+8, no at i+8+ns, the ordered ones after it; the next event at
 -- i+9+ns+no. The batch is read in place, twice: a table per event would
 -- cost Redis more than the reading does.
 
--- First, read every event's dedupe deadline and check every key written,
--- failing before any write.
-local ddls, toks = {}, {}
+-- First, read every event's dedupe deadline (and, without one, its
+-- tombstone) and check every key written, failing before any write.
+local ddls, toks, tombs = {}, {}, {}
 local newest
 local queues, lines = {}, {}
-local i = 3
+local i = 4
 while i <= #ARGV do
   local id, subj = ARGV[i], ARGV[i + 4]
   local r = redis.pcall('HMGET', ev(id), 'ddl', 'pt')
   if r.err then return r end
   ddls[id], toks[id] = r[1], r[2]
   local recv = tonumber(ARGV[i + 5])
+  if twin > 0 and not r[1] then
+    local found, err = tombstoned(id, recv, twin)
+    if err then return err end
+    tombs[id] = found
+  end
   if not newest or recv > newest then newest = recv end
   local ns = tonumber(ARGV[i + 7])
   for j = 1, ns do queues[ARGV[i + 7 + j]] = true end
@@ -96,8 +110,8 @@ local lead = 0
 if mode == 's' and newest then lead = math.max(0, newest - serverMS()) end
 
 local out = {}
-local hashes, dupInc, rerun = {}, {}, {}
-i = 3
+local hashes = {}
+i = 4
 while i <= #ARGV do
   local id, tok, src, typ, subj = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   -- recv stays the decimal string it came as for storing; recvN compares.
@@ -113,13 +127,17 @@ while i <= #ARGV do
 
   local meta = ev(id)
   local ddl = ddls[id]
-  if ddl and recvN < tonumber(ddl) and toks[id] == tok then
+  -- Recognized by its event: within the window, or retained past it.
+  local known = ddl and (recvN < tonumber(ddl) or twin > 0)
+  if known and toks[id] == tok then
     out[#out + 1] = 0 -- stored by an earlier run of this call
-    rerun[id] = true
     toks[id] = nil
-  elseif ddl and recvN < tonumber(ddl) then
-    if not rerun[id] then dupInc[#dupInc + 1] = meta end
+  elseif known then
+    -- Counted by the caller, once per copy in its batch: an earlier run
+    -- of this call whose reply was lost counted nothing.
     out[#out + 1] = 1
+  elseif tombs[id] then
+    out[#out + 1] = 2
   else
     -- Past the window the event is stored afresh, replacing the old one.
     if ddl then dropEvent(id) end
@@ -168,7 +186,4 @@ local list = {}
 for name in pairs(regs) do list[#list + 1] = name end
 if #list > 0 then redis.call('SADD', P .. ':r:sub', unpack(list)) end
 for _, h in ipairs(hashes) do redis.call('HSET', h[1], unpack(h[2])) end
--- After the hashes: a duplicate within the batch counts on its first
--- copy's hash.
-for _, meta in ipairs(dupInc) do redis.call('HINCRBY', meta, 'dups', 1) end
 return out
