@@ -38,14 +38,14 @@ func exchange(t *testing.T, addr, raw string) (codes []int, closed bool) {
 	}
 }
 
-// TestRequestFraming: a request whose framing is unsupported or ambiguous
+// TestHostileRequestFraming: a request whose framing is unsupported or ambiguous
 // (a Transfer-Encoding other than chunked, or one beside a
 // Content-Length) is refused and its connection closed, and a body sent to
 // a route that takes none closes the connection after the answer: in
 // neither case are the bytes after it read as a request of their own,
 // which a front proxy reusing the connection would have answered to
 // another client (HTTP request smuggling).
-func TestRequestFraming(t *testing.T) {
+func TestHostileRequestFraming(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, embedded)
 	w.subscribe("all", sub{rec: newRecorder(t, "all", 1)})

@@ -28,7 +28,10 @@ type subscriber struct {
 func (c benchConfig) yaml() []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# written by hookbench for one run\n")
-	fmt.Fprintf(&b, "server:\n  listen: %q\n  max_body: 5MB\n", c.Listen)
+	// The load generator stands for every provider at once from one
+	// address, as a front proxy would: no per-client share (it is meant
+	// for one client among many, and -c may pass 256 connections).
+	fmt.Fprintf(&b, "server:\n  listen: %q\n  max_body: 5MB\n  max_conns_per_client: 0\n  max_pending_bytes_per_client: 0\n", c.Listen)
 	fmt.Fprintf(&b, "admin:\n  listen: %q\n  token: %q\n", c.AdminListen, c.AdminToken)
 	fmt.Fprintf(&b, "store:\n")
 	if c.RedisURL != "" {
