@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -63,7 +62,8 @@ func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.P
 // decides, under the write lock.
 func (s *Store) allDuplicates(ctx context.Context, events []gateway.NewEvent) (results []gateway.PutResult, counted []bool, ok bool) {
 	results, counted = make([]gateway.PutResult, len(events)), make([]bool, len(events))
-	err := s.view(ctx, "put", func(t *txn) error {
+	all := false // not an error when one is new: this is every new event's path
+	err := s.viewDedupe(ctx, "put", func(t *txn) error {
 		for i := range events {
 			old, err := t.getID(events[i].Envelope.ID)
 			if err != nil {
@@ -71,16 +71,15 @@ func (s *Store) allDuplicates(ctx context.Context, events []gateway.NewEvent) (r
 			}
 			dup, count := s.duplicate(t, &events[i], old)
 			if !dup {
-				return errNotAllDuplicates
+				return nil
 			}
 			results[i].Duplicate, counted[i] = true, count
 		}
+		all = true
 		return nil
 	})
-	return results, counted, err == nil
+	return results, counted, err == nil && all
 }
-
-var errNotAllDuplicates = errors.New("not all duplicates")
 
 // duplicate reports whether ev is a duplicate of what the store knows of
 // its id (old, its id entry), and whether its event is stored, for its
