@@ -354,8 +354,13 @@ func (s *Store) runOnNode(ctx context.Context, node *redis.Client, script *redis
 	if acks == 0 {
 		return nil
 	}
-	if n, err := wait.Int64(); err != nil || n < int64(acks) {
+	n, err := wait.Int64()
+	if err != nil {
 		s.recheckReplicas(node.Options().Addr) // the master may have changed under us
+		return fmt.Errorf("%w: wait for them: %v", errNoReplica, err)
+	}
+	if n < int64(acks) {
+		s.recheckReplicas(node.Options().Addr)
 		return fmt.Errorf("%w: %d of %d confirmed it within %v", errNoReplica, n, acks, s.replicaWait)
 	}
 	return nil
@@ -384,17 +389,37 @@ func noScript(cmds []*redis.Cmd, idx []int) bool {
 // evalAndWait sends the jobs' scripts and, if acks > 0, WAIT acks in one
 // pipeline, so that all go over one connection: WAIT counts the writes
 // made on its connection.
+//
+// So before WAIT it writes one small key of its own (syncKey). A batch
+// whose events were all written before (a duplicate: the upstream's retry
+// of a Put that failed unconfirmed, perhaps at another gateway; or a
+// re-run whose first run's reply was lost) writes nothing, and WAIT would
+// then confirm only this connection's older writes, not the event's: 200
+// for an event no replica may have. Written after the scripts, the key's
+// write follows the event's in the replication stream, so a replica that
+// has it has the event.
 func (s *Store) evalAndWait(ctx context.Context, node *redis.Client, script *redis.Script,
 	jobs []partJob, idx []int, cmds []*redis.Cmd, acks int) (wait *redis.Cmd) {
+	var sync *redis.StatusCmd
 	// Errors are each command's own; Pipelined's is the first of them.
 	_, _ = node.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, i := range idx {
 			cmds[i] = script.EvalSha(ctx, p, []string{s.bases[jobs[i].p]}, jobs[i].args...)
 		}
 		if acks > 0 {
+			sync = p.Set(ctx, s.bases[jobs[idx[0]].p]+syncKey, 1, 0)
 			wait = p.Do(ctx, "WAIT", acks, s.replicaWait.Milliseconds())
 		}
 		return nil
 	})
+	if sync != nil && sync.Err() != nil {
+		// Refused (OOM, READONLY): WAIT says nothing of the events.
+		wait = redis.NewCmd(ctx)
+		wait.SetErr(sync.Err())
+	}
 	return wait
 }
+
+// syncKey, after a partition's base, is the key evalAndWait writes before
+// WAIT.
+const syncKey = ":sy"
