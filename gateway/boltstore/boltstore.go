@@ -82,6 +82,9 @@ type Store struct {
 	// dups holds the duplicates counters that Put counted and has not
 	// yet written (put.go): a duplicate costs its Put no write.
 	dups *gateway.DuplicateTally
+	// recent are the ids Put saw last: only a Put of those may be all
+	// duplicates (recent.go).
+	recent *recentIDs
 
 	orphans atomic.Int64 // queue entries dropped for want of their event, since Open
 	updates atomic.Int64 // transactions update has committed; tests count a job's chunks
@@ -125,6 +128,7 @@ func Open(cfg gateway.StoreConfig) (gateway.Store, error) {
 	s := &Store{db: db, gc: gc, disk: gc.disk, leases: newLeaseTable(), file: file, opened: time.Now(),
 		retention: cfg.Retention, dedupe: cfg.DedupeWindow, tombWin: cfg.TombstoneWindow, chunk: chunkSize}
 	s.dups = gateway.NewDuplicateTally(dupDelay, maxDupIDs, s.writeDuplicates)
+	s.recent = newRecentIDs()
 	if s.retention <= 0 {
 		s.retention = DefaultRetention
 	}

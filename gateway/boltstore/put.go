@@ -17,7 +17,7 @@ import (
 // replacing an old event of that id, its deliveries and their history.
 //
 // A duplicate costs no write: a Put whose events are all duplicates is
-// answered from a read transaction, and the duplicates counters are
+// answered from a read transaction (once its ids were seen: recentIDs), and the duplicates counters are
 // written a second later, many in one transaction (dups). So a replay
 // flood does not become a flood of fsyncs.
 //
@@ -32,9 +32,12 @@ func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.P
 			return nil, wrap("put", badInput("event %d has no id", i))
 		}
 	}
-	if results, counted, ok := s.allDuplicates(ctx, events); ok {
-		s.countDuplicates(events, counted)
-		return results, nil
+	id := func(i int) string { return events[i].Envelope.ID }
+	if s.recent.all(id, len(events)) {
+		if results, counted, ok := s.allDuplicates(ctx, events); ok {
+			s.countDuplicates(events, counted)
+			return results, nil
+		}
 	}
 	var results []gateway.PutResult
 	var counted []bool
@@ -52,6 +55,7 @@ func (s *Store) Put(ctx context.Context, events []gateway.NewEvent) ([]gateway.P
 	if err != nil {
 		return nil, err
 	}
+	s.recent.add(id, len(events))
 	s.countDuplicates(events, counted)
 	return results, nil
 }
