@@ -1,5 +1,5 @@
-// Package docs holds hookgate's task pages; this test keeps their links
-// honest. It has no Go code of its own.
+// Package docs holds hookgate's task pages; its tests keep their links,
+// and the commands they name, honest. It has no Go code of its own.
 package docs
 
 import (
