@@ -178,24 +178,41 @@ func TestGrafanaDashboard(t *testing.T) {
 	run(t, dir, promtool(t), "check", "rules", "dashboard.yml")
 }
 
-// TestREADMEListsEveryFamily: the README's Metrics section names every
-// hookgate_ family, and every hookgate_ name in the README is one.
-func TestREADMEListsEveryFamily(t *testing.T) {
-	raw, err := os.ReadFile("../README.md")
+// TestDocsListEveryFamily: docs/metrics.md names every hookgate_ family
+// and points at the shipped rules and dashboard, and every hookgate_ name
+// in the README or any page of docs/ is one.
+func TestDocsListEveryFamily(t *testing.T) {
+	raw, err := os.ReadFile("../docs/metrics.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme := string(raw)
+	page := string(raw)
 	for _, f := range routes.MetricFamilies() {
-		if strings.HasPrefix(f.Name, "hookgate_") && !strings.Contains(readme, "`"+f.Name+"`") {
-			t.Errorf("README.md does not list %s", f.Name)
+		if strings.HasPrefix(f.Name, "hookgate_") && !strings.Contains(page, "`"+f.Name+"`") {
+			t.Errorf("docs/metrics.md does not list %s", f.Name)
 		}
 	}
-	checkNames(t, "README.md", readme)
 	for _, path := range []string{"deploy/prometheus/alerts.yml", "deploy/grafana/hookgate.json"} {
-		if !strings.Contains(readme, path) {
-			t.Errorf("README.md does not point at %s", path)
+		if !strings.Contains(page, path) {
+			t.Errorf("docs/metrics.md does not point at %s", path)
 		}
+	}
+	pages := []string{"../README.md"}
+	err = filepath.WalkDir("../docs", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
+			pages = append(pages, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range pages {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkNames(t, strings.TrimPrefix(filepath.ToSlash(path), "../"), string(raw))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -21,41 +22,58 @@ import (
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
-// The README's "Least privilege on Redis" gives the one ACL line that
+// docs/redis.md's "Least privilege on Redis" gives the one ACL line that
 // hookgate's Redis user needs, for the prefix "hookgate". The tests below
-// run that very line, read from the README, so that the two cannot drift:
-// a command the store starts sending without the README granting it fails
+// run that very line, read from the page, so that the two cannot drift:
+// a command the store starts sending without the page granting it fails
 // them.
 
 const aclPassword = "pw-acl-test"
 
-// readmeACL returns the README's ACL SETUSER line.
-func readmeACL(t *testing.T) string {
+// aclPage is the page that gives the ACL line, from the repository root.
+const aclPage = "docs/redis.md"
+
+// docsACL returns docs/redis.md's ACL SETUSER line. It must be the only
+// such line in the README and docs/, so that no page gives another.
+func docsACL(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile("../../README.md")
+	pages := []string{"README.md"}
+	err := filepath.WalkDir("../../docs", func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".md") {
+			pages = append(pages, strings.TrimPrefix(filepath.ToSlash(path), "../../"))
+		}
+		return err
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found []string
-	for line := range strings.Lines(string(data)) {
-		if strings.HasPrefix(line, "ACL SETUSER hookgate ") {
-			found = append(found, strings.TrimSpace(line))
+	var found, where []string
+	for _, page := range pages {
+		data, err := os.ReadFile("../../" + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for line := range strings.Lines(string(data)) {
+			if strings.HasPrefix(line, "ACL SETUSER hookgate ") {
+				found = append(found, strings.TrimSpace(line))
+				where = append(where, page)
+			}
 		}
 	}
-	if len(found) != 1 {
-		t.Fatalf("README.md has %d lines starting \"ACL SETUSER hookgate \", want 1: %q", len(found), found)
+	if len(found) != 1 || where[0] != aclPage {
+		t.Fatalf("README.md and docs/ have %d lines starting \"ACL SETUSER hookgate \" (in %q), want 1, in %s: %q", len(found), where, aclPage, found)
 	}
 	return found[0]
 }
 
-// aclFor is the README's line for the user named user, the store prefix
+// aclFor is the documented line for the user named user, the store prefix
 // prefix and the test's password, as arguments of one command.
 func aclFor(t *testing.T, user, prefix string) []any {
 	t.Helper()
-	line := readmeACL(t)
+	line := docsACL(t)
 	for _, want := range []string{" >PASSWORD ", " ~{hookgate}* ", " ~{hookgate:* "} {
 		if !strings.Contains(line, want) {
-			t.Fatalf("README ACL line %q lacks %q", line, strings.TrimSpace(want))
+			t.Fatalf("docs/redis.md's ACL line %q lacks %q", line, strings.TrimSpace(want))
 		}
 	}
 	line = strings.NewReplacer(">PASSWORD", ">"+aclPassword, "{hookgate", "{"+prefix).Replace(line)
@@ -69,7 +87,7 @@ func aclFor(t *testing.T, user, prefix string) []any {
 	return args
 }
 
-// aclUser creates, on each server at addrs, the README's user for prefix,
+// aclUser creates, on each server at addrs, the documented user for prefix,
 // and returns its name.
 func aclUser(t *testing.T, prefix string, addrs ...string) string {
 	t.Helper()
@@ -79,7 +97,7 @@ func aclUser(t *testing.T, prefix string, addrs ...string) string {
 		err := c.Do(context.Background(), aclFor(t, user, prefix)...).Err()
 		c.Close()
 		if err != nil {
-			t.Fatalf("README's ACL SETUSER on %s: %v", addr, err)
+			t.Fatalf("docs/redis.md's ACL SETUSER on %s: %v", addr, err)
 		}
 	}
 	return user
@@ -110,7 +128,7 @@ func checkACLLog(t *testing.T, addrs ...string) {
 			t.Fatalf("ACL LOG on %s: %v", addr, err)
 		}
 		for _, e := range entries {
-			t.Errorf("Redis refused user %s %s %q (%s, %d times): the README's ACL line lacks it",
+			t.Errorf("Redis refused user %s %s %q (%s, %d times): the documented ACL line lacks it",
 				e.Username, e.Reason, e.Object, e.Context, e.Count)
 		}
 	}
@@ -124,8 +142,8 @@ func userURL(user, addr string) string {
 	return (&url.URL{Scheme: "redis", User: url.UserPassword(user, aclPassword), Host: addr}).String()
 }
 
-// TestACLStore runs the store suite on one server as the README's user,
-// each subtest with its own prefix and a user of the README's line for it,
+// TestACLStore runs the store suite on one server as the documented user,
+// each subtest with its own prefix and a user of the documented line for it,
 // then uses the server's clock and Health as that user. Redis must have
 // refused nothing, and Health must have been able to check everything.
 func TestACLStore(t *testing.T) {
@@ -152,7 +170,7 @@ func TestACLStore(t *testing.T) {
 	useStore(t, s)
 	h, err := s.Health(context.Background())
 	if err != nil || len(h.Warnings) != 0 {
-		t.Errorf("Health as the README's user = %q, %v; want no warnings", h.Warnings, err)
+		t.Errorf("Health as the documented user = %q, %v; want no warnings", h.Warnings, err)
 	}
 	checkACLLog(t, srv.Socket())
 }
@@ -176,7 +194,7 @@ func useStore(t *testing.T, s *Store) {
 	}
 }
 
-// TestACLReplicated: as the README's user, on a master with a replica and
+// TestACLReplicated: as the documented user, on a master with a replica and
 // min_replicas auto, Put reads the replica count and waits for the
 // replica's confirmation: with the replica frozen, nothing is acknowledged.
 func TestACLReplicated(t *testing.T) {
@@ -198,7 +216,7 @@ func TestACLReplicated(t *testing.T) {
 	checkACLLog(t, master.Addr())
 }
 
-// TestACLCluster runs the store suite on a Redis Cluster as the README's
+// TestACLCluster runs the store suite on a Redis Cluster as the documented
 // user, created on every node: the slot map, partitions spread over the
 // masters, MOVED and script loading on each master.
 func TestACLCluster(t *testing.T) {
@@ -212,12 +230,12 @@ func TestACLCluster(t *testing.T) {
 }
 
 // TestACLCoversScripts: every command the Lua scripts call is granted by
-// the README's line; Redis checks those against the user's ACL as it does
+// the documented line; Redis checks those against the user's ACL as it does
 // the commands a client sends, so a script calling one more fails in
 // production with NOPERM.
 func TestACLCoversScripts(t *testing.T) {
 	granted := map[string]bool{}
-	for _, f := range strings.Fields(readmeACL(t)) {
+	for _, f := range strings.Fields(docsACL(t)) {
 		if cmd, ok := strings.CutPrefix(f, "+"); ok {
 			granted[strings.ToLower(cmd)] = true
 		}
@@ -245,6 +263,6 @@ func TestACLCoversScripts(t *testing.T) {
 		}
 	}
 	for _, cmd := range slices.Sorted(maps.Keys(missing)) {
-		t.Errorf("the README's ACL line does not grant %s, which %s call", cmd, strings.Join(missing[cmd], ", "))
+		t.Errorf("the documented ACL line does not grant %s, which %s call", cmd, strings.Join(missing[cmd], ", "))
 	}
 }

@@ -11,7 +11,7 @@ import "runtime/debug"
 // RSS at most 116 MB in every bench run; under a flood of stalled uploads
 // (e2e/hostile_test.go) the peak rose from 116-126 MB to 127-160 MB. GOGC
 // in the environment wins, and GOMEMLIMIT bounds the heap as Go documents
-// it (see the README's "Running at the edge").
+// it (see docs/edge.md, "Running at the edge").
 const defaultGCPercent = 200
 
 // tuneGC sets the collector's target to defaultGCPercent unless the
