@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -211,9 +212,12 @@ func TestFirstFiveMinutesShippedConfig(t *testing.T) {
 	if len(page.Events) != 1 || page.Events[0].ID != id || page.Events[0].Status != "delivered" {
 		t.Errorf("GET /admin/api/events?source=iimmpact = %+v, want the one event %s, delivered", page.Events, id)
 	}
-	if s := g.subscribers(t)["catalog-sync"]; s.Delivered < 11 || s.Dead != 0 {
-		t.Errorf("catalog-sync = %+v, want 11 delivered and none dead", s)
-	}
+	// The consumer prints an event before the gateway has recorded its
+	// answer: wait for the records.
+	waitFor(t, 30*time.Second, "catalog-sync: 11 delivered, none dead", func() (bool, string) {
+		s := g.subscribers(t)["catalog-sync"]
+		return s.Delivered >= 11 && s.Dead == 0, fmt.Sprintf("%+v", s)
+	})
 	if strings.Contains(c.stderr.String(), "refused") {
 		t.Errorf("consume refused a delivery:\n%s", c.stderr.String())
 	}
