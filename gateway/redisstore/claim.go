@@ -31,8 +31,12 @@ func (s *Store) Claim(ctx context.Context, subscriber string, now time.Time, wan
 	}
 	if s.nparts() == 1 {
 		tok := s.claimToken(subscriber, 0)
-		claims, _, err := s.claimReply(subscriber, claimScript.Run(ctx, s.rdb, []string{s.bases[0]},
-			subscriber, ms(now), want, lease.Milliseconds(), tok, s.clock(), "", ""))
+		cmds, err := s.runDurableEach(ctx, claimScript, []partJob{{p: 0, args: []any{
+			subscriber, ms(now), want, lease.Milliseconds(), tok, s.clock(), "", ""}}}, "redisstore.claim", false)
+		if err != nil {
+			return nil, s.unavailable("claim "+subscriber, err)
+		}
+		claims, _, err := s.claimReply(subscriber, cmds[0])
 		if err != nil {
 			s.claimFailed(subscriber, 0, tok, err)
 		}
@@ -98,7 +102,16 @@ func (s *Store) claimParts(ctx context.Context, subscriber string, now time.Time
 	var claims []gateway.Claim
 	var firstErr error
 	if len(jobs) > 0 {
-		for i, cmd := range s.runParts(ctx, claimScript, jobs) {
+		// Leases confirmed by a replica (runDurableEach), so that a
+		// failover does not lose a lease whose delivery is being sent and
+		// let another gateway send it too; a claim not confirmed is
+		// handed out by the next claim call, sent with its token again.
+		cmds, err := s.runDurableEach(ctx, claimScript, jobs, "redisstore.claim", false)
+		if err != nil {
+			s.giveBack(ctx, subscriber, limit, n, now)
+			return nil, 0, s.unavailable("claim "+subscriber, err)
+		}
+		for i, cmd := range cmds {
 			got, _, err := s.claimReply(subscriber, cmd)
 			if err != nil {
 				s.claimFailed(subscriber, jobs[i].p, jobs[i].args[4].(string), err)

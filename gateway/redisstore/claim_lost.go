@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -38,10 +39,12 @@ func (s *Store) claimToken(sub string, p int) string {
 }
 
 // claimFailed notes a claim call sent with tok that failed with err: when
-// err says the reply may have been lost, the next claim sends tok again.
-// The map holds at most one entry per subscriber and partition.
+// err says the reply may have been lost, or that no replica confirmed
+// the leases (they stand on the master, unconfirmed), the next claim
+// sends tok again. The map holds at most one entry per subscriber and
+// partition.
 func (s *Store) claimFailed(sub string, p int, tok string, err error) {
-	if !nodeFault(err) {
+	if !nodeFault(err) && !errors.Is(err, errNoReplica) {
 		return
 	}
 	s.lost.mu.Lock()

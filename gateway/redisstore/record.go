@@ -236,8 +236,15 @@ func (s *Store) writeRecords(calls []*recordCall) ([]int64, error) {
 	if len(jobs) == 0 {
 		return oks, nil
 	}
-	cmds := s.runParts(ctx, recordScript, jobs)
-	if err := firstErr(cmds); err != nil {
+	// Confirmed by a replica, as a Put is: a record that a failover
+	// loses sends its delivery again when the lease ends (a duplicate).
+	// Unconfirmed, the call fails and Record tries it again, the same
+	// call (rn), on whichever master is there by then.
+	cmds, err := s.runDurableEach(ctx, recordScript, jobs, "redisstore.record", false)
+	if err == nil {
+		err = firstErr(cmds)
+	}
+	if err != nil {
 		return nil, err
 	}
 	for j, cmd := range cmds {

@@ -303,6 +303,22 @@ var errReplicasUnknown = errors.New("replica count unknown")
 // pipeline, masters in parallel. An error is the first of any job's, or
 // errNoReplica.
 func (s *Store) runDurable(ctx context.Context, script *redis.Script, jobs []partJob) ([]*redis.Cmd, error) {
+	cmds, err := s.runDurableEach(ctx, script, jobs, "redisstore.put", true)
+	if err != nil {
+		return nil, err
+	}
+	return cmds, firstErr(cmds)
+}
+
+// runDurableEach is runDurable answering each job on its own, for calls
+// that take what some partitions did when others failed (claims,
+// records): a job whose master failed, or whose replicas did not confirm
+// in time, has its command failed with that error. err is for the jobs'
+// masters not found. strict: a master that will not say whether it has
+// replicas (INFO refused) fails the jobs, as Put must; otherwise they run
+// unconfirmed (a claim or record lost in a failover costs a duplicate
+// delivery, never an event).
+func (s *Store) runDurableEach(ctx context.Context, script *redis.Script, jobs []partJob, component string, strict bool) ([]*redis.Cmd, error) {
 	nodes, groups, err := s.masters(ctx, jobs)
 	if err != nil {
 		return nil, err
@@ -314,14 +330,20 @@ func (s *Store) runDurable(ctx context.Context, script *redis.Script, jobs []par
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer gateway.Contain("redisstore.put", func(err error) { errs[g] = err })
-			errs[g] = s.runOnNode(ctx, node, script, jobs, groups[g], cmds)
+			defer gateway.Contain(component, func(err error) { errs[g] = err })
+			errs[g] = s.runOnNode(ctx, node, script, jobs, groups[g], cmds, strict)
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	for g, err := range errs {
+		if err == nil {
+			continue
+		}
+		for _, i := range groups[g] {
+			if cmds[i] == nil || cmds[i].Err() == nil {
+				cmds[i] = redis.NewCmd(ctx)
+				cmds[i].SetErr(err)
+			}
 		}
 	}
 	return cmds, nil
@@ -329,12 +351,16 @@ func (s *Store) runDurable(ctx context.Context, script *redis.Script, jobs []par
 
 // runOnNode runs the jobs idx on node in one pipeline, with WAIT after
 // them when node's writes need replicas (needReplica), and fills cmds.
-func (s *Store) runOnNode(ctx context.Context, node *redis.Client, script *redis.Script, jobs []partJob, idx []int, cmds []*redis.Cmd) error {
+func (s *Store) runOnNode(ctx context.Context, node *redis.Client, script *redis.Script, jobs []partJob, idx []int, cmds []*redis.Cmd, strict bool) error {
 	acks, err := s.needReplica(ctx, node)
-	if err != nil {
-		if !errors.Is(err, errReplicasUnknown) {
-			s.nodeFailed(ctx, node)
-		}
+	switch {
+	case err == nil:
+	case errors.Is(err, errReplicasUnknown) && !strict:
+		acks = 0
+	case errors.Is(err, errReplicasUnknown):
+		return err
+	default:
+		s.nodeFailed(ctx, node)
 		return err
 	}
 	wait := s.evalAndWait(ctx, node, script, jobs, idx, cmds, acks)

@@ -77,6 +77,28 @@ func TestClaimRerunOtherGateway(t *testing.T) {
 	}
 }
 
+// ProcessPipelineHook does the same for a script sent in a pipeline, as
+// claims are (runDurableEach).
+func (h *betweenHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if hasEval(cmds) && h.armed.CompareAndSwap(true, false) {
+			_ = next(ctx, cmds)
+			h.between()
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// hasEval reports whether cmds hold a script call.
+func hasEval(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if strings.HasPrefix(c.Name(), "eval") {
+			return true
+		}
+	}
+	return false
+}
+
 // loseHook runs the next script call and then loses its reply, as a
 // connection reset just after Redis answered would.
 type loseHook struct {
@@ -89,6 +111,20 @@ func (h *loseHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		err := next(ctx, cmd)
 		if strings.HasPrefix(cmd.Name(), "eval") && h.armed.CompareAndSwap(true, false) {
 			cmd.SetErr(io.EOF)
+			return io.EOF
+		}
+		return err
+	}
+}
+
+// ProcessPipelineHook does the same for a script sent in a pipeline.
+func (h *loseHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if hasEval(cmds) && h.armed.CompareAndSwap(true, false) {
+			for _, c := range cmds {
+				c.SetErr(io.EOF)
+			}
 			return io.EOF
 		}
 		return err
