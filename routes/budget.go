@@ -122,7 +122,15 @@ func (c *claim) takeBody(n int64) error { return c.take(n, true) }
 // processing will give theirs back, it waits for them, up to wait, rather
 // than throw away an upload it has in full; new uploads leave the bytes it
 // waits for free meanwhile.
+//
+// A cost the budget could never hold beside the body (a budget the config
+// allows as small as max_body) is charged as all the budget left beside
+// the body: the request then waits for a quiet budget, where it would be
+// refused 503 on every retry of the provider.
 func (c *claim) takeProcessing(n int64, wait time.Duration) error {
+	if most := max(c.ceiling(n)-c.held, 0); n > most {
+		n = most
+	}
 	b := c.b
 	var timer *time.Timer
 	registered := false

@@ -17,12 +17,24 @@ func TestProcessingWaitsForStoredRequests(t *testing.T) {
 	lim := budgetLimits{total: 1000 * kb}
 	newClaim := func() *claim { return &claim{b: b, lim: lim} }
 
+	uploading := newClaim() // a body still arriving
+	if err := uploading.takeBody(50 * kb); err != nil {
+		t.Fatal(err)
+	}
 	alone := newClaim()
 	if err := alone.takeBody(900 * kb); err != nil {
 		t.Fatal(err)
 	}
 	if err := alone.takeProcessing(200*kb, time.Minute); !errors.Is(err, gateway.ErrOverloaded) {
 		t.Fatalf("processing with nothing being stored: %v, want ErrOverloaded at once", err)
+	}
+	uploading.release()
+	// Alone, a cost past the budget is charged as all that is left.
+	if err := alone.takeProcessing(200*kb, time.Minute); err != nil {
+		t.Fatalf("processing of a cost past the budget, alone: %v, want nil", err)
+	}
+	if got := b.Used(); got != 1000*kb {
+		t.Errorf("used = %d, want the whole budget, %d", got, 1000*kb)
 	}
 	alone.release()
 
@@ -46,7 +58,7 @@ func TestProcessingWaitsForStoredRequests(t *testing.T) {
 		b.mu.Unlock()
 	}
 	stored.release() // 100KB held, 200KB waited for
-	uploading := newClaim()
+	uploading = newClaim()
 	if err := uploading.takeBody(750 * kb); !errors.Is(err, gateway.ErrOverloaded) {
 		t.Errorf("a large upload into the bytes a whole body waits for: %v, want ErrOverloaded", err)
 	}

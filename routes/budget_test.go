@@ -108,3 +108,18 @@ sources:
 		t.Errorf("signed webhook of 2KB over the source's max_body of 1KB (server.max_body 5MB): %d, want 413", resp.StatusCode)
 	}
 }
+
+// A body within max_body is taken however small the budget the config
+// allows (max_pending_bytes may equal max_body): what its decoding and
+// storing cost is charged up to what the budget can ever hold, so that it
+// waits for a quiet budget rather than be refused 503 on every retry.
+func TestBudgetSmallerThanProcessing(t *testing.T) {
+	addr, admin := serverApp(t, "  max_body: 16KB\n  max_pending_bytes: 16KB\n  max_pending_bytes_per_client: 0\n  min_upload_rate: 0\n")
+	id := strings.Repeat("B", 4000) // a body of about 8KB: 20KB to decode and store
+	for i := range 3 {
+		if resp := signedPost(t, addr, id); resp.StatusCode != fiber.StatusOK {
+			t.Fatalf("signed webhook of 8KB, max_body and max_pending_bytes 16KB, try %d: %d, want 200", i+1, resp.StatusCode)
+		}
+	}
+	waitHeld(t, admin, 0)
+}
