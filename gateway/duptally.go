@@ -54,11 +54,12 @@ func (d *DuplicateTally) Add(id string, hint int) {
 			c.N++
 			c.Hint = hint
 			d.pending[id] = c
-			if d.timer == nil && !d.closed {
+			closed := d.closed // read under the lock: Close may run meanwhile
+			if d.timer == nil && !closed {
 				d.timer = time.AfterFunc(d.delay, func() { _ = d.Flush() })
 			}
 			d.mu.Unlock()
-			if d.closed {
+			if closed {
 				_ = d.Flush()
 			}
 			return

@@ -78,3 +78,47 @@ func TestDuplicateTallyDelay(t *testing.T) {
 		t.Fatal("not written after the delay")
 	}
 }
+
+// TestDuplicateTallyCloseWhileAdding: a store may be closed while Puts
+// still count (boltstore counts on the caller's goroutine): Add and Close
+// race on nothing, and every count lands.
+func TestDuplicateTallyCloseWhileAdding(t *testing.T) {
+	var mu sync.Mutex
+	total := 0
+	d := NewDuplicateTally(time.Hour, 1000, func(m map[string]DuplicateCount) error {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range m {
+			total += c.N
+		}
+		return nil
+	})
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for range 200 {
+				d.Add("a", 0)
+			}
+		}()
+	}
+	close(start)
+	for d.Pending("a") == 0 {
+		time.Sleep(time.Microsecond)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if err := d.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if total != 800 {
+		t.Errorf("written %d, want 800", total)
+	}
+}
