@@ -25,6 +25,8 @@
 //	P:r:sub               set   every subscriber ever given a delivery, for
 //	                            Subscribers and Sweep
 //	P:schema              string  the key layout, "2" (see schemaVersion)
+//	P:sy                  string  "1", written before each WAIT (evalAndWait),
+//	                            so that WAIT covers every earlier write
 //	P:t:<gen>:<shard>     set   tombstones of events removed at retention
 //	                            (store.tombstone_window): 44 bits of each
 //	                            id's SHA-1, as integers (an intset, 8 bytes
