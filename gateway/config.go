@@ -201,7 +201,8 @@ const (
 )
 
 // Secret is a string that never prints: String, GoString, MarshalJSON and
-// MarshalYAML all redact it. Use Reveal to get the value.
+// MarshalText (which YAML encoders use) all redact it. Use Reveal to get
+// the value.
 type Secret string
 
 const redacted = "[redacted]"
@@ -218,8 +219,8 @@ func (s Secret) GoString() string { return redacted }
 // MarshalJSON redacts the secret.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
-// MarshalYAML redacts the secret.
-func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
+// MarshalText redacts the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Keys are decoded signing keys. Like Secret they never print: String,
 // GoString and MarshalJSON redact them, so a config dumped with %+v or as

@@ -211,9 +211,42 @@ func (c *Config) Redacted() string {
 		}
 		shown.Subscribers[name] = &cp
 	}
-	out, err := yaml.Marshal(&shown)
+	var doc yaml.Node
+	if err := doc.Encode(&shown); err != nil {
+		return fmt.Sprintf("config: %v", err)
+	}
+	if r := c.Store.Redis; r != nil {
+		// min_replicas as the file writes it: auto, or the count as an
+		// int, which the decoder requires.
+		if n := mappingValue(&doc, "store", "redis", "min_replicas"); n != nil {
+			tag := "!!str"
+			if r.MinReplicas.Fixed {
+				tag = "!!int"
+			}
+			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: r.MinReplicas.String()}
+		}
+	}
+	out, err := yaml.Marshal(&doc)
 	if err != nil {
 		return fmt.Sprintf("config: %v", err)
 	}
 	return string(out)
+}
+
+// mappingValue returns the node at path in a tree of mappings, or nil.
+func mappingValue(n *yaml.Node, path ...string) *yaml.Node {
+	for _, key := range path {
+		var next *yaml.Node
+		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return n
 }
