@@ -5,5 +5,7 @@
 //
 // It imports nothing else of hookgate's and no web framework: plugins,
 // stores, the delivery engine and the HTTP routes all depend on it, never
-// the other way round.
+// the other way round. Loading the configuration from YAML (decoding,
+// ${VAR} expansion, defaults, validation, file:line errors) is package
+// gateway/config's.
 package gateway

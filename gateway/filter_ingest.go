@@ -19,7 +19,7 @@ type ingestFilter struct {
 func ingestFilters(cfg *Config) (map[string]*ingestFilter, error) {
 	var out map[string]*ingestFilter
 	for name, sub := range cfg.Subscribers {
-		if sub == nil || blankFilter(sub.Filter) {
+		if sub == nil || BlankFilter(sub.Filter) {
 			continue
 		}
 		f := sub.CompiledFilter
@@ -37,9 +37,9 @@ func ingestFilters(cfg *Config) (map[string]*ingestFilter, error) {
 	return out, nil
 }
 
-// blankFilter reports whether expr means no filter: `filter: ""`, or a
+// BlankFilter reports whether expr means no filter: `filter: ""`, or a
 // filter line left with only spaces.
-func blankFilter(expr string) bool { return strings.TrimSpace(expr) == "" }
+func BlankFilter(expr string) bool { return strings.TrimSpace(expr) == "" }
 
 // filter returns the subscribers of routed (the names the patterns chose)
 // whose filters pass env: routed itself when all do, else a new slice, as

@@ -60,11 +60,6 @@ const (
 	MaxBurst      = 1_000_000
 )
 
-// defaultBurst is one second's worth of the rate, at least 1.
-func defaultBurst(r Rate) int {
-	return max(1, int(math.Ceil(float64(r))))
-}
-
 // LimitedClaimer is implemented by stores that keep rate_limit buckets
 // where every gateway sharing the store draws from them (Redis). A store
 // without it is used by one process only, and the engine keeps the
