@@ -160,7 +160,7 @@ type SubscriberConfig struct {
 	Patterns []Pattern `yaml:"-"`
 	// CompiledFilter is Filter compiled, nil without one; filled by
 	// validation.
-	CompiledFilter *Filter `yaml:"-" json:"-"`
+	CompiledFilter Filter `yaml:"-" json:"-"`
 }
 
 // Values of SubscriberConfig.Ordering.

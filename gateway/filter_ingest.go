@@ -10,7 +10,7 @@ import (
 // limiter of its error log: a filter that fails on every event must not
 // write a line per event.
 type ingestFilter struct {
-	f   *Filter
+	f   Filter
 	log logEvery
 }
 
@@ -25,7 +25,7 @@ func ingestFilters(cfg *Config) (map[string]*ingestFilter, error) {
 		f := sub.CompiledFilter
 		if f == nil {
 			var err error
-			if f, err = CompileFilter(sub.Filter); err != nil {
+			if f, err = compileFilter(sub.Filter); err != nil {
 				return nil, fmt.Errorf("subscriber %s: filter: %w", name, err)
 			}
 		}

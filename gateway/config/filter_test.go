@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/config"
+	"github.com/hookgate/hookgate/gateway/filter"
 )
 
 // filterConfig is a valid config whose subscriber "s" has the filter
@@ -24,7 +24,7 @@ func filterConfig(value string) string {
 // check, is not a bool, is too long or too costly is refused at load with
 // the file, the line of its value, its key and CEL's reason on one line.
 func TestFilterCompileErrors(t *testing.T) {
-	long := `'event.type == "` + strings.Repeat("x", gateway.MaxFilterLength) + `"'`
+	long := `'event.type == "` + strings.Repeat("x", filter.MaxLength) + `"'`
 	list := "[" + strings.TrimSuffix(strings.Repeat("1,", 100), ",") + "]"
 	tests := []struct {
 		name  string
@@ -47,7 +47,7 @@ func TestFilterCompileErrors(t *testing.T) {
 			`config.yaml:9: subscribers.s.filter: line 2, column 17: found no matching overload for '_>_' applied to '(string, int)'`},
 		{"too long", long,
 			fmt.Sprintf(`config.yaml:9: subscribers.s.filter: expression code point size exceeds limit: size: %d, limit %d`,
-				gateway.MaxFilterLength+16, gateway.MaxFilterLength)},
+				filter.MaxLength+16, filter.MaxLength)},
 		{"costs over the limit whatever the event", `'` + list + `.map(x, ` + list + `.map(y, y)).size() > 0'`,
 			`config.yaml:9: subscribers.s.filter: costs at least 133323 to evaluate, over the limit of 10000`},
 		{"not a string", `[event.type]`,

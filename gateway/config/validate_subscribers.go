@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/filter"
 )
 
 // secretPrefix starts every Standard Webhooks signing secret.
@@ -125,11 +126,11 @@ func (v *validator) rateLimit(key string, r *gateway.RateLimit) {
 
 // filter compiles a subscriber's filter, so that check, serve and every
 // reload refuse one that does not compile. Blank: no filter.
-func (v *validator) filter(key, expr string) *gateway.Filter {
+func (v *validator) filter(key, expr string) gateway.Filter {
 	if gateway.BlankFilter(expr) {
 		return nil
 	}
-	f, err := gateway.CompileFilter(expr)
+	f, err := filter.Compile(expr)
 	if err != nil {
 		v.addAtValue(key, "%v", err)
 		return nil

@@ -1,4 +1,4 @@
-package gateway_test
+package filter_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/filter"
 )
 
 // envelope is an IIMMPACT-like envelope with the given type, object and
@@ -28,11 +29,11 @@ func envelope(typ, object, previous string) gateway.Envelope {
 	return gateway.NewEnvelope("iimmpact", ev, ev.Time.Add(time.Second))
 }
 
-func mustCompile(t testing.TB, expr string) *gateway.Filter {
+func mustCompile(t testing.TB, expr string) *filter.Filter {
 	t.Helper()
-	f, err := gateway.CompileFilter(expr)
+	f, err := filter.Compile(expr)
 	if err != nil {
-		t.Fatalf("CompileFilter(%q): %v", expr, err)
+		t.Fatalf("Compile(%q): %v", expr, err)
 	}
 	return f
 }
