@@ -1,4 +1,4 @@
-package gateway_test
+package deliver
 
 import (
 	"testing"
@@ -12,7 +12,7 @@ import (
 func TestTokenBucket(t *testing.T) {
 	limit := gateway.RateLimit{Rate: 10, Burst: 5}
 	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	var b gateway.TokenBucket
+	var b tokenBucket
 	steps := []struct {
 		at       time.Duration
 		ask      int
