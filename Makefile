@@ -37,7 +37,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/iimmpact
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/catalog360
 	$(GO) test -run '^$$' -fuzz FuzzRequestFraming -fuzztime $(FUZZTIME) ./routes
-	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./gateway
+	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./gateway/config
 	$(GO) test -run '^$$' -fuzz FuzzEncodeEnvelope -fuzztime $(FUZZTIME) ./gateway
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./gateway/deliver
 	$(GO) test -run '^$$' -fuzz FuzzParseRetryAfter -fuzztime $(FUZZTIME) ./gateway/deliver

@@ -4,8 +4,10 @@ import (
 	"time"
 )
 
-// Config is a loaded, validated config.yaml. LoadConfig (config_load.go)
-// builds it: defaults, then strict parse, then validation.
+// Config is a loaded, validated config.yaml. Package gateway/config
+// builds it (config.Load): defaults, then strict parse, then validation,
+// which also fills the derived fields (names, signing keys, compiled
+// patterns and filters). The yaml tags name each field's key there.
 type Config struct {
 	Path        string                       `yaml:"-"` // the file it was read from
 	Server      ServerConfig                 `yaml:"server"`
@@ -54,15 +56,11 @@ type TLSConfig struct {
 type AdminConfig struct {
 	Listen string `yaml:"listen"` // default "127.0.0.1:9090"
 	// Token is required unless Listen is loopback; at least
-	// MinAdminTokenLength characters, no whitespace or control character.
+	// config.MinAdminTokenLength characters, no whitespace or control
+	// character.
 	Token Secret    `yaml:"token"`
 	TLS   TLSConfig `yaml:"tls"` // both files set: HTTPS, re-read on change, as server.tls
 }
-
-// MinAdminTokenLength is the shortest admin.token accepted, in characters:
-// a token guards every admin change and the metrics, on a listener that
-// answers as fast as it is asked (`openssl rand -hex 32` makes one of 64).
-const MinAdminTokenLength = 16
 
 // LogConfig is the gateway's log (SPEC 2).
 type LogConfig struct {
@@ -147,7 +145,8 @@ type SubscriberConfig struct {
 	RateLimit   RateLimit         `yaml:"rate_limit"` // zero: no limit
 	Ordering    string            `yaml:"ordering"`   // OrderingNone (default) or OrderingSubject
 	// Filter is a CEL expression over the envelope as `event`; events it
-	// does not pass get no delivery. Empty: every routed event passes.
+	// does not pass get no delivery. Blank (BlankFilter): every routed
+	// event passes.
 	Filter string `yaml:"filter"`
 	// Backfill, when > 0, is how far back the retained events go that are
 	// queued for this subscriber, once, when its name first appears in the
@@ -161,7 +160,7 @@ type SubscriberConfig struct {
 	Patterns []Pattern `yaml:"-"`
 	// CompiledFilter is Filter compiled, nil without one; filled by
 	// validation.
-	CompiledFilter *Filter `yaml:"-" json:"-"`
+	CompiledFilter Filter `yaml:"-" json:"-"`
 }
 
 // Values of SubscriberConfig.Ordering.
@@ -188,20 +187,9 @@ type BreakerConfig struct {
 	Cooldown            time.Duration `yaml:"cooldown"`             // default 30s
 }
 
-// Subscriber defaults, as SPEC 2 gives them.
-const (
-	DefaultTimeout             = 10 * time.Second
-	DefaultMaxInFlight         = 16
-	DefaultMaxAttempts         = 10
-	DefaultInitialBackoff      = 2 * time.Second
-	DefaultMaxBackoff          = 10 * time.Minute
-	DefaultMaxAge              = 24 * time.Hour
-	DefaultConsecutiveFailures = 5
-	DefaultCooldown            = 30 * time.Second
-)
-
 // Secret is a string that never prints: String, GoString, MarshalJSON and
-// MarshalYAML all redact it. Use Reveal to get the value.
+// MarshalText (which YAML encoders use) all redact it. Use Reveal to get
+// the value.
 type Secret string
 
 const redacted = "[redacted]"
@@ -218,8 +206,8 @@ func (s Secret) GoString() string { return redacted }
 // MarshalJSON redacts the secret.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + redacted + `"`), nil }
 
-// MarshalYAML redacts the secret.
-func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
+// MarshalText redacts the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // Keys are decoded signing keys. Like Secret they never print: String,
 // GoString and MarshalJSON redact them, so a config dumped with %+v or as

@@ -5,5 +5,9 @@
 //
 // It imports nothing else of hookgate's and no web framework: plugins,
 // stores, the delivery engine and the HTTP routes all depend on it, never
-// the other way round.
+// the other way round. It imports the standard library only: loading the
+// configuration from YAML (decoding, ${VAR} expansion, defaults,
+// validation, file:line errors) is package gateway/config's, and
+// compiling subscriber filters (CEL) is package gateway/filter's, behind
+// the Filter interface.
 package gateway

@@ -9,203 +9,64 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/checker"
-	"cel.dev/cel-go/common"
-	celast "cel.dev/cel-go/common/ast"
-	"cel.dev/cel-go/common/types"
-	"cel.dev/cel-go/ext"
-	"cel.dev/cel-go/interpreter"
 )
 
-// Bounds of a subscriber filter (SPEC 5, filter). A filter runs on the
-// ingest path, once per routed event, before the provider gets its 200:
-// these keep one expression from stalling ingest or the config load.
-const (
-	// FilterCostLimit is the most CEL cost units one evaluation may spend
-	// (about one per operation; string and list operations by their size):
-	// a typical filter spends under 20, a scan of a 1000-item list about
-	// 6000. Past it the evaluation stops with an error, which counts as
-	// false. An expression whose least possible cost is over it is refused
-	// when the config loads.
-	FilterCostLimit = 10000
-	// MaxFilterLength is the longest filter accepted, in characters.
-	MaxFilterLength = 4096
-	// maxFilterNesting bounds how deeply an expression may nest.
-	maxFilterNesting = 64
-	// maxFilterRegex bounds the program of a regular expression that
-	// matches() builds, including one built from event data.
-	maxFilterRegex = 1000
-	// maxFilterErrors is how many of CEL's errors a config error quotes.
-	maxFilterErrors = 3
+// Filter is a compiled subscriber filter (SubscriberConfig.Filter): an
+// expression over the envelope as `event` that a subscriber's events must
+// pass to be delivered. Package gateway/filter compiles them (CEL); config
+// validation fills SubscriberConfig.CompiledFilter with one. A Filter is
+// safe for concurrent use.
+type Filter interface {
+	// Match reports whether the event in in passes. An evaluation error
+	// (a missing field, a wrong type, a cost limit) or a result that is
+	// not a bool returns false and the error; the caller counts it.
+	Match(in *FilterInput) (bool, error)
+	// String returns the expression as configured.
+	String() string
+}
+
+var (
+	filterCompilerMu sync.RWMutex
+	filterCompiler   func(expr string) (Filter, error)
 )
 
-// filterTypeName is what CEL calls the type of `event` in its messages.
-const filterTypeName = "hookgate.Event"
-
-// filterEvent is `event` in a filter: the envelope with its time as the
-// string subscribers receive and its data decoded from JSON. Declaring it
-// as an object with fixed fields (rather than a map) lets the type
-// checker refuse `event.typo` and `event.type == 3` at load.
-type filterEvent struct {
-	Type    string         `cel:"type"`
-	Subject string         `cel:"subject"`
-	Source  string         `cel:"source"`
-	ID      string         `cel:"id"`
-	Time    string         `cel:"time"`
-	Data    map[string]any `cel:"data"`
+// RegisterFilterCompiler makes compile the compiler of filter expressions
+// for a Config built in code and never validated (the Ingester compiles
+// its filters with it). Package gateway/filter registers itself in its
+// init, and every program that loads a config links it; a second
+// registration panics, as RegisterProvider's does.
+func RegisterFilterCompiler(compile func(expr string) (Filter, error)) {
+	filterCompilerMu.Lock()
+	defer filterCompilerMu.Unlock()
+	if compile == nil {
+		panic("gateway: RegisterFilterCompiler with nil compiler")
+	}
+	if filterCompiler != nil {
+		panic("gateway: RegisterFilterCompiler called twice")
+	}
+	filterCompiler = compile
 }
 
-// filterEnv is the one CEL environment every filter compiles in; a cel.Env
-// is safe for concurrent use, and building one costs more than a compile.
-var filterEnv = sync.OnceValues(func() (*cel.Env, error) {
-	return cel.NewEnv(
-		ext.NativeTypes(types.ParseStructTags(true),
-			cel.NativeTypeFor[filterEvent](cel.NativeTypeAlias(filterTypeName))),
-		cel.Variable("event", cel.ObjectType(filterTypeName)),
-		ext.Strings(),
-		cel.OptionalTypes(),
-		// JSON numbers are doubles: let `price > 10` mean what it says.
-		cel.CrossTypeNumericComparisons(true),
-		cel.ParserExpressionSizeLimit(MaxFilterLength),
-		cel.ParserRecursionLimit(maxFilterNesting),
-		cel.RegexProgramSizeLimit(maxFilterRegex),
-	)
-})
-
-// Filter is a compiled subscriber filter: a CEL expression over the
-// envelope as `event`, which a subscriber's events must pass to be
-// delivered. It is safe for concurrent use.
-type Filter struct {
-	expr string
-	prg  cel.Program
-	// data: the expression may read event.data, so the envelope's data
-	// must be decoded from JSON before it runs; most filters on type,
-	// subject or source never pay for that.
-	data bool
-}
-
-// CompileFilter parses and type-checks expr, which must be a bool (or dyn)
-// expression over `event`. Its error is one line: CEL's message(s), each
-// placed by column (and line, for an expression over several lines).
-func CompileFilter(expr string) (*Filter, error) {
-	env, err := filterEnv()
-	if err != nil {
-		return nil, fmt.Errorf("filter environment: %w", err)
+// compileFilter compiles expr with the registered compiler.
+func compileFilter(expr string) (Filter, error) {
+	filterCompilerMu.RLock()
+	compile := filterCompiler
+	filterCompilerMu.RUnlock()
+	if compile == nil {
+		return nil, errors.New("no filter compiler (import github.com/hookgate/hookgate/gateway/filter)")
 	}
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		return nil, filterCompileError(expr, iss.Errors())
-	}
-	if t := ast.OutputType(); !t.IsExactType(types.BoolType) && !t.IsExactType(types.DynType) {
-		return nil, fmt.Errorf("must be a bool expression, got %s", t)
-	}
-	est, err := env.EstimateCost(ast, noSizes{})
-	if err != nil {
-		return nil, fmt.Errorf("estimate cost: %w", err)
-	}
-	if est.Min > FilterCostLimit {
-		return nil, fmt.Errorf("costs at least %d to evaluate, over the limit of %d", est.Min, FilterCostLimit)
-	}
-	prg, err := env.Program(ast, cel.CostLimit(FilterCostLimit), cel.EvalOptions(cel.OptOptimize))
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
-	}
-	return &Filter{expr: expr, prg: prg, data: readsData(ast.NativeRep())}, nil
-}
-
-// filterCompileError makes CEL's issues one line: CEL's own rendering
-// repeats the expression with a caret under the spot, which does not fit
-// a file:line: key: message error.
-func filterCompileError(expr string, errs []*common.Error) error {
-	multiline := strings.Contains(expr, "\n")
-	var parts []string
-	for i, e := range errs {
-		if i == maxFilterErrors {
-			parts = append(parts, fmt.Sprintf("and %d more", len(errs)-i))
-			break
-		}
-		msg := e.Message
-		// The parser lists every token it would have taken: noise here.
-		if m, _, ok := strings.Cut(msg, " expecting {"); ok && strings.HasPrefix(msg, "Syntax error") {
-			msg = m
-		}
-		line, col := e.Location.Line(), e.Location.Column()+1
-		switch {
-		case line < 1:
-			parts = append(parts, msg)
-		case multiline:
-			parts = append(parts, fmt.Sprintf("line %d, column %d: %s", line, col, msg))
-		default:
-			parts = append(parts, fmt.Sprintf("column %d: %s", col, msg))
-		}
-	}
-	if len(parts) == 0 {
-		return errors.New("does not compile")
-	}
-	return errors.New(strings.Join(parts, "; "))
-}
-
-// readsData reports whether the checked expression may read event.data:
-// true unless every use of `event` selects one of its string fields.
-func readsData(a *celast.AST) bool {
-	uses, plain := 0, 0
-	celast.PreOrderVisit(a.Expr(), celast.NewExprVisitor(func(e celast.Expr) {
-		switch e.Kind() {
-		case celast.IdentKind:
-			if e.AsIdent() == "event" {
-				uses++
-			}
-		case celast.SelectKind:
-			s := e.AsSelect()
-			if op := s.Operand(); op.Kind() == celast.IdentKind && op.AsIdent() == "event" && s.FieldName() != "data" {
-				plain++
-			}
-		}
-	}))
-	return uses != plain
-}
-
-// noSizes is a cost estimator that knows nothing beyond CEL's defaults:
-// sizes of event data are unknown, so an estimate's maximum is mostly
-// unbounded, and only its minimum can refuse an expression at load.
-type noSizes struct{}
-
-func (noSizes) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
-func (noSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
-	return nil
-}
-
-// String returns the expression as configured.
-func (f *Filter) String() string { return f.expr }
-
-// Match reports whether the event in in passes the filter. An evaluation
-// error (a missing field, a wrong type, the cost limit) or a result that
-// is not a bool returns false and the error; the caller counts it.
-func (f *Filter) Match(in *FilterInput) (bool, error) {
-	if err := in.prepare(f.data); err != nil {
-		return false, err
-	}
-	out, _, err := f.prg.Eval(&in.act)
-	if err != nil {
-		return false, err
-	}
-	b, ok := out.Value().(bool)
-	if !ok {
-		return false, fmt.Errorf("result is %s, not a bool", out.Type().TypeName())
-	}
-	return b, nil
+	return compile(expr)
 }
 
 // FilterInput is one envelope as filters see it. Build one per event and
-// pass it to each filter of that event: the data is decoded from JSON at
-// most once, and only if a filter reads it. Not safe for concurrent use.
+// pass it to each filter of that event: its time is rendered and its data
+// decoded from JSON at most once, and the data only if a filter reads it.
+// Not safe for concurrent use.
 type FilterInput struct {
 	env     Envelope
-	act     filterActivation
-	ready   bool  // act.ev holds all but Data
-	decoded bool  // act.ev.Data holds the data, or dataErr why not
+	time    string // env.Time as the envelope's JSON renders it; set by Time
+	decoded bool   // data holds the data, or dataErr why not
+	data    map[string]any
 	dataErr error // the data is not JSON (a provider bug)
 }
 
@@ -213,26 +74,33 @@ type FilterInput struct {
 // runs.
 func NewFilterInput(env Envelope) *FilterInput { return &FilterInput{env: env} }
 
-// prepare fills `event`, decoding the data if data is set.
-func (in *FilterInput) prepare(data bool) error {
-	if !in.ready {
-		in.act.ev = filterEvent{
-			Type: in.env.Type, Subject: in.env.Subject, Source: in.env.Source, ID: in.env.ID,
-			// As the envelope's JSON renders it.
-			Time: in.env.Time.Format(time.RFC3339Nano),
-		}
-		in.ready = true
+// Envelope returns the event, for filters to read and not to change.
+func (in *FilterInput) Envelope() *Envelope { return &in.env }
+
+// Time returns the envelope's time as subscribers receive it (RFC 3339,
+// as the envelope's JSON renders it).
+func (in *FilterInput) Time() string {
+	if in.time == "" {
+		in.time = in.env.Time.Format(time.RFC3339Nano)
 	}
-	if data && !in.decoded {
-		in.decoded = true
-		in.act.ev.Data, in.dataErr = decodeData(in.env.Data)
-	}
-	return in.dataErr
+	return in.time
 }
 
-// decodeData is the envelope's data as generic JSON values, as the
+// Data returns the envelope's data as generic JSON values, as the
 // subscriber will read it: object always (null when there is none),
-// previous only where the provider gives one.
+// previous only where the provider gives one. With decode, the data is
+// decoded if no earlier call did; without it, nothing is decoded. The
+// error is that of the decode, once one was tried: a filter of the event
+// that runs after a failed decode fails with it too.
+func (in *FilterInput) Data(decode bool) (map[string]any, error) {
+	if decode && !in.decoded {
+		in.decoded = true
+		in.data, in.dataErr = decodeData(in.env.Data)
+	}
+	return in.data, in.dataErr
+}
+
+// decodeData is the envelope's data as generic JSON values (Data).
 func decodeData(d Data) (map[string]any, error) {
 	out := make(map[string]any, 2)
 	obj, err := decodeJSONValue(d.Object)
@@ -294,15 +162,3 @@ func roundNumbers(v any) any {
 	}
 	return v
 }
-
-// filterActivation resolves the one variable a filter has.
-type filterActivation struct{ ev filterEvent }
-
-func (a *filterActivation) ResolveName(name string) (any, bool) {
-	if name == "event" {
-		return &a.ev, true
-	}
-	return nil, false
-}
-
-func (a *filterActivation) Parent() interpreter.Activation { return nil }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // BenchmarkIngestFilter is the ingest cost of one IIMMPACT product event
@@ -45,7 +46,7 @@ subscribers:
 			if bc.filter != "" {
 				src += "    filter: '" + bc.filter + "'\n"
 			}
-			cfg, err := gateway.ParseConfig("bench.yaml", []byte(src), func(string) (string, bool) { return "", false })
+			cfg, err := config.Parse("bench.yaml", []byte(src), func(string) (string, bool) { return "", false })
 			if err != nil {
 				b.Fatal(err)
 			}

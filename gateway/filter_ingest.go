@@ -10,7 +10,7 @@ import (
 // limiter of its error log: a filter that fails on every event must not
 // write a line per event.
 type ingestFilter struct {
-	f   *Filter
+	f   Filter
 	log logEvery
 }
 
@@ -19,13 +19,13 @@ type ingestFilter struct {
 func ingestFilters(cfg *Config) (map[string]*ingestFilter, error) {
 	var out map[string]*ingestFilter
 	for name, sub := range cfg.Subscribers {
-		if sub == nil || blankFilter(sub.Filter) {
+		if sub == nil || BlankFilter(sub.Filter) {
 			continue
 		}
 		f := sub.CompiledFilter
 		if f == nil {
 			var err error
-			if f, err = CompileFilter(sub.Filter); err != nil {
+			if f, err = compileFilter(sub.Filter); err != nil {
 				return nil, fmt.Errorf("subscriber %s: filter: %w", name, err)
 			}
 		}
@@ -37,9 +37,9 @@ func ingestFilters(cfg *Config) (map[string]*ingestFilter, error) {
 	return out, nil
 }
 
-// blankFilter reports whether expr means no filter: `filter: ""`, or a
+// BlankFilter reports whether expr means no filter: `filter: ""`, or a
 // filter line left with only spaces.
-func blankFilter(expr string) bool { return strings.TrimSpace(expr) == "" }
+func BlankFilter(expr string) bool { return strings.TrimSpace(expr) == "" }
 
 // filter returns the subscribers of routed (the names the patterns chose)
 // whose filters pass env: routed itself when all do, else a new slice, as

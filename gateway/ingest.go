@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -387,7 +389,7 @@ func newIngestSnapshot(cfg *Config) (*ingestSnapshot, error) {
 		return nil, err
 	}
 	s.filters = filters
-	for _, name := range sortedKeys(cfg.Subscribers) {
+	for _, name := range slices.Sorted(maps.Keys(cfg.Subscribers)) {
 		if cfg.Subscribers[name].Ordering == OrderingSubject {
 			s.ordered = append(s.ordered, name)
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/boltstore"
+	"github.com/hookgate/hookgate/gateway/config"
 	"github.com/hookgate/hookgate/plugins/catalog360"
 	"github.com/hookgate/hookgate/plugins/iimmpact"
 )
@@ -51,7 +52,7 @@ subscribers:
 
 func parseConfig(t *testing.T, yaml string) *gateway.Config {
 	t.Helper()
-	cfg, err := gateway.ParseConfig("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
+	cfg, err := config.Parse("test.yaml", []byte(yaml), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("parse config: %v", err)
 	}

@@ -60,15 +60,10 @@ const (
 	MaxBurst      = 1_000_000
 )
 
-// defaultBurst is one second's worth of the rate, at least 1.
-func defaultBurst(r Rate) int {
-	return max(1, int(math.Ceil(float64(r))))
-}
-
 // LimitedClaimer is implemented by stores that keep rate_limit buckets
 // where every gateway sharing the store draws from them (Redis). A store
-// without it is used by one process only, and the engine keeps the
-// buckets in memory (TokenBucket).
+// without it is used by one process only, and the delivery engine keeps
+// the buckets in memory (package deliver's tokenBucket).
 type LimitedClaimer interface {
 	// ClaimLimited is Store.Claim within the subscriber's rate limit: a
 	// token bucket refilling at limit.Rate per second up to limit.Burst,
@@ -77,39 +72,4 @@ type LimitedClaimer interface {
 	// fewer than max for want of tokens, wait is how long until the next
 	// (0 otherwise). Tokens are taken only for deliveries that are due.
 	ClaimLimited(ctx context.Context, subscriber string, now time.Time, max int, lease time.Duration, limit RateLimit) (claims []Claim, wait time.Duration, err error)
-}
-
-// TokenBucket is an in-memory rate_limit bucket, for stores that are not
-// RateLimiters. It is not safe for concurrent use.
-type TokenBucket struct {
-	tokens float64
-	at     time.Time
-}
-
-// Take takes up to n tokens at now, as RateLimiter.TakeTokens does.
-func (b *TokenBucket) Take(now time.Time, limit RateLimit, n int) (took int, wait time.Duration) {
-	b.refill(now, limit)
-	took = min(n, int(b.tokens))
-	b.tokens -= float64(took)
-	if took < n {
-		wait = time.Duration((1 - (b.tokens - math.Floor(b.tokens))) / float64(limit.Rate) * float64(time.Second))
-	}
-	return took, max(wait, time.Millisecond)
-}
-
-// Return puts back n unused tokens, up to the burst.
-func (b *TokenBucket) Return(limit RateLimit, n int) {
-	b.tokens = min(float64(limit.Burst), b.tokens+float64(n))
-}
-
-func (b *TokenBucket) refill(now time.Time, limit RateLimit) {
-	if b.at.IsZero() {
-		b.tokens, b.at = float64(limit.Burst), now
-		return
-	}
-	if d := now.Sub(b.at); d > 0 {
-		b.tokens = min(float64(limit.Burst), b.tokens+d.Seconds()*float64(limit.Rate))
-		b.at = now
-	}
-	b.tokens = min(b.tokens, float64(limit.Burst))
 }

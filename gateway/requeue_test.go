@@ -12,41 +12,8 @@ import (
 	"github.com/hookgate/hookgate/gateway/boltstore"
 )
 
-func TestBackfillConfig(t *testing.T) {
-	retention := "store:\n  retention: 1h\n  dedupe_window: 1h\n"
-	bad := []struct {
-		name string
-		src  string
-		want []string
-	}{
-		{"longer than retention", retention + withSub("    retry: {max_age: 1h}\n    backfill: 2h\n"),
-			[]string{"config.yaml:13: subscribers.s.backfill: 2h0m0s is longer than store.retention (1h0m0s)"}},
-		{"negative", withSub("    backfill: -1h\n"),
-			[]string{"config.yaml:9: subscribers.s.backfill: must be >= 0"}},
-		{"not a duration", withSub("    backfill: yesterday\n"),
-			[]string{"config.yaml:9: subscribers.s.backfill:"}},
-	}
-	for _, tt := range bad {
-		t.Run(tt.name, func(t *testing.T) {
-			checkErrLines(t, errLines(t, tt.src, nil), tt.want)
-		})
-	}
-	for _, tt := range []struct {
-		name string
-		src  string
-		want time.Duration
-	}{
-		{"default off", withSub(""), 0},
-		{"a day", withSub("    backfill: 24h\n"), 24 * time.Hour},
-		{"equal to retention", retention + withSub("    retry: {max_age: 1h}\n    backfill: 1h\n"), time.Hour},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := mustParse(t, tt.src, nil).Subscribers["s"].Backfill; got != tt.want {
-				t.Errorf("backfill = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
+// whsec is a valid subscriber secret: 24 bytes, base64.
+const whsec = "whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u"
 
 // requeueEvent is a stored event as a Requeue step shows it, with the
 // body ingest would have stored.
@@ -67,7 +34,11 @@ func requeueEvent(t *testing.T, source, typ string, object string) gateway.Reque
 // and the replay's own types and sources; a filter error is counted and
 // counts as not accepted.
 func TestRequeuerAccept(t *testing.T) {
-	cfg := mustParse(t, minimal+`  shop:
+	cfg := parseConfig(t, `sources:
+  iimmpact:
+    provider: iimmpact
+    secrets: ["s3cret-iimmpact"]
+  shop:
     provider: iimmpact
     secrets: ["s3cret-shop"]
 subscribers:
@@ -80,7 +51,7 @@ subscribers:
   plain:
     url: https://x.example/h
     secret: `+whsec+`
-`, nil)
+`)
 	sub, plain := cfg.Subscribers["s"], cfg.Subscribers["plain"]
 	active := requeueEvent(t, "iimmpact", "iimmpact.product.updated", `{"price": 12.5}`)
 	pattern := func(s string) gateway.Pattern {

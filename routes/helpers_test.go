@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/boltstore"
+	"github.com/hookgate/hookgate/gateway/config"
 	"github.com/hookgate/hookgate/gateway/deliver"
 	"github.com/hookgate/hookgate/plugins/iimmpact"
 	"github.com/hookgate/hookgate/routes"
@@ -82,7 +83,7 @@ type env struct {
 // testConfig parses src as a config file named name, with no environment.
 func testConfig(t testing.TB, name, src string) *gateway.Config {
 	t.Helper()
-	cfg, err := gateway.ParseConfig(name, []byte(src), func(string) (string, bool) { return "", false })
+	cfg, err := config.Parse(name, []byte(src), func(string) (string, bool) { return "", false })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

@@ -3,7 +3,7 @@ package main
 import (
 	"testing"
 
-	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 	_ "github.com/hookgate/hookgate/plugins"
 )
 
@@ -28,7 +28,7 @@ func TestConfigLoadsInGateway(t *testing.T) {
 			c.Listen, c.AdminListen, c.AdminToken = "127.0.0.1:40000", "127.0.0.1:40010", randomHex(16)
 			c.IimmpactSecret, c.Catalog360Secret = randomHex(32), randomHex(32)
 			c.Subscribers = subs
-			got, err := gateway.ParseConfig("config.yaml", c.yaml(), func(string) (string, bool) { return "", false })
+			got, err := config.Parse("config.yaml", c.yaml(), func(string) (string, bool) { return "", false })
 			if err != nil {
 				t.Fatalf("gateway rejects the bench config: %v\n%s", err, c.yaml())
 			}

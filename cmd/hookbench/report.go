@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 	"github.com/hookgate/hookgate/internal/loadgen"
 )
 
@@ -164,7 +164,7 @@ func (rep *report) writeText(w io.Writer) error {
 	fmt.Fprintf(w, "load:    %d requests per gateway run, %d for the floor, %d connections, gateway %s, cap %v per send phase\n", o.Requests, o.FloorN, o.Concurrency, rate, o.Duration)
 	fmt.Fprintf(w, "         gateway: %.0f%% catalog360 batches of %d, the rest iimmpact single events; floor: iimmpact only\n", o.Mix*100, o.Batch)
 	fmt.Fprintf(w, "floor:   Fiber handler, HMAC check, one Redis XADD per request, closed loop: %.0f req/s; every ×floor divides by it\n", rep.Floor)
-	inFlight := fmt.Sprintf("%d (the gateway's default)", gateway.DefaultMaxInFlight)
+	inFlight := fmt.Sprintf("%d (the gateway's default)", config.DefaultMaxInFlight)
 	if o.MaxInFlight > 0 {
 		inFlight = fmt.Sprint(o.MaxInFlight)
 	}

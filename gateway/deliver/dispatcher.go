@@ -54,8 +54,8 @@ type dispatcher struct {
 	pausedUntil time.Time
 	pausedRead  time.Time // of the last Store.Paused read
 	// bucket is the rate_limit bucket when the store keeps none
-	// (gateway.RateLimiter): one process per store, so it is exact.
-	bucket gateway.TokenBucket
+	// (gateway.LimitedClaimer): one process per store, so it is exact.
+	bucket tokenBucket
 	// fault paces claims, paused-flag reads and their log lines while
 	// the store fails.
 	fault storeFault

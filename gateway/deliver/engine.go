@@ -119,7 +119,7 @@ type Engine struct {
 }
 
 // New returns an engine for the given subscribers (by name; configs as
-// validated by gateway.LoadConfig, with SigningKeys filled). It does
+// validated by config.Load, with SigningKeys filled). It does
 // nothing until Start.
 func New(store gateway.Store, subs map[string]*gateway.SubscriberConfig, opts Options) *Engine {
 	opts.fill()

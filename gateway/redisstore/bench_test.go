@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
@@ -34,7 +35,7 @@ func BenchmarkPut(b *testing.B) {
 		b.Run("appendfsync="+mode, func(b *testing.B) {
 			srv := testredis.Start(b)
 			s, err := open(gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "bench"},
-				TombstoneWindow: gateway.DefaultTombstoneWindow})
+				TombstoneWindow: config.DefaultTombstoneWindow})
 			if err != nil {
 				b.Fatal(err)
 			}

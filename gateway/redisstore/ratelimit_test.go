@@ -11,8 +11,9 @@ import (
 )
 
 // TestTakeTokens: the bucket in Redis behaves as the in-memory one
-// (gateway.TokenBucket), judged by the caller's clock here, and is shared
-// by two stores on the same Redis and prefix as two gateways would be.
+// (package deliver's tokenBucket), judged by the caller's clock here, and
+// is shared by two stores on the same Redis and prefix as two gateways
+// would be.
 func TestTakeTokens(t *testing.T) {
 	srv := testredis.Start(t)
 	cfg := gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(srv.URL()), Prefix: "rl"}}

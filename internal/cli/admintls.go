@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // adminTLSWarnings names an admin token that would travel in clear: the
@@ -12,7 +13,7 @@ import (
 // terminate TLS (the README's advice), which the gateway cannot see, and
 // refusing would stop such a deployment at its next restart.
 func adminTLSWarnings(cfg *gateway.Config) []string {
-	if cfg.Admin.Token == "" || gateway.Loopback(cfg.Admin.Listen) || cfg.Admin.TLS.CertFile != "" {
+	if cfg.Admin.Token == "" || config.Loopback(cfg.Admin.Listen) || cfg.Admin.TLS.CertFile != "" {
 		return nil
 	}
 	return []string{fmt.Sprintf("admin.tls: the admin listener %s is not loopback and serves plain HTTP, so admin.token "+

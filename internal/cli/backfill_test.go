@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/boltstore"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 const backfillConfig = `
@@ -73,7 +74,7 @@ func newBackfillRig(t *testing.T) *backfillRig {
 // config, at the rig's base time.
 func (r *backfillRig) backfiller(t *testing.T, indexerBackfill, plainBackfill string) *backfiller {
 	t.Helper()
-	cfg, err := gateway.ParseConfig("config.yaml", []byte(fmt.Sprintf(backfillConfig, indexerBackfill, plainBackfill)), nil)
+	cfg, err := config.Parse("config.yaml", []byte(fmt.Sprintf(backfillConfig, indexerBackfill, plainBackfill)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

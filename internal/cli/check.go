@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // runCheck is `hookgate check [-config PATH]`: it loads and validates the
@@ -30,9 +31,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookgate check: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	cfg, err := gateway.LoadConfig(*path)
+	cfg, err := config.Load(*path)
 	if err != nil {
-		var errs gateway.ConfigErrors
+		var errs config.Errors
 		if !errors.As(err, &errs) {
 			fmt.Fprintf(stderr, "hookgate check: %v\n", err)
 			return exitError

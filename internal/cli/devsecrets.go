@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // devSecrets are the development values the shipped config.yaml falls back
@@ -53,7 +54,7 @@ func isDevSecret(s gateway.Secret) bool {
 // to it. The error names the keys, never the values.
 func refuseDevSecrets(cfg *gateway.Config, listen string, allow bool) error {
 	ws := devSecretWarnings(cfg)
-	if len(ws) == 0 || allow || gateway.Loopback(listen) {
+	if len(ws) == 0 || allow || config.Loopback(listen) {
 		return nil
 	}
 	return fmt.Errorf("refusing to serve on %s, which is not loopback, with published development secrets (%s): "+

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // reloader re-reads the config file and swaps it in: on SIGHUP, on POST
@@ -49,16 +50,16 @@ func newReloader(path string, cfg *gateway.Config, sum [sha256.Size]byte, in *ga
 	return &reloader{path: path, ingester: in, engine: e, log: log, now: time.Now, current: cfg, loadedAt: time.Now(), sum: sum}
 }
 
-// loadConfigFile is gateway.LoadConfig that also returns the SHA-256 of the
+// loadConfigFile is config.Load that also returns the SHA-256 of the
 // bytes it parsed, which the reloader compares with the file's next state.
-// Its errors read as LoadConfig's: "file:line: key: message".
+// Its errors read as config.Load's: "file:line: key: message".
 func loadConfigFile(path string) (*gateway.Config, [sha256.Size]byte, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, [sha256.Size]byte{}, fmt.Errorf("read config: %w", err)
 	}
 	sum := sha256.Sum256(data)
-	cfg, err := gateway.ParseConfig(path, data, nil)
+	cfg, err := config.Parse(path, data, nil)
 	return cfg, sum, err
 }
 
@@ -120,7 +121,7 @@ func (r *reloader) load(trigger string, ifChanged bool) (tried bool, err error) 
 			return false, nil
 		}
 		r.sum = sum
-		cfg, err = gateway.ParseConfig(r.path, data, nil)
+		cfg, err = config.Parse(r.path, data, nil)
 	}
 	if err == nil {
 		err = r.pinRestartOnly(cfg)
@@ -165,7 +166,7 @@ func (r *reloader) pinRestartOnly(next *gateway.Config) error {
 	if err := refuseDevSecrets(next, old.Server.Listen, r.allowDevSecrets); err != nil {
 		return err
 	}
-	if next.Admin.Token == "" && !gateway.Loopback(old.Admin.Listen) {
+	if next.Admin.Token == "" && !config.Loopback(old.Admin.Listen) {
 		return fmt.Errorf("%s: admin.token: required while the admin listener (%s) is not loopback; admin.listen changes only on restart", r.path, old.Admin.Listen)
 	}
 	var keys []string

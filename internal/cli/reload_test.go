@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/boltstore"
+	"github.com/hookgate/hookgate/gateway/config"
 	"github.com/hookgate/hookgate/gateway/deliver"
 )
 
@@ -38,7 +39,7 @@ func testReloader(t *testing.T, admin, token string) (*reloader, *gateway.Ingest
 		}
 	}
 	write(admin, token)
-	cfg, err := gateway.LoadConfig(path)
+	cfg, err := config.Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // sendTimeout bounds one request of `hookgate send`; the gateway answers
@@ -60,7 +61,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	cfg, err := gateway.LoadConfig(*path)
+	cfg, err := config.Load(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "hookgate send: %v\n", err)
 		return exitError

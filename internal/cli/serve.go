@@ -70,7 +70,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, sum, err := loadConfigFile(*path)
 	if err != nil {
-		// LoadConfig's errors already read "file:line: key: message".
+		// config.Load's errors already read "file:line: key: message".
 		fmt.Fprintln(stderr, err)
 		return exitError
 	}

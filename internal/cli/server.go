@@ -40,7 +40,7 @@ func start(o serveOptions) (_ *server, err error) {
 	cfg, sum := o.config, o.configSum
 	if cfg == nil {
 		if cfg, sum, err = loadConfigFile(o.configPath); err != nil {
-			// LoadConfig's errors already read "file:line: key: message".
+			// config.Load's errors already read "file:line: key: message".
 			return nil, err
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/hookgate/hookgate/gateway"
-	"gopkg.in/yaml.v3"
 )
 
 func TestParseByteSize(t *testing.T) {
@@ -55,29 +54,6 @@ func TestByteSizeStringRoundTrips(t *testing.T) {
 		if err != nil || back != tt.in {
 			t.Errorf("ParseByteSize(%q) = %d, %v; want %d", tt.in.String(), back, err, int64(tt.in))
 		}
-	}
-}
-
-func TestByteSizeYAML(t *testing.T) {
-	var v struct {
-		A gateway.ByteSize `yaml:"a"`
-		B gateway.ByteSize `yaml:"b"`
-	}
-	if err := yaml.Unmarshal([]byte("a: 5MB\nb: 2048\n"), &v); err != nil {
-		t.Fatal(err)
-	}
-	if v.A != 5<<20 || v.B != 2048 {
-		t.Errorf("got a=%d b=%d, want %d 2048", v.A, v.B, 5<<20)
-	}
-	if err := yaml.Unmarshal([]byte("a: lots\n"), &v); err == nil {
-		t.Error("a: lots decoded, want an error")
-	}
-	out, err := yaml.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := string(out), "a: 5MB\nb: 2KB\n"; got != want {
-		t.Errorf("Marshal = %q, want %q", got, want)
 	}
 }
 

@@ -1,4 +1,4 @@
-package gateway_test
+package config_test
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 	// The real providers, where they exist; registerIfMissing covers the
 	// rest until they land.
 	_ "github.com/hookgate/hookgate/plugins"
@@ -45,7 +46,7 @@ const minimal = `sources:
     secrets: ["s3cret-iimmpact"]
 `
 
-// envMap turns a map into the env lookup ParseConfig takes.
+// envMap turns a map into the env lookup Parse takes.
 func envMap(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {
 		v, ok := m[k]
@@ -56,7 +57,7 @@ func envMap(m map[string]string) func(string) (string, bool) {
 // parse parses src as config.yaml with env.
 func parse(t *testing.T, src string, env map[string]string) (*gateway.Config, error) {
 	t.Helper()
-	return gateway.ParseConfig("config.yaml", []byte(src), envMap(env))
+	return config.Parse("config.yaml", []byte(src), envMap(env))
 }
 
 // mustParse parses src and fails the test on any error.
@@ -64,7 +65,7 @@ func mustParse(t *testing.T, src string, env map[string]string) *gateway.Config 
 	t.Helper()
 	cfg, err := parse(t, src, env)
 	if err != nil {
-		t.Fatalf("ParseConfig:\n%v", err)
+		t.Fatalf("Parse:\n%v", err)
 	}
 	return cfg
 }
@@ -74,7 +75,7 @@ func errLines(t *testing.T, src string, env map[string]string) []string {
 	t.Helper()
 	cfg, err := parse(t, src, env)
 	if err == nil {
-		t.Fatalf("ParseConfig succeeded, want errors; config:\n%s", cfg.Redacted())
+		t.Fatalf("Parse succeeded, want errors; config:\n%s", config.Redacted(cfg))
 	}
 	return strings.Split(err.Error(), "\n")
 }

@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"sort"
@@ -6,12 +6,12 @@ import (
 	"strings"
 )
 
-// ConfigError is one problem in a config file, located so that an operator
+// Error is one problem in a config file, located so that an operator
 // can go straight to it: "config.yaml:14: subscribers.search-indexer.timeout:
 // must be > 0". Line is 0 when the problem has no place in the file (a
 // required block that is missing altogether); Key is "" when the problem is
 // not about one key (a YAML syntax error). Err never holds a secret's value.
-type ConfigError struct {
+type Error struct {
 	File string
 	Line int
 	Key  string
@@ -20,7 +20,7 @@ type ConfigError struct {
 
 // Error renders "file:line: key: message", leaving out what is unknown
 // (a Config validated in code has no file and no lines).
-func (e *ConfigError) Error() string {
+func (e *Error) Error() string {
 	var parts []string
 	switch {
 	case e.File != "" && e.Line > 0:
@@ -37,15 +37,15 @@ func (e *ConfigError) Error() string {
 }
 
 // Unwrap returns the underlying error.
-func (e *ConfigError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
-// ConfigErrors is every problem found in one config file. Loading reports
+// Errors is every problem found in one config file. Loading reports
 // them all at once, so that a broken file takes one round of edits to fix
 // rather than one per error.
-type ConfigErrors []*ConfigError
+type Errors []*Error
 
 // Error renders one error per line, in file order.
-func (es ConfigErrors) Error() string {
+func (es Errors) Error() string {
 	lines := make([]string, len(es))
 	for i, e := range es {
 		lines[i] = e.Error()
@@ -54,7 +54,7 @@ func (es ConfigErrors) Error() string {
 }
 
 // Unwrap returns the individual errors, for errors.Is and errors.As.
-func (es ConfigErrors) Unwrap() []error {
+func (es Errors) Unwrap() []error {
 	out := make([]error, len(es))
 	for i, e := range es {
 		out[i] = e
@@ -64,7 +64,7 @@ func (es ConfigErrors) Unwrap() []error {
 
 // sortByPlace orders errors as they appear in the file; errors without a
 // line (missing blocks) come first, as they concern the file as a whole.
-func (es ConfigErrors) sortByPlace() {
+func (es Errors) sortByPlace() {
 	sort.SliceStable(es, func(i, j int) bool {
 		if es[i].Line != es[j].Line {
 			return es[i].Line < es[j].Line

@@ -1,10 +1,13 @@
-package gateway
+package config
 
 import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/filter"
 )
 
 // secretPrefix starts every Standard Webhooks signing secret.
@@ -42,13 +45,12 @@ var hopHeaders = map[string]bool{
 	"content-encoding":  true,
 }
 
-func (v *validator) subscribers(c *Config) {
+func (v *validator) subscribers(c *gateway.Config) {
 	for _, name := range sortedKeys(c.Subscribers) {
 		key := "subscribers." + name
 		sub := c.Subscribers[name]
 		if sub == nil {
-			sub = &SubscriberConfig{}
-			sub.SetDefaults()
+			sub = DefaultSubscriber()
 			c.Subscribers[name] = sub
 		}
 		sub.Name = name
@@ -95,8 +97,8 @@ func (v *validator) subscribers(c *Config) {
 		v.rateLimit(key+".rate_limit", &sub.RateLimit)
 		switch sub.Ordering {
 		case "":
-			sub.Ordering = OrderingNone
-		case OrderingNone, OrderingSubject:
+			sub.Ordering = gateway.OrderingNone
+		case gateway.OrderingNone, gateway.OrderingSubject:
 		default:
 			v.add(key+".ordering", "must be none or subject")
 		}
@@ -104,31 +106,31 @@ func (v *validator) subscribers(c *Config) {
 }
 
 // rateLimit checks a rate_limit and fills its default burst.
-func (v *validator) rateLimit(key string, r *RateLimit) {
+func (v *validator) rateLimit(key string, r *gateway.RateLimit) {
 	if r.Rate == 0 {
 		if r.Burst != 0 {
 			v.add(key+".burst", "needs a rate (rate_limit: {rate: 200/s, burst: %d})", r.Burst)
 		}
 		return
 	}
-	if r.Rate < MinRate || r.Rate > MaxRate {
-		v.add(key+".rate", "must be between 1/h (%.6f/s) and %.0f/s", float64(MinRate), float64(MaxRate))
+	if r.Rate < gateway.MinRate || r.Rate > gateway.MaxRate {
+		v.add(key+".rate", "must be between 1/h (%.6f/s) and %.0f/s", float64(gateway.MinRate), float64(gateway.MaxRate))
 	}
 	switch {
 	case r.Burst == 0:
 		r.Burst = defaultBurst(r.Rate)
-	case r.Burst < 1 || r.Burst > MaxBurst:
-		v.add(key+".burst", "must be between 1 and %d", MaxBurst)
+	case r.Burst < 1 || r.Burst > gateway.MaxBurst:
+		v.add(key+".burst", "must be between 1 and %d", gateway.MaxBurst)
 	}
 }
 
 // filter compiles a subscriber's filter, so that check, serve and every
 // reload refuse one that does not compile. Blank: no filter.
-func (v *validator) filter(key, expr string) *Filter {
-	if blankFilter(expr) {
+func (v *validator) filter(key, expr string) gateway.Filter {
+	if gateway.BlankFilter(expr) {
 		return nil
 	}
-	f, err := CompileFilter(expr)
+	f, err := filter.Compile(expr)
 	if err != nil {
 		v.addAtValue(key, "%v", err)
 		return nil
@@ -150,7 +152,7 @@ func (v *validator) subscriberURL(key, raw string) {
 }
 
 // signingKeys decodes whsec_<base64> secrets into HMAC keys, in order.
-func (v *validator) signingKeys(key string, secrets []Secret) [][]byte {
+func (v *validator) signingKeys(key string, secrets []gateway.Secret) [][]byte {
 	if len(secrets) == 0 {
 		v.add(key, "required: whsec_<base64>, or a list of them for rotation%s", v.emptyHint(key))
 		return nil
@@ -185,14 +187,14 @@ func (v *validator) signingKeys(key string, secrets []Secret) [][]byte {
 	return keys
 }
 
-func (v *validator) patterns(key string, events []string) []Pattern {
+func (v *validator) patterns(key string, events []string) []gateway.Pattern {
 	if len(events) == 0 {
 		v.add(key, "must list at least one pattern (leave events out for all events)")
 		return nil
 	}
-	out := make([]Pattern, 0, len(events))
+	out := make([]gateway.Pattern, 0, len(events))
 	for i, e := range events {
-		p, err := ParsePattern(e)
+		p, err := gateway.ParsePattern(e)
 		if err != nil {
 			v.add(fmt.Sprintf("%s[%d]", key, i), "%v", err)
 			continue
@@ -202,7 +204,7 @@ func (v *validator) patterns(key string, events []string) []Pattern {
 	return out
 }
 
-func (v *validator) retry(key string, r RetryConfig) {
+func (v *validator) retry(key string, r gateway.RetryConfig) {
 	if r.MaxAttempts < 1 {
 		v.add(key+".max_attempts", "must be >= 1")
 	}

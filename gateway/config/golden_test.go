@@ -1,4 +1,4 @@
-package gateway_test
+package config_test
 
 import (
 	"flag"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -21,13 +21,13 @@ func TestParseConfigEveryError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := gateway.ParseConfig(path, data, envMap(map[string]string{"REDIS_URL": ""}))
+	cfg, err := config.Parse(path, data, envMap(map[string]string{"REDIS_URL": ""}))
 	if err == nil {
-		t.Fatalf("ParseConfig succeeded:\n%s", cfg.Redacted())
+		t.Fatalf("Parse succeeded:\n%s", config.Redacted(cfg))
 	}
-	errs, ok := err.(gateway.ConfigErrors)
+	errs, ok := err.(config.Errors)
 	if !ok {
-		t.Fatalf("error is %T, want gateway.ConfigErrors", err)
+		t.Fatalf("error is %T, want config.Errors", err)
 	}
 	var b strings.Builder
 	for _, e := range errs {
@@ -41,7 +41,7 @@ func TestParseConfigEveryError(t *testing.T) {
 		t.Errorf("a secret leaked into the errors:\n%s", got)
 	}
 	if got != err.Error()+"\n" {
-		t.Errorf("ConfigErrors.Error() is not one error per line:\n%s", err)
+		t.Errorf("Errors.Error() is not one error per line:\n%s", err)
 	}
 	golden(t, "testdata/config/broken.golden", got)
 }
@@ -84,10 +84,10 @@ subscribers:
 	// Header values and URL passwords are plain strings that the
 	// delivery engine needs as they are, so only Redacted hides them.
 	outputs := map[string]string{
-		"Redacted":       cfg.Redacted(),
+		"Redacted":       config.Redacted(cfg),
 		"%v":             fmt.Sprintf("%v", cfg),
 		"%+v":            fmt.Sprintf("%+v", *cfg),
-		"%+v redacted":   fmt.Sprintf("%+v", cfg.Redacted()),
+		"%+v redacted":   fmt.Sprintf("%+v", config.Redacted(cfg)),
 		"%#v":            fmt.Sprintf("%#v", *cfg),
 		"%+v admin":      fmt.Sprintf("%+v", cfg.Admin),
 		"%+v redis":      fmt.Sprintf("%+v", *cfg.Store.Redis),
@@ -104,7 +104,7 @@ subscribers:
 	if sub := cfg.Subscribers["s"]; sub.Headers["Authorization"] != "Bearer TOPSECRET-header" || sub.URL != "https://user:TOPSECRET-pw@x.example/h" {
 		t.Errorf("Redacted changed the config itself: %+v", sub)
 	}
-	if !strings.Contains(cfg.Redacted(), "token: '[redacted]'") {
-		t.Errorf("Redacted() does not show the token as redacted:\n%s", cfg.Redacted())
+	if !strings.Contains(config.Redacted(cfg), "token: '[redacted]'") {
+		t.Errorf("Redacted does not show the token as redacted:\n%s", config.Redacted(cfg))
 	}
 }

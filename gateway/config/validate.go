@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"fmt"
@@ -10,7 +10,14 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/hookgate/hookgate/gateway"
 )
+
+// MinAdminTokenLength is the shortest admin.token accepted, in characters:
+// a token guards every admin change and the metrics, on a listener that
+// answers as fast as it is asked (`openssl rand -hex 32` makes one of 64).
+const MinAdminTokenLength = 16
 
 // nameRE is what source and subscriber names must match (SPEC 2): they
 // appear in URLs, envelope sources, store keys and metric labels.
@@ -23,17 +30,18 @@ type validator struct {
 	lines map[string]int             // key path -> line, from the decoder
 	vals  map[string][2]int          // key path -> value line, column
 	hint  func(line, col int) string // why a value is empty, if an env var made it so
-	errs  []*ConfigError
+	errs  []*Error
 }
 
 // Validate checks a Config built in code rather than loaded from a file,
-// and fills its derived fields (Name, SigningKeys, Patterns) as loading
-// does. Errors are ConfigErrors without line numbers.
-func (c *Config) Validate() error {
+// and fills its derived fields (Name, SigningKeys, Patterns,
+// CompiledFilter) as loading does. Errors are Errors without line
+// numbers.
+func Validate(c *gateway.Config) error {
 	v := &validator{file: c.Path}
 	v.config(c)
 	if len(v.errs) > 0 {
-		return ConfigErrors(v.errs)
+		return Errors(v.errs)
 	}
 	return nil
 }
@@ -41,7 +49,7 @@ func (c *Config) Validate() error {
 // add records a problem with key, placed at the key's line or, for a key
 // the file does not have, at its nearest enclosing key's.
 func (v *validator) add(key, format string, args ...any) {
-	v.errs = append(v.errs, &ConfigError{File: v.file, Line: v.line(key), Key: key, Err: fmt.Errorf(format, args...)})
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(key), Key: key, Err: fmt.Errorf(format, args...)})
 }
 
 // addAtValue is add placed at the line where key's value starts, for a
@@ -51,7 +59,7 @@ func (v *validator) addAtValue(key, format string, args ...any) {
 	if p, ok := v.vals[key]; ok && p[0] > 0 {
 		line = p[0]
 	}
-	v.errs = append(v.errs, &ConfigError{File: v.file, Line: line, Key: key, Err: fmt.Errorf(format, args...)})
+	v.errs = append(v.errs, &Error{File: v.file, Line: line, Key: key, Err: fmt.Errorf(format, args...)})
 }
 
 func (v *validator) line(key string) int {
@@ -85,7 +93,7 @@ func (v *validator) emptyHint(key string) string {
 	return ""
 }
 
-func (v *validator) config(c *Config) {
+func (v *validator) config(c *gateway.Config) {
 	v.listen("server.listen", c.Server.Listen)
 	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
 		v.add("server.tls", "cert_file and key_file must be set together (both: HTTPS, neither: HTTP)")
@@ -101,7 +109,7 @@ func (v *validator) config(c *Config) {
 	}
 	if c.Server.MaxPendingBytesPerClient < 0 {
 		v.add("server.max_pending_bytes_per_client", "must be >= 0 (0: no per-client share)")
-	} else if largest := c.largestBody(); c.Server.MaxPendingBytesPerClient > 0 && c.Server.MaxPendingBytesPerClient < largest {
+	} else if largest := largestBody(c); c.Server.MaxPendingBytesPerClient > 0 && c.Server.MaxPendingBytesPerClient < largest {
 		v.add("server.max_pending_bytes_per_client", "%s is less than the largest max_body (%s): such a request could never be taken (0: no per-client share)",
 			c.Server.MaxPendingBytesPerClient, largest)
 	}
@@ -157,8 +165,8 @@ func weakToken(token string) string {
 	return ""
 }
 
-// largestBody is the largest body any source takes.
-func (c *Config) largestBody() ByteSize {
+// largestBody is the largest body any source of c takes.
+func largestBody(c *gateway.Config) gateway.ByteSize {
 	n := c.Server.MaxBody
 	for _, src := range c.Sources {
 		if src != nil && src.MaxBody > n {
@@ -202,7 +210,7 @@ func loopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func (v *validator) store(s *StoreConfig) {
+func (v *validator) store(s *gateway.StoreConfig) {
 	if s.Redis != nil {
 		if s.Redis.URL == "" {
 			v.add("store.redis.url", "required when store.redis is present%s", v.emptyHint("store.redis.url"))
@@ -237,7 +245,7 @@ func (v *validator) store(s *StoreConfig) {
 	}
 }
 
-func (v *validator) sources(c *Config) {
+func (v *validator) sources(c *gateway.Config) {
 	if len(c.Sources) == 0 {
 		v.add("sources", "at least one source is required")
 		return
@@ -246,17 +254,17 @@ func (v *validator) sources(c *Config) {
 		key := "sources." + name
 		src := c.Sources[name]
 		if src == nil {
-			src = &SourceConfig{}
+			src = &gateway.SourceConfig{}
 			c.Sources[name] = src
 		}
 		src.Name = name
 		if !nameRE.MatchString(name) {
 			v.add(key, "name must match [a-z0-9][a-z0-9_-]*")
 		}
-		var p Provider
+		var p gateway.Provider
 		if src.Provider == "" {
-			v.add(key+".provider", "required (known: %s)", strings.Join(ProviderNames(), ", "))
-		} else if pr, err := LookupProvider(src.Provider); err != nil {
+			v.add(key+".provider", "required (known: %s)", strings.Join(gateway.ProviderNames(), ", "))
+		} else if pr, err := gateway.LookupProvider(src.Provider); err != nil {
 			v.add(key+".provider", "%v", err)
 		} else {
 			p = pr
@@ -268,7 +276,7 @@ func (v *validator) sources(c *Config) {
 			k := fmt.Sprintf("%s.secrets[%d]", key, i)
 			if s == "" {
 				v.add(k, "empty secret%s", v.emptyHint(k))
-			} else if sc, ok := p.(SecretChecker); ok {
+			} else if sc, ok := p.(gateway.SecretChecker); ok {
 				if err := sc.CheckSecret([]byte(s.Reveal())); err != nil {
 					v.add(k, "%v", err)
 				}
@@ -282,7 +290,7 @@ func (v *validator) sources(c *Config) {
 		}
 		if src.MaxEventAge < 0 {
 			v.add(key+".max_event_age", "must be >= 0 (0: off)")
-		} else if rw, ok := p.(RetryWindower); ok && src.MaxEventAge > 0 && src.MaxEventAge < rw.RetryWindow() {
+		} else if rw, ok := p.(gateway.RetryWindower); ok && src.MaxEventAge > 0 && src.MaxEventAge < rw.RetryWindow() {
 			v.add(key+".max_event_age", "%s is shorter than the %s %s retries an event for: its late retries after an outage would be acknowledged and dropped (0s: off)",
 				src.MaxEventAge, rw.RetryWindow(), src.Provider)
 		}

@@ -5,8 +5,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Size units, 1024-based as operators expect of a body limit.
@@ -59,12 +57,10 @@ func (b ByteSize) String() string {
 	return strconv.FormatInt(int64(b), 10) + "B"
 }
 
-// UnmarshalYAML accepts a plain number of bytes or a string with a unit.
-func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("size must be a scalar")
-	}
-	v, err := ParseByteSize(n.Value)
+// UnmarshalText accepts a plain number of bytes or a size with a unit, as
+// ParseByteSize does. YAML and JSON decoders call it for a scalar.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	v, err := ParseByteSize(string(text))
 	if err != nil {
 		return err
 	}
@@ -72,8 +68,8 @@ func (b *ByteSize) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// MarshalYAML writes the size with its unit, as String does.
-func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
+// MarshalText writes the size with its unit, as String does.
+func (b ByteSize) MarshalText() ([]byte, error) { return []byte(b.String()), nil }
 
 // ByteRate is a rate in bytes per second, written as a size with an
 // optional "/s": "16KB/s", "16KB".
@@ -96,13 +92,10 @@ func ParseByteRate(s string) (ByteRate, error) {
 // String renders the rate as it parses back: "16KB/s".
 func (r ByteRate) String() string { return ByteSize(r).String() + "/s" }
 
-// UnmarshalYAML accepts a plain number of bytes per second or a size with
-// a unit, "/s" optional.
-func (r *ByteRate) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("rate must be a scalar")
-	}
-	v, err := ParseByteRate(n.Value)
+// UnmarshalText accepts a plain number of bytes per second or a size with
+// a unit, "/s" optional, as ParseByteRate does.
+func (r *ByteRate) UnmarshalText(text []byte) error {
+	v, err := ParseByteRate(string(text))
 	if err != nil {
 		return err
 	}
@@ -110,5 +103,5 @@ func (r *ByteRate) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// MarshalYAML writes the rate as String does.
-func (r ByteRate) MarshalYAML() (any, error) { return r.String(), nil }
+// MarshalText writes the rate as String does.
+func (r ByteRate) MarshalText() ([]byte, error) { return []byte(r.String()), nil }

@@ -1,4 +1,4 @@
-package gateway_test
+package config_test
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 var specEnv = map[string]string{
@@ -22,9 +23,9 @@ func TestParseConfigSpecExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := gateway.ParseConfig("testdata/config/spec.yaml", data, envMap(specEnv))
+	cfg, err := config.Parse("testdata/config/spec.yaml", data, envMap(specEnv))
 	if err != nil {
-		t.Fatalf("ParseConfig:\n%v", err)
+		t.Fatalf("Parse:\n%v", err)
 	}
 	if cfg.Path != "testdata/config/spec.yaml" {
 		t.Errorf("Path = %q", cfg.Path)
@@ -109,8 +110,7 @@ func TestParseConfigDefaults(t *testing.T) {
 		t.Errorf("Store = %+v, want %+v", got, want)
 	}
 	sub := cfg.Subscribers["indexer"]
-	var want gateway.SubscriberConfig
-	want.SetDefaults()
+	want := config.DefaultSubscriber()
 	if !reflect.DeepEqual(sub.Events, []string{"**"}) || sub.Sources != nil || sub.Timeout != want.Timeout ||
 		sub.MaxInFlight != want.MaxInFlight || sub.Retry != want.Retry || sub.Breaker != want.Breaker {
 		t.Errorf("subscriber = %+v, want the defaults %+v", sub, want)
@@ -158,8 +158,8 @@ func TestParseConfigMinReplicas(t *testing.T) {
 		if got := cfg.Store.Redis.MinReplicas; got != tc.want {
 			t.Errorf("min_replicas: %s = %v (%+v), want %v", tc.value, got, got, tc.want)
 		}
-		if shown, want := cfg.Redacted(), "min_replicas: "+tc.want.String()+"\n"; !strings.Contains(shown, want) {
-			t.Errorf("min_replicas: %s: Redacted() does not show %q:\n%s", tc.value, want, shown)
+		if shown, want := config.Redacted(cfg), "min_replicas: "+tc.want.String()+"\n"; !strings.Contains(shown, want) {
+			t.Errorf("min_replicas: %s: Redacted does not show %q:\n%s", tc.value, want, shown)
 		}
 	}
 }
@@ -212,22 +212,22 @@ subscribers:
 	}
 	sub := cfg.Subscribers["s"]
 	if sub.Timeout != 1500*time.Millisecond || sub.Retry.InitialBackoff != 250*time.Millisecond ||
-		sub.Retry.MaxBackoff != time.Minute || sub.Retry.MaxAttempts != gateway.DefaultMaxAttempts {
+		sub.Retry.MaxBackoff != time.Minute || sub.Retry.MaxAttempts != config.DefaultMaxAttempts {
 		t.Errorf("subscriber = %+v", sub)
 	}
 }
 
 func TestLoadConfig(t *testing.T) {
-	cfg, err := gateway.LoadConfig("testdata/config/does-not-exist.yaml")
+	cfg, err := config.Load("testdata/config/does-not-exist.yaml")
 	if cfg != nil || err == nil || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("LoadConfig(missing) = %v, %v; want an os.ErrNotExist error", cfg, err)
+		t.Errorf("Load(missing) = %v, %v; want an os.ErrNotExist error", cfg, err)
 	}
 	t.Setenv("IIMMPACT_WEBHOOK_SECRET", "from-the-environment")
 	t.Setenv("CATALOG360_WEBHOOK_KEY", "c360")
 	t.Setenv("SEARCH_INDEXER_SECRET", whsec)
-	cfg, err = gateway.LoadConfig("testdata/config/spec.yaml")
+	cfg, err = config.Load("testdata/config/spec.yaml")
 	if err != nil {
-		t.Fatalf("LoadConfig:\n%v", err)
+		t.Fatalf("Load:\n%v", err)
 	}
 	if got := cfg.Sources["iimmpact"].Secrets[0].Reveal(); got != "from-the-environment" {
 		t.Errorf("iimmpact secret = %q, want the environment's", got)
@@ -237,15 +237,14 @@ func TestLoadConfig(t *testing.T) {
 // Validate checks a Config built in code and fills the derived fields,
 // as loading does.
 func TestConfigValidate(t *testing.T) {
-	cfg := gateway.DefaultConfig()
+	cfg := config.Default()
 	cfg.Sources = map[string]*gateway.SourceConfig{"iimmpact": {Provider: "iimmpact", Secrets: []gateway.Secret{"k"}}}
-	sub := &gateway.SubscriberConfig{}
-	sub.SetDefaults()
+	sub := config.DefaultSubscriber()
 	sub.URL = "http://127.0.0.1:1/h"
 	sub.Secrets = []gateway.Secret{whsec}
 	sub.Events = []string{"iimmpact.product.*"}
 	cfg.Subscribers = map[string]*gateway.SubscriberConfig{"s": sub}
-	if err := cfg.Validate(); err != nil {
+	if err := config.Validate(cfg); err != nil {
 		t.Fatalf("Validate: %v", err)
 	}
 	if sub.Name != "s" || cfg.Sources["iimmpact"].Name != "iimmpact" || len(sub.SigningKeys) != 1 || len(sub.Patterns) != 1 {
@@ -257,13 +256,13 @@ func TestConfigValidate(t *testing.T) {
 
 	sub.Timeout = 0
 	cfg.Store.Retention = 0
-	err := cfg.Validate()
+	err := config.Validate(cfg)
 	want := "store.retention: must be > 0\nsubscribers.s.timeout: must be > 0"
 	if err == nil || err.Error() != want {
-		t.Errorf("Validate() = %v, want\n%s", err, want)
+		t.Errorf("Validate = %v, want\n%s", err, want)
 	}
-	var ce *gateway.ConfigError
+	var ce *config.Error
 	if !errors.As(err, &ce) || ce.Key != "store.retention" {
-		t.Errorf("errors.As(ConfigError) = %v, want the first error", ce)
+		t.Errorf("errors.As(Error) = %v, want the first error", ce)
 	}
 }

@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ type emptyRef struct {
 type expanded struct {
 	data  []byte
 	empty map[int][]emptyRef // by 1-based line
-	errs  []*ConfigError
+	errs  []*Error
 }
 
 // expandEnv replaces ${VAR} and ${VAR:-default} in data with values from
@@ -75,7 +75,7 @@ func expandEnv(file string, data []byte, env func(string) (string, bool)) expand
 			}
 			end := bytes.IndexByte(line[j+2:], '}')
 			if end < 0 {
-				out.errs = append(out.errs, &ConfigError{File: file, Line: lineNo,
+				out.errs = append(out.errs, &Error{File: file, Line: lineNo,
 					Err: fmt.Errorf("unterminated ${ (write $$ for a literal $)")})
 				buf.Write(line[j:])
 				break
@@ -84,7 +84,7 @@ func expandEnv(file string, data []byte, env func(string) (string, bool)) expand
 			j += 2 + end
 			name, def, hasDef := strings.Cut(ref, ":-")
 			if !validEnvName(name) {
-				out.errs = append(out.errs, &ConfigError{File: file, Line: lineNo,
+				out.errs = append(out.errs, &Error{File: file, Line: lineNo,
 					Err: fmt.Errorf("invalid variable name in ${%s}", name)})
 				continue
 			}
@@ -93,13 +93,13 @@ func expandEnv(file string, data []byte, env func(string) (string, bool)) expand
 				val = def
 			}
 			if what := unsafeInValue(val); what != "" {
-				out.errs = append(out.errs, &ConfigError{File: file, Line: lineNo,
+				out.errs = append(out.errs, &Error{File: file, Line: lineNo,
 					Err: fmt.Errorf("${%s}: value contains %s, which config values may not", name, what)})
 				continue
 			}
 			quoted, err := q.quote(val)
 			if err != nil {
-				out.errs = append(out.errs, &ConfigError{File: file, Line: lineNo,
+				out.errs = append(out.errs, &Error{File: file, Line: lineNo,
 					Err: fmt.Errorf("${%s}: %w", name, err)})
 				continue
 			}

@@ -1,4 +1,4 @@
-package gateway_test
+package config_test
 
 import (
 	"os"
@@ -7,17 +7,18 @@ import (
 	"testing"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // The config.yaml at the repository root is what the README and the
 // Dockerfile use: it must be valid on a machine with nothing set, and take
 // its secrets from the environment when they are.
 func TestShippedConfig(t *testing.T) {
-	data, err := os.ReadFile("../config.yaml")
+	data, err := os.ReadFile("../../config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := gateway.ParseConfig("config.yaml", data, envMap(nil))
+	cfg, err := config.Parse("config.yaml", data, envMap(nil))
 	if err != nil {
 		t.Fatalf("the shipped config.yaml does not load with an empty environment:\n%v", err)
 	}
@@ -36,8 +37,7 @@ func TestShippedConfig(t *testing.T) {
 	if sub == nil || sub.URL != "http://127.0.0.1:8000/hooks/catalog" || len(sub.SigningKeys) != 1 {
 		t.Fatalf("subscriber catalog-sync = %+v", sub)
 	}
-	var defaults gateway.SubscriberConfig
-	defaults.SetDefaults()
+	defaults := config.DefaultSubscriber()
 	if sub.Timeout != defaults.Timeout || sub.MaxInFlight != defaults.MaxInFlight ||
 		sub.Retry != defaults.Retry || sub.Breaker != defaults.Breaker || !reflect.DeepEqual(sub.Events, defaults.Events) {
 		t.Errorf("catalog-sync = %+v; the file documents the defaults, want them", sub)
@@ -49,7 +49,7 @@ func TestShippedConfig(t *testing.T) {
 		"CATALOG_SYNC_SECRET":     whsec,
 		"HOOKGATE_ADMIN_TOKEN":    "prod-admin-token-0123",
 	}
-	cfg, err = gateway.ParseConfig("config.yaml", data, envMap(env))
+	cfg, err = config.Parse("config.yaml", data, envMap(env))
 	if err != nil {
 		t.Fatalf("with the environment set:\n%v", err)
 	}
@@ -68,7 +68,7 @@ func TestShippedConfig(t *testing.T) {
 // TestShippedConfigRedisBlock: the commented-out redis block of the
 // shipped config.yaml, uncommented, loads and shows the defaults.
 func TestShippedConfigRedisBlock(t *testing.T) {
-	data, err := os.ReadFile("../config.yaml")
+	data, err := os.ReadFile("../../config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,12 +87,12 @@ func TestShippedConfigRedisBlock(t *testing.T) {
 		t.Fatal("config.yaml has no commented-out redis block under store")
 	}
 	src := minimal + "store:\n" + strings.Join(block, "\n") + "\n"
-	cfg, err := gateway.ParseConfig("config.yaml", []byte(src), envMap(nil))
+	cfg, err := config.Parse("config.yaml", []byte(src), envMap(nil))
 	if err != nil {
 		t.Fatalf("the redis block of config.yaml does not load:\n%v\n%s", err, src)
 	}
 	r := cfg.Store.Redis
-	if r == nil || r.URL.Reveal() != "redis://127.0.0.1:6379/0" || r.Prefix != gateway.DefaultRedisPrefix ||
+	if r == nil || r.URL.Reveal() != "redis://127.0.0.1:6379/0" || r.Prefix != config.DefaultRedisPrefix ||
 		r.Partitions != 0 || r.MasterName != "" || len(r.Addrs) != 0 || r.MinReplicas != gateway.ReplicasAuto {
 		t.Errorf("store.redis = %+v, want the defaults", r)
 	}

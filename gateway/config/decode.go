@@ -1,4 +1,4 @@
-package gateway
+package config
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hookgate/hookgate/gateway"
 )
 
 // decoder fills a Config from a yaml.Node tree, strictly.
@@ -19,7 +21,7 @@ import (
 // the line of every key, which validation uses to place its errors.
 type decoder struct {
 	file  string
-	errs  []*ConfigError
+	errs  []*Error
 	lines map[string]int    // key path -> line of the key (or list item)
 	vals  map[string][2]int // key path -> line and column of its value
 
@@ -38,21 +40,32 @@ func (d *decoder) at(key string, keyLine int, val *yaml.Node) {
 
 var (
 	durationType   = reflect.TypeFor[time.Duration]()
-	byteSizeType   = reflect.TypeFor[ByteSize]()
-	byteRateType   = reflect.TypeFor[ByteRate]()
-	secretListType = reflect.TypeFor[[]Secret]()
-	rateLimitType  = reflect.TypeFor[RateLimit]()
-	rateType       = reflect.TypeFor[Rate]()
-	minReplicaType = reflect.TypeFor[MinReplicas]()
+	byteSizeType   = reflect.TypeFor[gateway.ByteSize]()
+	byteRateType   = reflect.TypeFor[gateway.ByteRate]()
+	secretListType = reflect.TypeFor[[]gateway.Secret]()
+	rateLimitType  = reflect.TypeFor[gateway.RateLimit]()
+	rateType       = reflect.TypeFor[gateway.Rate]()
+	minReplicaType = reflect.TypeFor[gateway.MinReplicas]()
+	subscriberType = reflect.TypeFor[*gateway.SubscriberConfig]()
+	redisType      = reflect.TypeFor[*gateway.RedisConfig]()
 )
 
-// defaulter is implemented by config blocks that have defaults of their
-// own; the decoder applies them when the block first appears in the file,
-// before its keys are read, so that an explicit value always wins.
-type defaulter interface{ SetDefaults() }
+// newBlock returns a new value for a pointer of type t (a block the file
+// has and the Config did not): for the blocks that have defaults of their
+// own, those defaults, applied before the block's keys are read, so that
+// an explicit value always wins.
+func newBlock(t reflect.Type) reflect.Value {
+	switch t {
+	case subscriberType:
+		return reflect.ValueOf(DefaultSubscriber())
+	case redisType:
+		return reflect.ValueOf(defaultRedis())
+	}
+	return reflect.New(t.Elem())
+}
 
 func (d *decoder) errorf(line int, path, format string, args ...any) {
-	d.errs = append(d.errs, &ConfigError{File: d.file, Line: line, Key: path, Err: fmt.Errorf(format, args...)})
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Key: path, Err: fmt.Errorf(format, args...)})
 }
 
 // decode reads node n into v. A null node leaves v as it is, so that
@@ -80,10 +93,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 	if v.Kind() == reflect.Pointer {
 		if v.IsNil() {
-			v.Set(reflect.New(v.Type().Elem()))
-			if df, ok := v.Interface().(defaulter); ok {
-				df.SetDefaults()
-			}
+			v.Set(newBlock(v.Type()))
 		}
 		d.decode(n, v.Elem(), path)
 		return
@@ -104,7 +114,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case byteSizeType:
 		if s, ok := d.scalar(n, path, "a size (5MB)"); ok {
-			size, err := ParseByteSize(s)
+			size, err := gateway.ParseByteSize(s)
 			if err != nil {
 				d.errorf(n.Line, path, "%v", err)
 				return
@@ -114,7 +124,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case byteRateType:
 		if s, ok := d.scalar(n, path, "a size per second (16KB/s)"); ok {
-			r, err := ParseByteRate(s)
+			r, err := gateway.ParseByteRate(s)
 			if err != nil {
 				d.errorf(n.Line, path, "%v", err)
 				return
@@ -124,7 +134,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case rateType:
 		if s, ok := d.scalar(n, path, "a rate (200/s, 30/m)"); ok {
-			r, err := ParseRate(s)
+			r, err := gateway.ParseRate(s)
 			if err != nil {
 				d.errorf(n.Line, path, "%v", err)
 				return
@@ -134,7 +144,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	case minReplicaType:
 		if s, ok := d.scalar(n, path, "auto or a number of replicas"); ok {
-			m, err := ParseMinReplicas(s)
+			m, err := gateway.ParseMinReplicas(s)
 			if err != nil || (m.Fixed && n.ShortTag() != "!!int") {
 				d.errorf(n.Line, path, "must be auto or a number of replicas >= 0")
 				return
@@ -151,7 +161,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case secretListType:
 		if n.Kind == yaml.ScalarNode {
 			d.at(path+"[0]", n.Line, n)
-			v.Set(reflect.ValueOf([]Secret{Secret(n.Value)}))
+			v.Set(reflect.ValueOf([]gateway.Secret{gateway.Secret(n.Value)}))
 			return
 		}
 	}

@@ -1,4 +1,4 @@
-package gateway_test
+package config_test
 
 import (
 	"errors"
@@ -6,15 +6,15 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
-// FuzzParseConfig feeds arbitrary files to ParseConfig: it must never
-// panic, every error must be a placed ConfigError, and a config it accepts
+// FuzzParseConfig feeds arbitrary files to Parse: it must never
+// panic, every error must be a placed Error, and a config it accepts
 // must validate again unchanged.
 func FuzzParseConfig(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/config/*.yaml")
-	seeds = append(seeds, "../config.yaml")
+	seeds = append(seeds, "../../config.yaml")
 	for _, path := range seeds {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -27,11 +27,11 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("sources: {a: {<<: [{provider: iimmpact}], secrets: ${A:-$$}}}\n"))
 	env := envMap(map[string]string{"A": "x", "EMPTY": ""})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := gateway.ParseConfig("config.yaml", data, env)
+		cfg, err := config.Parse("config.yaml", data, env)
 		if err != nil {
-			var errs gateway.ConfigErrors
+			var errs config.Errors
 			if !errors.As(err, &errs) || len(errs) == 0 {
-				t.Fatalf("error %T %v, want ConfigErrors", err, err)
+				t.Fatalf("error %T %v, want Errors", err, err)
 			}
 			for _, e := range errs {
 				if e.File != "config.yaml" || e.Err == nil {
@@ -40,9 +40,9 @@ func FuzzParseConfig(f *testing.F) {
 			}
 			return
 		}
-		if err := cfg.Validate(); err != nil {
+		if err := config.Validate(cfg); err != nil {
 			t.Fatalf("accepted config does not validate again: %v", err)
 		}
-		_ = cfg.Redacted()
+		_ = config.Redacted(cfg)
 	})
 }

@@ -46,11 +46,3 @@ func (m MinReplicas) String() string {
 	}
 	return strconv.Itoa(m.N)
 }
-
-// MarshalYAML writes "auto" or the count, as String does.
-func (m MinReplicas) MarshalYAML() (any, error) {
-	if !m.Fixed {
-		return "auto", nil
-	}
-	return m.N, nil
-}
