@@ -115,6 +115,10 @@ type Store struct {
 	// replicas is what the store knows of the masters' replicas.
 	replicaWait time.Duration
 	replicas    replicaSet
+	// deliveryMemory is how long claims and records go on waiting for a
+	// replica seen before (DefaultDeliveryReplicaMemory); Puts wait for
+	// replicaMemory.
+	deliveryMemory time.Duration
 
 	// lost holds the token prefixes of claim calls whose reply was lost.
 	lost lostClaims
@@ -161,6 +165,10 @@ func CallerClock() Option { return func(s *Store) { s.callerClock = true } }
 // before it answers ErrUnavailable (DefaultReplicaWait).
 func ReplicaWait(d time.Duration) Option { return func(s *Store) { s.replicaWait = d } }
 
+// DeliveryReplicaMemory sets how long claims and records go on waiting
+// for a replica no longer connected (DefaultDeliveryReplicaMemory).
+func DeliveryReplicaMemory(d time.Duration) Option { return func(s *Store) { s.deliveryMemory = d } }
+
 func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 	if cfg.Redis == nil {
 		return nil, errors.New("redis store: no store.redis block")
@@ -178,19 +186,20 @@ func open(cfg gateway.StoreConfig, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("store.redis.prefix %q: must not contain { or }", prefix)
 	}
 	s := &Store{
-		rdb:         rdb,
-		prefix:      prefix,
-		base:        "{" + prefix + "}",
-		wantParts:   cfg.Redis.Partitions,
-		retention:   orDefault(cfg.Retention, DefaultRetention),
-		window:      orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
-		tombWin:     max(cfg.TombstoneWindow, 0),
-		replicaWait: DefaultReplicaWait,
-		inst:        newToken()[:12] + ".",
-		replicas:    replicaSet{want: cfg.Redis.MinReplicas},
-		putq:        make(chan *putCall),
-		recq:        make(chan *recordCall),
-		stop:        make(chan struct{}),
+		rdb:            rdb,
+		prefix:         prefix,
+		base:           "{" + prefix + "}",
+		wantParts:      cfg.Redis.Partitions,
+		retention:      orDefault(cfg.Retention, DefaultRetention),
+		window:         orDefault(cfg.DedupeWindow, DefaultDedupeWindow),
+		tombWin:        max(cfg.TombstoneWindow, 0),
+		replicaWait:    DefaultReplicaWait,
+		deliveryMemory: DefaultDeliveryReplicaMemory,
+		inst:           newToken()[:12] + ".",
+		replicas:       replicaSet{want: cfg.Redis.MinReplicas},
+		putq:           make(chan *putCall),
+		recq:           make(chan *recordCall),
+		stop:           make(chan struct{}),
 	}
 	for _, o := range opts {
 		o(s)

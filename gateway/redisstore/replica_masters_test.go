@@ -107,7 +107,7 @@ func TestReplicaReadingPerMaster(t *testing.T) {
 	defer fast.Close()
 	ctx := context.Background()
 
-	if _, err := s.needReplica(ctx, fast); err != nil { // a fresh reading of the fast master
+	if _, err := s.needReplica(ctx, fast, replicaMemory); err != nil { // a fresh reading of the fast master
 		t.Fatalf("fast master: %v", err)
 	}
 
@@ -116,7 +116,7 @@ func TestReplicaReadingPerMaster(t *testing.T) {
 	slowDone := make(chan error, slowPuts)
 	for range slowPuts {
 		go func() {
-			_, err := s.needReplica(ctx, slow)
+			_, err := s.needReplica(ctx, slow, replicaMemory)
 			slowDone <- err
 		}()
 	}
@@ -128,7 +128,7 @@ func TestReplicaReadingPerMaster(t *testing.T) {
 
 	fastDone := make(chan error, 1)
 	go func() {
-		_, err := s.needReplica(ctx, fast)
+		_, err := s.needReplica(ctx, fast, replicaMemory)
 		fastDone <- err
 	}()
 	select {

@@ -33,7 +33,7 @@ func TestInfoPanicKeepsReplicaWait(t *testing.T) {
 	defer node.Close()
 	st := &replicaState{}
 	st.r = replicaReading{n: 1, checked: time.Now().Add(-time.Minute), seen: time.Now()}
-	if n, _ := st.r.need(time.Now()); n != 1 {
+	if n, _ := st.r.need(time.Now(), replicaMemory); n != 1 {
 		t.Fatalf("before: need %d", n)
 	}
 	func() {
@@ -41,7 +41,7 @@ func TestInfoPanicKeepsReplicaWait(t *testing.T) {
 		st.refreshing = make(chan struct{})
 		st.refresh(context.Background(), node, st.refreshing)
 	}()
-	if n, err := st.r.need(time.Now()); n != 1 || err != nil {
+	if n, err := st.r.need(time.Now(), replicaMemory); n != 1 || err != nil {
 		t.Errorf("after a panic in INFO: need %d, %v; want 1 (the master still has its replica); reading %+v", n, err, st.r)
 	}
 }

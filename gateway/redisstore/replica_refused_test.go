@@ -231,7 +231,7 @@ func TestReplicaReadingApply(t *testing.T) {
 		if st.r != tc.want {
 			t.Errorf("%s: reading = %+v, want %+v", tc.name, st.r, tc.want)
 		}
-		need, err := st.r.need(later)
+		need, err := st.r.need(later, replicaMemory)
 		if need != tc.wantNeed || (err != nil) != tc.wantErr || (err != nil && !errors.Is(err, errReplicasUnknown)) {
 			t.Errorf("%s: need = %d, %v; want %d, error %v", tc.name, need, err, tc.wantNeed, tc.wantErr)
 		}

@@ -64,6 +64,14 @@ const replicaCheckEvery = 5 * time.Second
 // a replica syncs, or until this memory ends when none does.
 const replicaMemory = 5 * time.Minute
 
+// DefaultDeliveryReplicaMemory is replicaMemory for claims and attempt
+// records. Their confirmation only spares a duplicate delivery (a lease
+// or record a failover loses has its delivery sent again), so they wait
+// for a replica gone a moment ago, as in an orderly failover, where the
+// old master takes writes until it is made a replica and they are wiped;
+// but deliveries must not stop for minutes because one is gone for good.
+const DefaultDeliveryReplicaMemory = 30 * time.Second
+
 // replicaReading is what the store knows of one master's replicas.
 type replicaReading struct {
 	n       int       // its connected replicas at the last reading
@@ -167,7 +175,7 @@ func (s *Store) masters(ctx context.Context, jobs []partJob) ([]*redis.Client, [
 // master has a replica connected (read at most replicaCheckEvery ago) or
 // had one within replicaMemory, else 0. Under auto it fails when the
 // master refuses INFO, or when it has never answered one.
-func (s *Store) needReplica(ctx context.Context, node *redis.Client) (int, error) {
+func (s *Store) needReplica(ctx context.Context, node *redis.Client, memory time.Duration) (int, error) {
 	if s.replicas.want.Fixed {
 		return s.replicas.want.N, nil
 	}
@@ -176,7 +184,7 @@ func (s *Store) needReplica(ctx context.Context, node *redis.Client) (int, error
 	if time.Since(st.r.checked) < replicaCheckEvery {
 		r := st.r
 		st.mu.Unlock()
-		return r.need(time.Now())
+		return r.need(time.Now(), memory)
 	}
 	wait := st.refreshing
 	if wait == nil {
@@ -200,7 +208,7 @@ func (s *Store) needReplica(ctx context.Context, node *redis.Client) (int, error
 	if r.checked.IsZero() && lastErr != nil {
 		return 0, fmt.Errorf("read the replica count of the Redis master: %w", lastErr)
 	}
-	return r.need(time.Now())
+	return r.need(time.Now(), memory)
 }
 
 // refresh reads node's replica count into st, and then closes wait, the
@@ -242,14 +250,15 @@ func (st *replicaState) apply(info string, err error, now time.Time) {
 	}
 }
 
-// need is the replicas a write must wait for under auto, by this reading.
-func (r replicaReading) need(now time.Time) (int, error) {
+// need is the replicas a write must wait for under auto, by this reading,
+// waiting for a replica seen within memory.
+func (r replicaReading) need(now time.Time, memory time.Duration) (int, error) {
 	if r.refused != "" {
 		return 0, fmt.Errorf("%w: the Redis master refused INFO (%s), so hookgate cannot tell whether it has replicas "+
 			"that must confirm each write: set store.redis.min_replicas (the replicas to wait for, 0 for none), "+
 			"or grant INFO to hookgate's Redis user", errReplicasUnknown, r.refused)
 	}
-	if r.n > 0 || (!r.seen.IsZero() && now.Sub(r.seen) < replicaMemory) {
+	if r.n > 0 || (!r.seen.IsZero() && now.Sub(r.seen) < memory) {
 		return 1, nil
 	}
 	return 0, nil
@@ -314,10 +323,11 @@ func (s *Store) runDurable(ctx context.Context, script *redis.Script, jobs []par
 // that take what some partitions did when others failed (claims,
 // records): a job whose master failed, or whose replicas did not confirm
 // in time, has its command failed with that error. err is for the jobs'
-// masters not found. strict: a master that will not say whether it has
-// replicas (INFO refused) fails the jobs, as Put must; otherwise they run
-// unconfirmed (a claim or record lost in a failover costs a duplicate
-// delivery, never an event).
+// masters not found. strict is Put's: a master that will not say whether
+// it has replicas (INFO refused) fails the jobs, and a replica seen is
+// waited for replicaMemory. Otherwise (claims, records: one lost in a
+// failover costs a duplicate delivery, never an event) such a master runs
+// them unconfirmed, and a replica is waited for deliveryMemory.
 func (s *Store) runDurableEach(ctx context.Context, script *redis.Script, jobs []partJob, component string, strict bool) ([]*redis.Cmd, error) {
 	nodes, groups, err := s.masters(ctx, jobs)
 	if err != nil {
@@ -352,7 +362,11 @@ func (s *Store) runDurableEach(ctx context.Context, script *redis.Script, jobs [
 // runOnNode runs the jobs idx on node in one pipeline, with WAIT after
 // them when node's writes need replicas (needReplica), and fills cmds.
 func (s *Store) runOnNode(ctx context.Context, node *redis.Client, script *redis.Script, jobs []partJob, idx []int, cmds []*redis.Cmd, strict bool) error {
-	acks, err := s.needReplica(ctx, node)
+	memory := replicaMemory
+	if !strict {
+		memory = s.deliveryMemory
+	}
+	acks, err := s.needReplica(ctx, node, memory)
 	switch {
 	case err == nil:
 	case errors.Is(err, errReplicasUnknown) && !strict:

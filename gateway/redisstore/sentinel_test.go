@@ -214,6 +214,68 @@ func TestSentinelPromotedWaits(t *testing.T) {
 	}
 }
 
+// TestSentinelMasterGoneDeliveries: a master killed for good leaves the
+// promoted replica with no replica of its own. Puts wait for one (they
+// fail: TestSentinelPromotedWaits), but claims and records, whose
+// confirmation only spares a duplicate delivery, wait for it only the
+// delivery memory: then deliveries go on, unconfirmed.
+func TestSentinelMasterGoneDeliveries(t *testing.T) {
+	sen := testredis.StartSentinel(t)
+	cfg := gateway.StoreConfig{Redis: sentinelConfig(sen, "gone")}
+	s, err := OpenWith(cfg, ReplicaWait(300*time.Millisecond), DeliveryReplicaMemory(time.Second), CallerClock())
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for err := putOne(ctx, s, "evt_g1"); err != nil; err = putOne(ctx, s, "evt_g1") {
+		if ctx.Err() != nil {
+			t.Fatalf("Put with the replica up: %v", err)
+		}
+	}
+	sen.KillMaster() // and never restarted
+	now := testEvent("").ReceivedAt.Add(time.Second)
+	var cs []gateway.Claim
+	waitUntil(t, ctx, "a claim on the promoted replica, its replica gone", func() error {
+		var err error
+		cs, err = s.Claim(ctx, "sub-a", now, 10, time.Hour)
+		if err == nil && len(cs) == 0 {
+			return errors.New("no claim")
+		}
+		return err
+	})
+	if len(cs) != 1 || cs[0].EventID != "evt_g1" {
+		t.Fatalf("Claim = %+v, want evt_g1", cs)
+	}
+	if err := s.Record(ctx, cs[0], gateway.Outcome{Attempt: gateway.Attempt{At: now, StatusCode: 200}, Status: gateway.StatusDelivered}); err != nil {
+		t.Errorf("Record on the promoted replica, its replica gone: %v", err)
+	}
+	if err := putOne(ctx, s, "evt_g2"); err == nil {
+		t.Error("Put on the promoted replica, its replica gone: acknowledged unconfirmed")
+	}
+}
+
+func putOne(ctx context.Context, s *Store, id string) error {
+	_, err := s.Put(ctx, []gateway.NewEvent{testEvent(id)})
+	return err
+}
+
+// waitUntil calls f until it returns nil, failing the test when ctx ends.
+func waitUntil(t *testing.T, ctx context.Context, what string, f func() error) {
+	t.Helper()
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // checkClaimable claims every due delivery of sub-a from s and fails the
 // test for every acknowledged id not among them.
 func checkClaimable(t *testing.T, s *Store, acked []string) {
