@@ -31,7 +31,7 @@ type Family struct {
 	Type string // "counter", "gauge" or "histogram"
 }
 
-// MetricFamilies lists the families GET /metrics exposes that the README,
+// MetricFamilies lists the families GET /metrics exposes that docs/metrics.md,
 // the shipped alert rules and the Grafana dashboard may name: every
 // hookgate_ family, and the few of the Go and process collectors the
 // dashboard draws. A test scrapes /metrics after traffic and checks the

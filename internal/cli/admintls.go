@@ -10,7 +10,7 @@ import (
 // adminTLSWarnings names an admin token that would travel in clear: the
 // admin listener is not loopback and admin.tls is not set. A warning at
 // start and from `hookgate check`, not an error: a proxy in front may
-// terminate TLS (the README's advice), which the gateway cannot see, and
+// terminate TLS (docs/edge.md's advice), which the gateway cannot see, and
 // refusing would stop such a deployment at its next restart.
 func adminTLSWarnings(cfg *gateway.Config) []string {
 	if cfg.Admin.Token == "" || config.Loopback(cfg.Admin.Listen) || cfg.Admin.TLS.CertFile != "" {

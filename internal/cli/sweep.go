@@ -78,7 +78,7 @@ func (w *healthWatch) check(ctx context.Context, store gateway.Store, log *slog.
 	if joined := strings.Join(h.Warnings, "; "); joined != w.warnings {
 		w.warnings = joined
 		for _, msg := range h.Warnings {
-			log.Warn("STORE SETUP MAY LOSE ACCEPTED EVENTS: "+msg, "see", "README: running at the edge")
+			log.Warn("STORE SETUP MAY LOSE ACCEPTED EVENTS: "+msg, "see", "docs/edge.md")
 		}
 	}
 	if h.Orphans > w.orphans {
