@@ -1,17 +1,19 @@
 package config_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // FuzzParseConfig feeds arbitrary files to Parse: it must never
-// panic, every error must be a placed Error, and a config it accepts
-// must validate again unchanged.
+// panic, every error must be a placed Error (a syntax error on one of the
+// file's lines), and a config it accepts must validate again unchanged.
 func FuzzParseConfig(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/config/*.yaml")
 	seeds = append(seeds, "../../config.yaml")
@@ -36,6 +38,9 @@ func FuzzParseConfig(f *testing.F) {
 			for _, e := range errs {
 				if e.File != "config.yaml" || e.Err == nil {
 					t.Fatalf("error %+v not placed in the file", e)
+				}
+				if strings.HasPrefix(e.Err.Error(), "invalid YAML: column ") && (e.Line < 1 || e.Line > bytes.Count(data, []byte("\n"))+1) {
+					t.Fatalf("syntax error %v placed outside the file's lines", e)
 				}
 			}
 			return

@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"regexp"
-	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -46,7 +44,7 @@ func Parse(path string, data []byte, env func(string) (string, bool)) (*gateway.
 	root, err := parseDocument(exp.data)
 	if err != nil {
 		// Without a tree there is nothing to decode or validate.
-		errs = append(errs, yamlSyntaxError(path, err))
+		errs = append(errs, syntaxError(path, exp.data, err))
 	} else {
 		if root != nil {
 			d.decode(root, reflect.ValueOf(cfg).Elem(), "")
@@ -103,25 +101,10 @@ func parseDocument(data []byte) (*yaml.Node, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("yaml: line %d: only one YAML document is allowed", more.Line)
+		return nil, &extraDocumentError{line: more.Line}
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil, nil
 	}
 	return doc.Content[0], nil
-}
-
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): `)
-
-// yamlSyntaxError places a yaml.v3 syntax error, which carries its line
-// only in its text ("yaml: line 3: did not find expected key").
-func yamlSyntaxError(path string, err error) *Error {
-	msg := err.Error()
-	m := yamlLineRE.FindStringSubmatch(msg)
-	if m == nil {
-		return &Error{File: path, Err: err}
-	}
-	n, _ := strconv.Atoi(m[1])
-	msg = strings.TrimPrefix(msg, m[0])
-	return &Error{File: path, Line: n, Err: fmt.Errorf("invalid YAML: %s", msg)}
 }

@@ -72,9 +72,9 @@ func TestParseConfigStrict(t *testing.T) {
 		{name: "top level is a list", src: "- a\n",
 			want: []string{"config.yaml:1: must be a mapping of keys, got a list"}},
 		{name: "syntax error", src: minimal + "subscribers:\n  s: [\n",
-			want: []string{"config.yaml:6: invalid YAML: did not find expected node content"}},
+			want: []string{"config.yaml:6: invalid YAML: column 6: did not find expected node content"}},
 		{name: "tab indentation", src: "sources:\n\tiimmpact: {}\n",
-			want: []string{"config.yaml:2: invalid YAML: found character that cannot start any token"}},
+			want: []string{"config.yaml:2: invalid YAML: column 1: found character that cannot start any token"}},
 		{name: "two documents", src: minimal + "---\nsources: {}\n",
 			want: []string{"config.yaml:5: invalid YAML: only one YAML document is allowed"}},
 		{name: "decode and validation errors together", src: "sources:\n  a:\n    provider: iimmpact\n    secrets: [\"${NOPE}\"]\n    extra: 1\n" +
