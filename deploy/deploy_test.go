@@ -4,7 +4,8 @@
 // (grafana/hookgate.json). This test checks them with promtool (from
 // Debian's prometheus package, which scripts/deps.sh installs) and against
 // the metric families GET /metrics exposes (routes.MetricFamilies, which
-// the routes tests check against a real scrape).
+// the routes tests check against a real scrape). docker_test.go checks the
+// Dockerfile, .dockerignore and the image's config.yaml as files.
 package deploy
 
 import (
