@@ -1,4 +1,5 @@
 # Multi-stage build: a static hookgate binary on a distroless base, non-root.
+# `make docker` passes the version: docker build --build-arg VERSION=... .
 FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
@@ -9,15 +10,16 @@ RUN CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X github.com/hookgate/hookgate/internal/cli.Version=${VERSION}" \
       -o /out/hookgate . \
  && mkdir -p /out/data \
- && sed -E 's/\$\{([A-Z0-9_]+):-(dev-[^}]*|whsec_[^}]*)\}/${\1}/g' config.yaml > /out/config.yaml \
- && ! grep -n 'dev-\|:-whsec_' /out/config.yaml
+ && sh scripts/image-config.sh config.yaml > /out/config.yaml
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/hookgate /usr/local/bin/hookgate
 COPY --from=build --chown=nonroot:nonroot /out/data /data
-# config.yaml without its development secrets: the container refuses to
-# start until IIMMPACT_WEBHOOK_SECRET, CATALOG360_WEBHOOK_KEY and
-# CATALOG_SYNC_SECRET are set, instead of accepting published dev keys.
+# config.yaml without its development secrets, and the subscriber's URL
+# from CATALOG_SYNC_URL (scripts/image-config.sh): the container refuses to
+# start until IIMMPACT_WEBHOOK_SECRET, CATALOG360_WEBHOOK_KEY,
+# CATALOG_SYNC_SECRET and CATALOG_SYNC_URL are set, instead of accepting
+# published dev keys or delivering to itself.
 COPY --from=build /out/config.yaml /etc/hookgate/config.yaml
 USER nonroot:nonroot
 # Ingest on all interfaces, the store on the volume. The admin listener stays
@@ -27,5 +29,11 @@ ENV HOOKGATE_CONFIG=/etc/hookgate/config.yaml \
     HOOKGATE_STORE_PATH=/data
 VOLUME ["/data"]
 EXPOSE 8080 9090
+# Exec form: distroless has no shell. `hookgate health` reads the config
+# above and GETs /readyz on the admin listener (loopback in the container,
+# or a wildcard HOOKGATE_ADMIN_LISTEN dialled on loopback), giving up after
+# 5s on its own, inside --timeout.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD ["/usr/local/bin/hookgate", "health"]
 ENTRYPOINT ["/usr/local/bin/hookgate"]
 CMD ["serve"]

@@ -3,11 +3,17 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/hookgate/hookgate/internal/cli.Version=$(VERSION)
 
-.PHONY: build run test chaos deps bench bench-redis fuzz vet
+.PHONY: build run test chaos deps bench bench-redis fuzz vet docker
 
 ## build: the one binary, bin/hookgate
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/hookgate .
+
+## docker: the image (Dockerfile), tagged IMAGE:VERSION and IMAGE:latest; the version passed as a build
+## arg, since .dockerignore keeps .git out of the build
+IMAGE ?= hookgate
+docker:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) -t $(IMAGE):latest .
 
 ## run: the gateway with ./config.yaml on the embedded store
 run: build

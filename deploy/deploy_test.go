@@ -1,10 +1,12 @@
-// Package deploy holds what hookgate ships for its operators' monitoring:
-// Prometheus alert rules (prometheus/alerts.yml, with promtool unit tests
-// in prometheus/alerts_test.yml) and a Grafana dashboard
+// Package deploy holds what hookgate ships for its operators: for
+// monitoring, Prometheus alert rules (prometheus/alerts.yml, with promtool
+// unit tests in prometheus/alerts_test.yml) and a Grafana dashboard
 // (grafana/hookgate.json). This test checks them with promtool (from
 // Debian's prometheus package, which scripts/deps.sh installs) and against
 // the metric families GET /metrics exposes (routes.MetricFamilies, which
-// the routes tests check against a real scrape).
+// the routes tests check against a real scrape). docker_test.go checks the
+// Dockerfile, .dockerignore and the image's config.yaml as files;
+// systemd_test.go the unit systemd/hookgate.service.
 package deploy
 
 import (

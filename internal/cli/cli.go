@@ -1,5 +1,5 @@
 // Package cli is the hookgate command line: `serve` (the default), `check`,
-// `send`, `consume`, `secret` and `version`. main.go only calls Main, so
+// `send`, `consume`, `health`, `secret` and `version`. main.go only calls Main, so
 // every command can be run and tested in-process with its own arguments and
 // output streams.
 package cli
@@ -33,6 +33,7 @@ const usageText = `usage:
   hookgate check [-config PATH]
   hookgate send --source NAME --event FILE|TYPE|all [-config PATH] [-url URL] [-insecure]
   hookgate consume [-listen ADDR] [-path PATH] -secret whsec_... (or $HOOKGATE_CONSUME_SECRET)
+  hookgate health [-url URL] [-config PATH] [-timeout 5s]
   hookgate secret
   hookgate version
 
@@ -59,6 +60,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runSend(args[1:], stdout, stderr)
 	case cmd == "consume":
 		return runConsume(args[1:], stdout, stderr)
+	case cmd == "health":
+		return runHealth(args[1:], stdout, stderr)
 	case cmd == "secret":
 		return runSecret(args[1:], stdout, stderr)
 	case cmd == "version":
