@@ -70,6 +70,23 @@ type Attempt struct {
 	// go on from the attempts before it, while the retry policy counts
 	// afresh from the redelivery (Claim.Attempts).
 	Redelivered bool `json:"redelivered,omitempty"`
+	// Response is an excerpt of the subscriber's answer to a failed
+	// attempt; nil for a delivered attempt and for one that got no answer.
+	Response *AttemptResponse `json:"response"`
+}
+
+// MaxResponseExcerpt bounds AttemptResponse.Body, in bytes: an excerpt
+// says why a delivery failed, and every failed attempt stores one.
+const MaxResponseExcerpt = 1024
+
+// AttemptResponse is what a subscriber answered to a failed attempt, as
+// recorded: never the whole body.
+type AttemptResponse struct {
+	ContentType string `json:"content_type"`
+	// Body is at most MaxResponseExcerpt bytes of the body, as text
+	// (invalid UTF-8 replaced), with any secret of ours sent in the
+	// request (a configured header value, the URL's credentials) redacted.
+	Body string `json:"body"`
 }
 
 // MarshalJSON renders Duration as duration_ms, the admin API's field, in

@@ -44,6 +44,14 @@ type deliveryView struct {
 	History   []gateway.Attempt `json:"history"`
 }
 
+// deadView is one entry of GET /admin/api/dead: the delivery, and the
+// last attempt's response excerpt (null when it got none), which is
+// what an operator looks at first to see why it died.
+type deadView struct {
+	deliveryView
+	Response *gateway.AttemptResponse `json:"response"`
+}
+
 func newDeliveryView(d gateway.DeliveryRecord, withEventID bool) deliveryView {
 	v := deliveryView{
 		Subscriber:     d.Subscriber,
@@ -141,14 +149,18 @@ func (a *admin) dead(c *fiber.Ctx) error {
 		}
 		names = append(a.subscriberNames(), removed...)
 	}
-	out := []deliveryView{}
+	out := []deadView{}
 	for _, name := range names {
 		recs, err := a.Store.Dead(ctx, name, limit)
 		if err != nil {
 			return fmt.Errorf("admin dead %s: %w", name, err)
 		}
 		for _, d := range recs {
-			out = append(out, newDeliveryView(d, true))
+			v := deadView{deliveryView: newDeliveryView(d, true)}
+			if n := len(d.History); n > 0 {
+				v.Response = d.History[n-1].Response
+			}
+			out = append(out, v)
 		}
 	}
 	return c.JSON(out)

@@ -213,15 +213,31 @@ func (r *deliveryRec) indexedAt(k []byte, id string, dead bool) bool {
 	return r.queued() && bytes.Equal(k, timeKey(r.DueAt, id))
 }
 
+// encodeAttempt writes an attempt. The fields after the error came later
+// and are written only when set: the redelivered mark (as 1; 0 when only
+// a response follows), then the response excerpt. An entry written before
+// either decodes with neither.
 func encodeAttempt(a gateway.Attempt) []byte {
-	e := newEncoder(32 + len(a.Error))
+	size := 32 + len(a.Error)
+	if a.Response != nil {
+		size += 8 + len(a.Response.ContentType) + len(a.Response.Body)
+	}
+	e := newEncoder(size)
 	e.uint(uint64(a.N))
 	e.time(a.At)
 	e.dur(a.Duration)
 	e.int(int64(a.StatusCode))
 	e.str(a.Error)
-	if a.Redelivered {
-		e.uint(1) // absent in entries written before redeliveries were marked
+	if a.Redelivered || a.Response != nil {
+		var r uint64
+		if a.Redelivered {
+			r = 1
+		}
+		e.uint(r)
+	}
+	if a.Response != nil {
+		e.str(a.Response.ContentType)
+		e.str(a.Response.Body)
 	}
 	return e.b
 }
@@ -231,6 +247,9 @@ func decodeAttempt(b []byte) (gateway.Attempt, error) {
 	a := gateway.Attempt{N: int(d.uint()), At: d.time(), Duration: d.dur(), StatusCode: int(d.int()), Error: d.str()}
 	if d.err == nil && len(d.b) > 0 {
 		a.Redelivered = d.uint() == 1
+	}
+	if d.err == nil && len(d.b) > 0 {
+		a.Response = &gateway.AttemptResponse{ContentType: d.str(), Body: d.str()}
 	}
 	return a, d.err
 }

@@ -58,6 +58,7 @@ type subState struct {
 	client  *http.Client
 	own     *http.Transport // nil when Options.Transport is shared
 	breaker *breaker
+	secrets [][]byte // redacted from response excerpts (redactedSecrets)
 }
 
 func (s *subState) closeIdle() {
@@ -67,7 +68,7 @@ func (s *subState) closeIdle() {
 }
 
 func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *Options, log *slog.Logger) *subState {
-	s := &subState{cfg: cfg}
+	s := &subState{cfg: cfg, secrets: redactedSecrets(cfg)}
 	if prev != nil && prev.cfg.URL == cfg.URL && prev.cfg.Breaker == cfg.Breaker {
 		s.breaker = prev.breaker
 	} else {

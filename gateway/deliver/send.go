@@ -168,8 +168,16 @@ func (d *dispatcher) attempt(st *subState, c gateway.Claim) (gateway.Attempt, Re
 	var res Result
 	if err == nil {
 		res.StatusCode = resp.StatusCode
+	}
+	res.Class = e.opts.Classify(res.StatusCode, err)
+	if err == nil {
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			res.RetryAfter, res.HasRetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), e.opts.Now())
+		}
+		if res.Class != Delivered {
+			// Why it failed, in the subscriber's words: the excerpt is
+			// bounded, the rest is drained below like any body.
+			a.Response = readExcerpt(resp.Body, resp.Header.Get("Content-Type"), st.secrets)
 		}
 		// Errors draining are ignored: the status is the answer, and a
 		// connection that fails here is simply not reused.
@@ -178,7 +186,6 @@ func (d *dispatcher) attempt(st *subState, c gateway.Claim) (gateway.Attempt, Re
 	}
 	a.Duration = time.Since(start)
 	a.StatusCode = res.StatusCode
-	res.Class = e.opts.Classify(res.StatusCode, err)
 	if res.Class != Delivered {
 		a.Error = Reason(res.StatusCode, err, cfg.Timeout)
 	}

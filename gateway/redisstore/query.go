@@ -84,18 +84,49 @@ func deliveryRecord(id string, f []any) gateway.DeliveryRecord {
 
 // parseAttempt reads a history entry, "n|at ms|duration ns|code|error",
 // where n is "r<n>" for the first attempt after a manual redelivery; the
-// error comes last so that it may hold '|'.
+// error comes last so that it may hold '|'. An entry with a response
+// excerpt starts with 'x' and has the lengths of the error and content
+// type before the texts (record.lua).
 func parseAttempt(s string) gateway.Attempt {
+	if rest, ok := strings.CutPrefix(s, "x"); ok {
+		if a, ok := parseAttemptResponse(rest); ok {
+			return a
+		}
+	}
 	p := strings.SplitN(s, "|", 5)
 	for len(p) < 5 {
 		p = append(p, "")
 	}
+	return attemptFields(p[:4], p[4])
+}
+
+// parseAttemptResponse reads "n|at|dur|code|len(error)|len(content
+// type)|" and then the error, content type and body back to back.
+func parseAttemptResponse(s string) (gateway.Attempt, bool) {
+	p := strings.SplitN(s, "|", 7)
+	if len(p) < 7 {
+		return gateway.Attempt{}, false
+	}
+	ne, err1 := strconv.Atoi(p[4])
+	nc, err2 := strconv.Atoi(p[5])
+	texts := p[6]
+	if err1 != nil || err2 != nil || ne < 0 || nc < 0 || ne+nc > len(texts) {
+		return gateway.Attempt{}, false
+	}
+	a := attemptFields(p[:4], texts[:ne])
+	a.Response = &gateway.AttemptResponse{ContentType: texts[ne : ne+nc], Body: texts[ne+nc:]}
+	return a, true
+}
+
+// attemptFields makes an attempt of an entry's first four fields (n, at,
+// duration, code) and its error.
+func attemptFields(p []string, errText string) gateway.Attempt {
 	num, redelivered := strings.CutPrefix(p[0], "r")
 	n, _ := strconv.Atoi(num)
 	at, _ := strconv.ParseInt(p[1], 10, 64)
 	dur, _ := strconv.ParseInt(p[2], 10, 64)
 	code, _ := strconv.Atoi(p[3])
-	return gateway.Attempt{N: n, At: fromMS(at), Duration: time.Duration(dur), StatusCode: code, Error: p[4],
+	return gateway.Attempt{N: n, At: fromMS(at), Duration: time.Duration(dur), StatusCode: code, Error: errText,
 		Redelivered: redelivered}
 }
 

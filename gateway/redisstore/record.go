@@ -24,7 +24,7 @@ const (
 	// than 2).
 	recordWriters   = 1
 	maxBatchRecords = 256 // attempts per script call
-	recordArgs      = 11  // script arguments per attempt
+	recordArgs      = 14  // script arguments per attempt
 )
 
 // recordCall is one Record waiting for a writer.
@@ -52,10 +52,7 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 	default:
 		return fmt.Errorf("record %s: outcome status %q", label, o.Status)
 	}
-	a := o.Attempt
-	rc := recordCall{label: label, ctx: ctx, args: [recordArgs]any{
-		c.EventID, c.Subscriber, c.Token, string(o.Status), ms(a.At), int64(a.Duration),
-		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a), s.callID()}}
+	rc := recordCall{label: label, ctx: ctx, args: s.recordValues(c, o)}
 	wait, giveUp := recordRetryFirst, time.Now().Add(recordRetryFor)
 	for {
 		try := rc // a call of its own per try: the writer may still hold the last
@@ -77,6 +74,18 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 		}
 		wait = min(2*wait, recordRetryMax)
 	}
+}
+
+// recordValues are record.lua's arguments for one attempt, under a new
+// call id.
+func (s *Store) recordValues(c gateway.Claim, o gateway.Outcome) [recordArgs]any {
+	a := o.Attempt
+	hasResp, ctype, body := "", "", ""
+	if r := a.Response; r != nil {
+		hasResp, ctype, body = "1", r.ContentType, r.Body
+	}
+	return [recordArgs]any{c.EventID, c.Subscriber, c.Token, string(o.Status), ms(a.At), int64(a.Duration),
+		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a), s.callID(), hasResp, ctype, body}
 }
 
 // Record's tries while Redis cannot be reached: the waits between them,

@@ -15,10 +15,8 @@ import (
 func batchRecord(s *Store, recs []gateway.Claim, o gateway.Outcome) []error {
 	var batch []*recordCall
 	for _, c := range recs {
-		a := o.Attempt
 		batch = append(batch, &recordCall{label: c.EventID + "/" + c.Subscriber, ctx: context.Background(),
-			done: make(chan error, 1), args: [recordArgs]any{c.EventID, c.Subscriber, c.Token,
-				string(o.Status), ms(a.At), int64(a.Duration), a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a), s.callID()}})
+			done: make(chan error, 1), args: s.recordValues(c, o)})
 	}
 	s.flushRecords(batch)
 	errs := make([]error, len(batch))

@@ -12,7 +12,10 @@
 //	                            status), and its deliveries, d:<sub>:<field>:
 //	                            st at cr nx tok code err, rn (the Record call
 //	                            that ended the last lease), hn and h<k> (attempt
-//	                            history, "n|at|duration ns|code|error")
+//	                            history, "n|at|duration ns|code|error", or
+//	                            with a response excerpt "xn|at|duration
+//	                            ns|code|len(error)|len(content type)|" and the
+//	                            error, content type and body)
 //	P:q:<sub>             zset  the queue: due time (ms), lease end while claimed,
 //	                            both on Redis's clock (see Times below)
 //	P:x:<sub>             zset  dead deliveries by time of death

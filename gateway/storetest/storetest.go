@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"ClaimLease", testClaimLease},
 		{"Record", testRecord},
 		{"RecordTwice", testRecordTwice},
+		{"RecordResponse", testRecordResponse},
 		{"Stats", testStats},
 		{"Dead", testDead},
 		{"Release", testRelease},

@@ -1,8 +1,9 @@
--- Record records a batch of attempts. ARGV, per attempt, 11 values: id,
+-- Record records a batch of attempts. ARGV, per attempt, 14 values: id,
 -- subscriber, token, outcome status, at ms, duration ns, status code,
 -- error, next attempt ms, error text for the stats, the Record call's own
--- id. Returns per attempt 0 if its lease is lost (nothing recorded), else
--- 1.
+-- id, the response's content type and body excerpt (response: "1" when
+-- the attempt has one, else ""). Returns per attempt 0 if its lease is
+-- lost (nothing recorded), else 1.
 --
 -- The delivery keeps the id of the Record call that ended its last lease
 -- (rn). The client runs a script again when its reply was lost (a reset
@@ -20,7 +21,7 @@
 -- queue with its hash still pending, never to be claimed. An event
 -- recorded twice in one batch (deliveries to two subscribers) is read once
 -- and its cached fields are updated as the batch goes.
-local N = 11
+local N = 14
 local evs, dvs = {}, {}
 local i = 1
 while i <= #ARGV do
@@ -45,6 +46,7 @@ while i <= #ARGV do
   local id, sub, tok, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local at, dur, code, err, nxt, errText = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
   local call = ARGV[i + 10]
+  local hasResp, ctype, rbody = ARGV[i + 11], ARGV[i + 12], ARGV[i + 13]
   i = i + N
   local d = dvs[id .. ':' .. sub]
   if d.rn == call then
@@ -60,10 +62,18 @@ while i <= #ARGV do
     -- marked with an 'r' before its number.
     local num = hn
     if n == 1 and hn > 1 then num = 'r' .. hn end
+    -- An attempt with a response excerpt is "x<n>|at|dur|code|len(error)|
+    -- len(content type)|" then the three texts back to back: the lengths
+    -- (in bytes) keep them apart whatever they hold. Without one, the
+    -- entry is as it always was, "<n>|at|dur|code|error".
+    local entry = num .. '|' .. at .. '|' .. dur .. '|' .. code .. '|' .. err
+    if hasResp == '1' then
+      entry = 'x' .. num .. '|' .. at .. '|' .. dur .. '|' .. code .. '|' .. #err .. '|' .. #ctype .. '|' .. err .. ctype .. rbody
+    end
     local old = d.st
     d.tok, d.st, d.at, d.hn, d.rn = '', status, n, hn, call
     local f = {df(sub, 'tok'), '', df(sub, 'rn'), call, df(sub, 'at'), n, df(sub, 'hn'), hn,
-      df(sub, 'h' .. hn), num .. '|' .. at .. '|' .. dur .. '|' .. code .. '|' .. err,
+      df(sub, 'h' .. hn), entry,
       df(sub, 'code'), code, df(sub, 'err'), err, df(sub, 'st'), status}
 
     local st = stats[sub]
