@@ -59,7 +59,8 @@ func redactedSecrets(cfg *gateway.SubscriberConfig) [][]byte {
 
 // readExcerpt reads the start of a failed attempt's response body: at
 // most gateway.MaxResponseExcerpt bytes of text, invalid UTF-8 replaced
-// by U+FFFD, each of secrets (redactedSecrets) replaced by "[redacted]".
+// by U+FFFD, each of secrets (redactedSecrets) replaced by "[redacted]",
+// in the content type too.
 // It reads at most that bound plus the longest secret, so that a secret
 // that starts within the excerpt is seen whole; the caller drains the
 // rest with its own bound.
@@ -73,7 +74,7 @@ func readExcerpt(body io.Reader, contentType string, secrets [][]byte) *gateway.
 	// showing; the drain that follows finds the same error.
 	more := len(buf) == window
 	return &gateway.AttemptResponse{
-		ContentType: textExcerpt([]byte(contentType), nil, maxContentType, false),
+		ContentType: textExcerpt([]byte(contentType), secrets, maxContentType, false),
 		Body:        textExcerpt(buf, secrets, gateway.MaxResponseExcerpt, more),
 	}
 }

@@ -89,6 +89,9 @@ func TestExcerptBounds(t *testing.T) {
 		{"all invalid", strings.Repeat("\xff", 2*max), strings.Repeat("\uFFFD", max/3)},
 		{"secret cut by the end of the read", strings.Repeat(string(secret)+"-", 100), strings.Repeat("[redacted]-", (max+len(secret))/(len(secret)+1))},
 	}
+	if got := readExcerpt(strings.NewReader(""), "text/plain; x="+string(secret), [][]byte{secret}).ContentType; got != "text/plain; x=[redacted]" {
+		t.Errorf("content type with a secret: got %q, want it redacted", got)
+	}
 	for _, tc := range tests {
 		got := readExcerpt(strings.NewReader(tc.body), "text/plain", [][]byte{secret}).Body
 		if got != tc.want {
