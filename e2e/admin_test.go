@@ -13,14 +13,15 @@ import (
 // The admin API's documents (SPEC 6), as far as the tests read them.
 type (
 	subscriberInfo struct {
-		Name      string `json:"name"`
-		URL       string `json:"url"`
-		Breaker   string `json:"breaker"`
-		Paused    bool   `json:"paused"`
-		Pending   int64  `json:"pending"`
-		Dead      int64  `json:"dead"`
-		Delivered int64  `json:"delivered"`
-		LastError string `json:"last_error"`
+		Name         string `json:"name"`
+		URL          string `json:"url"`
+		Breaker      string `json:"breaker"`
+		Paused       bool   `json:"paused"`
+		PausedReason string `json:"paused_reason"`
+		Pending      int64  `json:"pending"`
+		Dead         int64  `json:"dead"`
+		Delivered    int64  `json:"delivered"`
+		LastError    string `json:"last_error"`
 	}
 	eventSummary struct {
 		ID         string    `json:"id"`

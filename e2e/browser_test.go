@@ -30,13 +30,14 @@ func TestBrowserDashboard(t *testing.T) {
 	g := w.start()
 
 	// Traffic first: one event answered 503 once, so that its timeline
-	// shows a retry; one answered 410, so that it is dead.
+	// shows a retry; one answered 422, so that it is dead (a 410 would
+	// also pause the subscriber: that comes later).
 	hook.answer(503)
 	g.mustAccept(product("CELCOM10", 1))
 	hook.waitSubjects(t, []string{"product/CELCOM10"}, time.Minute)
 	id := g.eventID(t, "iimmpact.product.updated", "product/CELCOM10")
 	g.waitDelivery(t, id, "search-indexer", "delivered")
-	hook.answer(410)
+	hook.answer(422)
 	g.mustAccept(product("XOX5", 2))
 	deadID := g.eventID(t, "iimmpact.product.updated", "product/XOX5")
 	g.waitDelivery(t, deadID, "search-indexer", "dead")
@@ -162,6 +163,20 @@ func TestBrowserDashboard(t *testing.T) {
 		t.Errorf("resumed over Basic auth in the dashboard, but the admin API says paused")
 	}
 	hook.waitIDs(t, []string{deadID}, time.Minute) // the dead one, redelivered, went out on resume
+
+	// A 410 Gone pauses the subscriber, reason gone: the row says so, and
+	// resume clears it as any pause.
+	hook.answer(410)
+	g.mustAccept(product("GONE1", 58))
+	basic.waitJS("the subscriber marked paused, gone", `!!document.querySelector('tr`+sub+`[data-paused-reason="gone"] .badge.paused[data-reason="gone"]')`)
+	if s := g.subscribers(t)["search-indexer"]; !s.Paused || s.PausedReason != "gone" {
+		t.Errorf("the dashboard shows search-indexer gone, the admin API says paused %v, paused_reason %q", s.Paused, s.PausedReason)
+	}
+	basic.shot("14b-paused-gone")
+	basic.run(chromedp.Click(chromedp.CSS(`tr` + sub + ` button[data-action=resume]`)))
+	basic.waitJS("the resume confirmation, naming the 410", `document.getElementById('confirm').open && document.getElementById('confirm').textContent.includes('410 Gone')`)
+	basic.run(chromedp.Click(chromedp.CSS(`#confirm-ok`)))
+	basic.waitJS("the subscriber resumed after the 410", `!!document.querySelector('tr`+sub+`[data-paused="false"][data-paused-reason=""] button[data-action=pause]')`)
 	// Replay, last: it re-sends the last hour, which would reset what the
 	// steps above look at. The dialog's default window is the last hour.
 	sent := hook.requestCount()

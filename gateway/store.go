@@ -229,6 +229,20 @@ func EventStatus(deliveries []DeliveryStatus) DeliveryStatus {
 	return worst
 }
 
+// PauseReason is why a subscriber's deliveries are held: the admin API's
+// paused_reason.
+type PauseReason string
+
+// Pause reasons. PauseNone is not paused.
+const (
+	PauseNone PauseReason = ""
+	// PauseAdmin: paused by the admin API.
+	PauseAdmin PauseReason = "admin"
+	// PauseGone: the subscriber answered 410 Gone (SPEC 5), in any
+	// gateway sharing the store; held until resumed.
+	PauseGone PauseReason = "gone"
+)
+
 // LineSubjectMax is the longest subject that names its ordered line (a
 // store key) as it is; a longer one is named by its hash, in every
 // backend. Subjects of a real catalog are far shorter; the bound keeps a
@@ -289,9 +303,9 @@ type Store interface {
 	// without an attempt counted, and may be claimed by anyone.
 	//
 	// A paused subscriber gets no claims: the flag is read in the same
-	// atomic step that leases, so once SetPaused(true) has returned, no
+	// atomic step that leases, so once SetPaused has paused it, no
 	// Claim in any process sharing the store leases that subscriber's
-	// deliveries until SetPaused(false). A queue entry whose event is gone
+	// deliveries until it is released. A queue entry whose event is gone
 	// is dropped and counted (StoreHealth.Orphans), never delivered.
 	Claim(ctx context.Context, subscriber string, now time.Time, max int, lease time.Duration) ([]Claim, error)
 
@@ -407,10 +421,13 @@ type Store interface {
 	// do not hold up Put.
 	Purge(ctx context.Context, subscriber string) (int, error)
 
-	// SetPaused holds (true) or releases (false) a subscriber's deliveries,
-	// for every process sharing the store. Paused reads it back.
-	SetPaused(ctx context.Context, subscriber string, paused bool) error
-	Paused(ctx context.Context, subscriber string) (bool, error)
+	// SetPaused holds a subscriber's deliveries, for every process sharing
+	// the store, with why (PauseAdmin, PauseGone), or releases them when
+	// reason is PauseNone. Pausing a paused subscriber replaces its reason.
+	// Paused reads the reason back: PauseNone while not paused, PauseAdmin
+	// for a pause stored before reasons were.
+	SetPaused(ctx context.Context, subscriber string, reason PauseReason) error
+	Paused(ctx context.Context, subscriber string) (PauseReason, error)
 
 	// Sweep drops what retention has ended at now: events received before
 	// now-retention, with their deliveries, history and index entries,

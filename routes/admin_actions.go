@@ -57,22 +57,24 @@ func (a *admin) redeliverDead(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"queued": n})
 }
 
-func (a *admin) pause(c *fiber.Ctx) error  { return a.setPaused(c, true) }
-func (a *admin) resume(c *fiber.Ctx) error { return a.setPaused(c, false) }
+func (a *admin) pause(c *fiber.Ctx) error  { return a.setPaused(c, gateway.PauseAdmin) }
+func (a *admin) resume(c *fiber.Ctx) error { return a.setPaused(c, gateway.PauseNone) }
 
 // setPaused holds or releases a subscriber's deliveries for every process
 // sharing the store (the store's Claim refuses a paused subscriber), then
 // tells the local engine, so that it stops claiming, or is woken, at once.
-func (a *admin) setPaused(c *fiber.Ctx, paused bool) error {
+// A resume releases any pause, a 410's (reason gone) included.
+func (a *admin) setPaused(c *fiber.Ctx, reason gateway.PauseReason) error {
 	name, ok := a.subscriberName(c.Params("name"))
 	if !ok {
 		return unknownSubscriber(c.Params("name"))
 	}
-	if err := a.Store.SetPaused(c.UserContext(), name, paused); err != nil {
+	if err := a.Store.SetPaused(c.UserContext(), name, reason); err != nil {
 		return fmt.Errorf("admin pause %s: %w", name, err)
 	}
+	paused := reason != gateway.PauseNone
 	a.Engine.NotifyPaused(name, paused)
-	return c.JSON(fiber.Map{"name": name, "paused": paused})
+	return c.JSON(fiber.Map{"name": name, "paused": paused, "paused_reason": reason})
 }
 
 // reload is POST /admin/api/reload. A config that does not load is a 422

@@ -17,17 +17,20 @@ import (
 // deliveries still in the store) has no url, since the config held it,
 // and no breaker, since nothing is sent to it: both are "".
 type subscriberView struct {
-	Name          string     `json:"name"`
-	URL           string     `json:"url"`
-	Breaker       string     `json:"breaker"`
-	Paused        bool       `json:"paused"`
-	Removed       bool       `json:"removed"`
-	Pending       int64      `json:"pending"`  // pending or retrying
-	Retrying      int64      `json:"retrying"` // of pending, those with a failed attempt behind them
-	Dead          int64      `json:"dead"`
-	Delivered     int64      `json:"delivered"`
-	LastSuccessAt *time.Time `json:"last_success_at"` // null: never
-	LastError     string     `json:"last_error"`
+	Name    string `json:"name"`
+	URL     string `json:"url"`
+	Breaker string `json:"breaker"`
+	Paused  bool   `json:"paused"`
+	// PausedReason is why it is paused: "admin" (the pause endpoint) or
+	// "gone" (it answered 410 Gone); "" when not paused.
+	PausedReason  gateway.PauseReason `json:"paused_reason"`
+	Removed       bool                `json:"removed"`
+	Pending       int64               `json:"pending"`  // pending or retrying
+	Retrying      int64               `json:"retrying"` // of pending, those with a failed attempt behind them
+	Dead          int64               `json:"dead"`
+	Delivered     int64               `json:"delivered"`
+	LastSuccessAt *time.Time          `json:"last_success_at"` // null: never
+	LastError     string              `json:"last_error"`
 	// OldestPendingAt is when the oldest pending or retrying delivery was
 	// created (received or redelivered); null when none is waiting.
 	OldestPendingAt *time.Time `json:"oldest_pending_at"`
@@ -83,13 +86,14 @@ func (a *admin) subscriberRow(ctx context.Context, name string) (subscriberView,
 		return subscriberView{}, fmt.Errorf("admin paused %s: %w", name, err)
 	}
 	v := subscriberView{
-		Name:      name,
-		Paused:    paused,
-		Pending:   st.Pending,
-		Retrying:  st.Retrying,
-		Dead:      st.Dead,
-		Delivered: st.Delivered,
-		LastError: st.LastError,
+		Name:         name,
+		Paused:       paused != gateway.PauseNone,
+		PausedReason: paused,
+		Pending:      st.Pending,
+		Retrying:     st.Retrying,
+		Dead:         st.Dead,
+		Delivered:    st.Delivered,
+		LastError:    st.LastError,
 	}
 	if !st.LastSuccessAt.IsZero() {
 		t := st.LastSuccessAt

@@ -76,8 +76,59 @@ func TestAdminSubscribersWaiting(t *testing.T) {
 		}
 	}
 	want := []string{"breaker", "dead", "delivered", "last_error", "last_success_at", "name",
-		"oldest_pending_at", "paused", "pending", "removed", "retrying", "url"}
+		"oldest_pending_at", "paused", "paused_reason", "pending", "removed", "retrying", "url"}
 	if got := keys(byName["idle"]); !slices.Equal(got, want) {
 		t.Errorf("row keys = %v, want %v", got, want)
 	}
+}
+
+// TestAdminSubscribersPausedReason: paused_reason says why a subscriber
+// is held, "admin" after the pause endpoint, "gone" after a 410 paused it
+// (written to the store as the engine does), "" when not paused; resume
+// clears either.
+func TestAdminSubscribersPausedReason(t *testing.T) {
+	const sec = "    secret: \"whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\n"
+	e := newAdminEnv(t, adminEnv{
+		token: adminToken,
+		subscribers: "  idle:\n    url: \"http://127.0.0.1:1/idle\"\n" + sec +
+			"  retired:\n    url: \"http://127.0.0.1:1/retired\"\n" + sec,
+	})
+	if got, body := do(t, e.admin, adminReq(http.MethodPost, "/admin/api/subscribers/indexer/pause", adminToken)); got != 200 {
+		t.Fatalf("pause indexer = %d %s", got, body)
+	}
+	if err := e.store.SetPaused(context.Background(), "retired", gateway.PauseGone); err != nil {
+		t.Fatalf("SetPaused(retired, gone): %v", err)
+	}
+	rows := func() map[string]map[string]any {
+		t.Helper()
+		got, body := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/subscribers", adminToken))
+		if got != 200 {
+			t.Fatalf("GET subscribers = %d %s", got, body)
+		}
+		var rows []map[string]any
+		decode(t, body, &rows)
+		byName := map[string]map[string]any{}
+		for _, r := range rows {
+			byName[r["name"].(string)] = r
+		}
+		return byName
+	}
+	check := func(when string, want map[string]string) {
+		t.Helper()
+		byName := rows()
+		for name, reason := range want {
+			r := byName[name]
+			if got := r["paused_reason"]; got != reason {
+				t.Errorf("%s: %s paused_reason = %v, want %q", when, name, got, reason)
+			}
+			if got := r["paused"]; got != (reason != "") {
+				t.Errorf("%s: %s paused = %v, want %v", when, name, got, reason != "")
+			}
+		}
+	}
+	check("paused", map[string]string{"indexer": "admin", "retired": "gone", "idle": ""})
+	if got, body := do(t, e.admin, adminReq(http.MethodPost, "/admin/api/subscribers/retired/resume", adminToken)); got != 200 {
+		t.Fatalf("resume retired = %d %s", got, body)
+	}
+	check("after resume", map[string]string{"indexer": "admin", "retired": "", "idle": ""})
 }

@@ -174,7 +174,7 @@ func (s *scrapeCollector) collectSubscribers(ctx context.Context, a *admin,
 		if err != nil || !queue(name, false) {
 			continue
 		}
-		gauge(descPaused, float64(boolInt(paused)), name)
+		gauge(descPaused, float64(boolInt(paused != gateway.PauseNone)), name)
 		gauge(descInFlight, float64(d.Engine.InFlight(name)), name)
 		var backfilled int64
 		if d.Backfills != nil {

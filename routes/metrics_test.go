@@ -94,7 +94,7 @@ subscribers:
     secret: "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ="
 `)
 	store := oldestStore{testStore(t), m.now.Add(-90 * time.Second)}
-	if err := store.SetPaused(context.Background(), "held", true); err != nil {
+	if err := store.SetPaused(context.Background(), "held", gateway.PauseAdmin); err != nil {
 		t.Fatal(err)
 	}
 	eng := startEngine(t, store, cfg, deliver.Options{})

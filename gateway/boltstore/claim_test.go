@@ -12,8 +12,8 @@ import (
 )
 
 // TestPauseStopsClaimsAtOnce: claimers run while the subscriber is paused.
-// Every Claim that begins after SetPaused(true) has returned leases
-// nothing, though deliveries are due; after SetPaused(false) they flow
+// Every Claim that begins after SetPaused(admin) has returned leases
+// nothing, though deliveries are due; after SetPaused(none) they flow
 // again.
 func TestPauseStopsClaimsAtOnce(t *testing.T) {
 	ctx := context.Background()
@@ -44,7 +44,7 @@ func TestPauseStopsClaimsAtOnce(t *testing.T) {
 				if wasPaused {
 					after.Add(1)
 					if len(cs) > 0 {
-						t.Errorf("worker %d: a Claim begun after SetPaused(true) returned leased %d", w, len(cs))
+						t.Errorf("worker %d: a Claim begun after SetPaused(admin) returned leased %d", w, len(cs))
 					}
 				} else {
 					before.Add(1)
@@ -60,8 +60,8 @@ func TestPauseStopsClaimsAtOnce(t *testing.T) {
 	for before.Load() < 50 {
 		time.Sleep(time.Millisecond)
 	}
-	if err := s.SetPaused(ctx, "sub-a", true); err != nil {
-		t.Fatalf("SetPaused(true): %v", err)
+	if err := s.SetPaused(ctx, "sub-a", gateway.PauseAdmin); err != nil {
+		t.Fatalf("SetPaused(admin): %v", err)
 	}
 	paused.Store(true)
 	for after.Load() < 200 {
@@ -69,8 +69,8 @@ func TestPauseStopsClaimsAtOnce(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	if err := s.SetPaused(ctx, "sub-a", false); err != nil {
-		t.Fatalf("SetPaused(false): %v", err)
+	if err := s.SetPaused(ctx, "sub-a", gateway.PauseNone); err != nil {
+		t.Fatalf("SetPaused(none): %v", err)
 	}
 	if cs, err := s.Claim(ctx, "sub-a", now, 100, time.Hour); err != nil || len(cs) != len(evs) {
 		t.Errorf("Claim after resume = %d, %v; want all %d", len(cs), err, len(evs))

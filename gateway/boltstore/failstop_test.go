@@ -125,7 +125,7 @@ func TestIOErrorStopsWrites(t *testing.T) {
 			return err
 		},
 		"Sweep":     func() error { return s.Sweep(ctx, t0) },
-		"SetPaused": func() error { return s.SetPaused(ctx, "sub1", true) },
+		"SetPaused": func() error { return s.SetPaused(ctx, "sub1", gateway.PauseAdmin) },
 		"Ping":      func() error { return s.Ping(ctx) },
 	} {
 		err := write()

@@ -20,7 +20,7 @@ var (
 	bktDedupeExp  = []byte("dedupe_exp") // deadline(8) eventID: what Sweep forgets
 	bktTombs      = []byte("tombs")      // generation(8) / tombHash(8) -> "": ids of removed events (tombs.go)
 	bktStats      = []byte("stats")      // sub -> statsRec
-	bktPaused     = []byte("paused")     // sub -> ""
+	bktPaused     = []byte("paused")     // sub -> gateway.PauseReason (older files: the byte 1)
 	bktOrder      = []byte("order")      // sub \x00 subject -> the event id of the line's head (ordering.go)
 	bktLine       = []byte("line")       // sub \x00 subject \x00 time(8) eventID: ordered deliveries waiting, in the order stored
 	bktList       = []byte("list")       // the listing indexes below, all by received time(8) eventID

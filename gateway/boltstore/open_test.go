@@ -98,7 +98,7 @@ func TestReopenKeepsState(t *testing.T) {
 	if err != nil || len(cs) != 1 {
 		t.Fatalf("Claim = %d, %v; want 1 claim", len(cs), err)
 	}
-	if err := s.SetPaused(ctx, "sub-a", true); err != nil {
+	if err := s.SetPaused(ctx, "sub-a", gateway.PauseGone); err != nil {
 		t.Fatalf("SetPaused: %v", err)
 	}
 	s.Close()
@@ -112,14 +112,14 @@ func TestReopenKeepsState(t *testing.T) {
 	if !errors.Is(err, gateway.ErrLeaseLost) {
 		t.Errorf("Record after reopen with the lease taken before = %v, want ErrLeaseLost", err)
 	}
-	if paused, err := s.Paused(ctx, "sub-a"); err != nil || !paused {
-		t.Errorf("Paused after reopen = %v, %v; want true", paused, err)
+	if reason, err := s.Paused(ctx, "sub-a"); err != nil || reason != gateway.PauseGone {
+		t.Errorf("Paused after reopen = %q, %v; want %q", reason, err, gateway.PauseGone)
 	}
 	if cs, err := s.Claim(ctx, "sub-a", t0.Add(time.Second), 10, time.Minute); err != nil || len(cs) != 0 {
 		t.Errorf("Claim after reopen while paused = %d claims, %v; want none", len(cs), err)
 	}
-	if err := s.SetPaused(ctx, "sub-a", false); err != nil {
-		t.Fatalf("SetPaused(false): %v", err)
+	if err := s.SetPaused(ctx, "sub-a", gateway.PauseNone); err != nil {
+		t.Fatalf("SetPaused(none): %v", err)
 	}
 	again, err := s.Claim(ctx, "sub-a", t0.Add(time.Second), 10, time.Minute)
 	if err != nil || len(again) != 1 || again[0].Attempts != 0 {

@@ -193,15 +193,17 @@ func (t *txn) oldestQueued(sub string) (time.Time, error) {
 	return oldest, nil
 }
 
-// SetPaused holds or releases the subscriber's deliveries. Claim reads the
-// flag in its read transaction, under the lease table's mutex; after the
-// commit, SetPaused waits for that mutex once (barrier), so that a Claim
-// that began from a snapshot before the commit has finished leasing by
-// the time SetPaused returns, and every later one reads the flag.
-func (s *Store) SetPaused(ctx context.Context, sub string, paused bool) error {
+// SetPaused holds or releases the subscriber's deliveries. The flag is
+// the subscriber's key in the paused bucket, its value the reason. Claim
+// reads the flag in its read transaction, under the lease table's mutex;
+// after the commit, SetPaused waits for that mutex once (barrier), so that
+// a Claim that began from a snapshot before the commit has finished
+// leasing by the time SetPaused returns, and every later one reads the
+// flag.
+func (s *Store) SetPaused(ctx context.Context, sub string, reason gateway.PauseReason) error {
 	err := s.update(ctx, "pause "+sub, func(t *txn) error {
-		if paused {
-			return t.paused.Put([]byte(sub), []byte{1}) // Get sees a nil value as absent
+		if reason != gateway.PauseNone {
+			return t.paused.Put([]byte(sub), []byte(reason)) // never empty: Get sees a nil value as absent
 		}
 		return t.paused.Delete([]byte(sub))
 	})
@@ -212,12 +214,22 @@ func (s *Store) SetPaused(ctx context.Context, sub string, paused bool) error {
 	return nil
 }
 
-// Paused reports whether the subscriber's deliveries are held.
-func (s *Store) Paused(ctx context.Context, sub string) (bool, error) {
-	var paused bool
+// Paused tells why the subscriber's deliveries are held, PauseNone if
+// they are not. A flag written before reasons (the byte 1) reads as
+// PauseAdmin: only the admin API paused then.
+func (s *Store) Paused(ctx context.Context, sub string) (gateway.PauseReason, error) {
+	var reason gateway.PauseReason
 	err := s.view(ctx, "paused "+sub, func(t *txn) error {
-		paused = t.paused.Get([]byte(sub)) != nil
+		v := t.paused.Get([]byte(sub))
+		switch {
+		case v == nil:
+			reason = gateway.PauseNone
+		case len(v) == 1 && v[0] == 1:
+			reason = gateway.PauseAdmin
+		default:
+			reason = gateway.PauseReason(v)
+		}
 		return nil
 	})
-	return paused, err
+	return reason, err
 }

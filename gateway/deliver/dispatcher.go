@@ -201,7 +201,7 @@ func (d *dispatcher) isPaused(ctx context.Context) bool {
 		return d.paused
 	}
 	d.pausedRead = now
-	p, err := d.e.store.Paused(ctx, d.name)
+	reason, err := d.e.store.Paused(ctx, d.name)
 	if err != nil {
 		// The next read waits as a claim would: a paused subscriber must
 		// not poll a store that is down at full rate.
@@ -212,6 +212,7 @@ func (d *dispatcher) isPaused(ctx context.Context) bool {
 		d.pausedUntil = now.Add(wait)
 		return d.paused
 	}
+	p := reason != gateway.PauseNone
 	if p {
 		d.fault.ok(d.e.log, d.name, now) // claims, which end a run of failures, are held
 	}

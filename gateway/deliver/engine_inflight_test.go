@@ -58,7 +58,7 @@ func (s *gatedStore) Release(ctx context.Context, c gateway.Claim, at time.Time)
 	return err
 }
 
-func (s *gatedStore) Paused(ctx context.Context, sub string) (bool, error) {
+func (s *gatedStore) Paused(ctx context.Context, sub string) (gateway.PauseReason, error) {
 	s.reads.Add(1)
 	return s.Store.Paused(ctx, sub)
 }
@@ -132,7 +132,7 @@ func testNotifyPaused(t *testing.T, bk backend) {
 	e.Notify("a")
 	waitFor(t, "first delivered", statusIs(t, gs, "a", gateway.StatusDelivered, first...))
 
-	if err := gs.SetPaused(ctx, "a", true); err != nil {
+	if err := gs.SetPaused(ctx, "a", gateway.PauseAdmin); err != nil {
 		t.Fatal(err)
 	}
 	e.NotifyPaused("a", true) // as the admin API's pause does
@@ -148,7 +148,7 @@ func testNotifyPaused(t *testing.T, bk backend) {
 		t.Errorf("subscriber got %d requests, want only the one before the pause", n)
 	}
 
-	if err := gs.SetPaused(ctx, "a", false); err != nil {
+	if err := gs.SetPaused(ctx, "a", gateway.PauseNone); err != nil {
 		t.Fatal(err)
 	}
 	e.NotifyPaused("a", false) // no Notify: this alone must release the work

@@ -61,7 +61,7 @@ func testPaused(t *testing.T, bk backend) {
 	st := bk.open(t)
 	sk := newSink(t, nil)
 	ctx := context.Background()
-	if err := st.SetPaused(ctx, "a", true); err != nil {
+	if err := st.SetPaused(ctx, "a", gateway.PauseAdmin); err != nil {
 		t.Fatal(err)
 	}
 	ids := putEvents(t, st, 3, time.Now(), "a")
@@ -78,7 +78,7 @@ func testPaused(t *testing.T, bk backend) {
 			t.Errorf("%s: %d attempts while paused, want 0", id, d.Attempts)
 		}
 	}
-	if err := st.SetPaused(ctx, "a", false); err != nil {
+	if err := st.SetPaused(ctx, "a", gateway.PauseNone); err != nil {
 		t.Fatal(err)
 	}
 	e.Notify("a") // as the admin API's resume does

@@ -24,11 +24,11 @@ type downStore struct {
 
 var errDown = fmt.Errorf("%w: connection refused", gateway.ErrUnavailable)
 
-func (s *downStore) Paused(ctx context.Context, sub string) (bool, error) {
+func (s *downStore) Paused(ctx context.Context, sub string) (gateway.PauseReason, error) {
 	s.reads.Add(1)
 	if s.down.Load() {
 		s.paused.Add(1)
-		return false, errDown
+		return gateway.PauseNone, errDown
 	}
 	return s.Store.Paused(ctx, sub)
 }
@@ -66,7 +66,7 @@ func (b *lockedBuffer) count(s string) int {
 func TestStoreDownBacksOff(t *testing.T) {
 	s := &downStore{Store: openBolt(t)}
 	ctx := context.Background()
-	if err := s.SetPaused(ctx, "held", true); err != nil {
+	if err := s.SetPaused(ctx, "held", gateway.PauseAdmin); err != nil {
 		t.Fatal(err)
 	}
 	snk := newSink(t, nil)

@@ -22,6 +22,10 @@ const (
 	Retry
 	// Permanent: any other 4xx; trying again would get the same answer.
 	Permanent
+	// Gone: 410, the Standard Webhooks way of saying the endpoint is no
+	// more. The delivery is dead, as for Permanent, and the subscriber is
+	// paused (gateway.PauseGone) until an operator resumes it.
+	Gone
 )
 
 // String names the class for logs.
@@ -33,6 +37,8 @@ func (c Class) String() string {
 		return "retry"
 	case Permanent:
 		return "permanent"
+	case Gone:
+		return "gone"
 	}
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
@@ -54,6 +60,8 @@ func DefaultClassify(status int, err error) Class {
 		return Delivered
 	case status == http.StatusRequestTimeout, status == http.StatusTooManyRequests:
 		return Retry
+	case status == http.StatusGone:
+		return Gone
 	case status >= 400 && status < 500:
 		return Permanent
 	default: // 1xx that reached us, 3xx, 5xx and anything odd
@@ -130,7 +138,7 @@ func Decide(rc gateway.RetryConfig, backoff Backoff, c gateway.Claim, r Result, 
 	switch {
 	case r.Class == Delivered:
 		return gateway.StatusDelivered, time.Time{}
-	case r.Class == Permanent:
+	case r.Class == Permanent, r.Class == Gone:
 		return gateway.StatusDead, time.Time{}
 	case c.Attempts+1 >= rc.MaxAttempts:
 		return gateway.StatusDead, time.Time{}

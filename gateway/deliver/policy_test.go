@@ -36,7 +36,7 @@ func TestDefaultClassify(t *testing.T) {
 		{403, nil, Permanent},
 		{404, nil, Permanent},
 		{409, nil, Permanent},
-		{410, nil, Permanent},
+		{410, nil, Gone},
 		{413, nil, Permanent},
 		{422, nil, Permanent},
 		{200, connErr, Retry}, // body read failed after headers: not proof of delivery
@@ -115,6 +115,7 @@ func TestDecide(t *testing.T) {
 		{"2xx delivered", fresh, Result{Class: Delivered, StatusCode: 200}, gateway.StatusDelivered, time.Time{}},
 		{"2xx delivered on the last attempt", gateway.Claim{Attempts: 4, CreatedAt: now.Add(-2 * time.Hour)}, Result{Class: Delivered, StatusCode: 200}, gateway.StatusDelivered, time.Time{}},
 		{"4xx dead at once", fresh, Result{Class: Permanent, StatusCode: 400}, gateway.StatusDead, time.Time{}},
+		{"410 dead at once", fresh, Result{Class: Gone, StatusCode: 410}, gateway.StatusDead, time.Time{}},
 		{"first failure backs off", fresh, retry(503), gateway.StatusRetrying, now.Add(time.Second)},
 		{"third failure", gateway.Claim{Attempts: 2, CreatedAt: fresh.CreatedAt}, retry(500), gateway.StatusRetrying, now.Add(4 * time.Second)},
 		{"max attempts reached", gateway.Claim{Attempts: 4, CreatedAt: fresh.CreatedAt}, retry(500), gateway.StatusDead, time.Time{}},

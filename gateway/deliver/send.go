@@ -86,6 +86,11 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		d.release(c, e.opts.Now())
 		return
 	}
+	if res.Class == Gone {
+		// Before the slot is freed: the dispatcher claims no more for
+		// this subscriber once it has been told.
+		d.pauseGone(c)
+	}
 	done(verdict(res.Class))
 	finishRequest()
 
@@ -96,6 +101,25 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	err = e.store.Record(ctx, c, gateway.Outcome{Attempt: a, Status: status, NextAttemptAt: next})
 	d.observe(c, a, status, e.opts.Now())
 	d.logOutcome(c, a, status, next, err)
+}
+
+// pauseGone pauses the subscriber for every gateway sharing the store,
+// reason gone, after a 410, before the attempt is recorded: the
+// subscriber has said it is no more, and no new attempt should start.
+// Attempts already under way finish (each 410 among them pauses again,
+// which changes nothing). When the store fails, the pause is logged as not
+// made; the next 410 tries again.
+func (d *dispatcher) pauseGone(c gateway.Claim) {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	if err := d.e.store.SetPaused(ctx, d.name, gateway.PauseGone); err != nil {
+		d.e.log.Error("subscriber answered 410 Gone but the pause was not stored; deliveries go on until the next 410 pauses it",
+			"subscriber", d.name, "event", c.EventID, "err", err)
+		return
+	}
+	d.e.NotifyPaused(d.name, true)
+	d.e.log.Warn("subscriber answered 410 Gone: paused in every gateway until resumed",
+		"subscriber", d.name, "event", c.EventID, "paused_reason", string(gateway.PauseGone))
 }
 
 // logOutcome writes one line per attempt: delivered at debug, failed at

@@ -79,6 +79,8 @@ func TestEngine(t *testing.T) {
 		{"RetriedUntilDelivered", testRetriedUntilDelivered},
 		{"RateLimited", testRateLimited},
 		{"PermanentFailureIsDeadAtOnce", testPermanentFailureIsDeadAtOnce},
+		{"GonePauses", testGonePauses},
+		{"GonePauseFails", testGonePauseFails},
 		{"RedirectNotFollowed", testRedirectNotFollowed},
 		{"RequestHeaders", testRequestHeaders},
 		{"RetrySchedule", testRetrySchedule},

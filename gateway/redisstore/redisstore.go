@@ -251,20 +251,26 @@ func (s *Store) Close() error {
 // SetPaused holds or releases the subscriber's deliveries for every
 // process. Each partition has its own paused set, read by its claim
 // script; SetPaused returns once every partition's is written, so the
-// pause is exact (SPEC 5). On error some partitions may hold the new
-// value: the caller repeats.
-func (s *Store) SetPaused(ctx context.Context, subscriber string, paused bool) error {
+// pause is exact (SPEC 5). The reason is kept beside them, in one hash
+// for the store (paused_reason), written in the same pipeline. On error
+// some partitions may hold the new value: the caller repeats.
+func (s *Store) SetPaused(ctx context.Context, subscriber string, reason gateway.PauseReason) error {
 	if err := s.layout(ctx); err != nil {
 		return err
 	}
-	cmds := make([]*redis.IntCmd, s.nparts())
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for p := range cmds {
-			if paused {
-				cmds[p] = pipe.SAdd(ctx, s.pkey(p, "paused"), subscriber)
+		if reason != gateway.PauseNone {
+			pipe.HSet(ctx, s.key("paused_reason"), subscriber, string(reason))
+		}
+		for p := range s.nparts() {
+			if reason != gateway.PauseNone {
+				pipe.SAdd(ctx, s.pkey(p, "paused"), subscriber)
 			} else {
-				cmds[p] = pipe.SRem(ctx, s.pkey(p, "paused"), subscriber)
+				pipe.SRem(ctx, s.pkey(p, "paused"), subscriber)
 			}
+		}
+		if reason == gateway.PauseNone {
+			pipe.HDel(ctx, s.key("paused_reason"), subscriber)
 		}
 		return nil
 	})
@@ -274,28 +280,35 @@ func (s *Store) SetPaused(ctx context.Context, subscriber string, paused bool) e
 	return nil
 }
 
-// Paused tells whether the subscriber's deliveries are held: in any
-// partition, so that a pause cut short by an error still shows.
-func (s *Store) Paused(ctx context.Context, subscriber string) (bool, error) {
+// Paused tells why the subscriber's deliveries are held, PauseNone if
+// they are not: held in any partition, so that a pause cut short by an
+// error still shows. A pause without a reason (written before reasons
+// were) reads as PauseAdmin.
+func (s *Store) Paused(ctx context.Context, subscriber string) (gateway.PauseReason, error) {
 	if err := s.layout(ctx); err != nil {
-		return false, err
+		return gateway.PauseNone, err
 	}
 	cmds := make([]*redis.BoolCmd, s.nparts())
+	var why *redis.StringCmd
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for p := range cmds {
 			cmds[p] = pipe.SIsMember(ctx, s.pkey(p, "paused"), subscriber)
 		}
+		why = pipe.HGet(ctx, s.key("paused_reason"), subscriber)
 		return nil
 	})
-	if err != nil {
-		return false, s.unavailable("paused "+subscriber, err)
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return gateway.PauseNone, s.unavailable("paused "+subscriber, err)
 	}
 	for _, c := range cmds {
 		if c.Val() {
-			return true, nil
+			if r := gateway.PauseReason(why.Val()); r != gateway.PauseNone {
+				return r, nil
+			}
+			return gateway.PauseAdmin, nil
 		}
 	}
-	return false, nil
+	return gateway.PauseNone, nil
 }
 
 // clock is the scripts' clock mode argument: 's' judges leases and due

@@ -152,22 +152,29 @@ func testRedeliverDead(t *testing.T, h harness) {
 	}
 }
 
+// A pause holds its reason until it is resumed; pausing again replaces
+// the reason, and each subscriber's flag is its own.
 func testPaused(t *testing.T, h harness) {
 	s := h.store(t)
 	ctx := context.Background()
+	const none, admin, gone = gateway.PauseNone, gateway.PauseAdmin, gateway.PauseGone
 	steps := []struct {
 		sub    string
-		set    *bool
-		wantA  bool
-		wantB  bool
+		set    *gateway.PauseReason
+		wantA  gateway.PauseReason
+		wantB  gateway.PauseReason
 		action string
 	}{
-		{action: "initially", wantA: false, wantB: false},
-		{action: "pause a", sub: "sub-a", set: ptr(true), wantA: true, wantB: false},
-		{action: "pause a again", sub: "sub-a", set: ptr(true), wantA: true, wantB: false},
-		{action: "pause b", sub: "sub-b", set: ptr(true), wantA: true, wantB: true},
-		{action: "resume a", sub: "sub-a", set: ptr(false), wantA: false, wantB: true},
-		{action: "resume a again", sub: "sub-a", set: ptr(false), wantA: false, wantB: true},
+		{action: "initially", wantA: none, wantB: none},
+		{action: "pause a", sub: "sub-a", set: ptr(admin), wantA: admin, wantB: none},
+		{action: "pause a again", sub: "sub-a", set: ptr(admin), wantA: admin, wantB: none},
+		{action: "pause b gone", sub: "sub-b", set: ptr(gone), wantA: admin, wantB: gone},
+		{action: "resume a", sub: "sub-a", set: ptr(none), wantA: none, wantB: gone},
+		{action: "resume a again", sub: "sub-a", set: ptr(none), wantA: none, wantB: gone},
+		{action: "pause a gone", sub: "sub-a", set: ptr(gone), wantA: gone, wantB: gone},
+		{action: "pause a by admin", sub: "sub-a", set: ptr(admin), wantA: admin, wantB: gone},
+		{action: "resume b", sub: "sub-b", set: ptr(none), wantA: admin, wantB: none},
+		{action: "pause b by admin", sub: "sub-b", set: ptr(admin), wantA: admin, wantB: admin},
 	}
 	for _, st := range steps {
 		if st.set != nil {
@@ -175,10 +182,10 @@ func testPaused(t *testing.T, h harness) {
 				t.Fatalf("%s: SetPaused: %v", st.action, err)
 			}
 		}
-		for sub, want := range map[string]bool{"sub-a": st.wantA, "sub-b": st.wantB} {
+		for sub, want := range map[string]gateway.PauseReason{"sub-a": st.wantA, "sub-b": st.wantB} {
 			got, err := s.Paused(ctx, sub)
 			if err != nil || got != want {
-				t.Errorf("%s: Paused(%s) = %v, %v; want %v, nil", st.action, sub, got, err, want)
+				t.Errorf("%s: Paused(%s) = %q, %v; want %q, nil", st.action, sub, got, err, want)
 			}
 		}
 	}

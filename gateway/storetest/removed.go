@@ -9,8 +9,8 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// Pause is exact: once SetPaused(true) has returned, Claim leases nothing
-// of that subscriber (other subscribers flow), and after SetPaused(false)
+// Pause is exact: once SetPaused has paused a subscriber (for any reason), Claim leases nothing
+// of that subscriber (other subscribers flow), and after it is released
 // everything held is due, with no attempt counted for the wait.
 func testClaimPaused(t *testing.T, h harness) {
 	s := h.store(t)
@@ -19,8 +19,8 @@ func testClaimPaused(t *testing.T, h harness) {
 		newEvent("evt_p1", "src", "src.product.updated", at(0), "sub-a", "sub-b"),
 		newEvent("evt_p2", "src", "src.product.updated", at(time.Millisecond), "sub-a"),
 	)
-	if err := s.SetPaused(ctx, "sub-a", true); err != nil {
-		t.Fatalf("SetPaused(sub-a, true): %v", err)
+	if err := s.SetPaused(ctx, "sub-a", gateway.PauseGone); err != nil {
+		t.Fatalf("SetPaused(sub-a): %v", err)
 	}
 	if cs := claim(t, s, "sub-a", at(time.Minute), 10); len(cs) != 0 {
 		t.Errorf("Claim(sub-a) while paused got %d claims, want 0", len(cs))
@@ -28,8 +28,8 @@ func testClaimPaused(t *testing.T, h harness) {
 	if cs := claim(t, s, "sub-b", at(time.Minute), 10); len(cs) != 1 {
 		t.Errorf("Claim(sub-b) while sub-a is paused got %d claims, want 1", len(cs))
 	}
-	if err := s.SetPaused(ctx, "sub-a", false); err != nil {
-		t.Fatalf("SetPaused(sub-a, false): %v", err)
+	if err := s.SetPaused(ctx, "sub-a", gateway.PauseNone); err != nil {
+		t.Fatalf("SetPaused(sub-a, none): %v", err)
 	}
 	cs := claim(t, s, "sub-a", at(2*time.Minute), 10)
 	if len(cs) != 2 {
@@ -41,8 +41,8 @@ func testClaimPaused(t *testing.T, h harness) {
 		}
 	}
 	// A pause while a delivery is leased lets that attempt be recorded.
-	if err := s.SetPaused(ctx, "sub-a", true); err != nil {
-		t.Fatalf("SetPaused(sub-a, true): %v", err)
+	if err := s.SetPaused(ctx, "sub-a", gateway.PauseAdmin); err != nil {
+		t.Fatalf("SetPaused(sub-a): %v", err)
 	}
 	record(t, s, cs[0], retrying(at(3*time.Minute), at(4*time.Minute), "HTTP 503"))
 	if got := claim(t, s, "sub-a", at(10*time.Minute), 10); len(got) != 0 {
