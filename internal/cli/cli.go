@@ -31,7 +31,7 @@ const (
 const usageText = `usage:
   hookgate [serve] [-config PATH] [-grace DURATION] [-log-format text|json|auto] [-allow-dev-secrets]
   hookgate check [-config PATH]
-  hookgate send --source NAME --event FILE|TYPE|all [-config PATH] [-url URL] [-insecure]
+  hookgate send --source NAME --event FILE|TYPE|all [-same] [-config PATH] [-url URL] [-insecure]
   hookgate consume [-listen ADDR] [-path PATH] -secret whsec_... (or $HOOKGATE_CONSUME_SECRET)
   hookgate secret
   hookgate version (or --version)
