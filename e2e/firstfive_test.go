@@ -254,9 +254,14 @@ func TestFirstFiveMinutesShippedConfig(t *testing.T) {
 			t.Fatalf("send -same twice answered\n%s%swant stored 1, then duplicates 1", outs[0], outs[1])
 		}
 	}
-	waitFor(t, 30*time.Second, "catalog-sync: 13 delivered", func() (bool, string) {
+	// catalog360 by the type as `hookgate check` prints it.
+	stdout, stderr, code = run(t, nil, "send", "-source", "catalog360", "-event", "asset.created", "-config", g.config)
+	if want := `asset.created -> 200 OK {"stored":1,"duplicates":0}`; code != 0 || !strings.Contains(stdout, want) {
+		t.Fatalf("send catalog360 asset.created: exit %d, want 0 and %s\nstdout: %s\nstderr: %s", code, want, stdout, stderr)
+	}
+	waitFor(t, 30*time.Second, "catalog-sync: 14 delivered", func() (bool, string) {
 		s := g.subscribers(t)["catalog-sync"]
-		return s.Delivered >= 13 && s.Dead == 0, fmt.Sprintf("%+v", s)
+		return s.Delivered >= 14 && s.Dead == 0, fmt.Sprintf("%+v", s)
 	})
 	c.stop()
 	g.stop()

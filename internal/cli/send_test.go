@@ -97,6 +97,10 @@ func TestSend(t *testing.T) {
 			`product.updated -> 200 OK {"stored":1,"duplicates":0}` + "\n"},
 		{"catalog360 sample", "assets", "assetitem_updated", 200, exitOK, []string{string(c360Sample)},
 			"assetitem_updated -> 200 OK"},
+		{"catalog360 sample by its dotted type", "assets", "assetitem.updated", 200, exitOK, []string{string(c360Sample)},
+			"assetitem.updated -> 200 OK"},
+		{"catalog360 sample by its envelope type", "assets", "catalog360.assetitem.updated", 200, exitOK, []string{string(c360Sample)},
+			"catalog360.assetitem.updated -> 200 OK"},
 		{"file body", "shop", bodyFile, 200, exitOK, []string{fileBody}, bodyFile + " -> 200 OK"},
 		{"refused by the gateway", "shop", "product.updated", 401, exitError, []string{string(iimmpactSample)},
 			"product.updated -> 401 Unauthorized"},
@@ -201,6 +205,7 @@ func TestSendNewEachTime(t *testing.T) {
 	}{
 		{"shop", "product.updated", iimmpact.Provider{}},
 		{"assets", "asset_created", catalog360.Provider{}},
+		{"assets", "asset.created", catalog360.Provider{}},
 	} {
 		t.Run(tt.event, func(t *testing.T) {
 			sink := newUpstreamSink(t, 200)

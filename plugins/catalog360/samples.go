@@ -7,6 +7,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
@@ -39,8 +40,24 @@ var knownTypes = []string{
 // "asset_created" ... "category_updated".
 func (Provider) SampleTypes() []string { return sampleSet.SampleTypes() }
 
-// Sample returns a copy of the unsigned sample body for eventType.
-func (Provider) Sample(eventType string) ([]byte, error) { return sampleSet.Sample(eventType) }
+// Sample returns a copy of the unsigned sample body for eventType: an
+// event class ("asset_created"), or the type as the envelope and `hookgate
+// check` spell it, with or without the provider ("asset.created",
+// "catalog360.asset.created").
+func (Provider) Sample(eventType string) ([]byte, error) {
+	return sampleSet.Sample(sampleClass(eventType))
+}
+
+// sampleClass is the event class a dotted type names: "catalog360." is
+// dropped and the last "." becomes "_" ("assetitem.split" is
+// "assetitem_split"). A name without a dot is taken as a class.
+func sampleClass(name string) string {
+	name = strings.TrimPrefix(name, Name+".")
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		return name[:i] + "_" + name[i+1:]
+	}
+	return name
+}
 
 // StampSample sets occurred_at of every event in a sample batch to at
 // and, when nonce is not empty, event_id to "hookgate-send-<nonce>" (with
