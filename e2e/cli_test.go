@@ -40,6 +40,13 @@ func TestVersion(t *testing.T) {
 	if strings.TrimSpace(stdout) == "" {
 		t.Errorf("hookgate version printed nothing on stdout (stderr %q)", stderr)
 	}
+	// The flag spellings print what the command prints.
+	for _, flag := range []string{"--version", "-version"} {
+		out, errOut, code := run(t, nil, flag)
+		if code != 0 || out != stdout {
+			t.Errorf("hookgate %s: exit %d, stdout %q (stderr %q); want 0 and %q", flag, code, out, errOut, stdout)
+		}
+	}
 }
 
 // `hookgate check` on a valid config exits 0 and prints the sources and

@@ -221,6 +221,48 @@ func TestFirstFiveMinutesShippedConfig(t *testing.T) {
 	if strings.Contains(c.stderr.String(), "refused") {
 		t.Errorf("consume refused a delivery:\n%s", c.stderr.String())
 	}
+
+	// The quick start run again on the same store: step 3 is a new event,
+	// delivered too, not a duplicate of the first run.
+	stdout, stderr, code = run(t, nil, "send", "--source", "iimmpact", "--event", "product.updated", "-config", g.config)
+	if want := `product.updated -> 200 OK {"stored":1,"duplicates":0}`; code != 0 || !strings.Contains(stdout, want) {
+		t.Fatalf("send iimmpact again: exit %d, want 0 and %s\nstdout: %s\nstderr: %s", code, want, stdout, stderr)
+	}
+	waitFor(t, 30*time.Second, "catalog-sync: 12 delivered", func() (bool, string) {
+		s := g.subscribers(t)["catalog-sync"]
+		return s.Delivered >= 12 && s.Dead == 0, fmt.Sprintf("%+v", s)
+	})
+	// Things to try next: the identical body twice with -same, the second
+	// a duplicate. -same stamps the quarter hour: a pair that straddles
+	// one is sent again.
+	for pair := 1; ; pair++ {
+		var outs []string
+		for range 2 {
+			stdout, stderr, code = run(t, nil, "send", "--source", "iimmpact", "--event", "product.updated", "-same", "-config", g.config)
+			if code != 0 || !strings.Contains(stdout, "product.updated -> 200 OK") {
+				t.Fatalf("send -same: exit %d, want 0 and a 200\nstdout: %s\nstderr: %s", code, stdout, stderr)
+			}
+			outs = append(outs, stdout)
+		}
+		if !strings.Contains(outs[0], `{"stored":1,"duplicates":0}`) && pair == 1 {
+			t.Fatalf("the first send -same answered %s, want it stored", outs[0])
+		}
+		if strings.Contains(outs[1], `{"stored":0,"duplicates":1}`) {
+			break
+		}
+		if pair == 2 {
+			t.Fatalf("send -same twice answered\n%s%swant stored 1, then duplicates 1", outs[0], outs[1])
+		}
+	}
+	// catalog360 by the type as `hookgate check` prints it.
+	stdout, stderr, code = run(t, nil, "send", "-source", "catalog360", "-event", "asset.created", "-config", g.config)
+	if want := `asset.created -> 200 OK {"stored":1,"duplicates":0}`; code != 0 || !strings.Contains(stdout, want) {
+		t.Fatalf("send catalog360 asset.created: exit %d, want 0 and %s\nstdout: %s\nstderr: %s", code, want, stdout, stderr)
+	}
+	waitFor(t, 30*time.Second, "catalog-sync: 14 delivered", func() (bool, string) {
+		s := g.subscribers(t)["catalog-sync"]
+		return s.Delivered >= 14 && s.Dead == 0, fmt.Sprintf("%+v", s)
+	})
 	c.stop()
 	g.stop()
 }

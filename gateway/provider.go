@@ -116,12 +116,18 @@ func providerNamesLocked() []string {
 	return names
 }
 
-// SampleStamper is implemented by providers whose events carry their own
-// time (max_event_age judges it): StampSample returns a sample body with
-// that time set to at, so that `hookgate send` of a sample to a source
-// with max_event_age is not taken for a stale replay.
+// SampleStamper is implemented by providers whose samples can be made a
+// new event, so that `hookgate send` of a sample is not answered as a
+// duplicate of an earlier send (the identity of a sample is fixed) nor,
+// under max_event_age, as a stale replay (its time is fixed too).
+//
+// StampSample returns body with the provider's own event time set to at
+// and, when nonce is not empty, the provider's event id (where its events
+// carry one) made from nonce. Equal at and nonce give equal bodies, so
+// that the same stamp sent twice is the same event. It must not change
+// the event's type, subject or object id.
 type SampleStamper interface {
-	StampSample(body []byte, at time.Time) ([]byte, error)
+	StampSample(body []byte, at time.Time, nonce string) ([]byte, error)
 }
 
 // Sampler is implemented by providers that ship sample payloads, one per

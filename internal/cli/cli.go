@@ -31,11 +31,11 @@ const (
 const usageText = `usage:
   hookgate [serve] [-config PATH] [-grace DURATION] [-log-format text|json|auto] [-allow-dev-secrets]
   hookgate check [-config PATH]
-  hookgate send --source NAME --event FILE|TYPE|all [-config PATH] [-url URL] [-insecure]
+  hookgate send --source NAME --event FILE|TYPE|all [-same] [-config PATH] [-url URL] [-insecure]
   hookgate consume [-listen ADDR] [-path PATH] -secret whsec_... (or $HOOKGATE_CONSUME_SECRET)
   hookgate health [-url URL] [-config PATH] [-timeout 5s]
   hookgate secret
-  hookgate version
+  hookgate version (or --version)
 
 PATH defaults to $HOOKGATE_CONFIG, then ./config.yaml.
 `
@@ -49,6 +49,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	switch cmd := args[0]; {
 	case cmd == "-h" || cmd == "-help" || cmd == "--help" || cmd == "help":
 		fmt.Fprint(stdout, usageText)
+		return exitOK
+	case cmd == "-version" || cmd == "--version" || cmd == "version":
+		fmt.Fprintf(stdout, "hookgate %s (%s %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	case strings.HasPrefix(cmd, "-"):
 		return runServe(args, stdout, stderr)
@@ -64,9 +67,6 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return runHealth(args[1:], stdout, stderr)
 	case cmd == "secret":
 		return runSecret(args[1:], stdout, stderr)
-	case cmd == "version":
-		fmt.Fprintf(stdout, "hookgate %s (%s %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-		return exitOK
 	default:
 		fmt.Fprintf(stderr, "hookgate: unknown command %q\n\n%s", cmd, usageText)
 		return exitUsage

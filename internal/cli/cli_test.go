@@ -16,6 +16,8 @@ func TestMainDispatch(t *testing.T) {
 		wantStderr string // substring
 	}{
 		{"version", []string{"version"}, 0, "hookgate dev", ""},
+		{"--version", []string{"--version"}, 0, "hookgate dev", ""},
+		{"-version", []string{"-version"}, 0, "hookgate dev", ""},
 		{"help", []string{"help"}, 0, "usage:", ""},
 		{"-h", []string{"-h"}, 0, "usage:", ""},
 		{"unknown command", []string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},

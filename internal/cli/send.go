@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -32,12 +33,13 @@ type sendRequest struct {
 	sample bool // a provider's sample, not a file
 }
 
-// runSend is `hookgate send --source NAME --event FILE|TYPE|all`: it signs
-// a body exactly as the source's upstream provider would, with the
-// source's first secret from the config, and POSTs it to the gateway's
-// /webhooks/NAME, so that an operator can try the whole path without the
-// upstream. It prints one line per request and exits 0 when every answer
-// is 2xx.
+// runSend is `hookgate send --source NAME --event FILE|TYPE|all [-same]`:
+// it signs a body exactly as the source's upstream provider would, with
+// the source's first secret from the config, and POSTs it to the
+// gateway's /webhooks/NAME, so that an operator can try the whole path
+// without the upstream. A sample is a new event each time unless -same
+// (see stampSamples). It prints one line per request and exits 0 when
+// every answer is 2xx.
 func runSend(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,6 +48,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	event := fs.String("event", "", "a body `FILE`, a sample TYPE of the provider (product.updated), or all")
 	base := fs.String("url", "", "gateway base `URL` (default: from server.listen and server.tls)")
 	insecure := fs.Bool("insecure", false, "accept any TLS certificate (a self-signed server.tls)")
+	same := fs.Bool("same", false, "send a sample's fixed body (stamped to the quarter hour under max_event_age), so that sending it again is a duplicate; default: a new event each time")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -82,7 +85,11 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hookgate send: %v\n", err)
 		return exitError
 	}
-	if err := stampSamples(reqs, provider, src.MaxEventAge, time.Now()); err != nil {
+	nonce := ""
+	if !*same {
+		nonce = rand.Text()
+	}
+	if err := stampSamples(reqs, provider, src.MaxEventAge, time.Now(), nonce); err != nil {
 		fmt.Fprintf(stderr, "hookgate send: %v\n", err)
 		return exitError
 	}
@@ -113,24 +120,31 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// stampSamples gives the samples among reqs a current provider time when
-// the source has max_event_age (the shipped config has, for iimmpact):
-// now rounded down to a grain of at most half of it (15 minutes at
-// most), so that the gateway does not take a sample for a stale replay,
-// and a sample sent again within the grain is the same event (the
-// gateway answers it as a duplicate). Bodies from files are sent as
-// they are.
-func stampSamples(reqs []sendRequest, p gateway.Provider, maxAge time.Duration, now time.Time) error {
+// stampSamples makes the samples among reqs events the gateway takes for
+// new: by default (nonce not empty) each gets the provider time now, to
+// the millisecond, and an event id made from nonce, so that running the
+// quick start again on an existing store still reaches the consumer
+// rather than being a duplicate for the whole dedupe window. With -same
+// (nonce empty) a sample keeps its fixed body, and only a source with
+// max_event_age (the shipped config has, for iimmpact) gets now rounded
+// down to a grain of at most half of it (15 minutes at most), so that the
+// gateway does not take it for a stale replay and a sample sent again
+// within the grain is the same event (answered as a duplicate). Bodies
+// from files are sent as they are.
+func stampSamples(reqs []sendRequest, p gateway.Provider, maxAge time.Duration, now time.Time, nonce string) error {
 	st, ok := p.(gateway.SampleStamper)
-	if !ok || maxAge <= 0 {
+	if !ok || (nonce == "" && maxAge <= 0) {
 		return nil
 	}
-	at := now.UTC().Truncate(min(maxAge/2, 15*time.Minute))
+	at := now.UTC().Truncate(time.Millisecond)
+	if nonce == "" {
+		at = now.UTC().Truncate(min(maxAge/2, 15*time.Minute))
+	}
 	for i := range reqs {
 		if !reqs[i].sample {
 			continue
 		}
-		b, err := st.StampSample(reqs[i].body, at)
+		b, err := st.StampSample(reqs[i].body, at, nonce)
 		if err != nil {
 			return fmt.Errorf("sample %s: %w", reqs[i].label, err)
 		}

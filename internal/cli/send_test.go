@@ -97,6 +97,10 @@ func TestSend(t *testing.T) {
 			`product.updated -> 200 OK {"stored":1,"duplicates":0}` + "\n"},
 		{"catalog360 sample", "assets", "assetitem_updated", 200, exitOK, []string{string(c360Sample)},
 			"assetitem_updated -> 200 OK"},
+		{"catalog360 sample by its dotted type", "assets", "assetitem.updated", 200, exitOK, []string{string(c360Sample)},
+			"assetitem.updated -> 200 OK"},
+		{"catalog360 sample by its envelope type", "assets", "catalog360.assetitem.updated", 200, exitOK, []string{string(c360Sample)},
+			"catalog360.assetitem.updated -> 200 OK"},
 		{"file body", "shop", bodyFile, 200, exitOK, []string{fileBody}, bodyFile + " -> 200 OK"},
 		{"refused by the gateway", "shop", "product.updated", 401, exitError, []string{string(iimmpactSample)},
 			"product.updated -> 401 Unauthorized"},
@@ -108,7 +112,9 @@ func TestSend(t *testing.T) {
 			sink := newUpstreamSink(t, tt.answer)
 			path := sendConfig(t, sink.srv.Listener.Addr().String())
 			var stdout, stderr bytes.Buffer
-			code := Main([]string{"send", "--source", tt.source, "--event", tt.event, "-config", path}, &stdout, &stderr)
+			// -same: the bodies are the samples as they ship (no
+			// max_event_age here); TestSendNewEachTime covers the default.
+			code := Main([]string{"send", "--source", tt.source, "--event", tt.event, "-same", "-config", path}, &stdout, &stderr)
 			if code != tt.wantCode {
 				t.Errorf("exit %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
 			}
@@ -162,12 +168,12 @@ func noSendSecret(t *testing.T, out string) {
 }
 
 // `--event all` sends every sample of the provider, one request and one
-// output line each.
+// output line each (with -same, the samples as they ship).
 func TestSendAll(t *testing.T) {
 	sink := newUpstreamSink(t, 200)
 	path := sendConfig(t, "127.0.0.1:1")
 	var stdout, stderr bytes.Buffer
-	code := Main([]string{"send", "-source", "shop", "-event", "all", "-config", path, "-url", sink.srv.URL + "/"}, &stdout, &stderr)
+	code := Main([]string{"send", "-source", "shop", "-event", "all", "-same", "-config", path, "-url", sink.srv.URL + "/"}, &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
@@ -186,6 +192,58 @@ func TestSendAll(t *testing.T) {
 		if !strings.HasPrefix(lines[i], typ+" -> 200 OK") {
 			t.Errorf("line %d = %q, want it to start with %q", i, lines[i], typ+" -> 200 OK")
 		}
+	}
+}
+
+// Without -same every send of a sample is a new event for the gateway
+// (the quick start run again on an existing store reaches the consumer);
+// with -same the second send is the first's body, a duplicate.
+func TestSendNewEachTime(t *testing.T) {
+	for _, tt := range []struct {
+		source, event string
+		provider      gateway.Provider
+	}{
+		{"shop", "product.updated", iimmpact.Provider{}},
+		{"assets", "asset_created", catalog360.Provider{}},
+		{"assets", "asset.created", catalog360.Provider{}},
+	} {
+		t.Run(tt.event, func(t *testing.T) {
+			sink := newUpstreamSink(t, 200)
+			path := sendConfig(t, sink.srv.Listener.Addr().String())
+			send := func(extra ...string) {
+				t.Helper()
+				var stdout, stderr bytes.Buffer
+				args := append([]string{"send", "-source", tt.source, "-event", tt.event, "-config", path}, extra...)
+				if code := Main(args, &stdout, &stderr); code != exitOK {
+					t.Fatalf("%v: exit %d, stderr:\n%s", args, code, stderr.String())
+				}
+			}
+			send()
+			send()
+			send("-same")
+			send("-same")
+			got := sink.requests()
+			if len(got) != 4 {
+				t.Fatalf("gateway got %d requests, want 4", len(got))
+			}
+			sample, _ := tt.provider.(gateway.Sampler).Sample(tt.event)
+			orig := decodeOne(t, tt.provider, sample)
+			var ids []string
+			for i, r := range got {
+				checkSigned(t, tt.source, r)
+				ev := decodeOne(t, tt.provider, r.body)
+				if ev.Type != orig.Type || ev.Subject != orig.Subject || !bytes.Equal(ev.Object, orig.Object) {
+					t.Errorf("request %d: %s %s %s, want the sample's %s %s %s", i, ev.Type, ev.Subject, ev.Object, orig.Type, orig.Subject, orig.Object)
+				}
+				ids = append(ids, ev.Identity)
+			}
+			if ids[0] == ids[1] || ids[0] == orig.Identity || ids[1] == orig.Identity {
+				t.Errorf("two sends without -same: not two new events (identities %q, %q; the sample's %q)", ids[0], ids[1], orig.Identity)
+			}
+			if !bytes.Equal(got[2].body, sample) || !bytes.Equal(got[3].body, sample) {
+				t.Errorf("-same sent\n%s\n%s\nwant the sample twice:\n%s", got[2].body, got[3].body, sample)
+			}
+		})
 	}
 }
 

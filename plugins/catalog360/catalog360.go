@@ -35,6 +35,7 @@ func init() { gateway.RegisterProvider(Name, Provider{}) }
 var (
 	_ gateway.Provider      = Provider{}
 	_ gateway.Sampler       = Provider{}
+	_ gateway.SampleStamper = Provider{}
 	_ gateway.SecretChecker = Provider{}
 )
 

@@ -33,6 +33,7 @@ func (Provider) RetryWindow() time.Duration { return 15 * time.Minute }
 var (
 	_ gateway.Provider      = Provider{}
 	_ gateway.Sampler       = Provider{}
+	_ gateway.SampleStamper = Provider{}
 	_ gateway.RetryWindower = Provider{}
 )
 

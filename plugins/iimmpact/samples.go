@@ -36,8 +36,11 @@ func (Provider) Sample(eventType string) ([]byte, error) { return sampleSet.Samp
 
 // StampSample sets a sample body's timestamp to at (in the samples' own
 // format, milliseconds, UTC): the samples carry a fixed time in 2024,
-// which max_event_age would take for a replay.
-func (Provider) StampSample(body []byte, at time.Time) ([]byte, error) {
+// which max_event_age would take for a replay, and the timestamp is part
+// of an IIMMPACT event's identity (with type, resource and id), so a new
+// time is a new event. nonce is not used: IIMMPACT's id is the
+// resource's, not the event's, and changing it would change the subject.
+func (Provider) StampSample(body []byte, at time.Time, _ string) ([]byte, error) {
 	var w struct {
 		Timestamp *string `json:"timestamp"`
 	}
