@@ -23,6 +23,8 @@
 //	P:cl:<sub>:<token>    string  the ids a claim leased, for a re-run of it
 //	                            (claim.lua); expires with the lease
 //	P:paused              set   paused subscribers
+//	{prefix}:paused_reason hash subscriber -> why it is paused ("admin",
+//	                            "gone"); none: "admin" (older stores)
 //	P:i:all               zset  every event by receipt time (ms): List walks
 //	                            it, Sweep finds old events in it
 //	P:r:sub               set   every subscriber ever given a delivery, for
