@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -79,20 +78,8 @@ func runHealth(args []string, stdout, stderr io.Writer) int {
 }
 
 // readyURL is /readyz on the configured admin listener, reached from this
-// machine: a wildcard host (0.0.0.0, [::]) is dialled on loopback.
-func readyURL(ac gateway.AdminConfig) string {
-	scheme := "http"
-	if ac.TLS.CertFile != "" && ac.TLS.KeyFile != "" {
-		scheme = "https"
-	}
-	addr := ac.Listen
-	if host, port, err := net.SplitHostPort(addr); err == nil {
-		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-			addr = net.JoinHostPort("127.0.0.1", port)
-		}
-	}
-	return scheme + "://" + addr + "/readyz"
-}
+// machine (localURL).
+func readyURL(ac gateway.AdminConfig) string { return localURL(ac.Listen, ac.TLS) + "/readyz" }
 
 // checkReady GETs u once, within timeout, and returns its status line when
 // it is 200. Redirects are not followed (a 3xx is not ready), no proxy is

@@ -189,14 +189,18 @@ func sendBodies(p gateway.Provider, providerName, event string) ([]sendRequest, 
 }
 
 // gatewayBaseURL is where the configured public listener is reached from
-// this machine: a wildcard host (0.0.0.0, as in the Docker image) is
-// dialled on loopback.
-func gatewayBaseURL(sc gateway.ServerConfig) string {
+// this machine (localURL).
+func gatewayBaseURL(sc gateway.ServerConfig) string { return localURL(sc.Listen, sc.TLS) }
+
+// localURL is the base URL of a listener on listen, https when tc is set,
+// reached from this machine: a wildcard host (0.0.0.0, as in the Docker
+// image, or [::]) is dialled on loopback.
+func localURL(listen string, tc gateway.TLSConfig) string {
 	scheme := "http"
-	if sc.TLS.CertFile != "" && sc.TLS.KeyFile != "" {
+	if tc.CertFile != "" && tc.KeyFile != "" {
 		scheme = "https"
 	}
-	addr := sc.Listen
+	addr := listen
 	if host, port, err := net.SplitHostPort(addr); err == nil {
 		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 			addr = net.JoinHostPort("127.0.0.1", port)
