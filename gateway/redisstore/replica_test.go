@@ -102,62 +102,6 @@ func TestReplicaWaitAcrossRestart(t *testing.T) {
 	replica.Continue()
 }
 
-// TestReplicaDuplicateConfirmed: a duplicate is acknowledged only once a
-// replica has its event. The event's write can have gone unconfirmed (its
-// Put failed, the upstream retries) and the retry reach another gateway,
-// whose connection has written nothing: WAIT counts the writes made on its
-// own connection, so with nothing written it confirmed at once, and the
-// retry got 200 for an event a failover would lose. The retry, with the
-// replica still frozen, must fail; once it runs, succeed.
-func TestReplicaDuplicateConfirmed(t *testing.T) {
-	master, replica := testredis.StartReplicated(t)
-	cfg := gateway.StoreConfig{Redis: &gateway.RedisConfig{URL: gateway.Secret(master.URL()), Prefix: "dupack"}}
-	open := func() *Store {
-		s, err := OpenWith(cfg, ReplicaWait(500*time.Millisecond))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	first := open()
-	// Another gateway, up before the event came: its connections' last
-	// writes are older than the event's.
-	second := open()
-	testredis.WaitReplicaLinked(t, master, replica)
-	for _, s := range []*Store{first, second} {
-		for _, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_d0")}); err != nil; _, err = s.Put(ctx, []gateway.NewEvent{testEvent("evt_d0")}) {
-			if ctx.Err() != nil {
-				t.Fatalf("Put with the replica up: %v", err)
-			}
-		}
-	}
-	replica.Pause()
-	if _, err := first.Put(ctx, []gateway.NewEvent{testEvent("evt_d1")}); !errors.Is(err, gateway.ErrUnavailable) {
-		t.Fatalf("Put with the replica frozen: %v, want ErrUnavailable", err)
-	}
-	// The upstream's retry, at the other gateway.
-	res, err := second.Put(ctx, []gateway.NewEvent{testEvent("evt_d1")})
-	if err == nil {
-		t.Fatalf("retry with the replica still frozen: %+v, nil: acknowledged an event no replica has", res)
-	}
-	if !errors.Is(err, gateway.ErrUnavailable) {
-		t.Errorf("retry with the replica still frozen: %v, want ErrUnavailable", err)
-	}
-	replica.Continue()
-	testredis.WaitReplicaLinked(t, master, replica)
-	for res, err = second.Put(ctx, []gateway.NewEvent{testEvent("evt_d1")}); err != nil; res, err = second.Put(ctx, []gateway.NewEvent{testEvent("evt_d1")}) {
-		if ctx.Err() != nil {
-			t.Fatalf("retry with the replica back: %v", err)
-		}
-	}
-	if !res[0].Duplicate {
-		t.Errorf("retry with the replica back: %+v, want a duplicate", res)
-	}
-}
-
 // TestReplicaClaimAndRecordConfirmed: with a replica, a claim's leases and
 // an attempt's record count only once a replica has them, as a Put does:
 // a failover that lost them would let the delivery be sent again (make
