@@ -107,6 +107,9 @@ type Outcome struct {
 	Status DeliveryStatus
 	// NextAttemptAt is when a StatusRetrying delivery is due again.
 	NextAttemptAt time.Time
+	// DeadReason is why a StatusDead delivery died (DeadUnknown when the
+	// caller cannot say); it must be DeadUnknown for any other status.
+	DeadReason DeadReason
 }
 
 // DeliveryRecord is a delivery as the admin API shows it.
@@ -119,6 +122,13 @@ type DeliveryRecord struct {
 	NextAttemptAt  *time.Time     `json:"next_attempt_at"` // nil once delivered or dead
 	LastStatusCode int            `json:"last_status_code,omitempty"`
 	LastError      string         `json:"last_error,omitempty"`
+	// DeadReason is why a dead delivery died: DeadUnknown while it is
+	// not dead, and for one that died before reasons were recorded.
+	DeadReason DeadReason `json:"dead_reason,omitempty"`
+	// Type and Subject are the event's, filled in by Dead so that a dead
+	// listing says what died (Event has them on the EventRecord).
+	Type    string `json:"type,omitempty"`
+	Subject string `json:"subject,omitempty"`
 	// WaitingOn is, for an ordered delivery held back, the event whose
 	// delivery of the same subject goes first.
 	WaitingOn string    `json:"waiting_on,omitempty"`
@@ -311,8 +321,11 @@ type Store interface {
 
 	// Record records an attempt and its outcome and ends the lease:
 	// delivered and dead deliveries leave the queue, retrying ones are due
-	// again at o.NextAttemptAt. It returns ErrLeaseLost, recording nothing,
-	// if c's lease is no longer the delivery's current one.
+	// again at o.NextAttemptAt. A dead delivery keeps o.DeadReason (read
+	// back as DeliveryRecord.DeadReason) until a redelivery clears it. It
+	// returns ErrLeaseLost, recording nothing, if c's lease is no longer
+	// the delivery's current one, and ErrInvalid for an o.DeadReason that
+	// is not among DeadReasons or not on a dead outcome.
 	Record(ctx context.Context, c Claim, o Outcome) error
 
 	// Release hands a claimed delivery back without an attempt counted, due
@@ -330,13 +343,17 @@ type Store interface {
 	// An empty NextCursor means there is nothing more.
 	List(ctx context.Context, f EventFilter) (EventPage, error)
 
-	// Dead returns up to limit (at most MaxPage) of the subscriber's dead
-	// deliveries, most recently dead first, with their history.
-	Dead(ctx context.Context, subscriber string, limit int) ([]DeliveryRecord, error)
+	// Dead returns up to f.Limit (at most MaxPage) of the subscriber's
+	// dead deliveries, most recently dead first, with their history,
+	// DeadReason and the event's Type and Subject. With f.Reason, only
+	// those dead for that reason, found among the DeadScan most recently
+	// dead: the page may come back short when the reason is rarer than
+	// that.
+	Dead(ctx context.Context, subscriber string, f DeadFilter) ([]DeliveryRecord, error)
 
 	// Redeliver puts the event's delivery to subscriber (all its deliveries
 	// when subscriber is "") back in the queue, due at now, attempts reset to
-	// zero, CreatedAt = now, history kept. A subscriber the event has no
+	// zero, CreatedAt = now, dead reason cleared, history kept. A subscriber the event has no
 	// delivery for gets a new one. It returns how many were queued;
 	// ErrNotFound if there is no such event; ErrConflict, changing nothing,
 	// if a delivery it would reset is under an unexpired lease (a delivery

@@ -38,6 +38,10 @@ type deliveryView struct {
 	NextAttemptAt  *time.Time             `json:"next_attempt_at"`
 	LastStatusCode int                    `json:"last_status_code"`
 	LastError      string                 `json:"last_error"`
+	// DeadReason is why a dead delivery died (gateway.DeadReasons), or
+	// "unknown" for one that died before reasons were recorded; "" while
+	// the delivery is not dead.
+	DeadReason string `json:"dead_reason"`
 	// WaitingOn: ordering: subject holds this delivery back until the
 	// named event's delivery of the same subject is delivered or dead.
 	WaitingOn string            `json:"waiting_on,omitempty"`
@@ -49,8 +53,16 @@ type deliveryView struct {
 // what an operator looks at first to see why it died.
 type deadView struct {
 	deliveryView
+	// Type and Subject are the event's, so that the list says what died
+	// without a visit to each event.
+	Type     string                   `json:"type"`
+	Subject  string                   `json:"subject"`
 	Response *gateway.AttemptResponse `json:"response"`
 }
+
+// deadUnknown is the admin API's dead_reason for a delivery that died
+// before reasons were recorded.
+const deadUnknown = "unknown"
 
 func newDeliveryView(d gateway.DeliveryRecord, withEventID bool) deliveryView {
 	v := deliveryView{
@@ -63,6 +75,12 @@ func newDeliveryView(d gateway.DeliveryRecord, withEventID bool) deliveryView {
 		LastError:      d.LastError,
 		WaitingOn:      d.WaitingOn,
 		History:        d.History,
+	}
+	if d.Status == gateway.StatusDead {
+		v.DeadReason = string(d.DeadReason)
+		if d.DeadReason == gateway.DeadUnknown {
+			v.DeadReason = deadUnknown
+		}
 	}
 	if withEventID {
 		v.EventID = d.EventID
@@ -126,6 +144,15 @@ func (a *admin) events(c *fiber.Ctx) error {
 // alike.
 const deadLimit = 100
 
+// deadReasonHelp is the 400 answer to an unknown ?reason=.
+var deadReasonHelp = func() string {
+	var names []string
+	for _, r := range gateway.DeadReasons() {
+		names = append(names, string(r))
+	}
+	return "reason: want one of " + strings.Join(names, ", ")
+}()
+
 func (a *admin) dead(c *fiber.Ctx) error {
 	limit, err := queryLimit(c)
 	if err != nil {
@@ -133,6 +160,12 @@ func (a *admin) dead(c *fiber.Ctx) error {
 	}
 	if limit == 0 {
 		limit = deadLimit
+	}
+	f := gateway.DeadFilter{Limit: limit}
+	if q := c.Query("reason"); q != "" {
+		if f.Reason = gateway.DeadReason(strings.Clone(q)); !f.Reason.Valid() {
+			return fiber.NewError(fiber.StatusBadRequest, deadReasonHelp)
+		}
 	}
 	ctx := c.UserContext()
 	var names []string
@@ -151,12 +184,12 @@ func (a *admin) dead(c *fiber.Ctx) error {
 	}
 	out := []deadView{}
 	for _, name := range names {
-		recs, err := a.Store.Dead(ctx, name, limit)
+		recs, err := a.Store.Dead(ctx, name, f)
 		if err != nil {
 			return fmt.Errorf("admin dead %s: %w", name, err)
 		}
 		for _, d := range recs {
-			v := deadView{deliveryView: newDeliveryView(d, true)}
+			v := deadView{deliveryView: newDeliveryView(d, true), Type: d.Type, Subject: d.Subject}
 			if n := len(d.History); n > 0 {
 				v.Response = d.History[n-1].Response
 			}

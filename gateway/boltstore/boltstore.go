@@ -286,7 +286,7 @@ func wrap(op string, err error) error {
 	case errors.Is(err, gateway.ErrUnavailable), // said already, with why (failstop.go)
 		errors.Is(err, gateway.ErrNotFound), errors.Is(err, gateway.ErrLeaseLost), errors.Is(err, gateway.ErrConflict),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &in):
+		errors.Is(err, gateway.ErrInvalid), errors.As(err, &in):
 		return fmt.Errorf("%s: %w", op, err)
 	default:
 		return fmt.Errorf("%s: %w: %w", op, gateway.ErrUnavailable, err)

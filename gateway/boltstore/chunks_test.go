@@ -107,7 +107,7 @@ func TestLongJobsAreChunked(t *testing.T) {
 			func(s *Store) (int, error) { return 0, s.Sweep(ctx, t0.Add(47*time.Hour+30*time.Minute)) },
 			0, 1 + chunks + 1,
 			func(t *testing.T, s *Store) {
-				if dl, err := s.Dead(ctx, "sub-a", 100); err != nil || len(dl) != 0 {
+				if dl, err := s.Dead(ctx, "sub-a", gateway.DeadFilter{Limit: 100}); err != nil || len(dl) != 0 {
 					t.Errorf("Dead after Sweep = %d, %v; want none", len(dl), err)
 				}
 				if page, err := s.List(ctx, gateway.EventFilter{}); err != nil || len(page.Events) != items {

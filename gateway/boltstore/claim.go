@@ -159,10 +159,8 @@ func keyIn(b *bolt.Bucket, key []byte) bool {
 // ErrLeaseLost. Either way the history and the indexes agree.
 func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) error {
 	op := "record " + c.EventID + "/" + c.Subscriber
-	switch o.Status {
-	case gateway.StatusDelivered, gateway.StatusRetrying, gateway.StatusDead:
-	default:
-		return wrap(op, badInput("outcome status %q is not delivered, retrying or dead", o.Status))
+	if err := gateway.CheckOutcome(o); err != nil {
+		return wrap(op, err)
 	}
 	var lost bool
 	err := s.batch(ctx, op, func(t *txn) error {
@@ -182,12 +180,12 @@ func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) 
 		}
 		next.LastCode, next.LastError = a.StatusCode, a.Error
 		next.Status = o.Status
-		next.NextAt, next.DueAt, next.DeadAt = time.Time{}, time.Time{}, time.Time{}
+		next.NextAt, next.DueAt, next.DeadAt, next.DeadReason = time.Time{}, time.Time{}, time.Time{}, ""
 		switch o.Status {
 		case gateway.StatusRetrying:
 			next.NextAt, next.DueAt = o.NextAttemptAt, o.NextAttemptAt
 		case gateway.StatusDead:
-			next.DeadAt = a.At
+			next.DeadAt, next.DeadReason = a.At, o.DeadReason
 		}
 		if err := t.setDelivery(c.EventID, c.Subscriber, recv, &rec, &next, true); err != nil {
 			return err

@@ -141,10 +141,13 @@ type deliveryRec struct {
 	HistSeq   uint32    // history entries written, across redeliveries
 	Ordered   bool      // made for an ordering: subject subscriber (ordering.go)
 	Waiting   bool      // ordered, and waiting in its subject's line (due at waitingDue)
+	// DeadReason is why a dead delivery died; "" otherwise, and in
+	// records written before reasons were.
+	DeadReason gateway.DeadReason
 }
 
 func (r *deliveryRec) encode() []byte {
-	e := newEncoder(64 + len(r.Token) + len(r.LastError))
+	e := newEncoder(64 + len(r.Token) + len(r.LastError) + len(r.DeadReason))
 	e.str(string(r.Status))
 	e.uint(uint64(r.Attempts))
 	e.time(r.CreatedAt)
@@ -155,8 +158,14 @@ func (r *deliveryRec) encode() []byte {
 	e.str(r.LastError)
 	e.time(r.DeadAt)
 	e.uint(uint64(r.HistSeq))
-	if flags := r.flags(); flags != 0 {
-		e.uint(flags) // absent in records written before ordering
+	// The fields after HistSeq came later, each written only when it or
+	// one after it is set: the flags (absent in records written before
+	// ordering), then the dead reason (absent before reasons).
+	if flags := r.flags(); flags != 0 || r.DeadReason != "" {
+		e.uint(flags)
+	}
+	if r.DeadReason != "" {
+		e.str(string(r.DeadReason))
 	}
 	return e.b
 }
@@ -194,6 +203,9 @@ func decodeDelivery(b []byte) (deliveryRec, error) {
 	if d.err == nil && len(d.b) > 0 {
 		f := d.uint()
 		r.Ordered, r.Waiting = f&flagOrdered != 0, f&flagWaiting != 0
+	}
+	if d.err == nil && len(d.b) > 0 {
+		r.DeadReason = gateway.DeadReason(d.str())
 	}
 	return r, d.err
 }

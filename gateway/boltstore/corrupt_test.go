@@ -205,7 +205,7 @@ func TestCorruptRecordsInReads(t *testing.T) {
 			record(t, s, "e1", "sub1", gateway.StatusDead)
 			return bktDeliveries, deliveryKey(eventKey(recvOf(1), "e1"), "sub1")
 		}, func(t *testing.T, s *Store) {
-			if dead, err := s.Dead(ctx, "sub1", 10); err != nil || len(dead) != 0 {
+			if dead, err := s.Dead(ctx, "sub1", gateway.DeadFilter{Limit: 10}); err != nil || len(dead) != 0 {
 				t.Errorf("Dead = %+v, %v; want none", dead, err)
 			}
 			if st, err := s.Stats(ctx, "sub1"); err != nil || st.Dead != 0 || st.Pending != 2 {

@@ -61,6 +61,9 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 func deliveryRecord(id, sub string, rec *deliveryRec) gateway.DeliveryRecord {
 	d := gateway.DeliveryRecord{EventID: id, Subscriber: sub, Status: rec.Status, Attempts: rec.Attempts,
 		CreatedAt: rec.CreatedAt, LastStatusCode: rec.LastCode, LastError: rec.LastError}
+	if rec.Status == gateway.StatusDead {
+		d.DeadReason = rec.DeadReason
+	}
 	if rec.queued() {
 		next := rec.NextAt
 		d.NextAttemptAt = &next
@@ -87,9 +90,10 @@ func (t *txn) readHistory(ek []byte, sub string) ([]gateway.Attempt, error) {
 }
 
 // Dead returns the subscriber's dead deliveries, most recently dead first:
-// a reverse walk of its dead index.
-func (s *Store) Dead(ctx context.Context, sub string, limit int) ([]gateway.DeliveryRecord, error) {
-	limit = capLimit(limit)
+// a reverse walk of its dead index. With a reason, the walk passes over
+// the others, and stops after gateway.DeadScan entries.
+func (s *Store) Dead(ctx context.Context, sub string, f gateway.DeadFilter) ([]gateway.DeliveryRecord, error) {
+	limit := capLimit(f.Limit)
 	out := []gateway.DeliveryRecord{}
 	err := s.view(ctx, "dead "+sub, func(t *txn) error {
 		dead := t.dead.Bucket([]byte(sub))
@@ -97,7 +101,11 @@ func (s *Store) Dead(ctx context.Context, sub string, limit int) ([]gateway.Deli
 			return nil
 		}
 		c := dead.Cursor()
+		seen := 0
 		for k, _ := c.Last(); k != nil && len(out) < limit; k, _ = c.Prev() {
+			if seen++; f.Reason != "" && seen > gateway.DeadScan {
+				break
+			}
 			_, id := splitTimeKey(k)
 			ev, evOK, err := t.getEvent(id, false)
 			if err != nil {
@@ -110,13 +118,18 @@ func (s *Store) Dead(ctx context.Context, sub string, limit int) ([]gateway.Deli
 			if err != nil {
 				return err
 			}
-			if ok && rec.Status == gateway.StatusDead { // skip an entry that lost its delivery
-				d := deliveryRecord(id, sub, &rec)
-				if d.History, err = t.readHistory(eventKey(ev.ReceivedAt, id), sub); err != nil {
-					return err
-				}
-				out = append(out, d)
+			if !ok || rec.Status != gateway.StatusDead { // skip an entry that lost its delivery
+				continue
 			}
+			if f.Reason != "" && rec.DeadReason != f.Reason {
+				continue
+			}
+			d := deliveryRecord(id, sub, &rec)
+			d.Type, d.Subject = ev.Type, ev.Subject
+			if d.History, err = t.readHistory(eventKey(ev.ReceivedAt, id), sub); err != nil {
+				return err
+			}
+			out = append(out, d)
 		}
 		return nil
 	})

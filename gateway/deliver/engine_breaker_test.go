@@ -13,7 +13,7 @@ import (
 
 func noneDead(t *testing.T, st gateway.Store, sub string) {
 	t.Helper()
-	dead, err := st.Dead(context.Background(), sub, 100)
+	dead, err := st.Dead(context.Background(), sub, gateway.DeadFilter{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

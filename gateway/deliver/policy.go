@@ -129,21 +129,29 @@ type Result struct {
 	HasRetryAfter bool
 }
 
-// Decide turns an attempt's result into the delivery's outcome. c is the
-// claim before the attempt; now is the attempt's end. A delivery is dead
-// after a permanent failure, when this attempt reaches MaxAttempts, or when
-// it failed and MaxAge has passed since CreatedAt; it is never dead without
-// a failed attempt, so the breaker holding deliveries back costs nothing.
-func Decide(rc gateway.RetryConfig, backoff Backoff, c gateway.Claim, r Result, now time.Time, rnd float64) (gateway.DeliveryStatus, time.Time) {
+// Decide turns an attempt's result into the delivery's outcome (its
+// Attempt left for the caller to fill in). c is the claim before the
+// attempt; now is the attempt's end. A delivery is dead, and this is the
+// one place that says why (gateway.DeadReason): gone after a 410,
+// permanent after another permanent failure, attempts when this attempt
+// reaches MaxAttempts, max_age when it failed and MaxAge has passed since
+// CreatedAt. It is never dead without a failed attempt, so the breaker
+// holding deliveries back costs nothing.
+func Decide(rc gateway.RetryConfig, backoff Backoff, c gateway.Claim, r Result, now time.Time, rnd float64) gateway.Outcome {
+	dead := func(why gateway.DeadReason) gateway.Outcome {
+		return gateway.Outcome{Status: gateway.StatusDead, DeadReason: why}
+	}
 	switch {
 	case r.Class == Delivered:
-		return gateway.StatusDelivered, time.Time{}
-	case r.Class == Permanent, r.Class == Gone:
-		return gateway.StatusDead, time.Time{}
+		return gateway.Outcome{Status: gateway.StatusDelivered}
+	case r.Class == Gone:
+		return dead(gateway.DeadGone)
+	case r.Class == Permanent:
+		return dead(gateway.DeadPermanent)
 	case c.Attempts+1 >= rc.MaxAttempts:
-		return gateway.StatusDead, time.Time{}
+		return dead(gateway.DeadAttempts)
 	case rc.MaxAge > 0 && now.Sub(c.CreatedAt) >= rc.MaxAge:
-		return gateway.StatusDead, time.Time{}
+		return dead(gateway.DeadMaxAge)
 	}
 	wait := backoff(rc, c.Attempts+1, rnd)
 	if r.HasRetryAfter && (r.StatusCode == http.StatusTooManyRequests || r.StatusCode == http.StatusServiceUnavailable) {
@@ -152,5 +160,5 @@ func Decide(rc gateway.RetryConfig, backoff Backoff, c gateway.Claim, r Result, 
 		// every attempt in a few milliseconds.
 		wait = max(min(r.RetryAfter, rc.MaxBackoff), rc.InitialBackoff)
 	}
-	return gateway.StatusRetrying, now.Add(wait)
+	return gateway.Outcome{Status: gateway.StatusRetrying, NextAttemptAt: now.Add(wait)}
 }

@@ -106,31 +106,38 @@ func TestDecide(t *testing.T) {
 	fresh := gateway.Claim{Attempts: 0, CreatedAt: now.Add(-time.Minute)}
 	retry := func(code int) Result { return Result{Class: Retry, StatusCode: code} }
 	tests := []struct {
-		name     string
-		claim    gateway.Claim
-		res      Result
-		wantSt   gateway.DeliveryStatus
-		wantNext time.Time
+		name       string
+		claim      gateway.Claim
+		res        Result
+		wantSt     gateway.DeliveryStatus
+		wantReason gateway.DeadReason
+		wantNext   time.Time
 	}{
-		{"2xx delivered", fresh, Result{Class: Delivered, StatusCode: 200}, gateway.StatusDelivered, time.Time{}},
-		{"2xx delivered on the last attempt", gateway.Claim{Attempts: 4, CreatedAt: now.Add(-2 * time.Hour)}, Result{Class: Delivered, StatusCode: 200}, gateway.StatusDelivered, time.Time{}},
-		{"4xx dead at once", fresh, Result{Class: Permanent, StatusCode: 400}, gateway.StatusDead, time.Time{}},
-		{"410 dead at once", fresh, Result{Class: Gone, StatusCode: 410}, gateway.StatusDead, time.Time{}},
-		{"first failure backs off", fresh, retry(503), gateway.StatusRetrying, now.Add(time.Second)},
-		{"third failure", gateway.Claim{Attempts: 2, CreatedAt: fresh.CreatedAt}, retry(500), gateway.StatusRetrying, now.Add(4 * time.Second)},
-		{"max attempts reached", gateway.Claim{Attempts: 4, CreatedAt: fresh.CreatedAt}, retry(500), gateway.StatusDead, time.Time{}},
-		{"max age passed", gateway.Claim{Attempts: 1, CreatedAt: now.Add(-time.Hour)}, retry(0), gateway.StatusDead, time.Time{}},
-		{"just under max age", gateway.Claim{Attempts: 1, CreatedAt: now.Add(-time.Hour + time.Second)}, retry(0), gateway.StatusRetrying, now.Add(2 * time.Second)},
-		{"Retry-After on 429", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: 30 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(30 * time.Second)},
-		{"Retry-After on 503", fresh, Result{Class: Retry, StatusCode: 503, RetryAfter: 7 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(7 * time.Second)},
-		{"Retry-After zero floored at initial_backoff", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: 0, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(time.Second)},
-		{"Retry-After capped", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: time.Hour, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(time.Minute)},
-		{"Retry-After ignored on 500", fresh, Result{Class: Retry, StatusCode: 500, RetryAfter: 30 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, now.Add(time.Second)},
+		{"2xx delivered", fresh, Result{Class: Delivered, StatusCode: 200}, gateway.StatusDelivered, "", time.Time{}},
+		{"2xx delivered on the last attempt", gateway.Claim{Attempts: 4, CreatedAt: now.Add(-2 * time.Hour)}, Result{Class: Delivered, StatusCode: 200}, gateway.StatusDelivered, "", time.Time{}},
+		{"4xx dead at once", fresh, Result{Class: Permanent, StatusCode: 400}, gateway.StatusDead, gateway.DeadPermanent, time.Time{}},
+		{"4xx on the last attempt is still permanent", gateway.Claim{Attempts: 4, CreatedAt: now.Add(-2 * time.Hour)}, Result{Class: Permanent, StatusCode: 401}, gateway.StatusDead, gateway.DeadPermanent, time.Time{}},
+		{"410 dead at once", fresh, Result{Class: Gone, StatusCode: 410}, gateway.StatusDead, gateway.DeadGone, time.Time{}},
+		{"410 past max age is still gone", gateway.Claim{Attempts: 4, CreatedAt: now.Add(-2 * time.Hour)}, Result{Class: Gone, StatusCode: 410}, gateway.StatusDead, gateway.DeadGone, time.Time{}},
+		{"first failure backs off", fresh, retry(503), gateway.StatusRetrying, "", now.Add(time.Second)},
+		{"third failure", gateway.Claim{Attempts: 2, CreatedAt: fresh.CreatedAt}, retry(500), gateway.StatusRetrying, "", now.Add(4 * time.Second)},
+		{"max attempts reached", gateway.Claim{Attempts: 4, CreatedAt: fresh.CreatedAt}, retry(500), gateway.StatusDead, gateway.DeadAttempts, time.Time{}},
+		{"max attempts and max age both: attempts", gateway.Claim{Attempts: 4, CreatedAt: now.Add(-2 * time.Hour)}, retry(500), gateway.StatusDead, gateway.DeadAttempts, time.Time{}},
+		{"max age passed", gateway.Claim{Attempts: 1, CreatedAt: now.Add(-time.Hour)}, retry(0), gateway.StatusDead, gateway.DeadMaxAge, time.Time{}},
+		{"just under max age", gateway.Claim{Attempts: 1, CreatedAt: now.Add(-time.Hour + time.Second)}, retry(0), gateway.StatusRetrying, "", now.Add(2 * time.Second)},
+		{"Retry-After on 429", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: 30 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, "", now.Add(30 * time.Second)},
+		{"Retry-After on 503", fresh, Result{Class: Retry, StatusCode: 503, RetryAfter: 7 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, "", now.Add(7 * time.Second)},
+		{"Retry-After zero floored at initial_backoff", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: 0, HasRetryAfter: true}, gateway.StatusRetrying, "", now.Add(time.Second)},
+		{"Retry-After capped", fresh, Result{Class: Retry, StatusCode: 429, RetryAfter: time.Hour, HasRetryAfter: true}, gateway.StatusRetrying, "", now.Add(time.Minute)},
+		{"Retry-After ignored on 500", fresh, Result{Class: Retry, StatusCode: 500, RetryAfter: 30 * time.Second, HasRetryAfter: true}, gateway.StatusRetrying, "", now.Add(time.Second)},
 	}
 	for _, tt := range tests {
-		st, next := Decide(rc, DefaultBackoff, tt.claim, tt.res, now, 1)
-		if st != tt.wantSt || !next.Equal(tt.wantNext) {
-			t.Errorf("%s: Decide = %s, %v; want %s, %v", tt.name, st, next, tt.wantSt, tt.wantNext)
+		o := Decide(rc, DefaultBackoff, tt.claim, tt.res, now, 1)
+		if o.Status != tt.wantSt || o.DeadReason != tt.wantReason || !o.NextAttemptAt.Equal(tt.wantNext) {
+			t.Errorf("%s: Decide = %s %q, %v; want %s %q, %v", tt.name, o.Status, o.DeadReason, o.NextAttemptAt, tt.wantSt, tt.wantReason, tt.wantNext)
+		}
+		if err := gateway.CheckOutcome(o); err != nil {
+			t.Errorf("%s: a store would refuse Decide's outcome: %v", tt.name, err)
 		}
 	}
 }

@@ -95,12 +95,13 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	finishRequest()
 
 	now := e.opts.Now()
-	status, next := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())
+	o := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())
+	o.Attempt = a
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	err = e.store.Record(ctx, c, gateway.Outcome{Attempt: a, Status: status, NextAttemptAt: next})
-	d.observe(c, a, status, e.opts.Now())
-	d.logOutcome(c, a, status, next, err)
+	err = e.store.Record(ctx, c, o)
+	d.observe(c, a, o.Status, e.opts.Now())
+	d.logOutcome(c, o, err)
 }
 
 // pauseGone pauses the subscriber for every gateway sharing the store,
@@ -126,8 +127,9 @@ func (d *dispatcher) pauseGone(c gateway.Claim) {
 // info, dead at warn, each with the event, subscriber, attempt, status code
 // and duration; never the body, a header or a secret. A delivered attempt
 // costs nothing to log unless debug is on.
-func (d *dispatcher) logOutcome(c gateway.Claim, a gateway.Attempt, status gateway.DeliveryStatus, next time.Time, err error) {
+func (d *dispatcher) logOutcome(c gateway.Claim, o gateway.Outcome, err error) {
 	log := d.e.log
+	a, status := o.Attempt, o.Status
 	level, msg := slog.LevelDebug, "delivered"
 	switch {
 	case errors.Is(err, gateway.ErrLeaseLost):
@@ -152,7 +154,10 @@ func (d *dispatcher) logOutcome(c gateway.Claim, a gateway.Attempt, status gatew
 		attrs = append(attrs, slog.String("reason", a.Error))
 	}
 	if status == gateway.StatusRetrying && err == nil {
-		attrs = append(attrs, slog.Time("next_attempt_at", next))
+		attrs = append(attrs, slog.Time("next_attempt_at", o.NextAttemptAt))
+	}
+	if status == gateway.StatusDead {
+		attrs = append(attrs, slog.String("dead_reason", string(o.DeadReason)))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("err", err.Error()))

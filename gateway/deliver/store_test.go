@@ -81,6 +81,7 @@ func TestEngine(t *testing.T) {
 		{"PermanentFailureIsDeadAtOnce", testPermanentFailureIsDeadAtOnce},
 		{"GonePauses", testGonePauses},
 		{"GonePauseFails", testGonePauseFails},
+		{"DeadReasons", testDeadReasons},
 		{"RedirectNotFollowed", testRedirectNotFollowed},
 		{"RequestHeaders", testRequestHeaders},
 		{"RetrySchedule", testRetrySchedule},

@@ -147,7 +147,7 @@ func TestDeadLimit(t *testing.T) {
 		{total, gateway.MaxPage},
 	}
 	for _, tc := range tests {
-		got, err := s.Dead(ctx, "sub-a", tc.limit)
+		got, err := s.Dead(ctx, "sub-a", gateway.DeadFilter{Limit: tc.limit})
 		if err != nil || len(got) != tc.want {
 			t.Errorf("Dead(limit %d) = %d records, %v; want %d", tc.limit, len(got), err, tc.want)
 		}

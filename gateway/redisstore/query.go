@@ -47,7 +47,7 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 	}
 	for _, d := range f[6:] {
 		df, ok := d.([]any)
-		if !ok || len(df) != 9 {
+		if !ok || len(df) != 10 {
 			return gateway.EventRecord{}, fmt.Errorf("event %s: unexpected delivery reply", id)
 		}
 		dr := deliveryRecord(id, df[:7])
@@ -55,6 +55,7 @@ func (s *Store) Event(ctx context.Context, id string) (gateway.EventRecord, erro
 		if dr.WaitingOn = str(df[8]); dr.WaitingOn != "" {
 			dr.NextAttemptAt = nil // in line, not scheduled
 		}
+		dr.DeadReason = deadReason(dr.Status, df[9])
 		rec.Deliveries = append(rec.Deliveries, dr)
 	}
 	sort.Slice(rec.Deliveries, func(i, j int) bool {
@@ -80,6 +81,14 @@ func deliveryRecord(id string, f []any) gateway.DeliveryRecord {
 		d.NextAttemptAt = &t
 	}
 	return d
+}
+
+// deadReason reads a delivery's dr field: kept only while it is dead.
+func deadReason(st gateway.DeliveryStatus, v any) gateway.DeadReason {
+	if st != gateway.StatusDead {
+		return gateway.DeadUnknown
+	}
+	return gateway.DeadReason(str(v))
 }
 
 // parseAttempt reads a history entry, "n|at ms|duration ns|code|error",
@@ -131,8 +140,10 @@ func attemptFields(p []string, errText string) gateway.Attempt {
 }
 
 // Dead lists the subscriber's dead deliveries, most recently dead first,
-// at most gateway.MaxPage of them.
-func (s *Store) Dead(ctx context.Context, subscriber string, limit int) ([]gateway.DeliveryRecord, error) {
+// at most gateway.MaxPage of them. With a reason, each partition examines
+// its share of gateway.DeadScan (dead.lua).
+func (s *Store) Dead(ctx context.Context, subscriber string, f gateway.DeadFilter) ([]gateway.DeliveryRecord, error) {
+	limit := f.Limit
 	if limit <= 0 {
 		limit = defaultLimit
 	}
@@ -141,7 +152,8 @@ func (s *Store) Dead(ctx context.Context, subscriber string, limit int) ([]gatew
 		return nil, err
 	}
 	// Each partition's most recently dead, merged by time of death.
-	cmds := s.runParts(ctx, deadScript, s.allParts(subscriber, limit))
+	scan := max(gateway.DeadScan/s.nparts(), limit)
+	cmds := s.runParts(ctx, deadScript, s.allParts(subscriber, limit, string(f.Reason), scan))
 	if err := firstErr(cmds); err != nil {
 		return nil, s.unavailable("dead "+subscriber, err)
 	}
@@ -154,11 +166,13 @@ func (s *Store) Dead(ctx context.Context, subscriber string, limit int) ([]gatew
 		rows, _ := c.Val().([]any)
 		for _, r := range rows {
 			f, ok := r.([]any)
-			if !ok || len(f) != 7 {
+			if !ok || len(f) != 10 {
 				return nil, fmt.Errorf("dead %s: unexpected script reply", subscriber)
 			}
 			d := deliveryRecord(str(f[0]), []any{subscriber, string(gateway.StatusDead), f[1], f[2], nil, f[3], f[4]})
 			d.History = parseHistory(f[5])
+			d.Type, d.Subject = str(f[7]), str(f[8])
+			d.DeadReason = deadReason(gateway.StatusDead, f[9])
 			all = append(all, row{num(f[6]), d})
 		}
 	}

@@ -24,7 +24,7 @@ const (
 	// than 2).
 	recordWriters   = 1
 	maxBatchRecords = 256 // attempts per script call
-	recordArgs      = 14  // script arguments per attempt
+	recordArgs      = 15  // script arguments per attempt
 )
 
 // recordCall is one Record waiting for a writer.
@@ -47,10 +47,8 @@ type recordCall struct {
 // after the store is back is not sent again when its lease runs out.
 func (s *Store) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) error {
 	label := c.EventID + "/" + c.Subscriber
-	switch o.Status {
-	case gateway.StatusDelivered, gateway.StatusRetrying, gateway.StatusDead:
-	default:
-		return fmt.Errorf("record %s: outcome status %q", label, o.Status)
+	if err := gateway.CheckOutcome(o); err != nil {
+		return fmt.Errorf("record %s: %w", label, err)
 	}
 	rc := recordCall{label: label, ctx: ctx, args: s.recordValues(c, o)}
 	wait, giveUp := recordRetryFirst, time.Now().Add(recordRetryFor)
@@ -85,7 +83,7 @@ func (s *Store) recordValues(c gateway.Claim, o gateway.Outcome) [recordArgs]any
 		hasResp, ctype, body = "1", r.ContentType, r.Body
 	}
 	return [recordArgs]any{c.EventID, c.Subscriber, c.Token, string(o.Status), ms(a.At), int64(a.Duration),
-		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a), s.callID(), hasResp, ctype, body}
+		a.StatusCode, a.Error, ms(o.NextAttemptAt), failureText(a), s.callID(), hasResp, ctype, body, string(o.DeadReason)}
 }
 
 // Record's tries while Redis cannot be reached: the waits between them,

@@ -115,7 +115,7 @@ func TestRecordBatchIsolatesFailure(t *testing.T) {
 			t.Errorf("record %d: got %v, want failure=%v", i, errs[i], wantFail)
 		}
 	}
-	dead, err := s.Dead(ctx, "sub-a", 10)
+	dead, err := s.Dead(ctx, "sub-a", gateway.DeadFilter{Limit: 10})
 	if err != nil || len(dead) != 2 {
 		t.Errorf("Dead(sub-a) = %d, %v; want the 2 good events", len(dead), err)
 	}

@@ -11,7 +11,8 @@
 //	                            that stored it), n:<status> (deliveries per
 //	                            status), and its deliveries, d:<sub>:<field>:
 //	                            st at cr nx tok code err, rn (the Record call
-//	                            that ended the last lease), hn and h<k> (attempt
+//	                            that ended the last lease), dr (why it is dead;
+//	                            only while dead), hn and h<k> (attempt
 //	                            history, "n|at|duration ns|code|error", or
 //	                            with a response excerpt "xn|at|duration
 //	                            ns|code|len(error)|len(content type)|" and the

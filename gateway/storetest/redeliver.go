@@ -64,7 +64,7 @@ func testRedeliver(t *testing.T, h harness) {
 					t.Errorf("List(subscriber %s) = %+v, %v; want the event", tc.sub, page.Events, err)
 				}
 			}
-			dl, err := s.Dead(context.Background(), "sub-b", 10)
+			dl, err := s.Dead(context.Background(), "sub-b", gateway.DeadFilter{Limit: 10})
 			if wantDead := boolInt(tc.sub == "sub-a" || tc.sub == "sub-c"); err != nil || len(dl) != wantDead {
 				t.Errorf("Dead(sub-b) = %d entries, %v; want %d", len(dl), err, wantDead)
 			}
@@ -136,7 +136,7 @@ func testRedeliverDead(t *testing.T, h harness) {
 	if got := stats(t, s, "sub-a"); got.Pending != 3 || got.Dead != 0 || got.Delivered != 1 {
 		t.Errorf("Stats(sub-a) = %+v, want pending 3, dead 0, delivered 1", got)
 	}
-	if dl, err := s.Dead(context.Background(), "sub-a", 10); err != nil || len(dl) != 0 {
+	if dl, err := s.Dead(context.Background(), "sub-a", gateway.DeadFilter{Limit: 10}); err != nil || len(dl) != 0 {
 		t.Errorf("Dead(sub-a) after RedeliverDead = %d entries, %v; want 0", len(dl), err)
 	}
 	if got := stats(t, s, "sub-b").Dead; got != 4 {

@@ -116,7 +116,7 @@ func testPurge(t *testing.T, h harness) {
 	if st := stats(t, s, "gone"); st.Pending != 0 || st.Dead != 0 || st.Delivered != 1 {
 		t.Errorf("Stats(gone) after Purge = pending %d dead %d delivered %d; want 0 0 1", st.Pending, st.Dead, st.Delivered)
 	}
-	if dl, err := s.Dead(ctx, "gone", 10); err != nil || len(dl) != 0 {
+	if dl, err := s.Dead(ctx, "gone", gateway.DeadFilter{Limit: 10}); err != nil || len(dl) != 0 {
 		t.Errorf("Dead(gone) after Purge = %d records, %v; want 0, nil", len(dl), err)
 	}
 	if names, err := s.Subscribers(ctx); err != nil || !equalStrings(names, []string{"kept"}) {

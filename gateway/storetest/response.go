@@ -61,7 +61,7 @@ func testRecordResponse(t *testing.T, h harness) {
 		}
 	}
 	check("Event", delivery(t, s, "evt_resp", "sub-a").History)
-	deads, err := s.Dead(context.Background(), "sub-a", 10)
+	deads, err := s.Dead(context.Background(), "sub-a", gateway.DeadFilter{Limit: 10})
 	if err != nil || len(deads) != 1 {
 		t.Fatalf("Dead = %d records, %v; want 1", len(deads), err)
 	}

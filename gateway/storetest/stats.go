@@ -105,7 +105,7 @@ func testDead(t *testing.T, h harness) {
 		{"sub-b", 10, nil},
 	}
 	for _, tc := range tests {
-		got, err := s.Dead(context.Background(), tc.sub, tc.limit)
+		got, err := s.Dead(context.Background(), tc.sub, gateway.DeadFilter{Limit: tc.limit})
 		if err != nil {
 			t.Fatalf("Dead(%s, %d): %v", tc.sub, tc.limit, err)
 		}

@@ -96,7 +96,7 @@ func testSweep(t *testing.T, h harness) {
 			}
 		}
 	}
-	dl, err := s.Dead(ctx, "sub-a", 10)
+	dl, err := s.Dead(ctx, "sub-a", gateway.DeadFilter{Limit: 10})
 	if err != nil || len(dl) != 1 || dl[0].EventID != "evt_new" {
 		t.Errorf("Dead(sub-a) after Sweep = %+v, %v; want only evt_new", dl, err)
 	}

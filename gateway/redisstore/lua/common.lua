@@ -7,8 +7,9 @@ local function due(sub) return P .. ':q:' .. sub end
 local function deadz(sub) return P .. ':x:' .. sub end
 -- df names a field of the event hash that holds its delivery to sub:
 -- st (status), at (attempts), cr (created), nx (next), tok, code, err,
--- hn (history length) and h<k> (history entry k). Subscriber names hold
--- no ':', so these never collide with the event's own fields.
+-- dr (dead reason), hn (history length) and h<k> (history entry k).
+-- Subscriber names hold no ':', so these never collide with the event's
+-- own fields.
 -- The names are built once per script call and subscriber: a batch
 -- names the same few fields of the same subscriber thousands of times,
 -- and building a string is most of what a field costs Lua.

@@ -12,7 +12,7 @@ local ids = redis.call('ZRANGE', q, 0, batch - 1)
 if #ids < batch then
   for _, id in ipairs(redis.call('ZRANGE', x, 0, batch - #ids - 1)) do ids[#ids + 1] = id end
 end
-local FIELDS = {'st', 'at', 'cr', 'nx', 'tok', 'code', 'err', 'hn', 'ord', 'wt', 'rn'}
+local FIELDS = {'st', 'at', 'cr', 'nx', 'tok', 'code', 'err', 'hn', 'ord', 'wt', 'rn', 'dr'}
 local purged, orphans, seen = 0, 0, {}
 for _, id in ipairs(ids) do
   if not seen[id] then

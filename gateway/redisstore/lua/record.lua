@@ -1,9 +1,14 @@
--- Record records a batch of attempts. ARGV, per attempt, 14 values: id,
+-- Record records a batch of attempts. ARGV, per attempt, 15 values: id,
 -- subscriber, token, outcome status, at ms, duration ns, status code,
 -- error, next attempt ms, error text for the stats, the Record call's own
 -- id, the response's content type and body excerpt (response: "1" when
--- the attempt has one, else ""). Returns per attempt 0 if its lease is
--- lost (nothing recorded), else 1.
+-- the attempt has one, else ""), and the dead reason (a few known words,
+-- checked by the caller; '' unless dead). Returns per attempt 0 if its
+-- lease is lost (nothing recorded), else 1.
+--
+-- A dead delivery keeps its reason in dr, written with the status in the
+-- same HSET (so a re-run writes nothing twice); a redelivery deletes it
+-- (redeliver.lua), and readers show it only while the status is dead.
 --
 -- The delivery keeps the id of the Record call that ended its last lease
 -- (rn). The client runs a script again when its reply was lost (a reset
@@ -21,7 +26,7 @@
 -- queue with its hash still pending, never to be claimed. An event
 -- recorded twice in one batch (deliveries to two subscribers) is read once
 -- and its cached fields are updated as the batch goes.
-local N = 14
+local N = 15
 local evs, dvs = {}, {}
 local i = 1
 while i <= #ARGV do
@@ -47,6 +52,7 @@ while i <= #ARGV do
   local at, dur, code, err, nxt, errText = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8], ARGV[i + 9]
   local call = ARGV[i + 10]
   local hasResp, ctype, rbody = ARGV[i + 11], ARGV[i + 12], ARGV[i + 13]
+  local reason = ARGV[i + 14]
   i = i + N
   local d = dvs[id .. ':' .. sub]
   if d.rn == call then
@@ -97,6 +103,8 @@ while i <= #ARGV do
         st.err = false
       else
         zset(deadz(sub), id, at)
+        -- Written even when '' (unknown): never a reason left from before.
+        f[#f + 1] = df(sub, 'dr'); f[#f + 1] = reason
         st.err = errText
         st.errAt = at
       end

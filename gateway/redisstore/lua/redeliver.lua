@@ -24,6 +24,8 @@ local function redeliver(id, sub, now, dueAt)
   moveStatus(old, 'pending', cnt, f)
   if old == 'retrying' then redis.call('HINCRBY', stat(sub), 'retrying', -1) end
   redis.call('HSET', e, unpack(f))
+  -- No longer dead: the reason goes (only a dead delivery has one).
+  if old == 'dead' then redis.call('HDEL', e, df(sub, 'dr')) end
 end
 
 -- redueAt is when work redelivered at the caller's now is queued: at once
