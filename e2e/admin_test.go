@@ -48,6 +48,7 @@ type (
 		Attempts       int       `json:"attempts"`
 		LastStatusCode int       `json:"last_status_code"`
 		LastError      string    `json:"last_error"`
+		DeadReason     string    `json:"dead_reason"`
 		History        []attempt `json:"history"`
 	}
 	eventDetail struct {
