@@ -119,7 +119,9 @@ func TestRecordRerun(t *testing.T) {
 	}
 	c := claims[1]
 	hook.armed.Store(true)
-	if err := s.Record(ctx, c, ok); err != nil {
+	gone := gateway.Outcome{Status: gateway.StatusDead, DeadReason: gateway.DeadGone,
+		Attempt: gateway.Attempt{At: now, StatusCode: 410, Error: "HTTP 410"}}
+	if err := s.Record(ctx, c, gone); err != nil {
 		t.Errorf("re-run Record: %v, want success", err)
 	}
 	if hook.runs.Load() != 1 {
@@ -128,6 +130,9 @@ func TestRecordRerun(t *testing.T) {
 	rec, err := s.Event(ctx, c.EventID)
 	if err != nil || len(rec.Deliveries) != 1 || len(rec.Deliveries[0].History) != 1 {
 		t.Fatalf("Event = %+v, %v; want one delivery with one attempt", rec, err)
+	}
+	if d := rec.Deliveries[0]; d.Status != gateway.StatusDead || d.DeadReason != gateway.DeadGone {
+		t.Errorf("re-run Record left %s, reason %q; want dead, gone", d.Status, d.DeadReason)
 	}
 	if err := s.Record(ctx, c, ok); !errors.Is(err, gateway.ErrLeaseLost) {
 		t.Errorf("a second Record on the lease: %v, want ErrLeaseLost", err)
