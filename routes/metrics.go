@@ -46,6 +46,7 @@ func MetricFamilies() []Family {
 		{"hookgate_config_loaded_timestamp_seconds", "gauge"},
 		{"hookgate_config_reloads_total", "counter"},
 		{"hookgate_delivery_attempt_duration_seconds", "histogram"},
+		{"hookgate_delivery_dead_total", "counter"},
 		{"hookgate_delivery_attempts_total", "counter"},
 		{"hookgate_delivery_end_to_end_seconds", "histogram"},
 		{"hookgate_filter_errors_total", "counter"},
@@ -87,7 +88,7 @@ func newRegistry(d Deps) *prometheus.Registry {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.events, m.attempts, m.attemptSeconds, m.endToEnd, m.filterErrors,
+		m.requests, m.events, m.attempts, m.attemptSeconds, m.endToEnd, m.filterErrors, m.deadReasons,
 		&scrapeCollector{d: d},
 	)
 	return reg

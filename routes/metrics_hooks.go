@@ -53,6 +53,7 @@ type metrics struct {
 	attemptSeconds *prometheus.HistogramVec // subscriber
 	endToEnd       *prometheus.HistogramVec // subscriber
 	filterErrors   *prometheus.CounterVec   // subscriber
+	deadReasons    *prometheus.CounterVec   // subscriber, reason
 
 	sources     cowMap[*sourceMetrics]
 	subscribers cowMap[*subscriberMetrics]
@@ -87,6 +88,10 @@ func newMetrics() *metrics {
 			Help:    "From an event's receipt (or manual redelivery) to its delivery's 2xx, by subscriber.",
 			Buckets: endToEndBuckets,
 		}, []string{"subscriber"}),
+		deadReasons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookgate_delivery_dead_total",
+			Help: "Deliveries this process recorded dead, by subscriber and reason (permanent, attempts, max_age, gone, transform).",
+		}, []string{"subscriber", "reason"}),
 		filterErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookgate_filter_errors_total",
 			Help: "Run-time errors of a subscriber's filter expression; the event counted as not matching.",
@@ -178,12 +183,21 @@ type subscriberMetrics struct {
 	delivered, retrying, dead prometheus.Counter
 	attemptSeconds, endToEnd  prometheus.Observer
 	filterErrors              prometheus.Counter
+	// deadBy counts dead deliveries by reason: every reason's series
+	// exists from the start (a bounded set), so that rate() sees the
+	// first one.
+	deadBy map[gateway.DeadReason]prometheus.Counter
 }
 
 // subscriber returns name's series, made on first use.
 func (m *metrics) subscriber(name string) *subscriberMetrics {
 	s, _ := m.subscribers.getOrAdd(name, func(name string) (*subscriberMetrics, bool) {
+		deadBy := map[gateway.DeadReason]prometheus.Counter{}
+		for _, r := range gateway.DeadReasons() {
+			deadBy[r] = m.deadReasons.WithLabelValues(name, string(r))
+		}
 		return &subscriberMetrics{
+			deadBy:         deadBy,
 			delivered:      m.attempts.WithLabelValues(name, string(gateway.StatusDelivered)),
 			retrying:       m.attempts.WithLabelValues(name, string(gateway.StatusRetrying)),
 			dead:           m.attempts.WithLabelValues(name, string(gateway.StatusDead)),
@@ -207,6 +221,9 @@ func (m *metrics) Attempt(a deliver.AttemptInfo) {
 		s.retrying.Inc()
 	case gateway.StatusDead:
 		s.dead.Inc()
+		if c, ok := s.deadBy[a.DeadReason]; ok {
+			c.Inc()
+		}
 	}
 }
 

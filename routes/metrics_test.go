@@ -197,6 +197,10 @@ func TestMetricsLabels(t *testing.T) {
 		`hookgate_delivery_attempts_total{outcome="retrying",subscriber="broken"} 1`,
 		`hookgate_delivery_attempts_total{outcome="dead",subscriber="broken"} 1`,
 		`hookgate_delivery_attempts_total{outcome="delivered",subscriber="held"} 0`,
+		// dead deliveries by reason: every reason's series, from the first attempt
+		`hookgate_delivery_dead_total{reason="attempts",subscriber="broken"} 1`,
+		`hookgate_delivery_dead_total{reason="permanent",subscriber="broken"} 0`,
+		`hookgate_delivery_dead_total{reason="transform",subscriber="indexer"} 0`,
 		`hookgate_delivery_attempt_duration_seconds_bucket{subscriber="indexer",le="+Inf"} 1`,
 		`hookgate_delivery_attempt_duration_seconds_count{subscriber="indexer"} 1`,
 		`hookgate_delivery_attempt_duration_seconds_count{subscriber="broken"} 2`,

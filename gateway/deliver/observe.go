@@ -12,6 +12,9 @@ type AttemptInfo struct {
 	// Status is what the attempt led to: StatusDelivered, StatusRetrying
 	// or StatusDead.
 	Status gateway.DeliveryStatus
+	// DeadReason is why a StatusDead attempt's delivery died (Decide);
+	// DeadUnknown for any other status.
+	DeadReason gateway.DeadReason
 	// Duration is the request's, from sending it to the end of the
 	// response (or the error).
 	Duration time.Duration
@@ -50,12 +53,14 @@ func (e *Engine) SetObserver(o Observer) {
 // rates ring, then the dispatcher's counters, last, so that whoever sees
 // Engine.Attempts count an attempt sees it in the others too. now is when
 // the attempt ended, by Options.Now.
-func (d *dispatcher) observe(c gateway.Claim, a gateway.Attempt, status gateway.DeliveryStatus, now time.Time) {
+func (d *dispatcher) observe(c gateway.Claim, o gateway.Outcome, now time.Time) {
+	status := o.Status
 	if ref := d.e.observer.Load(); ref != nil {
 		ref.Attempt(AttemptInfo{
 			Subscriber: d.name,
 			Status:     status,
-			Duration:   a.Duration,
+			DeadReason: o.DeadReason,
+			Duration:   o.Attempt.Duration,
 			EndToEnd:   max(now.Sub(c.CreatedAt), 0),
 		})
 	}

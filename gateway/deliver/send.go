@@ -100,7 +100,7 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	err = e.store.Record(ctx, c, o)
-	d.observe(c, a, o.Status, e.opts.Now())
+	d.observe(c, o, e.opts.Now())
 	d.logOutcome(c, o, err)
 }
 
