@@ -71,7 +71,12 @@ func TestBrowserDeadReasons(t *testing.T) {
 		`['product/CELCOM10', 'product/DIGI5'].includes(r.querySelector('[data-k=subject]').textContent))`)
 	b.waitJS("HTTP 401 said once", rows+`.filter(r => r.dataset.sub === 'strict').every(r => !r.textContent.includes('HTTP 401 · HTTP 401') && `+
 		`(r.querySelector('[data-k=last]').textContent.match(/HTTP 401/g) || []).length === 1)`)
+	b.waitJS("the newest dead first, across subscribers", `(() => { const t = `+rows+`.map(r => r.querySelector('time').getAttribute('datetime')); `+
+		`return t.every((x, i) => i === 0 || Date.parse(t[i - 1]) >= Date.parse(x)); })()`)
 	b.shot("dead-reasons")
+	b.dark(true)
+	b.shot("dead-reasons-dark")
+	b.dark(false)
 
 	pick := func(name, value string) {
 		b.t.Helper()

@@ -208,6 +208,24 @@ func testDeadReasonRedeliver(t *testing.T, h harness) {
 			t.Errorf("%s delivered after RedeliverDead: %s reason %q, want none", id, st, why)
 		}
 	}
+
+	// A replay (Requeue with Reset) is a redelivery too.
+	put(t, s, newEvent("evt_3", "src1", "src1.product.updated", at(time.Hour), "sub-a"))
+	c = claimOne(t, s, "sub-a", at(time.Hour))
+	record(t, s, c, deadFor(at(time.Hour), gateway.DeadTransform))
+	if st, why := reasonOf("evt_3"); st != gateway.StatusDead || why != gateway.DeadTransform {
+		t.Errorf("evt_3: %s reason %q, want dead transform", st, why)
+	}
+	if n, _ := requeueAll(t, s, gateway.RequeueRange{Subscriber: "sub-a", Window: window(time.Hour, 2*time.Hour), Reset: true},
+		at(2*time.Hour), false); n != 1 {
+		t.Errorf("replay queued %d, want 1", n)
+	}
+	if st, why := reasonOf("evt_3"); st != gateway.StatusPending || why != gateway.DeadUnknown {
+		t.Errorf("evt_3 after a replay: %s reason %q, want pending with none", st, why)
+	}
+	if got := deadList(t, s, "sub-a", gateway.DeadFilter{Reason: gateway.DeadTransform}); len(got) != 0 {
+		t.Errorf("Dead(transform) after a replay = %v, want none", deadIDs(got))
+	}
 }
 
 // testDeadReasonInvalid: Record refuses, with ErrInvalid and recording
