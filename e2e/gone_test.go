@@ -39,8 +39,8 @@ func TestGonePausesSubscriber(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		id := ingest.eventID(t, "iimmpact.product.updated", "product/FIRST")
-		if d, _ := control.event(t, id).deliveryTo("gone"); d.Status != "dead" || d.Attempts != 1 || d.LastStatusCode != http.StatusGone {
-			t.Errorf("the 410'd delivery: %s after %d attempts, last %d; want dead after 1, 410", d.Status, d.Attempts, d.LastStatusCode)
+		if d, _ := control.event(t, id).deliveryTo("gone"); d.Status != "dead" || d.Attempts != 1 || d.LastStatusCode != http.StatusGone || d.DeadReason != "gone" {
+			t.Errorf("the 410'd delivery: %s after %d attempts, last %d, reason %q; want dead after 1, 410, gone", d.Status, d.Attempts, d.LastStatusCode, d.DeadReason)
 		}
 
 		var subjects []string

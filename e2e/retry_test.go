@@ -18,11 +18,12 @@ func TestRetryAndDead(t *testing.T) {
 			maxAttempts int
 			wantStatus  string
 			wantCodes   []int
+			wantReason  string // dead_reason
 		}{
-			{"503 503 200", []int{503, 503, 200}, 5, "delivered", []int{503, 503, 200}},
-			{"400", []int{400}, 5, "dead", []int{400}},
-			{"408 429 302 are retried, the redirect not followed", []int{408, 429, 302}, 5, "delivered", []int{408, 429, 302, 200}},
-			{"500 until max_attempts", []int{500, 500, 500}, 3, "dead", []int{500, 500, 500}},
+			{"503 503 200", []int{503, 503, 200}, 5, "delivered", []int{503, 503, 200}, ""},
+			{"400", []int{400}, 5, "dead", []int{400}, "permanent"},
+			{"408 429 302 are retried, the redirect not followed", []int{408, 429, 302}, 5, "delivered", []int{408, 429, 302, 200}, ""},
+			{"500 until max_attempts", []int{500, 500, 500}, 3, "dead", []int{500, 500, 500}, "attempts"},
 		}
 		w := newWorld(t, b)
 		recs := make([]*recorder, len(tests))
@@ -43,6 +44,9 @@ func TestRetryAndDead(t *testing.T) {
 			dl := g.waitDelivery(t, id, name, tc.wantStatus)
 			if dl.Attempts != len(tc.wantCodes) {
 				t.Errorf("%s: attempts got %d, want %d", tc.name, dl.Attempts, len(tc.wantCodes))
+			}
+			if dl.DeadReason != tc.wantReason {
+				t.Errorf("%s: dead_reason got %q, want %q", tc.name, dl.DeadReason, tc.wantReason)
 			}
 			if got := codes(dl.History); !reflect.DeepEqual(got, tc.wantCodes) {
 				t.Errorf("%s: history status codes got %v, want %v", tc.name, got, tc.wantCodes)
