@@ -98,5 +98,6 @@ func TestBrowserDeadReasons(t *testing.T) {
 
 	b.run(chromedp.Navigate(admin + "#/events/" + ids[0]))
 	b.waitJS("the reason on the event page", `document.querySelector('article[data-sub="moved"] .note [data-k=reason]')?.textContent === '410 gone'`)
+	b.shot("dead-reasons-event")
 	b.checkErrors()
 }
