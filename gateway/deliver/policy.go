@@ -26,6 +26,13 @@ const (
 	// more. The delivery is dead, as for Permanent, and the subscriber is
 	// paused (gateway.PauseGone) until an operator resumes it.
 	Gone
+	// Transform: the subscriber's transform failed on this event at run
+	// time, so nothing was sent; it would fail the same way again. The
+	// delivery is dead (gateway.DeadTransform). Not the subscriber's
+	// failure: the breaker does not count it. Nothing produces it yet
+	// (transforms are to come); the class is here so that the reason is
+	// decided where the others are.
+	Transform
 )
 
 // String names the class for logs.
@@ -39,6 +46,8 @@ func (c Class) String() string {
 		return "permanent"
 	case Gone:
 		return "gone"
+	case Transform:
+		return "transform"
 	}
 	return "class(" + strconv.Itoa(int(c)) + ")"
 }
@@ -133,8 +142,9 @@ type Result struct {
 // Attempt left for the caller to fill in). c is the claim before the
 // attempt; now is the attempt's end. A delivery is dead, and this is the
 // one place that says why (gateway.DeadReason): gone after a 410,
-// permanent after another permanent failure, attempts when this attempt
-// reaches MaxAttempts, max_age when it failed and MaxAge has passed since
+// permanent after another permanent failure, transform when the
+// subscriber's transform failed, attempts when this attempt reaches
+// MaxAttempts, max_age when it failed and MaxAge has passed since
 // CreatedAt. It is never dead without a failed attempt, so the breaker
 // holding deliveries back costs nothing.
 func Decide(rc gateway.RetryConfig, backoff Backoff, c gateway.Claim, r Result, now time.Time, rnd float64) gateway.Outcome {
@@ -148,6 +158,8 @@ func Decide(rc gateway.RetryConfig, backoff Backoff, c gateway.Claim, r Result, 
 		return dead(gateway.DeadGone)
 	case r.Class == Permanent:
 		return dead(gateway.DeadPermanent)
+	case r.Class == Transform:
+		return dead(gateway.DeadTransform)
 	case c.Attempts+1 >= rc.MaxAttempts:
 		return dead(gateway.DeadAttempts)
 	case rc.MaxAge > 0 && now.Sub(c.CreatedAt) >= rc.MaxAge:

@@ -118,6 +118,7 @@ func TestDecide(t *testing.T) {
 		{"4xx dead at once", fresh, Result{Class: Permanent, StatusCode: 400}, gateway.StatusDead, gateway.DeadPermanent, time.Time{}},
 		{"4xx on the last attempt is still permanent", gateway.Claim{Attempts: 4, CreatedAt: now.Add(-2 * time.Hour)}, Result{Class: Permanent, StatusCode: 401}, gateway.StatusDead, gateway.DeadPermanent, time.Time{}},
 		{"410 dead at once", fresh, Result{Class: Gone, StatusCode: 410}, gateway.StatusDead, gateway.DeadGone, time.Time{}},
+		{"a failed transform is dead at once", fresh, Result{Class: Transform}, gateway.StatusDead, gateway.DeadTransform, time.Time{}},
 		{"410 past max age is still gone", gateway.Claim{Attempts: 4, CreatedAt: now.Add(-2 * time.Hour)}, Result{Class: Gone, StatusCode: 410}, gateway.StatusDead, gateway.DeadGone, time.Time{}},
 		{"first failure backs off", fresh, retry(503), gateway.StatusRetrying, "", now.Add(time.Second)},
 		{"third failure", gateway.Claim{Attempts: 2, CreatedAt: fresh.CreatedAt}, retry(500), gateway.StatusRetrying, "", now.Add(4 * time.Second)},
