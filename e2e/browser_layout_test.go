@@ -29,6 +29,9 @@ const (
 // shows the status; a subscriber removed from the config keeps its
 // charts. Screenshots go to $HOOKGATE_ARTIFACTS when it is set.
 func TestBrowserDashboardLayout(t *testing.T) {
+	// Parallel tests start once TestBrowserDashboard, which clears the
+	// artifacts directory, is done.
+	t.Parallel()
 	chrome := chromium(t)
 	answer := func(code int, body string) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +82,8 @@ func TestBrowserDashboardLayout(t *testing.T) {
 	dir := os.Getenv("HOOKGATE_ARTIFACTS")
 	if dir == "" {
 		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("artifacts directory: %v", err)
 	}
 	b := newBrowser(t, chrome, dir)
 	b.answerBasic("ops", g.token)
