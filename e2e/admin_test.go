@@ -18,7 +18,6 @@ type (
 		Breaker      string `json:"breaker"`
 		Paused       bool   `json:"paused"`
 		PausedReason string `json:"paused_reason"`
-		Removed      bool   `json:"removed"`
 		Pending      int64  `json:"pending"`
 		Dead         int64  `json:"dead"`
 		Delivered    int64  `json:"delivered"`
