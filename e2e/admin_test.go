@@ -22,6 +22,8 @@ type (
 		Dead         int64  `json:"dead"`
 		Delivered    int64  `json:"delivered"`
 		LastError    string `json:"last_error"`
+		// BreakerNextProbeAt: only while the breaker is open (docs/admin.md).
+		BreakerNextProbeAt *time.Time `json:"breaker_next_probe_at"`
 	}
 	eventSummary struct {
 		ID         string    `json:"id"`
@@ -30,6 +32,8 @@ type (
 		Subject    string    `json:"subject"`
 		ReceivedAt time.Time `json:"received_at"`
 		Status     string    `json:"status"`
+		// Deliveries: each subscriber's own status (docs/admin.md).
+		Deliveries map[string]string `json:"deliveries"`
 	}
 	eventPage struct {
 		Events     []eventSummary `json:"events"`

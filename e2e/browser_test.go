@@ -75,6 +75,7 @@ func TestBrowserDashboard(t *testing.T) {
 	b.waitJS("the newest events listed", `document.querySelectorAll('#events tr[data-event-id]').length === 50`)
 	b.waitJS("the token kept in session storage", fmt.Sprintf(`sessionStorage.getItem('hookgate.adminToken') === %q`, adminToken))
 	b.waitJS("the subscribers table within the page's width", `[...document.querySelectorAll('.scroll')].every(x => x.scrollWidth <= x.clientWidth)`)
+	b.waitJS("one subscriber, singular", `document.getElementById('counts').textContent === '2 sources · 1 subscriber'`)
 	b.shot("02-overview")
 
 	// The first event is on the second page.

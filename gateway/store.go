@@ -201,6 +201,10 @@ type EventSummary struct {
 	Subject    string         `json:"subject,omitempty"`
 	ReceivedAt time.Time      `json:"received_at"`
 	Status     DeliveryStatus `json:"status"` // see EventStatus
+	// Deliveries is each delivery's own status, by subscriber: what the
+	// rolled-up Status hides when one subscriber got the event and
+	// another is retrying. Empty (never nil from a store) when unrouted.
+	Deliveries map[string]DeliveryStatus `json:"deliveries"`
 }
 
 // EventPage is one page of an event listing, newest first.

@@ -11,7 +11,8 @@ import (
 // first, the last being the bucket now running. Failed counts attempts
 // that led to retrying or dead. Other gateways sharing the store keep
 // their own, and the counts start afresh when the process does: for the
-// dashboard's charts, not for accounting (that is /metrics).
+// dashboard's charts, not for accounting (that is /metrics). A subscriber
+// removed from the config stays listed while its window holds an attempt.
 type ratesView struct {
 	BucketSeconds int                 `json:"bucket_seconds"`
 	Subscribers   map[string]rateView `json:"subscribers"`

@@ -20,7 +20,11 @@ type subscriberView struct {
 	Name    string `json:"name"`
 	URL     string `json:"url"`
 	Breaker string `json:"breaker"`
-	Paused  bool   `json:"paused"`
+	// BreakerNextProbeAt is, while the breaker is open, the earliest its
+	// half-open probe goes out (its cooldown after it opened, in this
+	// gateway); absent otherwise.
+	BreakerNextProbeAt *time.Time `json:"breaker_next_probe_at,omitempty"`
+	Paused             bool       `json:"paused"`
 	// PausedReason is why it is paused: "admin" (the pause endpoint) or
 	// "gone" (it answered 410 Gone); "" when not paused.
 	PausedReason  gateway.PauseReason `json:"paused_reason"`
@@ -56,6 +60,10 @@ func (a *admin) subscribers(c *fiber.Ctx) error {
 		}
 		v.URL = gateway.RedactURL(cfg.Subscribers[name].URL)
 		v.Breaker = a.Engine.Breaker(name)
+		if at, ok := a.Engine.BreakerNextProbe(name); ok && v.Breaker == "open" {
+			at = at.UTC()
+			v.BreakerNextProbeAt = &at
+		}
 		if a.Backfills != nil {
 			if p, ok := a.Backfills.Backfill(name); ok {
 				v.Backfill = &p

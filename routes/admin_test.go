@@ -3,6 +3,7 @@ package routes_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"slices"
@@ -216,6 +217,17 @@ func TestAdminListRedeliverStatus(t *testing.T) {
 	decode(t, body, &page)
 	if len(page.Events) != 1 || page.Events[0].Subject != "product/B" || page.NextCursor == "" {
 		t.Errorf("page = %+v, want the newest (product/B) and a cursor", page)
+	}
+	// Each row carries its deliveries' own statuses beside the roll-up.
+	var raw struct {
+		Events []map[string]json.RawMessage `json:"events"`
+	}
+	decode(t, body, &raw)
+	if len(raw.Events) == 1 && len(page.Events) == 1 {
+		st := page.Events[0].Deliveries["indexer"]
+		if got := string(raw.Events[0]["deliveries"]); st == "" || got != `{"indexer":"`+string(st)+`"}` {
+			t.Errorf("events[0].deliveries = %s, want {\"indexer\": its status}", got)
+		}
 	}
 	if got, _ := do(t, e.admin, adminReq(http.MethodGet, "/admin/api/events?status=bogus", adminToken)); got != 400 {
 		t.Errorf("GET events?status=bogus = %d, want 400", got)

@@ -22,6 +22,9 @@ type Engine interface {
 	// Breaker returns the subscriber's circuit state: "closed", "open" or
 	// "half-open".
 	Breaker(subscriber string) string
+	// BreakerNextProbe returns, while the subscriber's breaker is open,
+	// the earliest its half-open probe goes out; ok false otherwise.
+	BreakerNextProbe(subscriber string) (at time.Time, ok bool)
 	// Notify wakes the subscriber's workers: new work is due. It must not
 	// block.
 	Notify(subscriber string)

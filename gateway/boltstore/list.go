@@ -82,8 +82,10 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			sum := gateway.EventSummary{ID: id, Source: ev.Source, Type: ev.Type, Subject: ev.Subject,
 				ReceivedAt: ev.ReceivedAt}
 			sts := make([]gateway.DeliveryStatus, len(recs))
+			sum.Deliveries = make(map[string]gateway.DeliveryStatus, len(recs))
 			for i := range recs {
 				sts[i] = recs[i].Status
+				sum.Deliveries[subs[i]] = recs[i].Status
 			}
 			sum.Status = gateway.EventStatus(sts)
 			page.Events = append(page.Events, sum)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -15,8 +16,16 @@ import (
 
 // breaker is gobreaker's two-step form: Allow before the request, done
 // with its verdict after, which fits a request whose outcome is classified
-// rather than returned as a Go error.
-type breaker = gobreaker.TwoStepCircuitBreaker[struct{}]
+// rather than returned as a Go error. It also remembers when it last
+// opened, which gobreaker keeps to itself, so that the admin API can say
+// when the open breaker lets its probe through.
+type breaker struct {
+	*gobreaker.TwoStepCircuitBreaker[struct{}]
+	cooldown time.Duration
+	// openedAt is the last transition to open, by Options.Now; nil
+	// before the first.
+	openedAt atomic.Pointer[time.Time]
+}
 
 // Verdicts reported to the breaker. Only retryable failures count against
 // a subscriber: a permanent 4xx shows it is up and answering.
@@ -25,22 +34,48 @@ var (
 	errAborted = errors.New("aborted by shutdown") // neither success nor failure
 )
 
-func newBreaker(name string, bc gateway.BreakerConfig, log *slog.Logger) *breaker {
+func newBreaker(name string, bc gateway.BreakerConfig, now func() time.Time, log *slog.Logger) *breaker {
 	trip := uint32(max(bc.ConsecutiveFailures, 1))
-	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+	b := &breaker{cooldown: max(bc.Cooldown, time.Millisecond)}
+	b.TwoStepCircuitBreaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        name,
 		MaxRequests: 1, // half-open: one probe decides
-		Timeout:     max(bc.Cooldown, time.Millisecond),
+		Timeout:     b.cooldown,
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= trip },
 		IsExcluded:  func(err error) bool { return errors.Is(err, errAborted) },
+		// Called under the breaker's own lock: it must not call the
+		// breaker.
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			level := slog.LevelInfo
 			if to == gobreaker.StateOpen {
 				level = slog.LevelWarn
+				at := now()
+				b.openedAt.Store(&at)
 			}
 			log.Log(context.Background(), level, "breaker "+to.String(), "subscriber", name, "from", from.String())
 		},
 	})
+	return b
+}
+
+// nextProbe returns, while the breaker is open, when it goes half-open
+// and lets one probe through: its cooldown after it opened. ok is false
+// when it is not open.
+func (b *breaker) nextProbe() (at time.Time, ok bool) {
+	if b.State() != gobreaker.StateOpen {
+		return time.Time{}, false
+	}
+	return b.probeAt()
+}
+
+// probeAt is the last opening plus the cooldown, whatever the state now;
+// ok is false before the breaker first opened.
+func (b *breaker) probeAt() (time.Time, bool) {
+	at := b.openedAt.Load()
+	if at == nil {
+		return time.Time{}, false
+	}
+	return at.Add(b.cooldown), true
 }
 
 // verdict is what the breaker is told about an attempt of the given class.
@@ -72,7 +107,7 @@ func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *
 	if prev != nil && prev.cfg.URL == cfg.URL && prev.cfg.Breaker == cfg.Breaker {
 		s.breaker = prev.breaker
 	} else {
-		s.breaker = newBreaker(name, cfg.Breaker, log)
+		s.breaker = newBreaker(name, cfg.Breaker, o.Now, log)
 	}
 	if prev != nil && prev.cfg.MaxInFlight == cfg.MaxInFlight {
 		s.client, s.own = prev.client, prev.own

@@ -46,8 +46,10 @@ type dispatcher struct {
 	// in place of its cached read: toldNone, toldPaused or toldResumed.
 	told atomic.Int32
 
-	// rates: the last RateWindow of attempts, for the dashboard.
-	rates rateRing
+	// rates: the last RateWindow of attempts, for the dashboard. The
+	// engine's, by name: it outlives the dispatcher when the subscriber
+	// is removed (Engine.Rates).
+	rates *rateRing
 
 	// Read and written by the run goroutine only.
 	paused      bool
@@ -67,6 +69,7 @@ func newDispatcher(e *Engine, name string, cfg *gateway.SubscriberConfig) *dispa
 		name:  name,
 		wake:  make(chan struct{}, 1),
 		freed: make(chan struct{}, 1),
+		rates: e.ratesOf(name),
 	}
 	d.state.Store(newSubState(name, cfg, nil, &e.opts, e.log))
 	return d

@@ -99,8 +99,9 @@ type Engine struct {
 	opts  Options
 	log   *slog.Logger
 
-	mu       sync.RWMutex // guards subs and the lifecycle flags
+	mu       sync.RWMutex // guards subs, rings and the lifecycle flags
 	subs     map[string]*dispatcher
+	rings    map[string]*rateRing // see Rates
 	started  bool
 	stopped  bool
 	loopCtx  context.Context // parent of dispatcher loops; ends at Stop
@@ -129,6 +130,7 @@ func New(store gateway.Store, subs map[string]*gateway.SubscriberConfig, opts Op
 		opts:    opts,
 		log:     opts.Logger.With("component", "deliver"),
 		subs:    map[string]*dispatcher{},
+		rings:   map[string]*rateRing{},
 		sendCtx: sendCtx,
 		abort:   abort,
 	}
@@ -305,6 +307,20 @@ func (e *Engine) Breaker(subscriber string) string {
 		return ""
 	}
 	return d.state.Load().breaker.State().String()
+}
+
+// BreakerNextProbe returns, while the subscriber's breaker is open, when
+// it will let its half-open probe through (its cooldown after it opened,
+// by Options.Now); ok is false when the breaker is not open or the
+// subscriber unknown. gobreaker turns open to half-open on its own clock
+// when it is next asked after that time, so the answer is the earliest
+// a probe can go out, not a promise that it goes out then.
+func (e *Engine) BreakerNextProbe(subscriber string) (at time.Time, ok bool) {
+	d := e.dispatcher(subscriber)
+	if d == nil {
+		return time.Time{}, false
+	}
+	return d.state.Load().breaker.nextProbe()
 }
 
 // InFlight returns how many requests to the subscriber are under way in

@@ -28,17 +28,62 @@ type RateSeries struct {
 
 // Rates returns, for every subscriber the engine delivers to, its
 // attempts in this process over the last RateWindow, up to now (by
-// Options.Now). Other gateways sharing the store keep their own; a
-// subscriber removed and added again starts from zero.
+// Options.Now); also for a subscriber removed from the config while its
+// window holds an attempt, so that its charts keep what it went through
+// (one added back goes on from there). Other gateways sharing the store
+// keep their own.
 func (e *Engine) Rates() map[string]RateSeries {
 	now := e.opts.Now()
 	e.mu.RLock()
-	defer e.mu.RUnlock()
-	out := make(map[string]RateSeries, len(e.subs))
-	for name, d := range e.subs {
-		out[name] = d.rates.series(now)
+	out := make(map[string]RateSeries, len(e.rings))
+	var stale []string
+	for name, r := range e.rings {
+		s := r.series(now)
+		if _, ok := e.subs[name]; !ok && s.empty() {
+			stale = append(stale, name)
+			continue
+		}
+		out[name] = s
+	}
+	e.mu.RUnlock()
+	if len(stale) > 0 {
+		// A removed subscriber's window has emptied: its ring goes, so
+		// that the rings are bounded by the subscribers of the last
+		// RateWindow. One back meanwhile (Update) keeps its ring.
+		e.mu.Lock()
+		for _, name := range stale {
+			if _, ok := e.subs[name]; !ok {
+				delete(e.rings, name)
+			}
+		}
+		e.mu.Unlock()
 	}
 	return out
+}
+
+// ratesOf returns the subscriber's rates ring, a new one if it has none.
+// Engine.rings holds the rings of the subscribers in Engine.subs and of
+// removed ones while their window still holds an attempt (Rates drops
+// them after), so that a removed subscriber's charts keep its history
+// and one added back goes on from it.
+// The caller holds e.mu for writing (or owns e, in New).
+func (e *Engine) ratesOf(name string) *rateRing {
+	r := e.rings[name]
+	if r == nil {
+		r = &rateRing{}
+		e.rings[name] = r
+	}
+	return r
+}
+
+// empty reports whether the series counts no attempt.
+func (s RateSeries) empty() bool {
+	for k := range s.Delivered {
+		if s.Delivered[k] != 0 || s.Failed[k] != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // rateRing counts attempts in RateBuckets buckets of RateBucket each. Its

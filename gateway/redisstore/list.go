@@ -74,7 +74,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		var last *listRow
 		for _, r := range got {
 			c, ok := r.([]any)
-			if !ok || len(c) != 6 {
+			if !ok || len(c) != 7 {
 				return page, errors.New("list: unexpected script reply")
 			}
 			row := listRow{score: num(c[4]), ev: gateway.EventSummary{
@@ -84,6 +84,7 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 				Subject:    str(c[3]),
 				ReceivedAt: fromMS(num(c[4])),
 				Status:     gateway.DeliveryStatus(str(c[5])),
+				Deliveries: listDeliveries(c[6]),
 			}}
 			rows = append(rows, row)
 			last = &row
@@ -120,6 +121,16 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		page.NextCursor = encodeCursor(frontier.score, frontier.ev.ID)
 	}
 	return page, nil
+}
+
+// listDeliveries reads a row's {subscriber, status, ...} pairs.
+func listDeliveries(v any) map[string]gateway.DeliveryStatus {
+	pairs, _ := v.([]any)
+	out := make(map[string]gateway.DeliveryStatus, len(pairs)/2)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		out[str(pairs[i])] = gateway.DeliveryStatus(str(pairs[i+1]))
+	}
+	return out
 }
 
 // listRow is a listed event with its index score (receipt ms).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -72,22 +73,28 @@ func testListFilters(t *testing.T, h harness) {
 		}
 	}
 
-	// The rows themselves, with the event status summed up over deliveries.
+	// The rows themselves, with the event status summed up over deliveries
+	// and each delivery's own status beside it.
 	page, err := s.List(context.Background(), gateway.EventFilter{})
 	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
 	want := []gateway.EventSummary{
-		{ID: "evt_l5", Source: "src2", Type: "src2.product.created", Subject: "product/evt_l5", ReceivedAt: at(5 * time.Minute), Status: gateway.StatusRetrying},
-		{ID: "evt_l4", Source: "src1", Type: "src1.product.created", Subject: "product/evt_l4", ReceivedAt: at(4 * time.Minute), Status: gateway.StatusUnrouted},
-		{ID: "evt_l3", Source: "src1", Type: "src1.option.updated", Subject: "product/evt_l3", ReceivedAt: at(3 * time.Minute), Status: gateway.StatusDead},
-		{ID: "evt_l2", Source: "src2", Type: "src2.option.updated", Subject: "product/evt_l2", ReceivedAt: at(2 * time.Minute), Status: gateway.StatusPending},
-		{ID: "evt_l1", Source: "src1", Type: "src1.product.created", Subject: "product/evt_l1", ReceivedAt: at(1 * time.Minute), Status: gateway.StatusDelivered},
+		{ID: "evt_l5", Source: "src2", Type: "src2.product.created", Subject: "product/evt_l5", ReceivedAt: at(5 * time.Minute), Status: gateway.StatusRetrying,
+			Deliveries: map[string]gateway.DeliveryStatus{"sub-a": gateway.StatusRetrying}},
+		{ID: "evt_l4", Source: "src1", Type: "src1.product.created", Subject: "product/evt_l4", ReceivedAt: at(4 * time.Minute), Status: gateway.StatusUnrouted,
+			Deliveries: map[string]gateway.DeliveryStatus{}},
+		{ID: "evt_l3", Source: "src1", Type: "src1.option.updated", Subject: "product/evt_l3", ReceivedAt: at(3 * time.Minute), Status: gateway.StatusDead,
+			Deliveries: map[string]gateway.DeliveryStatus{"sub-a": gateway.StatusDead, "sub-b": gateway.StatusPending}},
+		{ID: "evt_l2", Source: "src2", Type: "src2.option.updated", Subject: "product/evt_l2", ReceivedAt: at(2 * time.Minute), Status: gateway.StatusPending,
+			Deliveries: map[string]gateway.DeliveryStatus{"sub-b": gateway.StatusPending}},
+		{ID: "evt_l1", Source: "src1", Type: "src1.product.created", Subject: "product/evt_l1", ReceivedAt: at(1 * time.Minute), Status: gateway.StatusDelivered,
+			Deliveries: map[string]gateway.DeliveryStatus{"sub-a": gateway.StatusDelivered}},
 	}
 	for i := range min(len(want), len(page.Events)) {
 		got := page.Events[i]
 		got.ReceivedAt = got.ReceivedAt.UTC()
-		if got != want[i] {
+		if !reflect.DeepEqual(got, want[i]) {
 			t.Errorf("row %d = %+v, want %+v", i, got, want[i])
 		}
 	}

@@ -10,7 +10,9 @@
 -- when the cursor's entry has left the index, then skipping the entries
 -- tied with its score that come before it), then reads on by rank. It
 -- returns {stop score, stop id, rows}: up to limit+1 rows {id, source,
--- type, subject, received ms, status} (an extra row only tells that there
+-- type, subject, received ms, status, deliveries}, deliveries being
+-- {subscriber, status, ...} for each of the event's deliveries, read for
+-- the rows returned only (an extra row only tells that there
 -- is more), and, when the budget ran out first, the last entry examined,
 -- to go on from; stop score is '' when the index ended or the page filled.
 -- Rows whose event is gone (deleted outside hookgate, before Sweep
@@ -52,6 +54,26 @@ local function matches(m)
   return true
 end
 
+-- deliveries is the status of each of the event's deliveries, as
+-- {subscriber, status, ...}: one more read per row returned, none per
+-- row passed over.
+local function deliveries(id, subs)
+  local names, fs, sts = splitSubs(subs), {}, {}
+  for i, sub in ipairs(names) do fs[i] = df(sub, 'st') end
+  -- unpack is bounded by the Lua stack: read in slices.
+  for s = 1, #fs, 1000 do
+    for _, st in ipairs(redis.call('HMGET', ev(id), unpack(fs, s, math.min(s + 999, #fs)))) do sts[#sts + 1] = st end
+  end
+  local out = {}
+  for i, sub in ipairs(names) do
+    if sts[i] then
+      out[#out + 1] = sub
+      out[#out + 1] = sts[i]
+    end
+  end
+  return out
+end
+
 local rows, examined, ended = {}, 0, false
 local lastScore, lastID
 -- The first read is what the page needs if every entry matches; the
@@ -74,7 +96,7 @@ while #rows <= limit and examined < budget do
       skipping = false
       local m = redis.call('HMGET', ev(id), unpack(fields))
       if matches(m) then
-        rows[#rows + 1] = {id, m[1], m[2], m[3], m[4], summary(m[6], m[7], m[8], m[9])}
+        rows[#rows + 1] = {id, m[1], m[2], m[3], m[4], summary(m[6], m[7], m[8], m[9]), deliveries(id, m[5])}
         if #rows > limit then break end
       end
     end
