@@ -10,10 +10,14 @@ require (
 	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
 	github.com/valyala/fasthttp v1.80.0
 	go.etcd.io/bbolt v1.5.0
+	go.opentelemetry.io/otel/trace v1.47.0
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/molecule-man/go-brrr v1.3.1 // indirect
+require (
+	github.com/molecule-man/go-brrr v1.3.1 // indirect
+	go.opentelemetry.io/otel v1.47.0 // indirect
+)
 
 require (
 	cel.dev/cel-go v0.33.2
