@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/deliver"
@@ -80,6 +81,9 @@ type Deps struct {
 	// rather than holding its connection and body while a disk or Redis
 	// stalls.
 	StoreTimeout time.Duration
+	// Tracer, if set, makes a server span per ingest request (a child of
+	// the provider's traceparent when it sent one); nil: tracing is off.
+	Tracer trace.Tracer
 
 	// pending is the public listener's body budget, made by New and read
 	// by the metrics.
@@ -193,7 +197,7 @@ func newPublic(d Deps) *fiber.App {
 	app.Use(recovery(d.Logger))
 	app.Use(closeAfterUnexpectedBody)
 	h := &ingestHandler{in: d.Ingester, now: d.Now, metrics: d.metrics, budget: d.pending, storeTimeout: d.StoreTimeout,
-		log: d.Logger}
+		log: d.Logger, tracer: d.Tracer}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
 	health(app, d)

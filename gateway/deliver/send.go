@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookgate/hookgate/gateway"
 )
@@ -80,9 +81,13 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		}
 	}()
 
-	a, res, err := d.attempt(st, c)
+	span := d.startSpan(c)
+	a, res, err := d.attempt(st, c, span)
 	if e.aborted(err) {
 		done(errAborted)
+		if span != nil {
+			endAttemptSpan(span, a, "aborted")
+		}
 		d.release(c, e.opts.Now())
 		return
 	}
@@ -96,6 +101,9 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 
 	now := e.opts.Now()
 	status, next := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())
+	if span != nil {
+		endAttemptSpan(span, a, string(status))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	err = e.store.Record(ctx, c, gateway.Outcome{Attempt: a, Status: status, NextAttemptAt: next})
@@ -161,8 +169,10 @@ func (d *dispatcher) logOutcome(c gateway.Claim, a gateway.Attempt, status gatew
 }
 
 // attempt POSTs the envelope once. err is the transport error, if any,
-// returned so the caller can tell a shutdown abort from a failure.
-func (d *dispatcher) attempt(st *subState, c gateway.Claim) (gateway.Attempt, Result, error) {
+// returned so the caller can tell a shutdown abort from a failure. span is
+// the attempt's span (nil: tracing off), whose context the traceparent
+// header carries.
+func (d *dispatcher) attempt(st *subState, c gateway.Claim, span trace.Span) (gateway.Attempt, Result, error) {
 	e, cfg := d.e, st.cfg
 	ctx, cancel := context.WithTimeout(e.sendCtx, cfg.Timeout)
 	defer cancel()
@@ -186,6 +196,7 @@ func (d *dispatcher) attempt(st *subState, c gateway.Claim) (gateway.Attempt, Re
 	h.Set(HeaderID, c.EventID)
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
 	h.Set(HeaderSignature, Sign(cfg.SigningKeys, c.EventID, ts, c.Body))
+	setTraceHeaders(h, c.Body, span)
 
 	start := time.Now() // a measurement, not a decision: the real clock
 	resp, err := st.client.Do(req)
