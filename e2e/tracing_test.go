@@ -310,6 +310,15 @@ func TestTracingEndToEnd(t *testing.T) {
 		}
 	})
 
+	// The exports are counted; none failed, none was dropped.
+	waitFor(t, 30*time.Second, "exported spans counted", func() (bool, string) {
+		text := g.metricsText(t)
+		ok := regexp.MustCompile(`(?m)^hookgate_trace_spans_total\{result="exported"\} [1-9]`).MatchString(text) &&
+			strings.Contains(text, `hookgate_trace_spans_total{result="dropped"} 0`+"\n") &&
+			strings.Contains(text, `hookgate_trace_spans_total{result="failed"} 0`+"\n")
+		return ok, "hookgate_trace_spans_total not yet as expected"
+	})
+
 	// A graceful stop flushes what is queued; the collector was there
 	// throughout, so nothing was lost.
 	g.stop()

@@ -84,6 +84,10 @@ type Deps struct {
 	// Tracer, if set, makes a server span per ingest request (a child of
 	// the provider's traceparent when it sent one); nil: tracing is off.
 	Tracer trace.Tracer
+	// SpanCounts, if set, reports the spans exported, failed and dropped
+	// since the start, for hookgate_trace_spans_total; nil (tracing off):
+	// all 0.
+	SpanCounts func() (exported, failed, dropped int64)
 
 	// pending is the public listener's body budget, made by New and read
 	// by the metrics.

@@ -107,6 +107,12 @@ func start(o serveOptions) (_ *server, err error) {
 		Logger:    o.log,
 		Tracer:    tracer,
 	}
+	if o.tracing != nil {
+		deps.SpanCounts = func() (int64, int64, int64) {
+			st := o.tracing.Stats()
+			return st.Exported, st.Failed, st.Dropped
+		}
+	}
 	s.public, s.admin = routes.NewServers(deps)
 	// The public listener holds each client address to its share of the
 	// connections (server.max_conns_per_client), under TLS.

@@ -1,6 +1,6 @@
 // Package telemetry sets up OpenTelemetry tracing from the standard OTEL_*
-// environment variables: the SDK's tracer provider, a batch span
-// processor and an OTLP/HTTP exporter. It is the only importer of the
+// environment variables: the SDK's tracer provider, a bounded queue and a
+// batch span processor, and an OTLP/HTTP exporter (otlp.go). It is the only importer of the
 // OpenTelemetry SDK; gateway/ and gateway/deliver see only the API's
 // trace.Tracer, nil when tracing is off, so that the hot path pays
 // nothing for it then.
@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,7 +17,6 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -36,7 +34,7 @@ const DefaultServiceName = "hookgate"
 type Tracing struct {
 	tp    *sdktrace.TracerProvider
 	exp   *countingExporter
-	ended atomic.Int64 // sampled spans handed to the batch processor
+	queue *queueProcessor
 	log   *slog.Logger
 	// Endpoint is where spans go, for the start-up log line.
 	Endpoint string
@@ -52,9 +50,10 @@ type Tracing struct {
 // outside [0, 1]) is an error naming the variable and the value, so that
 // serve refuses to start rather than run without the traces asked for.
 //
-// The exporter itself reads the rest of the OTLP variables (headers,
-// timeout, compression, certificates), and the SDK the sampler, span
-// limits and batch processor ones (OTEL_BSP_*).
+// The exporter's settings come from the OTLP exporter variables
+// (endpoint, headers, timeout, compression, certificates; otlp.go), and
+// the SDK reads the sampler, span limit and batch processor ones
+// (OTEL_BSP_*) itself.
 func FromEnv(getenv func(string) string, version string, log *slog.Logger) (*Tracing, error) {
 	on, err := enabled(getenv)
 	if err != nil || !on {
@@ -63,11 +62,11 @@ func FromEnv(getenv func(string) string, version string, log *slog.Logger) (*Tra
 	if err := checkEnv(getenv); err != nil {
 		return nil, err
 	}
-	ctx := context.Background()
-	exp, err := otlptracehttp.New(ctx)
+	cfg, err := otlpConfigFromEnv(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("tracing: otlp exporter: %w", err)
+		return nil, err
 	}
+	ctx := context.Background()
 	res, err := resource.New(ctx,
 		resource.WithAttributes(
 			attribute.String("service.name", DefaultServiceName),
@@ -83,12 +82,14 @@ func FromEnv(getenv func(string) string, version string, log *slog.Logger) (*Tra
 	if log == nil {
 		log = slog.Default()
 	}
-	t := &Tracing{exp: &countingExporter{SpanExporter: exp}, log: log, Endpoint: endpoint(getenv)}
-	// The batch processor's queue is bounded (OTEL_BSP_MAX_QUEUE_SIZE,
-	// 2048): when the collector is slow or gone, spans past it are
-	// dropped, and ingest and delivery never wait for the exporter.
+	t := &Tracing{exp: &countingExporter{SpanExporter: newOTLPExporter(cfg)}, log: log, Endpoint: redactURL(cfg.endpoint)}
+	// Spans wait in a bounded queue (maxQueuedSpans) in front of the
+	// batch processor (OTEL_BSP_*, its own queue 2048): when the collector
+	// is slow or gone, spans past the bound are dropped and counted, and
+	// ingest and delivery never wait for the exporter.
+	t.queue = newQueueProcessor(sdktrace.NewBatchSpanProcessor(t.exp, sdktrace.WithBlocking()), maxQueuedSpans)
 	t.tp = sdktrace.NewTracerProvider(
-		sdktrace.WithSpanProcessor(countingProcessor{sdktrace.NewBatchSpanProcessor(t.exp), &t.ended}),
+		sdktrace.WithSpanProcessor(t.queue),
 		sdktrace.WithResource(res),
 	)
 	// The SDK reports export failures through the global handler: one log
@@ -106,54 +107,43 @@ func (t *Tracing) Tracer() trace.Tracer {
 }
 
 // Shutdown flushes the spans still queued and stops the exporter, within
-// ctx: an unreachable collector costs at most its deadline. The spans that
-// were not exported (failed exports, and those still queued at the
-// deadline) are logged as lost.
+// ctx: an unreachable collector costs at most its deadline. It logs the
+// counts, lost spans included: failed exports, spans dropped for a full
+// queue, and those still queued at the deadline.
 func (t *Tracing) Shutdown(ctx context.Context) error {
 	if t == nil {
 		return nil
 	}
 	err := t.tp.Shutdown(ctx)
 	st := t.Stats()
-	t.log.Info("tracing stopped", "spans_exported", st.Exported, "spans_failed", st.Failed, "spans_dropped", st.Dropped())
+	t.log.Info("tracing stopped", "spans_exported", st.Exported, "spans_failed", st.Failed,
+		"spans_dropped", st.Dropped, "spans_unexported", st.Unexported())
 	if err != nil {
 		return fmt.Errorf("tracing: flush: %w", err)
 	}
 	return nil
 }
 
-// Stats count the spans since the start.
+// Stats count the sampled spans since the start. Every counter only
+// grows.
 type Stats struct {
-	Ended    int64 // sampled spans ended, handed to the batch processor
+	Queued   int64 // spans taken into the queue for export
+	Dropped  int64 // spans dropped because the queue was full
 	Exported int64 // spans the collector took
-	Failed   int64 // spans in exports that failed
+	Failed   int64 // spans in exports that failed (after the exporter's retries)
 }
 
-// Dropped is the spans ended but neither exported nor failed: those the
-// batch processor dropped because its queue was full, and those still in
-// it. Once Shutdown has returned, it is those that were lost.
-func (s Stats) Dropped() int64 { return max(0, s.Ended-s.Exported-s.Failed) }
+// Unexported is the spans queued but neither exported nor failed: on
+// their way now, or, once Shutdown has returned, cut off by its deadline.
+func (s Stats) Unexported() int64 { return max(0, s.Queued-s.Exported-s.Failed) }
 
 // Stats returns the span counts; zero when t is off.
 func (t *Tracing) Stats() Stats {
 	if t == nil {
 		return Stats{}
 	}
-	return Stats{Ended: t.ended.Load(), Exported: t.exp.exported.Load(), Failed: t.exp.failed.Load()}
-}
-
-// countingProcessor counts the sampled spans ended, which the batch
-// processor behind it queues or drops.
-type countingProcessor struct {
-	sdktrace.SpanProcessor
-	ended *atomic.Int64
-}
-
-func (p countingProcessor) OnEnd(s sdktrace.ReadOnlySpan) {
-	if s.SpanContext().IsSampled() {
-		p.ended.Add(1)
-	}
-	p.SpanProcessor.OnEnd(s)
+	return Stats{Queued: t.queue.queued.Load(), Dropped: t.queue.dropped.Load(),
+		Exported: t.exp.exported.Load(), Failed: t.exp.failed.Load()}
 }
 
 // enabled reports whether the environment asks for tracing.
@@ -186,16 +176,6 @@ func checkEnv(getenv func(string) string) error {
 		}
 		break // the traces-specific one, when set, decides
 	}
-	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
-		v := getenv(name)
-		if v == "" {
-			continue
-		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%s=%q: want an http:// or https:// URL", name, v)
-		}
-	}
 	sampler := strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER")))
 	switch sampler {
 	case "", "always_on", "always_off", "parentbased_always_on", "parentbased_always_off":
@@ -210,25 +190,6 @@ func checkEnv(getenv func(string) string) error {
 		return fmt.Errorf("OTEL_TRACES_SAMPLER=%q: unsupported, want always_on, always_off, traceidratio or parentbased_ one of them", sampler)
 	}
 	return nil
-}
-
-// endpoint is the trace endpoint the exporter uses, for the log, without
-// any user:password in it: the traces-specific variable as it is, else the
-// general one with /v1/traces, else the exporter's default.
-func endpoint(getenv func(string) string) string {
-	v, path := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"), ""
-	if v == "" {
-		v, path = getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "/v1/traces"
-	}
-	if v == "" {
-		return "https://localhost:4318/v1/traces"
-	}
-	u, err := url.Parse(v)
-	if err != nil {
-		return "(unparsable)"
-	}
-	u.User = nil
-	return strings.TrimSuffix(u.String(), "/") + path
 }
 
 // countingExporter counts the spans exported and those an export lost.

@@ -84,7 +84,7 @@ func TestShutdownUnreachable(t *testing.T) {
 	defer cancel()
 	_ = tr.Shutdown(ctx) // an error or not: the exporter's retries are cut off
 	st := tr.Stats()
-	if st.Ended != 10 || st.Exported != 0 || st.Failed+st.Dropped() != 10 {
-		t.Errorf("stats %+v (dropped %d): want 10 ended, none exported, all failed or dropped", st, st.Dropped())
+	if st.Queued != 10 || st.Exported != 0 || st.Failed+st.Unexported() != 10 {
+		t.Errorf("stats %+v (unexported %d): want 10 queued, none exported, all failed or unexported", st, st.Unexported())
 	}
 }
