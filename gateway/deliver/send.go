@@ -82,6 +82,11 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	}()
 
 	span := d.startSpan(c)
+	if span != nil {
+		// Ended with its outcome below; this End, a no-op then, is for a
+		// panic on the way.
+		defer span.End()
+	}
 	a, res, err := d.attempt(st, c, span)
 	if e.aborted(err) {
 		done(errAborted)
