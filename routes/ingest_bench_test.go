@@ -6,6 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/deliver"
 	"github.com/hookgate/hookgate/plugins/iimmpact"
 	"github.com/hookgate/hookgate/routes"
 )
@@ -28,7 +29,8 @@ subscribers:
 `)
 	store := testStore(b)
 	in := testIngester(b, cfg, store, nil)
-	public, _ := routes.New(routes.Deps{Ingester: in, Store: store, StoreKind: gateway.StoreEmbedded, Version: "bench"})
+	eng := deliver.New(store, cfg.Subscribers, deliver.Options{}) // not started: nothing is delivered
+	public, _ := routes.New(routes.Deps{Ingester: in, Store: store, Engine: eng, StoreKind: gateway.StoreEmbedded, Version: "bench"})
 	h := public.Handler()
 	body := []byte(product("BENCH1"))
 	name, value := iimmpact.Provider{}.Sign(body, []byte(shopSecret))
