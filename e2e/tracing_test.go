@@ -386,3 +386,43 @@ func TestTracingBadEnv(t *testing.T) {
 		})
 	}
 }
+
+// A collector that takes the connection and never answers: ingest and
+// delivery go on as if tracing were off, and a graceful stop still exits 0,
+// its flush cut off at its bound, the spans it could not send logged as
+// lost.
+func TestTracingCollectorHangs(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() {
+		close(release)
+		hung.Close()
+	})
+	w := newWorld(t, embedded)
+	r := newRecorder(t, "hung", 1)
+	w.subscribe("hung", sub{rec: r})
+	g := w.gateway()
+	g.env = []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + hung.URL, "OTEL_BSP_SCHEDULE_DELAY=10"}
+	g.start()
+
+	var subjects []string
+	for i := range 20 {
+		e := product(fmt.Sprintf("HUNG%d", i), i)
+		g.sendTraced(e, "", "")
+		subjects = append(subjects, "product/"+e.ID)
+	}
+	r.waitSubjects(t, subjects, 30*time.Second)
+	g.stop() // exit 0 within the harness's 30s, or it fails
+	out := g.output()
+	line := regexp.MustCompile(`(?m)^.*"msg":"tracing stopped".*$`).FindString(out)
+	if line == "" || !strings.Contains(line, `"spans_exported":0`) {
+		t.Errorf("want a tracing stopped line with no span exported; output:\n%s", tail(out, 10))
+	}
+	t.Logf("%s", line)
+}
