@@ -334,7 +334,13 @@ func TestTracingEndToEnd(t *testing.T) {
 // malformed one is dropped, never stored.
 func TestTraceparentWithoutTracing(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, embedded)
+	forEachBackend(t, testTraceparentWithoutTracing)
+}
+
+// testTraceparentWithoutTracing: both stores keep the envelope's trace
+// context as they keep the rest of it.
+func testTraceparentWithoutTracing(t *testing.T, b backend) {
+	w := newWorld(t, b)
 	r := newRecorder(t, "plain", 1)
 	w.subscribe("plain", sub{rec: r})
 	g := w.start()
