@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -145,3 +146,62 @@ func TestTraceContextAllocs(t *testing.T) {
 type headerFunc func(string) string
 
 func (f headerFunc) Get(name string) string { return f(name) }
+
+// traceParentRE is the W3C traceparent grammar, as a reference for the
+// hand-written parser: version (not ff), trace id, parent id, flags; for
+// version 00 nothing after, for a later one optionally "-" and more.
+var traceParentRE = regexp.MustCompile(`^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$`)
+
+// FuzzTraceContext: ParseTraceParent agrees with the grammar, what it
+// accepts formats back to a value it accepts as the same context, and
+// what TraceFromHeader keeps of a tracestate rides in an envelope as it
+// came and is read back off the stored bytes unchanged.
+func FuzzTraceContext(f *testing.F) {
+	f.Add(validParent, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
+	f.Add("01-"+validTrace+"-"+validSpan+"-09-extra", "a=b")
+	f.Add("ff-"+validTrace+"-"+validSpan+"-01", "")
+	f.Add("00-"+strings.Repeat("0", 32)+"-"+validSpan+"-01", "x")
+	f.Add(validParent, `a="<b>"`)
+	f.Fuzz(func(t *testing.T, parent, state string) {
+		sc, ok := ParseTraceParent(parent)
+		m := traceParentRE.FindStringSubmatch(parent)
+		want := m != nil && m[1] != "ff" && m[2] != strings.Repeat("0", 32) && m[3] != strings.Repeat("0", 16) &&
+			(m[1] != "00" || m[5] == "")
+		if ok != want {
+			t.Fatalf("ParseTraceParent(%q) ok = %v, the grammar says %v", parent, ok, want)
+		}
+		if !ok {
+			if sc.IsValid() {
+				t.Fatalf("ParseTraceParent(%q) refused but returned a valid context", parent)
+			}
+			return
+		}
+		again, ok := ParseTraceParent(FormatTraceParent(sc))
+		if !ok || !again.Equal(sc) {
+			t.Fatalf("ParseTraceParent(%q) = %v, formatted and parsed again %v", parent, sc, again)
+		}
+		got := TraceFromHeader(headerFunc(func(name string) string {
+			switch name {
+			case HeaderTraceParent:
+				return parent
+			case HeaderTraceState:
+				return state
+			}
+			return ""
+		}))
+		ts := got.TraceState().String()
+		if len(ts) > MaxTraceState || !plainString(ts) {
+			t.Fatalf("tracestate %q kept: too long or not plain", ts)
+		}
+		env := Envelope{SpecVersion: SpecVersion, ID: "evt_1", Source: "s", Type: "t", DataContentType: "application/json",
+			Data: Data{Object: jsonNull}}
+		env.SetTrace(got)
+		body, err := EncodeEnvelope(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if back := TraceOfBody(body); !back.Equal(got) {
+			t.Fatalf("read back %v, want %v", back, got)
+		}
+	})
+}
