@@ -24,7 +24,10 @@ type envelope struct {
 	Subject         string    `json:"subject"`
 	Time            time.Time `json:"time"`
 	DataContentType string    `json:"datacontenttype"`
-	Data            struct {
+	// The CloudEvents distributed-tracing extension (SPEC 4).
+	TraceParent string `json:"traceparent"`
+	TraceState  string `json:"tracestate"`
+	Data        struct {
 		Object   json.RawMessage `json:"object"`
 		Previous json.RawMessage `json:"previous"`
 	} `json:"data"`

@@ -5,9 +5,12 @@
 //
 // It imports nothing else of hookgate's and no web framework: plugins,
 // stores, the delivery engine and the HTTP routes all depend on it, never
-// the other way round. It imports the standard library only: loading the
-// configuration from YAML (decoding, ${VAR} expansion, defaults,
-// validation, file:line errors) is package gateway/config's, and
-// compiling subscriber filters (CEL) is package gateway/filter's, behind
-// the Filter interface.
+// the other way round. It imports the standard library and the
+// OpenTelemetry trace API only (go.opentelemetry.io/otel/trace: the W3C
+// trace context an event carries, and the verify and store spans, made
+// only when a tracer is given; the SDK and exporter are
+// internal/telemetry's): loading the configuration from YAML (decoding,
+// ${VAR} expansion, defaults, validation, file:line errors) is package
+// gateway/config's, and compiling subscriber filters (CEL) is package
+// gateway/filter's, behind the Filter interface.
 package gateway

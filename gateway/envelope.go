@@ -34,8 +34,16 @@ type Event struct {
 
 // Envelope is the CloudEvents 1.0 structured-mode document that subscribers
 // receive, one per event.
+//
+// TraceParent and TraceState are the CloudEvents distributed-tracing
+// extension: the W3C trace context of the event (see SetTrace). They come
+// right after specversion, so that delivery reads them off the front of
+// the stored document (TraceOfBody); where they sit means nothing to a
+// JSON reader.
 type Envelope struct {
 	SpecVersion     string    `json:"specversion"`
+	TraceParent     string    `json:"traceparent,omitempty"`
+	TraceState      string    `json:"tracestate,omitempty"`
 	ID              string    `json:"id"`
 	Source          string    `json:"source"`
 	Type            string    `json:"type"`

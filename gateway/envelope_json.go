@@ -33,13 +33,13 @@ func EncodeEnvelope(env Envelope) ([]byte, error) {
 // allocation: the data, the strings and room for the names and the time.
 func envelopeSize(env Envelope) int {
 	return 192 + len(env.ID) + len(env.Source) + len(env.Type) + len(env.Subject) +
-		len(env.Data.Object) + len(env.Data.Previous)
+		len(env.TraceParent) + len(env.TraceState) + len(env.Data.Object) + len(env.Data.Previous)
 }
 
 // appendEnvelope appends env as json.Marshal would, or reports false
 // when it cannot without escaping or compacting something.
 func appendEnvelope(b []byte, env Envelope) ([]byte, bool) {
-	for _, s := range []string{env.SpecVersion, env.ID, env.Source, env.Type, env.Subject, env.DataContentType} {
+	for _, s := range []string{env.SpecVersion, env.TraceParent, env.TraceState, env.ID, env.Source, env.Type, env.Subject, env.DataContentType} {
 		if !plainString(s) {
 			return nil, false
 		}
@@ -59,6 +59,14 @@ func appendEnvelope(b []byte, env Envelope) ([]byte, bool) {
 	}
 	b = append(b, `{"specversion":"`...)
 	b = append(b, env.SpecVersion...)
+	if env.TraceParent != "" {
+		b = append(b, `","traceparent":"`...)
+		b = append(b, env.TraceParent...)
+	}
+	if env.TraceState != "" {
+		b = append(b, `","tracestate":"`...)
+		b = append(b, env.TraceState...)
+	}
 	b = append(b, `","id":"`...)
 	b = append(b, env.ID...)
 	b = append(b, `","source":"`...)

@@ -37,6 +37,11 @@ func envelopeCases() []Envelope {
 	empty := base("", "")
 	dayAhead := base(`{"a":1}`, "")
 	dayAhead.Time = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 24*3600)) // json.Marshal refuses the offset
+	traced := base(`{"a":1}`, "")
+	traced.TraceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	traced.TraceState = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+	tracedOdd := traced
+	tracedOdd.TraceState = `a=<b>` // not carried by SetTrace, but encoded as json.Marshal would
 	return []Envelope{
 		base(`{"code":"CELCOM10","name":"Celcom RM10","price":10.5,"tags":["a","b"],"nested":{"x":null,"y":true}}`, ""),
 		base(`{"a":1}`, `{"a":0}`),
@@ -49,7 +54,7 @@ func envelopeCases() []Envelope {
 		base("{\"ls\":\"a\u2028b\u2029c\"}", ""),
 		base(`{"u":"ünïcødé ✓"}`, ""),
 		base(`[1,2,3]`, `"a string"`),
-		noSubject, odd, unicode, control, farFuture, whole, empty, dayAhead,
+		noSubject, odd, unicode, control, farFuture, whole, empty, dayAhead, traced, tracedOdd,
 		// Invalid JSON, which json.Marshal refuses: a provider bug must
 		// not reach the store as a body no subscriber can parse.
 		base(`{"a":`, ""),
@@ -94,25 +99,36 @@ func TestEncodeEnvelopeFastPath(t *testing.T) {
 
 func FuzzEncodeEnvelope(f *testing.F) {
 	for _, env := range envelopeCases() {
-		f.Add(env.Subject, []byte(env.Data.Object), []byte(env.Data.Previous))
+		f.Add(env.Subject, env.TraceState, []byte(env.Data.Object), []byte(env.Data.Previous))
 	}
 	// The providers' captured payloads: real data shapes.
 	files, _ := filepath.Glob("../plugins/*/testdata/*/*.json")
 	for _, name := range files {
 		if b, err := os.ReadFile(name); err == nil && json.Valid(b) {
-			f.Add("product/x", b, []byte(nil))
+			f.Add("product/x", "", b, []byte(nil))
 		}
 	}
-	f.Fuzz(func(t *testing.T, subject string, obj, prev []byte) {
+	f.Fuzz(func(t *testing.T, subject, tracestate string, obj, prev []byte) {
 		// Invalid JSON included: json.Marshal refuses it, and so must
 		// EncodeEnvelope, whatever a provider hands over.
 		env := Envelope{SpecVersion: SpecVersion, ID: "evt_1", Source: "s", Type: "s.thing.done", Subject: subject,
 			Time: time.Unix(1700000000, 5).UTC(), DataContentType: "application/json",
 			Data: Data{Object: obj, Previous: prev}}
+		if tracestate != "" {
+			env.TraceParent, env.TraceState = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate
+		}
 		want, wantErr := json.Marshal(env)
 		got, err := EncodeEnvelope(env)
 		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
 			t.Fatalf("EncodeEnvelope =\n%q (%v)\nwant\n%q (%v)", got, err, want, wantErr)
+		}
+		// What delivery reads off the front is what the envelope carries,
+		// whenever it is a trace context an event may carry.
+		if err == nil && tracestate != "" {
+			got := TraceOfBody(got)
+			if want := env.Trace(); !got.Equal(want) {
+				t.Fatalf("TraceOfBody = %v, want %v", got, want)
+			}
 		}
 	})
 }

@@ -10,6 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // IngestResult tells what Ingest made of one authentic request.
@@ -42,6 +46,10 @@ type Ingester struct {
 	counters   map[string]*sourceCounters
 
 	observer atomic.Pointer[ingestObserverRef] // nil: none
+
+	// tracer makes the verify and store spans, children of the request's
+	// span in Ingest's context; nil: tracing off, and no span work at all.
+	tracer trace.Tracer
 }
 
 // Results of an event, as an IngestObserver is told them.
@@ -115,12 +123,15 @@ type IngesterOptions struct {
 	// Now gives the receipt time of requests that carry none; default
 	// time.Now.
 	Now func() time.Time
+	// Tracer, if set, makes a "verify" and a "store" span per request, as
+	// children of the span in Ingest's context. Nil: tracing is off.
+	Tracer trace.Tracer
 }
 
 // NewIngester returns an Ingester storing into store under cfg.
 func NewIngester(cfg *Config, store Store, opts IngesterOptions) (*Ingester, error) {
 	in := &Ingester{store: store, notify: opts.Notify, log: opts.Logger, now: opts.Now,
-		counters: map[string]*sourceCounters{}}
+		counters: map[string]*sourceCounters{}, tracer: opts.Tracer}
 	if in.notify == nil {
 		in.notify = func(string) {}
 	}
@@ -206,7 +217,18 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 	if req.ReceivedAt.IsZero() {
 		req.ReceivedAt = in.now()
 	}
+	var span trace.Span
+	if in.tracer != nil {
+		_, span = in.tracer.Start(ctx, "verify", trace.WithAttributes(
+			attribute.String("hookgate.source", source), attribute.String("hookgate.provider", src.providerName)))
+	}
 	batch, err := src.provider.Decode(req, src.secrets)
+	if span != nil {
+		if err == nil {
+			span.SetAttributes(attribute.Int("hookgate.events", len(batch.Events)), attribute.Bool("hookgate.test", batch.Test))
+		}
+		endSpan(span, err)
+	}
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest %s: %w", source, err)
 	}
@@ -239,6 +261,9 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 	events := make([]NewEvent, len(evs))
 	for i, ev := range evs {
 		env := NewEnvelope(source, ev, req.ReceivedAt)
+		if req.Trace.IsValid() {
+			env.SetTrace(req.Trace)
+		}
 		body, err := EncodeEnvelope(env)
 		if err != nil {
 			// Only invalid JSON in Object/Previous gets here: a provider
@@ -257,9 +282,16 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 		}
 	}
 
+	span = nil
+	if in.tracer != nil {
+		_, span = in.tracer.Start(ctx, "store", trace.WithAttributes(attribute.Int("hookgate.events", len(events))))
+	}
 	results, err := in.store.Put(ctx, events)
 	if err == nil && len(results) != len(events) {
 		err = fmt.Errorf("store returned %d results for %d events", len(results), len(events))
+	}
+	if span != nil {
+		endSpan(span, err)
 	}
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
@@ -297,6 +329,42 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 		in.notify(sub)
 	}
 	return res, nil
+}
+
+// endSpan ends one of Ingest's spans, marked failed by err's sentinel: a
+// category, never the message, which may hold an address or a provider's
+// words about the body.
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.SetStatus(codes.Error, ErrorKind(err))
+	}
+	span.End()
+}
+
+// ErrorKind names err's sentinel for spans and metrics: "signature",
+// "payload", "unavailable", ...; "other" for an error with none.
+func ErrorKind(err error) string {
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.kind
+		}
+	}
+	return "other"
+}
+
+var errorKinds = []struct {
+	err  error
+	kind string
+}{
+	{ErrSignature, "signature"},
+	{ErrPayload, "payload"},
+	{ErrUnknownSource, "unknown_source"},
+	{ErrTooLarge, "too_large"},
+	{ErrOverloaded, "overloaded"},
+	{ErrUnavailable, "unavailable"},
+	{ErrInvalid, "invalid"},
+	{context.DeadlineExceeded, "timeout"},
+	{context.Canceled, "canceled"},
 }
 
 // dropStale returns the events whose provider time is at or after oldest

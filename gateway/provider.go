@@ -5,6 +5,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Header gives a request header's value by canonical or any-case name, ""
@@ -19,6 +21,10 @@ type Request struct {
 	Header     Header
 	Body       []byte // the raw body, exactly as received
 	ReceivedAt time.Time
+	// Trace is the W3C trace context every event of the request carries
+	// (Envelope.SetTrace): the ingest span's when tracing is on, else the
+	// provider's own traceparent (TraceFromHeader); invalid: none.
+	Trace trace.SpanContext
 }
 
 // Batch is what a Provider makes of one authentic request.

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookgate/hookgate/gateway"
 )
@@ -24,12 +28,17 @@ type ingestHandler struct {
 	// storeTimeout bounds the wait for the store (Deps.StoreTimeout).
 	storeTimeout time.Duration
 	log          *slog.Logger
+	tracer       trace.Tracer // nil: tracing off
 }
 
 // post answers 200 once every event of the request is durably stored, and
 // an error (mapped in errors.go) otherwise.
 func (h *ingestHandler) post(c *fiber.Ctx) error {
-	res, err := h.ingest(c)
+	ctx, span := h.startSpan(c)
+	res, err := h.ingest(ctx, c, span)
+	if span != nil {
+		h.endSpan(c, span, res, err)
+	}
 	if err != nil {
 		h.metrics.ingestRequest(c.Params("source"), !errors.Is(err, gateway.ErrUnknownSource), statusOf(err))
 		return err // logged, sampled, by the error handler
@@ -42,7 +51,9 @@ func (h *ingestHandler) post(c *fiber.Ctx) error {
 	return nil
 }
 
-func (h *ingestHandler) ingest(c *fiber.Ctx) (gateway.IngestResult, error) {
+// ingest runs one request under ctx; span is the request's span (nil:
+// tracing off), whose context the events carry.
+func (h *ingestHandler) ingest(ctx context.Context, c *fiber.Ctx, span trace.Span) (gateway.IngestResult, error) {
 	// The source first: a request for no source costs no body read, and
 	// the connection is closed rather than drained.
 	if !h.in.HasSource(c.Params("source")) {
@@ -67,7 +78,14 @@ func (h *ingestHandler) ingest(c *fiber.Ctx) (gateway.IngestResult, error) {
 		Body:       body,
 		ReceivedAt: h.now(),
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), h.storeTimeout)
+	if span != nil {
+		req.Trace = span.SpanContext()
+	} else {
+		// Tracing off: the provider's trace context is still carried and
+		// sent on, as it came; it costs a header lookup.
+		req.Trace = gateway.TraceFromHeader(ctxHeader{c})
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.storeTimeout)
 	defer cancel()
 	res, err := h.in.Ingest(ctx, c.Params("source"), req)
 	if err != nil {
@@ -90,6 +108,51 @@ func (h *ingestHandler) ingest(c *fiber.Ctx) (gateway.IngestResult, error) {
 	// SetBody copies b, so buf can stay on the stack.
 	c.Response().SetBody(b)
 	return res, nil
+}
+
+// startSpan starts the request's server span, a child of the provider's
+// traceparent when it sent a valid one, and returns the context that
+// carries it; with tracing off it returns the request's context and nil.
+func (h *ingestHandler) startSpan(c *fiber.Ctx) (context.Context, trace.Span) {
+	ctx := c.UserContext()
+	if h.tracer == nil {
+		return ctx, nil
+	}
+	if sc := gateway.TraceFromHeader(ctxHeader{c}); sc.IsValid() {
+		ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+	}
+	return h.tracer.Start(ctx, "POST /webhooks/{source}", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(
+			attribute.String("http.request.method", fiber.MethodPost),
+			attribute.String("http.route", "/webhooks/{source}"),
+		))
+}
+
+// endSpan ends the request's span with its status code and, for a
+// configured source, the source and the counts. A 5xx is an error; a 4xx
+// is the provider's and only names its kind (error.type), as the HTTP
+// conventions have it. Neither carries a message, a body or a header.
+func (h *ingestHandler) endSpan(c *fiber.Ctx, span trace.Span, res gateway.IngestResult, err error) {
+	status := fiber.StatusOK
+	if err != nil {
+		status = statusOf(err)
+		kind := gateway.ErrorKind(err)
+		span.SetAttributes(attribute.String("error.type", kind))
+		if status >= 500 {
+			span.SetStatus(codes.Error, kind)
+		}
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if src := c.Params("source"); h.in.HasSource(src) {
+		// Only a configured name: the path is the client's to fill. A
+		// copy: the span outlives the request's buffer, which src views.
+		span.SetAttributes(attribute.String("hookgate.source", strings.Clone(src)))
+	}
+	if err == nil {
+		span.SetAttributes(attribute.Int("hookgate.events.stored", res.Stored),
+			attribute.Int("hookgate.events.duplicates", res.Duplicates))
+	}
+	span.End()
 }
 
 // processingCost is what decoding and storing a body of n bytes holds in

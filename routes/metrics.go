@@ -75,6 +75,7 @@ func MetricFamilies() []Family {
 		{"hookgate_subscriber_pending", "gauge"},
 		{"hookgate_subscriber_removed", "gauge"},
 		{"hookgate_subscriber_retrying", "gauge"},
+		{"hookgate_trace_spans_total", "counter"},
 		{"process_resident_memory_bytes", "gauge"},
 	}
 }

@@ -52,6 +52,8 @@ var (
 	descBreaker     = desc("hookgate_subscriber_breaker_state", "1 for the state this process's breaker is in (closed, open, half-open), 0 for the others.", "subscriber", "state")
 	descInFlight    = desc("hookgate_subscriber_in_flight", "Requests to the subscriber under way in this process (at most max_in_flight).", "subscriber")
 	descBackfilled  = desc("hookgate_backfill_queued_total", "Deliveries queued by backfills run in this process (a new subscriber's retained events), by subscriber.", "subscriber")
+
+	descSpans = desc("hookgate_trace_spans_total", "Trace spans of this process by result: exported, failed (in an export that failed after its retries), dropped (the export queue was full); 0 with tracing off.", "result")
 )
 
 var breakerStates = [...]string{"closed", "open", "half-open"}
@@ -78,7 +80,7 @@ func (s *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 		descClientOverload, descSlowUploads, descConns, descConnRefusals,
 		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans, descCorrupt, descPanics,
 		descRemoved, descPending, descRetrying, descOldestAge, descDead, descDelivered,
-		descLastSuccess, descPaused, descBreaker, descInFlight, descBackfilled,
+		descLastSuccess, descPaused, descBreaker, descInFlight, descBackfilled, descSpans,
 	} {
 		ch <- d
 	}
@@ -116,6 +118,13 @@ func (s *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range gateway.Panics() {
 		counter(descPanics, float64(p.Count), p.Component)
 	}
+	var exported, failed, dropped int64 // tracing off: all 0
+	if d.SpanCounts != nil {
+		exported, failed, dropped = d.SpanCounts()
+	}
+	counter(descSpans, float64(exported), "exported")
+	counter(descSpans, float64(failed), "failed")
+	counter(descSpans, float64(dropped), "dropped")
 
 	if r := d.Reloader; r != nil {
 		gauge(descReloadOK, float64(boolInt(r.LastReloadError() == "")))

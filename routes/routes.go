@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/deliver"
@@ -83,6 +84,13 @@ type Deps struct {
 	// rather than holding its connection and body while a disk or Redis
 	// stalls.
 	StoreTimeout time.Duration
+	// Tracer, if set, makes a server span per ingest request (a child of
+	// the provider's traceparent when it sent one); nil: tracing is off.
+	Tracer trace.Tracer
+	// SpanCounts, if set, reports the spans exported, failed and dropped
+	// since the start, for hookgate_trace_spans_total; nil (tracing off):
+	// all 0.
+	SpanCounts func() (exported, failed, dropped int64)
 
 	// pending is the public listener's body budget, made by New and read
 	// by the metrics.
@@ -196,7 +204,7 @@ func newPublic(d Deps) *fiber.App {
 	app.Use(recovery(d.Logger))
 	app.Use(closeAfterUnexpectedBody)
 	h := &ingestHandler{in: d.Ingester, now: d.Now, metrics: d.metrics, budget: d.pending, storeTimeout: d.StoreTimeout,
-		log: d.Logger}
+		log: d.Logger, tracer: d.Tracer}
 	app.Post("/webhooks/:source", h.post)
 	app.Head("/webhooks/:source", h.head)
 	health(app, d)

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hookgate/hookgate/gateway"
 )
 
@@ -54,6 +56,10 @@ type Options struct {
 	// Observer, if set, is told of every attempt (see Observer; SetObserver
 	// replaces it later).
 	Observer Observer
+	// Tracer, if set, makes a span per attempt, a child of the trace
+	// context the envelope carries; nil: tracing is off (an envelope's
+	// traceparent is still sent on, as it came).
+	Tracer trace.Tracer
 }
 
 func (o *Options) fill() {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookgate/hookgate/gateway"
 )
@@ -80,9 +81,18 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		}
 	}()
 
-	a, res, err := d.attempt(st, c)
+	span := d.startSpan(c)
+	if span != nil {
+		// Ended with its outcome below; this End, a no-op then, is for a
+		// panic on the way.
+		defer span.End()
+	}
+	a, res, err := d.attempt(st, c, span)
 	if e.aborted(err) {
 		done(errAborted)
+		if span != nil {
+			endAttemptSpan(span, a, "aborted")
+		}
 		d.release(c, e.opts.Now())
 		return
 	}
@@ -97,6 +107,9 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	now := e.opts.Now()
 	o := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())
 	o.Attempt = a
+	if span != nil {
+		endAttemptSpan(span, a, string(o.Status))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	err = e.store.Record(ctx, c, o)
@@ -166,8 +179,10 @@ func (d *dispatcher) logOutcome(c gateway.Claim, o gateway.Outcome, err error) {
 }
 
 // attempt POSTs the envelope once. err is the transport error, if any,
-// returned so the caller can tell a shutdown abort from a failure.
-func (d *dispatcher) attempt(st *subState, c gateway.Claim) (gateway.Attempt, Result, error) {
+// returned so the caller can tell a shutdown abort from a failure. span is
+// the attempt's span (nil: tracing off), whose context the traceparent
+// header carries.
+func (d *dispatcher) attempt(st *subState, c gateway.Claim, span trace.Span) (gateway.Attempt, Result, error) {
 	e, cfg := d.e, st.cfg
 	ctx, cancel := context.WithTimeout(e.sendCtx, cfg.Timeout)
 	defer cancel()
@@ -191,6 +206,7 @@ func (d *dispatcher) attempt(st *subState, c gateway.Claim) (gateway.Attempt, Re
 	h.Set(HeaderID, c.EventID)
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
 	h.Set(HeaderSignature, Sign(cfg.SigningKeys, c.EventID, ts, c.Body))
+	setTraceHeaders(h, c.Body, span)
 
 	start := time.Now() // a measurement, not a decision: the real clock
 	resp, err := st.client.Do(req)

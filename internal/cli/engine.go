@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/deliver"
 	"github.com/hookgate/hookgate/routes"
@@ -19,9 +21,10 @@ type engine interface {
 
 var _ engine = (*deliver.Engine)(nil)
 
-func newEngine(store gateway.Store, cfg *gateway.Config, log *slog.Logger) engine {
+func newEngine(store gateway.Store, cfg *gateway.Config, log *slog.Logger, tracer trace.Tracer) engine {
 	return deliver.New(store, cfg.Subscribers, deliver.Options{
 		Logger:    log,
 		UserAgent: userAgent(),
+		Tracer:    tracer,
 	})
 }

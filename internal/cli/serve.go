@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/internal/telemetry"
 )
 
 // defaultGrace bounds a graceful shutdown. SPEC 2 has no key for it, so it
@@ -45,6 +46,9 @@ type serveOptions struct {
 	// ready, if set, is called once both listeners accept, with their
 	// addresses (useful with port 0).
 	ready func(public, admin net.Addr)
+	// tracing is the OpenTelemetry tracing from the OTEL_* environment;
+	// nil: off. The server flushes and stops it at shutdown.
+	tracing *telemetry.Tracing
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -84,6 +88,13 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	// through slog's default: make it this logger, so that every line
 	// keeps the format asked for.
 	slog.SetDefault(log)
+	// Before anything else is started or logged: a setting it cannot
+	// honour is one line and exit 1, like a config error.
+	tracing, err := telemetry.FromEnv(os.Getenv, Version, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "hookgate serve: %v\n", err)
+		return exitError
+	}
 	tuneGC(os.Getenv)
 	if limit := tuneMemoryLimit(os.Getenv, os.DirFS("/")); limit > 0 {
 		log.Info("memory limit from the container", "gomemlimit_bytes", limit)
@@ -109,6 +120,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		configSum:       sum,
 		stderr:          stderr,
 		signals:         sigs,
+		tracing:         tracing,
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/internal/telemetry"
 	"github.com/hookgate/hookgate/routes"
 )
 
@@ -32,6 +33,8 @@ type server struct {
 	// backfills runs new subscribers' backfills, told of every config
 	// put in force (at start, and by the reloader).
 	backfills *backfiller
+	// tracing exports the spans; nil: off.
+	tracing *telemetry.Tracing
 }
 
 // start loads the config, opens the store, starts the engine and both
@@ -47,7 +50,7 @@ func start(o serveOptions) (_ *server, err error) {
 	if err := refuseDevSecrets(cfg, cfg.Server.Listen, o.allowDevSecrets); err != nil {
 		return nil, err
 	}
-	s := &server{log: o.log, listenErr: make(chan error, 2)}
+	s := &server{log: o.log, listenErr: make(chan error, 2), tracing: o.tracing}
 	var cleanup []func()
 	defer func() {
 		if err != nil {
@@ -57,6 +60,9 @@ func start(o serveOptions) (_ *server, err error) {
 		}
 	}()
 
+	cleanup = append(cleanup, func() { s.flushTracing(context.Background()) })
+	tracer := o.tracing.Tracer() // nil when tracing is off
+
 	s.store, err = gateway.OpenStore(cfg.Store)
 	if err != nil {
 		return nil, err
@@ -65,7 +71,7 @@ func start(o serveOptions) (_ *server, err error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopEngine = cancel
-	s.engine = newEngine(s.store, cfg, o.log)
+	s.engine = newEngine(s.store, cfg, o.log, tracer)
 	s.engine.Start(ctx)
 	cleanup = append(cleanup, func() {
 		stopCtx, done := context.WithTimeout(context.Background(), o.grace)
@@ -77,6 +83,7 @@ func start(o serveOptions) (_ *server, err error) {
 	s.ingester, err = gateway.NewIngester(cfg, s.store, gateway.IngesterOptions{
 		Notify: s.engine.Notify,
 		Logger: o.log,
+		Tracer: tracer,
 	})
 	if err != nil {
 		return nil, err
@@ -98,6 +105,13 @@ func start(o serveOptions) (_ *server, err error) {
 		StoreKind: storeKind(cfg.Store),
 		Version:   Version,
 		Logger:    o.log,
+		Tracer:    tracer,
+	}
+	if o.tracing != nil {
+		deps.SpanCounts = func() (int64, int64, int64) {
+			st := o.tracing.Stats()
+			return st.Exported, st.Failed, st.Dropped
+		}
 	}
 	s.public, s.admin = routes.NewServers(deps)
 	// The public listener holds each client address to its share of the
@@ -126,7 +140,8 @@ func start(o serveOptions) (_ *server, err error) {
 		"admin", adminScheme+"://"+adminLn.Addr().String(),
 		"store", storeKind(cfg.Store),
 		"sources", len(cfg.Sources),
-		"subscribers", len(cfg.Subscribers))
+		"subscribers", len(cfg.Subscribers),
+		"tracing", tracingState(o.tracing))
 	for _, w := range append(devSecretWarnings(cfg), adminTLSWarnings(cfg)...) {
 		o.log.Warn(w)
 	}
@@ -167,7 +182,31 @@ func (s *server) shutdown(grace time.Duration) {
 	if err := s.store.Close(); err != nil {
 		s.log.Error("shutdown: close store", "error", err)
 	}
+	s.flushTracing(ctx)
 	s.log.Info("stopped")
+}
+
+// flushTimeout bounds the flush of the spans still queued at shutdown: an
+// unreachable collector must not hold the exit up for the whole grace.
+const flushTimeout = 5 * time.Second
+
+// flushTracing exports the spans still queued, within ctx and
+// flushTimeout, and stops the exporter.
+func (s *server) flushTracing(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, flushTimeout)
+	defer cancel()
+	if err := s.tracing.Shutdown(ctx); err != nil {
+		s.log.Warn("shutdown: tracing", "error", err)
+	}
+}
+
+// tracingState is where spans go, for the start-up line: "off", or the
+// OTLP endpoint.
+func tracingState(t *telemetry.Tracing) string {
+	if t == nil {
+		return "off"
+	}
+	return "otlp " + t.Endpoint
 }
 
 // listen binds addr before serving, so that a taken port fails the start
