@@ -247,8 +247,11 @@ func checkPod(t *testing.T, r rendering, pod corev1.PodTemplateSpec, cfg *gatewa
 	if ps == nil || sc == nil {
 		t.Fatal("no pod or container securityContext")
 	}
-	if ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.RunAsUser == nil || *ps.RunAsUser != 65532 {
-		t.Errorf("pod runAsNonRoot %v runAsUser %v: want true, 65532 (distroless nonroot)", ps.RunAsNonRoot, ps.RunAsUser)
+	uid, gid := imageUser(t)
+	if ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.RunAsUser == nil || *ps.RunAsUser != uid ||
+		ps.RunAsGroup == nil || *ps.RunAsGroup != gid || ps.FSGroup == nil || *ps.FSGroup != gid {
+		t.Errorf("pod runAsNonRoot %v runAsUser %v runAsGroup %v fsGroup %v: want true and the Dockerfile's USER %d:%d, the group owning the claim",
+			ps.RunAsNonRoot, ps.RunAsUser, ps.RunAsGroup, ps.FSGroup, uid, gid)
 	}
 	if ps.SeccompProfile == nil || ps.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Errorf("seccompProfile %+v: want RuntimeDefault", ps.SeccompProfile)
@@ -561,4 +564,26 @@ func TestStrictDecode(t *testing.T) {
 			t.Log(fmt.Sprintf("%s: %v", name, err))
 		}
 	}
+}
+
+// imageUser is the uid and gid of the Dockerfile's last USER.
+func imageUser(t *testing.T) (uid, gid int64) {
+	t.Helper()
+	raw, err := os.ReadFile("../../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if u, ok := strings.CutPrefix(strings.TrimSpace(line), "USER "); ok {
+			user = strings.TrimSpace(u)
+		}
+	}
+	u, g, _ := strings.Cut(user, ":")
+	uid, err1 := strconv.ParseInt(u, 10, 64)
+	gid, err2 := strconv.ParseInt(g, 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("Dockerfile USER %q: want uid:gid as numbers", user)
+	}
+	return uid, gid
 }
