@@ -32,6 +32,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	"helm.sh/helm/v4/pkg/strvals"
 	"sigs.k8s.io/yaml"
@@ -42,6 +43,17 @@ const (
 	releaseName = "hookgate"
 	namespace   = "hookgate"
 )
+
+// kubeVersion is the cluster the chart is rendered and linted for: the
+// lowest its Chart.yaml kubeVersion allows (the preStop sleep action is on
+// by default from 1.30), not Helm's default for tests (1.20).
+var kubeVersion = func() *common.KubeVersion {
+	kv, err := common.ParseKubeVersion("v1.30.0")
+	if err != nil {
+		panic(err)
+	}
+	return kv
+}()
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
@@ -135,8 +147,13 @@ func render(dir string, vals map[string]any) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	caps := common.DefaultCapabilities.Copy()
+	caps.KubeVersion = *kubeVersion
+	if c := ch.Metadata.KubeVersion; c != "" && !chartutil.IsCompatibleRange(c, caps.KubeVersion.String()) {
+		return nil, fmt.Errorf("chart requires kubeVersion %s, which %s is not", c, caps.KubeVersion.String())
+	}
 	opts := common.ReleaseOptions{Name: releaseName, Namespace: namespace, Revision: 1, IsInstall: true}
-	top, err := util.ToRenderValues(ch, vals, opts, common.DefaultCapabilities)
+	top, err := util.ToRenderValues(ch, vals, opts, caps)
 	if err != nil {
 		return nil, valuesError(err)
 	}
@@ -155,7 +172,7 @@ func render(dir string, vals map[string]any) (map[string]string, error) {
 // lintChart runs Helm's linter on the chart at dir with vals; the error
 // lists the warnings and errors (information is returned, not failed on).
 func lintChart(dir string, vals map[string]any) ([]support.Message, error) {
-	res := lint.RunAll(dir, vals, namespace)
+	res := lint.RunAll(dir, vals, namespace, lint.WithKubeVersion(kubeVersion))
 	var bad []string
 	for _, m := range res.Messages {
 		if m.Severity >= support.WarningSev {
