@@ -332,6 +332,16 @@ func TestEmbedded(t *testing.T) {
 		t.Errorf("pod annotations %v: want checksum/secret (the environment is read at start)", sts.Spec.Template.Annotations)
 	}
 
+	// A longer shutdown grace reaches -grace, and the termination period
+	// grows with it.
+	r = renderWith(t, withSecrets("shutdown.graceSeconds=50", "shutdown.preStopSleepSeconds=8")...)
+	sts = one[appsv1.StatefulSet](t, r)
+	checkPod(t, r, sts.Spec.Template, gatewayConfig(t, r, env(t, r)), "hookgate")
+	if args := sts.Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "50s") || *sts.Spec.Template.Spec.TerminationGracePeriodSeconds != 8+50+10 {
+		t.Errorf("shutdown.graceSeconds=50, preStopSleepSeconds=8: args %q, terminationGracePeriodSeconds %d; want -grace 50s and 68",
+			args, *sts.Spec.Template.Spec.TerminationGracePeriodSeconds)
+	}
+
 	// An existing claim: none created, that one mounted.
 	r = renderWith(t, "store.embedded.existingClaim=mine")
 	if n := len(each[corev1.PersistentVolumeClaim](r)); n != 0 {
