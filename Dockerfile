@@ -14,14 +14,17 @@ RUN CGO_ENABLED=0 go build -trimpath \
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/hookgate /usr/local/bin/hookgate
-COPY --from=build --chown=nonroot:nonroot /out/data /data
+# The image's user by number, 65532 (distroless's nonroot): Kubernetes'
+# runAsNonRoot can check a number, not a name; a bind-mounted /data must
+# be owned by it (docs/deployment.md), a named volume takes it from here.
+COPY --from=build --chown=65532:65532 /out/data /data
 # config.yaml without its development secrets, and the subscriber's URL
 # from CATALOG_SYNC_URL (scripts/image-config.sh): the container refuses to
 # start until IIMMPACT_WEBHOOK_SECRET, CATALOG360_WEBHOOK_KEY,
 # CATALOG_SYNC_SECRET and CATALOG_SYNC_URL are set, instead of accepting
 # published dev keys or delivering to itself.
 COPY --from=build /out/config.yaml /etc/hookgate/config.yaml
-USER nonroot:nonroot
+USER 65532:65532
 # Ingest on all interfaces, the store on the volume. The admin listener stays
 # on loopback unless HOOKGATE_ADMIN_LISTEN and HOOKGATE_ADMIN_TOKEN are set.
 ENV HOOKGATE_CONFIG=/etc/hookgate/config.yaml \

@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/hookgate/hookgate/internal/cli.Version=$(VERSION)
 
-.PHONY: build run test chaos deps bench bench-redis fuzz vet docker
+.PHONY: build run test chaos deps bench bench-redis fuzz vet docker helm-template helm-lint
 
 ## build: the one binary, bin/hookgate
 build:
@@ -23,10 +23,22 @@ run: build
 deps:
 	./scripts/deps.sh
 
-## test: the whole suite, race detector on, real redis-server
+## test: the whole suite, race detector on, real redis-server; then the Helm chart (deploy/helm/check, a
+## module of its own so that Helm and the Kubernetes types stay out of go.mod): lint, render, strict decode
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
+	cd deploy/helm/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+## helm-template: the chart's manifests as `helm template` prints them, decoded strictly first, without the
+## helm binary; HELM_FLAGS for values: make helm-template HELM_FLAGS='-f my-values.yaml --set replicaCount=3'
+## helm-lint: Helm's linter on the chart, with the same HELM_FLAGS
+HELM_FLAGS ?=
+HELM_CHECK = cd deploy/helm/check && $(GO) build -o $(CURDIR)/bin/hookgate-chart . && cd $(CURDIR) && bin/hookgate-chart
+helm-template:
+	@$(HELM_CHECK) template -chart deploy/helm/hookgate $(HELM_FLAGS)
+helm-lint:
+	@$(HELM_CHECK) lint -chart deploy/helm/hookgate $(HELM_FLAGS)
 
 ## chaos: the long fault matrix (issue 14): every fault (network, server, failover, slot move) on one
 ## Redis, Sentinel and a 3+3 Cluster, under load, HOOKGATE_CHAOS_REPEAT times (default 3); prints the

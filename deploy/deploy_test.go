@@ -5,8 +5,10 @@
 // Debian's prometheus package, which scripts/deps.sh installs) and against
 // the metric families GET /metrics exposes (routes.MetricFamilies, which
 // the routes tests check against a real scrape). docker_test.go checks the
-// Dockerfile, .dockerignore and the image's config.yaml as files;
-// systemd_test.go the unit systemd/hookgate.service.
+// Dockerfile, .dockerignore, the image's config.yaml and what the docs
+// say about running it, as files; systemd_test.go the unit
+// systemd/hookgate.service. The Helm chart (helm/hookgate) is checked by
+// helm/check, a module of its own that `make test` runs after this one.
 package deploy
 
 import (

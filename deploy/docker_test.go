@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -281,5 +283,143 @@ func TestDockerignore(t *testing.T) {
 		if ignored(p) {
 			t.Errorf(".dockerignore excludes %s, which the build needs", p)
 		}
+	}
+}
+
+// imageUser is the final stage's USER as uid and gid; it must be numeric,
+// so that Kubernetes' runAsNonRoot can check it and the docs can name the
+// owner a bind-mounted /data needs.
+func imageUser(t *testing.T) (uid, gid string) {
+	t.Helper()
+	all := parseDockerfile(t, "../Dockerfile")
+	var user string
+	for _, in := range all {
+		if in.cmd == "FROM" {
+			user = "" // USER of an earlier stage does not carry over
+		}
+		if in.cmd == "USER" {
+			user = in.args
+		}
+	}
+	uid, gid, _ = strings.Cut(user, ":")
+	if !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(uid) || !regexp.MustCompile(`^[1-9][0-9]*$`).MatchString(gid) {
+		t.Fatalf("final stage USER %q: want a numeric uid:gid, not root", user)
+	}
+	return uid, gid
+}
+
+// dockerRuns is every `docker run` command in the fenced blocks of the
+// Markdown file at p, continuation lines joined.
+func dockerRuns(t *testing.T, p string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runs []string
+	in := false
+	var cur string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			in = !in
+			continue
+		}
+		if !in {
+			continue
+		}
+		line = strings.TrimSpace(line)
+		if cur != "" || strings.HasPrefix(line, "docker run ") {
+			cur += strings.TrimSuffix(line, "\\") + " "
+			if !strings.HasSuffix(line, "\\") {
+				runs = append(runs, strings.Join(strings.Fields(cur), " "))
+				cur = ""
+			}
+		}
+	}
+	return runs
+}
+
+// TestDockerDocs: what docs/deployment.md and the README say about running
+// the image holds for the Dockerfile: the uid a bind-mounted /data must
+// belong to is the image's USER (and the owner of its /data); and the
+// documented command that publishes the admin listener, under the
+// Dockerfile's ENV and the variables it passes, loads a config whose admin
+// listens on every interface of the container at the published port, with
+// a token, which without the token is refused.
+func TestDockerDocs(t *testing.T) {
+	uid, gid := imageUser(t)
+	all := parseDockerfile(t, "../Dockerfile")
+	var owned bool
+	for _, in := range all {
+		owned = owned || (in.cmd == "COPY" && strings.Contains(in.args, "--chown="+uid+":"+gid) && strings.HasSuffix(in.args, " /data"))
+	}
+	if !owned {
+		t.Errorf("the image's /data is not copied --chown=%s:%s, its USER", uid, gid)
+	}
+	page := string(must(os.ReadFile("../docs/deployment.md")))
+	readme := string(must(os.ReadFile("../README.md")))
+	for _, want := range []string{"chown " + uid + ":" + gid + " data", "uid and gid **" + uid + "**", `--user "$(id -u):$(id -g)"`} {
+		if !strings.Contains(page, want) {
+			t.Errorf("docs/deployment.md does not say %q", want)
+		}
+	}
+	for _, want := range []string{"uid " + uid, "chown " + uid + ":" + gid + " data", "HOOKGATE_ADMIN_LISTEN=0.0.0.0:9090", "-p 127.0.0.1:9090:9090"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md does not say %q", want)
+		}
+	}
+
+	var bindMount, admin string
+	for _, run := range dockerRuns(t, "../docs/deployment.md") {
+		if strings.Contains(run, `-v "$PWD/data:/data"`) && bindMount == "" {
+			bindMount = run
+		}
+		if strings.Contains(run, "HOOKGATE_ADMIN_LISTEN") {
+			admin = run
+		}
+	}
+	if bindMount == "" || admin == "" {
+		t.Fatalf("docs/deployment.md: bind-mount command %q, admin command %q: want both", bindMount, admin)
+	}
+	// The admin command: -e VAR=value or -e VAR (from the shell), -p.
+	env := dockerEnv(all)
+	fields := strings.Fields(admin)
+	var published []string
+	for i := 0; i+1 < len(fields); i++ {
+		switch fields[i] {
+		case "-e":
+			k, v, ok := strings.Cut(fields[i+1], "=")
+			if !ok || v == "…" || strings.HasPrefix(v, "whsec_") {
+				v = map[string]string{
+					"HOOKGATE_ADMIN_TOKEN":    "0123456789abcdef0123456789abcdef",
+					"IIMMPACT_WEBHOOK_SECRET": "prod-iimmpact-secret",
+					"CATALOG360_WEBHOOK_KEY":  "prod-catalog360-key",
+					"CATALOG_SYNC_SECRET":     "whsec_cHJvZC1zaWduaW5nLWtleS0zMmJ5dGVzLWxvbmc=",
+				}[k]
+			}
+			env[k] = v
+		case "-p":
+			published = append(published, fields[i+1])
+		}
+	}
+	data, err := imageConfig(t, "../config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	cfg, err := config.Parse("/etc/hookgate/config.yaml", data, lookup(env))
+	if err != nil {
+		t.Fatalf("the documented admin command's config does not load:\n%s\n%v", admin, err)
+	}
+	host, port, _ := net.SplitHostPort(cfg.Admin.Listen)
+	if host != "0.0.0.0" || !slices.Contains(published, "127.0.0.1:"+port+":"+port) || cfg.Admin.Token.Reveal() == "" {
+		t.Errorf("admin.listen %s, token set %v, published %v: want every interface, a token, and the port published on the host's loopback",
+			cfg.Admin.Listen, cfg.Admin.Token.Reveal() != "", published)
+	}
+	delete(env, "HOOKGATE_ADMIN_TOKEN")
+	if _, err := config.Parse("/etc/hookgate/config.yaml", data, lookup(env)); err == nil || !strings.Contains(err.Error(), "admin.token") {
+		t.Errorf("the admin on every interface without a token: %v; want it refused, naming admin.token", err)
 	}
 }
