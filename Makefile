@@ -24,17 +24,18 @@ deps:
 	./scripts/deps.sh
 
 ## test: the whole suite, race detector on, real redis-server; then the Helm chart (deploy/helm/check, a
-## module of its own so that Helm and the Kubernetes types stay out of go.mod): lint, render, strict decode
+## module of its own so that Helm and the Kubernetes types stay out of go.mod; -mod=mod lets it follow the root
+## module's requirements through its replace): lint, render, strict decode
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
-	cd deploy/helm/check && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd deploy/helm/check && $(GO) vet -mod=mod ./... && $(GO) test -mod=mod -count=1 ./...
 
 ## helm-template: the chart's manifests as `helm template` prints them, decoded strictly first, without the
 ## helm binary; HELM_FLAGS for values: make helm-template HELM_FLAGS='-f my-values.yaml --set replicaCount=3'
 ## helm-lint: Helm's linter on the chart, with the same HELM_FLAGS
 HELM_FLAGS ?=
-HELM_CHECK = cd deploy/helm/check && $(GO) build -o $(CURDIR)/bin/hookgate-chart . && cd $(CURDIR) && bin/hookgate-chart
+HELM_CHECK = cd deploy/helm/check && $(GO) build -mod=mod -o $(CURDIR)/bin/hookgate-chart . && cd $(CURDIR) && bin/hookgate-chart
 helm-template:
 	@$(HELM_CHECK) template -chart deploy/helm/hookgate $(HELM_FLAGS)
 helm-lint:
