@@ -330,8 +330,9 @@ func TestTracingEndToEnd(t *testing.T) {
 }
 
 // Tracing off (no OTEL_* set): nothing is exported, but a provider's valid
-// traceparent still rides in the envelope and is sent on as it came; a
-// malformed one is dropped, never stored.
+// traceparent still rides in the envelope, and each attempt is sent as a
+// child of it; without one (or with a malformed one, never stored) the
+// event carries a new, unsampled trace of its own (SPEC 4).
 func TestTraceparentWithoutTracing(t *testing.T) {
 	t.Parallel()
 	forEachBackend(t, testTraceparentWithoutTracing)
@@ -350,17 +351,46 @@ func testTraceparentWithoutTracing(t *testing.T, b backend) {
 	g.sendTraced(product("OFF2", 2), "00-"+strings.Repeat("0", 32)+"-"+randomHex(t, 8)+"-01", "a=b") // all-zero trace id
 	g.sendTraced(product("OFF3", 3), "", "")
 	r.waitSubjects(t, []string{"product/OFF1", "product/OFF2", "product/OFF3"}, 30*time.Second)
-	for _, c := range []struct{ subject, want string }{
-		{"product/OFF1", parent}, {"product/OFF2", ""}, {"product/OFF3", ""},
-	} {
-		got, _ := r.find("iimmpact.product.updated", c.subject)
-		if got.env.TraceParent != c.want || got.header.Get("traceparent") != c.want {
-			t.Errorf("%s: envelope traceparent %q, header %q; want both %q", c.subject, got.env.TraceParent, got.header.Get("traceparent"), c.want)
+	sent, _ := parseTraceparent(parent)
+	traces := map[string]string{}
+	for _, subject := range []string{"product/OFF1", "product/OFF2", "product/OFF3"} {
+		got, _ := r.find("iimmpact.product.updated", subject)
+		env, ok := parseTraceparent(got.env.TraceParent)
+		hdr, hok := parseTraceparent(got.header.Get("traceparent"))
+		if !ok || !hok || hdr.traceID != env.traceID || hdr.spanID == env.spanID || hdr.flags != env.flags {
+			t.Errorf("%s: envelope traceparent %q, header %q; want valid ones of one trace, the header's a child",
+				subject, got.env.TraceParent, got.header.Get("traceparent"))
 		}
+		if subject == "product/OFF1" {
+			if got.env.TraceParent != parent {
+				t.Errorf("%s: envelope traceparent %q, want the provider's %q", subject, got.env.TraceParent, parent)
+			}
+		} else if env.flags != "00" || env.traceID == sent.traceID {
+			t.Errorf("%s: envelope traceparent %q; want a new, unsampled trace", subject, got.env.TraceParent)
+		}
+		if other, seen := traces[env.traceID]; seen {
+			t.Errorf("%s and %s share trace %s", subject, other, env.traceID)
+		}
+		traces[env.traceID] = subject
 		if got.env.TraceState != "" || got.header.Get("tracestate") != "" {
-			t.Errorf("%s: tracestate %q / %q, want none", c.subject, got.env.TraceState, got.header.Get("tracestate"))
+			t.Errorf("%s: tracestate %q / %q, want none", subject, got.env.TraceState, got.header.Get("tracestate"))
 		}
 	}
+}
+
+// traceparent is a version-00 W3C traceparent's parts, lowercase hex.
+type traceparent struct{ traceID, spanID, flags string }
+
+var traceparentRE = regexp.MustCompile(`^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
+
+// parseTraceparent splits s, false unless it is a valid version-00 value
+// (ids not all zero).
+func parseTraceparent(s string) (traceparent, bool) {
+	m := traceparentRE.FindStringSubmatch(s)
+	if m == nil || strings.Trim(m[1], "0") == "" || strings.Trim(m[2], "0") == "" {
+		return traceparent{}, false
+	}
+	return traceparent{m[1], m[2], m[3]}, true
 }
 
 // An OTEL_* setting hookgate cannot honour: serve exits non-zero at once

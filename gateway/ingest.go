@@ -258,12 +258,17 @@ func (in *Ingester) Ingest(ctx context.Context, source string, req Request) (Ing
 		return res, nil
 	}
 
+	// Every event carries a trace context (SPEC 4): the request's, else a
+	// new trace started here, so a subscriber's trace has a root to join
+	// even with tracing off.
+	tc := req.Trace
+	if !tc.IsValid() {
+		tc = NewTrace()
+	}
 	events := make([]NewEvent, len(evs))
 	for i, ev := range evs {
 		env := NewEnvelope(source, ev, req.ReceivedAt)
-		if req.Trace.IsValid() {
-			env.SetTrace(req.Trace)
-		}
+		env.SetTrace(tc)
 		body, err := EncodeEnvelope(env)
 		if err != nil {
 			// Only invalid JSON in Object/Previous gets here: a provider

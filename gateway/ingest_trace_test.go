@@ -10,6 +10,7 @@ import (
 	otelcodes "go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookgate/hookgate/gateway"
 	"github.com/hookgate/hookgate/gateway/boltstore"
@@ -83,14 +84,25 @@ func TestIngestSpans(t *testing.T) {
 	}
 }
 
-// Tracing off, no trace context: the envelope has no traceparent, and the
-// stored document no extension attributes.
+// Tracing off, no trace context from the provider: the event carries a
+// new trace (SPEC 4), unsampled since nothing records it, and the next
+// request starts another.
 func TestIngestWithoutTrace(t *testing.T) {
 	in, store, _ := newIngester(t)
 	if _, err := in.Ingest(context.Background(), "shop", signedRequest(productUpdated, ingestSecret)); err != nil {
 		t.Fatalf("Ingest: %v", err)
 	}
-	if env := storedEnvelope(t, store, "shop"); env.TraceParent != "" || env.TraceState != "" {
-		t.Errorf("stored traceparent %q tracestate %q, want none", env.TraceParent, env.TraceState)
+	env := storedEnvelope(t, store, "shop")
+	sc, ok := gateway.ParseTraceParent(env.TraceParent)
+	if !ok || sc.IsSampled() || env.TraceState != "" {
+		t.Fatalf("stored traceparent %q tracestate %q; want a valid, unsampled one and no tracestate", env.TraceParent, env.TraceState)
+	}
+	seen := map[trace.TraceID]bool{sc.TraceID(): true}
+	for range 100 {
+		if n := gateway.NewTrace(); !n.IsValid() || seen[n.TraceID()] {
+			t.Fatalf("NewTrace = %v: invalid or a trace id seen before", n)
+		} else {
+			seen[n.TraceID()] = true
+		}
 	}
 }

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/rand/v2"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
@@ -200,4 +202,34 @@ func appendHex(b, src []byte) []byte {
 		b = append(b, digits[c>>4], digits[c&0x0f])
 	}
 	return b
+}
+
+// NewTrace is the context of a new trace that nothing records: random
+// trace and span ids, not sampled. An event whose provider sent no trace
+// context gets one at ingest, so that each attempt's traceparent names a
+// trace of its own with tracing off too (SPEC 4).
+func NewTrace() trace.SpanContext {
+	return ChildSpan(trace.NewSpanContext(trace.SpanContextConfig{TraceID: randomTraceID()}))
+}
+
+// ChildSpan is sc with a new random span id: the context of a span under
+// sc's that nothing records, as each attempt is with tracing off. The
+// trace id, sampled flag and tracestate stay as they are.
+func ChildSpan(sc trace.SpanContext) trace.SpanContext {
+	var sid trace.SpanID
+	for !sid.IsValid() {
+		binary.BigEndian.PutUint64(sid[:], rand.Uint64())
+	}
+	return sc.WithSpanID(sid)
+}
+
+// randomTraceID is a trace id from math/rand/v2's generator, as the
+// OpenTelemetry SDK's own are: ids must be unique, not secret.
+func randomTraceID() trace.TraceID {
+	var tid trace.TraceID
+	for !tid.IsValid() {
+		binary.BigEndian.PutUint64(tid[:8], rand.Uint64())
+		binary.BigEndian.PutUint64(tid[8:], rand.Uint64())
+	}
+	return tid
 }

@@ -48,16 +48,17 @@ func endAttemptSpan(span trace.Span, a gateway.Attempt, outcome string) {
 }
 
 // setTraceHeaders sets the W3C trace headers of an attempt: the attempt
-// span's context when tracing is on, else the envelope's trace context as
-// it is stored, so that a subscriber's trace joins the provider's either
-// way. An envelope without one, with tracing off, sends none and costs
-// one prefix comparison.
+// span's context when tracing is on, else a new span id under the
+// envelope's trace context (an attempt is a child span either way, one
+// that nothing records when tracing is off), so that a subscriber's trace
+// joins the event's. An envelope stored without one (before trace
+// contexts) sends none and costs one prefix comparison.
 func setTraceHeaders(h http.Header, body []byte, span trace.Span) {
 	var sc trace.SpanContext
 	if span != nil {
 		sc = span.SpanContext()
-	} else {
-		sc = gateway.TraceOfBody(body)
+	} else if sc = gateway.TraceOfBody(body); sc.IsValid() {
+		sc = gateway.ChildSpan(sc)
 	}
 	if !sc.IsValid() {
 		return

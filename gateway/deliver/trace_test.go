@@ -100,8 +100,9 @@ func TestAttemptSpans(t *testing.T) {
 	}
 }
 
-// Tracing off: the event's trace context is sent as it is stored; an event
-// without one sends no trace header.
+// Tracing off: each attempt is sent as a child of the event's trace
+// context (the same trace id and flags, a new parent id each attempt); an
+// event stored without one (before trace contexts) sends no trace header.
 func TestTraceHeadersTracingOff(t *testing.T) {
 	st := openBolt(t)
 	sk := newSink(t, nil)
@@ -109,13 +110,19 @@ func TestTraceHeadersTracingOff(t *testing.T) {
 	plain := putTraced(t, st, "", "", "a")
 	startEngine(t, st, map[string]*gateway.SubscriberConfig{"a": testSub("a", sk.URL)}, testOptions(t))
 	waitFor(t, "delivered", statusIs(t, st, "a", gateway.StatusDelivered, traced, plain))
+	stored, _ := gateway.ParseTraceParent(eventParent)
 	for _, r := range sk.requests() {
-		want := ""
-		if r.ID == traced {
-			want = eventParent
+		got := r.Header.Get("traceparent")
+		if r.ID == plain {
+			if got != "" {
+				t.Errorf("%s: traceparent %q, want none", r.ID, got)
+			}
+			continue
 		}
-		if got := r.Header.Get("traceparent"); got != want {
-			t.Errorf("%s: traceparent %q, want %q", r.ID, got, want)
+		sc, ok := gateway.ParseTraceParent(got)
+		if !ok || sc.TraceID() != stored.TraceID() || sc.SpanID() == stored.SpanID() || sc.TraceFlags() != stored.TraceFlags() {
+			t.Errorf("%s: traceparent %q; want trace %s, flags %s and a span id other than %s",
+				r.ID, got, stored.TraceID(), stored.TraceFlags(), stored.SpanID())
 		}
 		if got := r.Header.Get("tracestate"); got != "" {
 			t.Errorf("%s: tracestate %q, want none", r.ID, got)
