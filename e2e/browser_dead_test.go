@@ -78,6 +78,16 @@ func TestBrowserDeadReasons(t *testing.T) {
 	b.shot("dead-reasons-dark")
 	b.dark(false)
 
+	// At phone width each dead delivery is a card: the page does not
+	// scroll sideways, and the reason and the Redeliver button are on
+	// screen.
+	b.run(chromedp.EmulateViewport(390, 844))
+	b.waitJS("dead deliveries as cards at 390 px", `document.documentElement.scrollWidth <= window.innerWidth && `+rows+`.every(r => { `+
+		`const on = e => { const x = e.getBoundingClientRect(); return x.left >= 0 && x.right <= window.innerWidth; }; `+
+		`return on(r.querySelector('[data-k=reason]')) && on(r.querySelector('button[data-action=redeliver]')); })`)
+	b.shot("dead-phone")
+	b.run(chromedp.EmulateViewport(1400, 900))
+
 	pick := func(name, value string) {
 		b.t.Helper()
 		b.waitJS("the "+name+" filter set to "+value, fmt.Sprintf(`(() => { const s = document.querySelector('#dead select[aria-label=%q]'); `+
