@@ -1,0 +1,64 @@
+package filter
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCompileQueryColumn(t *testing.T) {
+	tests := []struct {
+		name, expr string
+		line, col  int
+		msg        string // part of the message
+	}{
+		{"syntax", `event.type == "a" &&`, 1, 21, "Syntax error"},
+		{"unknown field", `event.typo == "a"`, 1, 6, "typo"},
+		{"wrong type", `event.type == 3`, 1, 12, "no matching overload"},
+		{"second line", "event.type == \"a\" &&\n  evnt.subject == \"b\"", 2, 3, "evnt"},
+		{"not bool", `event.type`, 1, 1, "must be a bool"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := CompileQuery(tc.expr)
+			var qe *QueryError
+			if !errors.As(err, &qe) {
+				t.Fatalf("CompileQuery(%q) = %v, want a *QueryError", tc.expr, err)
+			}
+			if qe.Line != tc.line || qe.Column != tc.col || !strings.Contains(qe.Msg, tc.msg) {
+				t.Errorf("got line %d column %d %q, want line %d column %d with %q", qe.Line, qe.Column, qe.Msg, tc.line, tc.col, tc.msg)
+			}
+		})
+	}
+}
+
+func TestQueryMatch(t *testing.T) {
+	body := []byte(`{"specversion":"1.0","id":"evt_1","source":"iimmpact","type":"iimmpact.product.updated",` +
+		`"subject":"product/X","time":"2030-01-01T00:00:00Z","datacontenttype":"application/json",` +
+		`"data":{"object":{"price":120.5,"name":"X"}}}`)
+	tests := []struct {
+		expr string
+		want bool
+	}{
+		{`event.data.object.price > 100.0 && event.type.endsWith(".updated")`, true},
+		{`event.data.object.price > 100`, true},
+		{`event.data.object.price > 200.0`, false},
+		{`event.data.object.missing == 1`, false}, // a runtime error is no match
+		{`has(event.data.object.missing)`, false},
+		{`!has(event.data.object.missing) && event.subject == "product/X"`, true},
+		{`event.time.startsWith("2030-")`, true},
+	}
+	for _, tc := range tests {
+		q, err := CompileQuery(tc.expr)
+		if err != nil {
+			t.Fatalf("CompileQuery(%q): %v", tc.expr, err)
+		}
+		if got := q.Match(body); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.expr, got, tc.want)
+		}
+	}
+	q, _ := CompileQuery(`event.type != ""`)
+	if q.Match([]byte(`not json`)) {
+		t.Error("a body that does not decode matched")
+	}
+}
