@@ -62,3 +62,21 @@ func TestQueryMatch(t *testing.T) {
 		t.Error("a body that does not decode matched")
 	}
 }
+
+// BenchmarkQueryMatch is one search evaluation on a stored envelope:
+// decode, data as JSON, the expression. A search call runs at most the
+// scan budget of them (docs/admin.md, Search with CEL).
+func BenchmarkQueryMatch(b *testing.B) {
+	body := []byte(`{"specversion":"1.0","id":"evt_1","source":"iimmpact","type":"iimmpact.product.updated",` +
+		`"subject":"product/CELCOM10","time":"2030-01-01T00:00:00Z","datacontenttype":"application/json",` +
+		`"data":{"object":{"product_code":"CELCOM10","name":"Celcom RM10","price":120.5,"is_active":true,"tags":["prepaid","celcom"]}}}`)
+	q, err := CompileQuery(`event.data.object.price > 100.0 && event.type.endsWith(".updated")`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if !q.Match(body) {
+			b.Fatal("no match")
+		}
+	}
+}
