@@ -21,12 +21,17 @@ func priced(id string, n int, price float64) iimmpactEvent {
 	return e
 }
 
-// TestSearchAPI: ?q= through the real binary: a bad expression is a 400
-// that names the column, and a match beyond the first page's scan
-// budget is reached by following the cursors of the short pages before.
-// TestBrowserSearch drives the same through the dashboard's search box.
+// TestSearchAPI: ?q= through the real binary, on each store: a bad
+// expression is a 400 that names the column, and a match beyond the
+// first page's scan budget is reached by following the cursors of the
+// short pages before. TestBrowserSearch drives the same through the
+// dashboard's search box.
 func TestSearchAPI(t *testing.T) {
-	g, pricey, mid := searchWorld(t)
+	forEachBackend(t, testSearchAPI)
+}
+
+func testSearchAPI(t *testing.T, b backend) {
+	g, pricey, mid := searchWorld(t, b)
 
 	code, body := adminRaw(t, g, "/admin/api/events?q="+url.QueryEscape(`event.data.object.price >`))
 	var bad struct {
@@ -74,7 +79,7 @@ func TestSearchAPI(t *testing.T) {
 
 func TestBrowserSearch(t *testing.T) {
 	chrome := chromium(t)
-	g, pricey, mid := searchWorld(t)
+	g, pricey, mid := searchWorld(t, embedded)
 	dir := os.Getenv("HOOKGATE_ARTIFACTS")
 	if dir == "" {
 		dir = t.TempDir() // TestBrowserDashboard owns the default directory and clears it
@@ -118,12 +123,12 @@ func TestBrowserSearch(t *testing.T) {
 	b.checkErrors()
 }
 
-// searchWorld starts a gateway on the embedded store holding a product
-// priced 250, then more events than the dashboard's three calls of a
-// search scan (the embedded store examines 2,000 a call), then one
+// searchWorld starts a gateway on store b holding a product priced 250,
+// then more events than the dashboard's three calls of a search scan
+// (the embedded store examines 2,000 a call, Redis 1,000), then one
 // priced 150; it returns the two priced ones' ids, oldest first.
-func searchWorld(t *testing.T) (*gateway, string, string) {
-	w := newWorld(t, embedded)
+func searchWorld(t *testing.T, b backend) (*gateway, string, string) {
+	w := newWorld(t, b)
 	g := w.start()
 	g.mustAccept(priced("PRICEY", 1, 250))
 	pricey := g.eventID(t, "iimmpact.product.updated", "product/PRICEY")
