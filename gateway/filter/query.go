@@ -35,7 +35,7 @@ func CompileQuery(expr string) (*Query, error) {
 	if _, iss := env.Compile(expr); iss.Err() != nil {
 		qe := &QueryError{Line: 1, Column: 1, Msg: filterCompileError(expr, iss.Errors()).Error()}
 		if errs := iss.Errors(); len(errs) > 0 && errs[0].Location.Line() >= 1 {
-			qe.Line, qe.Column = errs[0].Location.Line(), errs[0].Location.Column()+1
+			qe.Line, qe.Column = errs[0].Location.Line(), max(1, errs[0].Location.Column()+1)
 		}
 		return nil, qe
 	}

@@ -80,3 +80,35 @@ func BenchmarkQueryMatch(b *testing.B) {
 		}
 	}
 }
+
+// FuzzCompileQuery: a search expression is untrusted input from the admin
+// API. Whatever it is, compiling neither panics nor places an error
+// outside the expression, and a compiled one judges an event without
+// panicking.
+func FuzzCompileQuery(f *testing.F) {
+	for _, s := range []string{
+		`event.data.object.price > 100.0 && event.type.endsWith(".updated")`,
+		`event.type == "a" &&`, `event.typo == "a"`, `event.type`, "event.type == \"a\" &&\n  evnt.subject == \"b\"",
+		`has(event.data.object.x) || event.data.object.tags.exists(t, t.matches("^p"))`,
+		`event.data.object.?price.orValue(0.0) > 1.0`, `((((`, `"\u00e9" == event.subject`, ``,
+	} {
+		f.Add(s)
+	}
+	body := []byte(`{"id":"evt_1","source":"s","type":"s.product.updated","subject":"product/X","time":"2030-01-01T00:00:00Z",` +
+		`"data":{"object":{"price":120.5,"tags":["prepaid"]},"previous":null}}`)
+	f.Fuzz(func(t *testing.T, expr string) {
+		q, err := CompileQuery(expr)
+		if err == nil {
+			q.Match(body)
+			return
+		}
+		var qe *QueryError
+		if !errors.As(err, &qe) {
+			t.Fatalf("CompileQuery(%q) = %v, not a *QueryError", expr, err)
+		}
+		lines := strings.Split(expr, "\n")
+		if qe.Line < 1 || qe.Line > len(lines) || qe.Column < 1 || qe.Column > len([]rune(lines[qe.Line-1]))+1 {
+			t.Errorf("CompileQuery(%q) placed its error at line %d column %d, outside the expression", expr, qe.Line, qe.Column)
+		}
+	})
+}
