@@ -113,6 +113,34 @@ func testListMatch(t *testing.T, h harness) {
 		}
 	}
 
+	// Combined with the subscriber and status filters (an index of their
+	// own in some stores), every hit of either subject, its delivery
+	// pending.
+	var all []string
+	for i := total - 1; i >= 0; i-- {
+		if i < 40 && i%5 < 2 {
+			all = append(all, fmt.Sprintf("evt_lm%05d", i))
+		}
+	}
+	hit := func(body []byte) bool { return bytes.Contains(body, []byte(`"tag":"hit"`)) }
+	for _, f := range []gateway.EventFilter{
+		{Subscriber: "sub-a", Status: gateway.StatusPending, Limit: 7, Match: hit},
+		{Status: gateway.StatusPending, Limit: 50, Match: hit},
+		{Subscriber: "sub-a", Limit: 50, Match: hit},
+	} {
+		if got, _ := listAll(t, s, f); !equalStrings(got, all) {
+			t.Errorf("subscriber %q status %q: paged through %v, want %v", f.Subscriber, f.Status, got, all)
+		}
+	}
+	for _, f := range []gateway.EventFilter{
+		{Subscriber: "sub-b", Match: hit},
+		{Status: gateway.StatusDead, Match: hit},
+	} {
+		if got, _ := listAll(t, s, f); len(got) != 0 {
+			t.Errorf("subscriber %q status %q: listed %v, want none", f.Subscriber, f.Status, got)
+		}
+	}
+
 	// Without Match the same walk reports how far it searched too: a full
 	// page down to its last event.
 	page, err := s.List(context.Background(), gateway.EventFilter{Limit: 2})
