@@ -38,6 +38,12 @@ const (
 // there. When the page is short for that reason (even empty), its cursor
 // is that frontier, so a selective filter takes several calls to page
 // through many events, each costing the same at any depth.
+//
+// With f.Match, the scripts return every row that passes the other
+// filters within the budget, with its body's length, and stop once those
+// lengths reach the partition's share of gateway.ListMatchBytes; the
+// bodies are then read in one pipeline and judged here, outside any
+// script (matchRows), so that Redis never waits on an expression.
 func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
