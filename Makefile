@@ -61,6 +61,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzTraceContext -fuzztime $(FUZZTIME) ./gateway
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./gateway/deliver
 	$(GO) test -run '^$$' -fuzz FuzzParseRetryAfter -fuzztime $(FUZZTIME) ./gateway/deliver
+	$(GO) test -run '^$$' -fuzz FuzzCompileQuery -fuzztime $(FUZZTIME) ./gateway/filter
 
 ## bench: the floor (Fiber + HMAC + one Redis XADD) and the gateway's held ingest, backlog drain,
 ## sustained and 10-subscriber fanout runs on both stores, each as a ratio to the floor (~3-5 min).

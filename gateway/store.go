@@ -158,7 +158,22 @@ type EventFilter struct {
 	Status DeliveryStatus
 	Limit  int    // at most this many; default 50, capped at MaxPage
 	Cursor string // from a previous EventPage; "" for the newest
+	// Match, when set, is a last test of each event that passes the
+	// other filters, given its stored envelope (the admin API's ?q=, a
+	// CEL expression). It runs in the caller's process, outside the
+	// store's transactions and locks, and must not keep body after it
+	// returns. Events it is asked about count against the same scan
+	// budget as any other (Store.List), and a call reads about
+	// ListMatchBytes of bodies at most, so a page with Match comes back
+	// short (even empty) with a NextCursor more often than one without.
+	Match func(body []byte) bool
 }
+
+// ListMatchBytes bounds the stored bodies one Store.List call with
+// EventFilter.Match reads (the first body is read whatever its size): a
+// search costs a few megabytes of reads and decoding per page, however
+// many events the scan budget passes over.
+const ListMatchBytes = 4 << 20
 
 // MaxPage caps EventFilter.Limit and Store.Dead's limit: larger asks get
 // this many (the admin API refuses them with 400 before they get here).
@@ -211,6 +226,15 @@ type EventSummary struct {
 type EventPage struct {
 	Events     []EventSummary `json:"events"`
 	NextCursor string         `json:"next_cursor"` // "" on the last page
+	// Scanned is how many index entries the call examined: its share of
+	// the scan budget spent, matching or not.
+	Scanned int `json:"scanned"`
+	// SearchedUntil is how far back the call searched: every matching
+	// event received after it (and before the cursor) is on this page
+	// or an earlier one; the next page starts at or before it. It is the
+	// receipt time of the oldest event examined when the listing ended
+	// (NextCursor ""), and nil when nothing was examined.
+	SearchedUntil *time.Time `json:"searched_until"`
 }
 
 // SubscriberStats are the store's counters for one subscriber.
@@ -344,7 +368,16 @@ type Store interface {
 	// its cursor is, and examines a bounded number of index entries: when
 	// a selective filter exhausts that budget before the page is full, the
 	// page comes back short (even empty) with a NextCursor to go on from.
-	// An empty NextCursor means there is nothing more.
+	// An empty NextCursor means there is nothing more. Pages chained
+	// through NextCursor list every matching event retained throughout
+	// once, and the page says how far it searched (Scanned,
+	// SearchedUntil).
+	//
+	// f.Match is asked only about events that pass the other filters,
+	// each at most once per call, after the store has read them (an event
+	// removed meanwhile is passed over); the bodies it reads are bounded
+	// by ListMatchBytes, past which the page comes back short as when
+	// the budget runs out.
 	List(ctx context.Context, f EventFilter) (EventPage, error)
 
 	// Dead returns up to f.Limit (at most MaxPage) of the subscriber's

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/filter"
 )
 
 // admin serves /admin/api. Its handlers read the config in force from the
@@ -129,6 +130,13 @@ func (a *admin) events(c *fiber.Ctx) error {
 		return err
 	}
 	f.Limit = limit
+	if q := c.Query("q"); q != "" {
+		query, err := filter.CompileQuery(strings.Clone(q))
+		if err != nil {
+			return fmt.Errorf("q: %w", err)
+		}
+		f.Match = query.Match
+	}
 	page, err := a.Store.List(c.UserContext(), f)
 	if err != nil {
 		return fmt.Errorf("admin list events: %w", err)

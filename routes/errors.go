@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/filter"
 )
 
 // retryAfterOverload is the Retry-After of a 503 for ErrOverloaded, in
@@ -35,7 +36,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, gateway.ErrSignature):
 		return fiber.StatusUnauthorized
-	case errors.Is(err, gateway.ErrPayload), errors.Is(err, gateway.ErrInvalid):
+	case errors.Is(err, gateway.ErrPayload), errors.Is(err, gateway.ErrInvalid), isQueryError(err):
 		return fiber.StatusBadRequest
 	case errors.Is(err, gateway.ErrUnknownSource), errors.Is(err, gateway.ErrNotFound):
 		return fiber.StatusNotFound
@@ -58,7 +59,7 @@ func statusOf(err error) int {
 func publicMessage(err error, status int) string {
 	var fe *fiber.Error
 	switch {
-	case status == fiber.StatusBadRequest && (errors.Is(err, gateway.ErrPayload) || errors.Is(err, gateway.ErrInvalid)):
+	case status == fiber.StatusBadRequest && (errors.Is(err, gateway.ErrPayload) || errors.Is(err, gateway.ErrInvalid) || isQueryError(err)):
 		msg := err.Error()
 		if len(msg) > maxReason {
 			msg = msg[:maxReason]
@@ -81,6 +82,13 @@ func publicMessage(err error, status int) string {
 	default:
 		return gateway.ErrUnavailable.Error()
 	}
+}
+
+// isQueryError reports whether err is a search (?q=) that does not
+// compile: the client's mistake, told with where it is.
+func isQueryError(err error) bool {
+	var qe *filter.QueryError
+	return errors.As(err, &qe)
 }
 
 // errorHandler answers every error with {"error": "..."} and its status, and
@@ -118,6 +126,12 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 						"error", err.Error(), "suppressed", n)
 				}
 			}
+		}
+		var qe *filter.QueryError
+		if status == fiber.StatusBadRequest && errors.As(err, &qe) {
+			// A search that does not compile: where, for the box that
+			// took it to point at.
+			return c.Status(status).JSON(fiber.Map{"error": publicMessage(err, status), "line": qe.Line, "column": qe.Column})
 		}
 		return sendError(c, status, publicMessage(err, status))
 	}

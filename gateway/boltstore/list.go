@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 
@@ -25,6 +26,11 @@ const listScan = 4 * MaxLimit
 // up, or the last one passed over when listScan ran out first, in which
 // case the page is short (even empty) and the cursor says where to go on.
 // A page stays right when entries before the cursor come and go.
+//
+// With f.Match, the events that pass the other filters are copied out
+// (their bodies up to gateway.ListMatchBytes) and judged after the read
+// transaction ends (listMatch), so that a search never holds a writer's
+// remap behind an expression.
 func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventPage, error) {
 	page := gateway.EventPage{Events: []gateway.EventSummary{}}
 	limit := capLimit(f.Limit)
@@ -35,7 +41,9 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			return page, wrap("list", badInput("bad cursor %q", f.Cursor))
 		}
 	}
-	cursor := func(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }
+	var cands []listCand
+	var stop []byte // with Match: where the scan stopped short; nil at the index's end
+	var oldest []byte
 	err := s.view(ctx, "list", func(t *txn) error {
 		idx, checkSource, checkType, checkStatus := t.listIndex(f)
 		if idx == nil {
@@ -52,14 +60,20 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		} else {
 			k, _ = c.Prev()
 		}
-		for examined := 0; k != nil; k, _ = c.Prev() {
-			if examined == listScan {
-				page.NextCursor = cursor(seen)
+		defer func() { oldest = bytes.Clone(seen) }()
+		size := 0
+		for ; k != nil; k, _ = c.Prev() {
+			if page.Scanned == listScan || (f.Match != nil && size >= gateway.ListMatchBytes) {
+				if f.Match != nil {
+					stop = bytes.Clone(seen)
+				} else {
+					page.NextCursor = listCursor(seen)
+				}
 				return nil
 			}
-			examined, seen = examined+1, k
+			page.Scanned, seen = page.Scanned+1, k
 			_, id := splitTimeKey(k)
-			ev, ok, err := t.getEvent(id, false)
+			ev, ok, err := t.getEvent(id, f.Match != nil)
 			if err != nil {
 				return err
 			}
@@ -74,9 +88,10 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 			if checkStatus && !hasStatus(subs, recs, f.Subscriber, f.Status) {
 				continue
 			}
-			if len(page.Events) == limit {
+			if f.Match == nil && len(page.Events) == limit {
 				// One more match exists: the page is full and not the last.
-				page.NextCursor = cursor(last)
+				page.NextCursor = listCursor(last)
+				seen = last
 				return nil
 			}
 			sum := gateway.EventSummary{ID: id, Source: ev.Source, Type: ev.Type, Subject: ev.Subject,
@@ -88,13 +103,67 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 				sum.Deliveries[subs[i]] = recs[i].Status
 			}
 			sum.Status = gateway.EventStatus(sts)
+			if f.Match != nil {
+				cands = append(cands, listCand{key: bytes.Clone(k), sum: sum, body: bytes.Clone(ev.Body)})
+				size += len(ev.Body)
+				continue
+			}
 			page.Events = append(page.Events, sum)
 			last = k
 		}
 		return nil
 	})
-	return page, err
+	if err != nil {
+		return page, err
+	}
+	if f.Match != nil {
+		return listMatch(page, cands, stop, oldest, limit, f.Match), nil
+	}
+	if oldest != nil {
+		at, _ := splitTimeKey(oldest)
+		page.SearchedUntil = &at
+	}
+	return page, nil
 }
+
+// listCand is an event that passed the index's filters, waiting for
+// EventFilter.Match.
+type listCand struct {
+	key  []byte // its index key
+	sum  gateway.EventSummary
+	body []byte
+}
+
+// listMatch judges the candidates newest first and makes the page: full
+// once limit of them match and one more does (its cursor the last one
+// on the page), else short with the scan's stop as its cursor (nil: the
+// index ended, and oldest is the last entry examined).
+func listMatch(page gateway.EventPage, cands []listCand, stop, oldest []byte, limit int, match func([]byte) bool) gateway.EventPage {
+	var last []byte
+	for _, c := range cands {
+		if !match(c.body) {
+			continue
+		}
+		if len(page.Events) == limit {
+			stop = last
+			break
+		}
+		page.Events = append(page.Events, c.sum)
+		last = c.key
+	}
+	if stop != nil {
+		page.NextCursor = listCursor(stop)
+		oldest = stop
+	}
+	if oldest != nil {
+		at, _ := splitTimeKey(oldest)
+		page.SearchedUntil = &at
+	}
+	return page
+}
+
+// listCursor is the cursor that goes on below index key k.
+func listCursor(k []byte) string { return base64.RawURLEncoding.EncodeToString(k) }
 
 // listIndex picks the index for f, or nil when nothing can match, and says
 // which of source, type and status must still be checked per event. A

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/hookgate/hookgate/gateway"
 )
 
@@ -36,6 +38,12 @@ const (
 // there. When the page is short for that reason (even empty), its cursor
 // is that frontier, so a selective filter takes several calls to page
 // through many events, each costing the same at any depth.
+//
+// With f.Match, the scripts return every row that passes the other
+// filters within the budget, with its body's length, and stop once those
+// lengths reach the partition's share of gateway.ListMatchBytes; the
+// bodies are then read in one pipeline and judged here, outside any
+// script (matchRows), so that Redis never waits on an expression.
 func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -58,46 +66,46 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 		return page, err
 	}
 	budget := max(listBudget/s.nparts(), limit+1)
+	mbytes := 0
+	if f.Match != nil {
+		mbytes = max(1, gateway.ListMatchBytes/s.nparts())
+	}
 	cmds := s.runParts(ctx, listScript, s.allParts(score, after, limit, budget,
-		f.Source, f.Type, f.Subscriber, string(f.Status), f.Subject))
+		f.Source, f.Type, f.Subscriber, string(f.Status), f.Subject, mbytes))
 	if err := firstErr(cmds); err != nil {
 		return page, s.unavailable("list", err)
 	}
+	parts := make([]listPart, len(cmds))
+	for i, c := range cmds {
+		p, err := parseListReply(c.Val())
+		if err != nil {
+			return page, err
+		}
+		parts[i] = p
+		page.Scanned += p.examined
+	}
+	if f.Match != nil {
+		if err := s.matchRows(ctx, parts, limit, f.Match); err != nil {
+			return page, s.unavailable("list", err)
+		}
+	}
 	var rows []listRow
 	var frontier *listRow // the newest point some partition was read down to
-	for _, c := range cmds {
-		reply, _ := c.Val().([]any)
-		if len(reply) != 3 {
-			return page, errors.New("list: unexpected script reply")
-		}
-		got, _ := reply[2].([]any)
-		var last *listRow
-		for _, r := range got {
-			c, ok := r.([]any)
-			if !ok || len(c) != 7 {
-				return page, errors.New("list: unexpected script reply")
-			}
-			row := listRow{score: num(c[4]), ev: gateway.EventSummary{
-				ID:         str(c[0]),
-				Source:     str(c[1]),
-				Type:       str(c[2]),
-				Subject:    str(c[3]),
-				ReceivedAt: fromMS(num(c[4])),
-				Status:     gateway.DeliveryStatus(str(c[5])),
-				Deliveries: listDeliveries(c[6]),
-			}}
-			rows = append(rows, row)
-			last = &row
-		}
+	var oldest *listRow   // the oldest entry examined, when every partition ended
+	for _, p := range parts {
+		rows = append(rows, p.rows...)
 		var stop *listRow
 		switch {
-		case str(reply[0]) != "": // budget ran out
-			stop = &listRow{score: num(reply[0]), ev: gateway.EventSummary{ID: str(reply[1])}}
-		case len(got) > limit: // page filled: read down to its last row
-			stop = last
+		case p.stop != nil: // budget (or match bytes) ran out
+			stop = p.stop
+		case len(p.rows) > limit: // page filled: read down to its last row
+			stop = &p.rows[len(p.rows)-1]
 		}
 		if stop != nil && (frontier == nil || stop.after(*frontier)) {
 			frontier = stop
+		}
+		if p.last != nil && (oldest == nil || oldest.after(*p.last)) {
+			oldest = p.last
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].after(rows[j]) })
@@ -113,14 +121,101 @@ func (s *Store) List(ctx context.Context, f gateway.EventFilter) (gateway.EventP
 	for _, r := range rows[:min(len(rows), limit)] {
 		page.Events = append(page.Events, r.ev)
 	}
+	var until *listRow
 	switch {
 	case len(rows) > limit:
-		last := rows[limit-1]
-		page.NextCursor = encodeCursor(last.score, last.ev.ID)
+		until = &rows[limit-1]
+		page.NextCursor = encodeCursor(until.score, until.ev.ID)
 	case frontier != nil:
+		until = frontier
 		page.NextCursor = encodeCursor(frontier.score, frontier.ev.ID)
+	default:
+		until = oldest
+	}
+	if until != nil {
+		at := fromMS(until.score)
+		page.SearchedUntil = &at
 	}
 	return page, nil
+}
+
+// listPart is one partition's answer to list.lua.
+type listPart struct {
+	rows     []listRow
+	stop     *listRow // where the budget (or match bytes) ran out; nil otherwise
+	last     *listRow // the last entry examined (only its score and id); nil if none
+	examined int
+}
+
+// parseListReply reads {stop score, stop id, rows, examined, last score}.
+func parseListReply(v any) (listPart, error) {
+	reply, _ := v.([]any)
+	if len(reply) != 5 {
+		return listPart{}, errors.New("list: unexpected script reply")
+	}
+	var p listPart
+	got, _ := reply[2].([]any)
+	for _, r := range got {
+		c, ok := r.([]any)
+		if !ok || len(c) < 7 {
+			return listPart{}, errors.New("list: unexpected script reply")
+		}
+		row := listRow{score: num(c[4]), ev: gateway.EventSummary{
+			ID:         str(c[0]),
+			Source:     str(c[1]),
+			Type:       str(c[2]),
+			Subject:    str(c[3]),
+			ReceivedAt: fromMS(num(c[4])),
+			Status:     gateway.DeliveryStatus(str(c[5])),
+			Deliveries: listDeliveries(c[6]),
+		}}
+		p.rows = append(p.rows, row)
+	}
+	if str(reply[0]) != "" {
+		p.stop = &listRow{score: num(reply[0]), ev: gateway.EventSummary{ID: str(reply[1])}}
+	}
+	p.examined = int(num(reply[3]))
+	if str(reply[4]) != "" {
+		p.last = &listRow{score: num(reply[4])}
+	}
+	return p, nil
+}
+
+// matchRows reads the bodies of every partition's rows in one pipeline
+// and keeps, in each, the rows that match, up to limit+1 (the last then
+// says the page is full, as list.lua's extra row does). A body gone since
+// the script read its row is no match.
+func (s *Store) matchRows(ctx context.Context, parts []listPart, limit int, match func([]byte) bool) error {
+	var cmds [][]*redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		cmds = make([][]*redis.StringCmd, len(parts))
+		for i, p := range parts {
+			for _, r := range p.rows {
+				cmds[i] = append(cmds[i], pipe.HGet(ctx, s.pkey(i, "e", r.ev.ID), "body"))
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	for i := range parts {
+		p := &parts[i]
+		keep := p.rows[:0]
+		for j, r := range p.rows {
+			body, err := cmds[i][j].Bytes()
+			if err != nil || !match(body) {
+				continue
+			}
+			keep = append(keep, r)
+			if len(keep) > limit {
+				p.stop = nil // the page filled before the budget ran out
+				break
+			}
+		}
+		p.rows = keep
+	}
+	return nil
 }
 
 // listDeliveries reads a row's {subscriber, status, ...} pairs.

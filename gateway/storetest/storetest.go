@@ -87,6 +87,8 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"ListLimit", testListLimit},
 		{"ListBadCursor", testListBadCursor},
 		{"ListSelective", testListSelective},
+		{"ListMatch", testListMatch},
+		{"ListMatchBytes", testListMatchBytes},
 		{"Sweep", testSweep},
 		{"ConcurrentPut", testConcurrentPut},
 		{"ConcurrentPutSameID", testConcurrentPutSameID},

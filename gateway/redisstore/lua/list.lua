@@ -3,7 +3,8 @@
 -- filters: there is no index per source, type, subscriber or status, so
 -- that a stored event and a status change cost no index writes. ARGV:
 -- cursor score ('' for the newest), cursor id, limit, budget, then the
--- filters: source, type, subscriber, status, subject ('' for any).
+-- filters: source, type, subscriber, status, subject ('' for any), then
+-- match bytes: 0, or the body bytes a search (EventFilter.Match) may read.
 --
 -- A call costs the same at any depth and examines at most budget index
 -- entries: it finds the cursor's rank (ZREVRANK, or ZCOUNT above its score
@@ -16,10 +17,18 @@
 -- is more), and, when the budget ran out first, the last entry examined,
 -- to go on from; stop score is '' when the index ended or the page filled.
 -- Rows whose event is gone (deleted outside hookgate, before Sweep
--- reached its entry) are skipped.
+-- reached its entry) are skipped. The reply goes on with the number of
+-- entries examined and the score of the last ('' when none was).
+--
+-- With match bytes, the caller judges the rows (by their bodies, which it
+-- reads itself), so every row that passes the filters is returned, with
+-- its body's length as an 8th field, until the budget runs out or the
+-- lengths reach match bytes; either way the stop is the last entry
+-- examined.
 local idx = P .. ':i:all'
 local cscore, cid, limit, budget = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local fsrc, ftyp, fsub, fst, fsubj = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local mbytes = tonumber(ARGV[10]) or 0
 
 local pos, skipping = 0, false
 if cscore then
@@ -74,12 +83,13 @@ local function deliveries(id, subs)
   return out
 end
 
-local rows, examined, ended = {}, 0, false
+local rows, examined, ended, full = {}, 0, false, false
 local lastScore, lastID
+local size = 0
 -- The first read is what the page needs if every entry matches; the
 -- filter is selective if more are needed, so those reads are larger.
 local want = math.max(16, limit + 1)
-while #rows <= limit and examined < budget do
+while (mbytes > 0 or #rows <= limit) and examined < budget and not full do
   local n = math.min(budget - examined, 256, want)
   want = 256
   local r = redis.call('ZREVRANGE', idx, pos, pos + n - 1, 'WITHSCORES')
@@ -96,15 +106,28 @@ while #rows <= limit and examined < budget do
       skipping = false
       local m = redis.call('HMGET', ev(id), unpack(fields))
       if matches(m) then
-        rows[#rows + 1] = {id, m[1], m[2], m[3], m[4], summary(m[6], m[7], m[8], m[9]), deliveries(id, m[5])}
-        if #rows > limit then break end
+        local row = {id, m[1], m[2], m[3], m[4], summary(m[6], m[7], m[8], m[9]), deliveries(id, m[5])}
+        rows[#rows + 1] = row
+        if mbytes > 0 then
+          row[8] = redis.call('HSTRLEN', ev(id), 'body')
+          size = size + row[8]
+          if size >= mbytes then
+            full = true
+            break
+          end
+        elseif #rows > limit then
+          break
+        end
       end
     end
   end
+  if full then break end
   if #r < 2 * n then
     ended = true
     break
   end
 end
-if ended or #rows > limit or not lastID then return {'', '', rows} end
-return {fmtms(lastScore), lastID, rows}
+local last = ''
+if lastID then last = fmtms(lastScore) end
+if ended or (mbytes == 0 and #rows > limit) or not lastID then return {'', '', rows, examined, last} end
+return {fmtms(lastScore), lastID, rows, examined, last}
