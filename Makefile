@@ -49,8 +49,8 @@ chaos: deps
 
 ## fuzz: the hostile-input suite's long half, FUZZTIME each (default 10m): each provider's parser (the
 ## untrusted input at the edge), the public listener's request framing against Go's HTTP parser (smuggling),
-## config.yaml parsing, the envelope encoder against json.Marshal, the W3C trace context parser, and the
-## outbound signature and Retry-After parsers. `make test` runs every seed corpus once.
+## config.yaml parsing, the envelope encoder against json.Marshal, the W3C trace context parser, the
+## outbound signature and Retry-After parsers, and the admin search's CEL compiler (?q=). `make test` runs every seed corpus once.
 FUZZTIME ?= 10m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/iimmpact
