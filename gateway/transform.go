@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Transform is a compiled subscriber transform
@@ -37,15 +38,42 @@ var ErrNoData = errors.New("stored envelope has no data")
 // byte, in its place. The stored event itself is not changed. An error is
 // t's, or the stored body's that does not decode.
 func TransformEnvelope(t Transform, body []byte) ([]byte, error) {
-	var env Envelope
-	if err := json.Unmarshal(body, &env); err != nil {
+	var doc storedEnvelope
+	if err := json.Unmarshal(body, &doc); err != nil {
 		return nil, fmt.Errorf("decode stored envelope: %w", err)
+	}
+	if len(doc.Data) == 0 {
+		return nil, ErrNoData
+	}
+	env := Envelope{ID: doc.ID, Source: doc.Source, Type: doc.Type, Subject: doc.Subject, Time: doc.Time}
+	if err := json.Unmarshal(doc.Data, &env.Data); err != nil {
+		return nil, fmt.Errorf("decode stored envelope: data: %w", err)
 	}
 	data, err := t.Apply(NewFilterInput(env))
 	if err != nil {
 		return nil, err
 	}
+	// The envelope's data is its last member, as hookgate encodes it:
+	// replaced where it stands, without a second pass over the body.
+	if end := len(body) - 1; end >= len(doc.Data) && body[end] == '}' && bytes.Equal(body[end-len(doc.Data):end], doc.Data) {
+		start := end - len(doc.Data)
+		out := make([]byte, 0, start+len(data)+1)
+		out = append(out, body[:start]...)
+		out = append(out, data...)
+		return append(out, '}'), nil
+	}
 	return ReplaceData(body, data)
+}
+
+// storedEnvelope is what TransformEnvelope reads of a stored envelope:
+// the attributes a transform sees, and the data as it stands in the body.
+type storedEnvelope struct {
+	ID      string          `json:"id"`
+	Source  string          `json:"source"`
+	Type    string          `json:"type"`
+	Subject string          `json:"subject"`
+	Time    time.Time       `json:"time"`
+	Data    json.RawMessage `json:"data"`
 }
 
 // ReplaceData returns a copy of the envelope document body with the value

@@ -232,3 +232,20 @@ func TestTransformEnvelope(t *testing.T) {
 		t.Error("a failing transform gave a body")
 	}
 }
+
+// TestTransformEnvelopeDataNotLast: an envelope whose data is not its last
+// member (not hookgate's encoding, but valid) has its data replaced where
+// it stands too, and a string that looks like a data member is left alone.
+func TestTransformEnvelopeDataNotLast(t *testing.T) {
+	body := []byte(`{"id":"evt_1","type":"t","data":{"object":{"s":",\"data\":1}"}},"source":"x","time":"2024-01-15T10:30:00Z", "ext":"\"data\":"}`)
+	got, err := gateway.TransformEnvelope(mustCompileTransform(t, `event.data.object.s`), body)
+	want := `{"id":"evt_1","type":"t","data":",\"data\":1}","source":"x","time":"2024-01-15T10:30:00Z", "ext":"\"data\":"}`
+	if err != nil || string(got) != want {
+		t.Errorf("TransformEnvelope = %s, %v\nwant %s", got, err, want)
+	}
+	for _, bad := range []string{`{"id":"evt_1"}`, `[1]`, `{"data":`} {
+		if got, err := gateway.TransformEnvelope(mustCompileTransform(t, `1`), []byte(bad)); err == nil {
+			t.Errorf("TransformEnvelope(%s) = %s, want an error", bad, got)
+		}
+	}
+}
