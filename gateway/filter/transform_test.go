@@ -16,14 +16,14 @@ const (
 	readmeProject = `{"code": event.data.object.product_code, "name": event.data.object.display_name, "price": event.data.object.price}`
 	// Rename: the consumer's field names, and the event's type and subject.
 	readmeRename = `{"sku": event.data.object.product_code, "amount": event.data.object.price, "active": event.data.object.is_active, "event": event.type, "key": event.subject}`
-	// Flatten catalog360's old/new into a diff: the fields that changed,
-	// each with its old and new value, and those that went away.
+	// Flatten catalog360's old/new into a diff: the fields of old (which
+	// catalog360 sends on updates) whose value changed, each with its old
+	// and new value (null when the field went away).
 	readmeDiff = `{
   "id": event.data.object.id,
-  "changed": event.data.object.transformMap(k, v,
-      !(k in event.data.?previous.orValue({})) || event.data.previous[k] != v,
-      {"old": event.data.?previous[?k].orValue(null), "new": v}),
-  "removed": event.data.?previous.orValue({}).filter(k, !(k in event.data.object))
+  "changed": event.data.previous.transformMap(k, old,
+      !(k in event.data.object) || event.data.object[k] != old,
+      {"old": old, "new": event.data.object[?k].orValue(null)})
 }`
 )
 
@@ -55,9 +55,9 @@ func TestTransformApply(t *testing.T) {
 		{"README rename", readmeRename, "iimmpact.product.updated", iimmpactProduct, "",
 			`{"sku":"CELCOM10","amount":9.8,"active":true,"event":"iimmpact.product.updated","key":"product/CELCOM10"}`, ""},
 		{"README diff of an update", readmeDiff, "catalog360.assetitem.updated", c360New, c360Old,
-			`{"id":"ai_1001","changed":{"status":{"old":"draft","new":"published"},"price":{"old":{"amount":"29.90","currency":"EUR"},"new":{"amount":"24.90","currency":"EUR"}},"weight_kg":{"old":null,"new":0.18}},"removed":["legacy_code"]}`, ""},
-		{"README diff of a creation", readmeDiff, "catalog360.assetitem.created", `{"id":"ai_1002","status":"draft"}`, "",
-			`{"id":"ai_1002","changed":{"id":{"old":null,"new":"ai_1002"},"status":{"old":null,"new":"draft"}},"removed":[]}`, ""},
+			`{"id":"ai_1001","changed":{"status":{"old":"draft","new":"published"},"price":{"old":{"amount":"29.90","currency":"EUR"},"new":{"amount":"24.90","currency":"EUR"}},"legacy_code":{"old":"X1","new":null}}}`, ""},
+		{"README diff of a creation, which its filter keeps out", readmeDiff, "catalog360.assetitem.created", `{"id":"ai_1002","status":"draft"}`, "",
+			"", "no such key: previous"},
 		{"data as it is", "event.data", "iimmpact.product.updated", `{"a":1}`, "", `{"object":{"a":1}}`, ""},
 		{"the whole event", "event", "iimmpact.product.updated", `{"a":1}`, "",
 			`{"id":"` + envelope("iimmpact.product.updated", `{"a":1}`, "").ID + `","source":"iimmpact","type":"iimmpact.product.updated","subject":"product/CELCOM10","time":"2024-01-15T10:30:00Z","data":{"object":{"a":1}}}`, ""},
