@@ -21,7 +21,9 @@ func FuzzTransformApply(f *testing.F) {
 			if err != nil {
 				f.Fatal(err)
 			}
-			var g struct{ Events []struct{ Object, Previous json.RawMessage } }
+			var g struct {
+				Events []struct{ Object, Previous json.RawMessage }
+			}
 			if json.Unmarshal(b, &g) == nil {
 				for _, e := range g.Events {
 					f.Add([]byte(e.Object), []byte(e.Previous))
