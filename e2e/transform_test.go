@@ -54,6 +54,11 @@ func TestTransform(t *testing.T) {
 			if rc.env.DataContentType != "application/json" || rc.env.Source != "iimmpact" || rc.env.Subject != subject {
 				t.Errorf("feed got %s with attributes %+v", subject, rc.env)
 			}
+			// The trace context the event was stored with is kept: the
+			// transform replaces data, nothing else.
+			if stored := g.event(t, rc.env.ID).Event; rc.env.TraceParent == "" || rc.env.TraceParent != stored.TraceParent {
+				t.Errorf("feed got %s with traceparent %q, stored %q", subject, rc.env.TraceParent, stored.TraceParent)
+			}
 			if plain, _ := everything.find("iimmpact.product.updated", subject); !strings.Contains(string(plain.env.Data.Object), `"product_code":"P`) {
 				t.Errorf("everything, with no transform, got data.object %s", plain.env.Data.Object)
 			}
