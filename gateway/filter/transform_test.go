@@ -249,3 +249,31 @@ func TestTransformEnvelopeDataNotLast(t *testing.T) {
 		}
 	}
 }
+
+// TestTransformConcurrent: one compiled transform serves every delivery
+// worker of its subscriber at once (run with -race).
+func TestTransformConcurrent(t *testing.T) {
+	tr := mustCompileTransform(t, readmeDiff)
+	want := `{"changed":{"legacy_code":{"new":null,"old":"X1"},"price":{"new":{"amount":"24.90","currency":"EUR"},"old":{"amount":"29.90","currency":"EUR"}},"status":{"new":"published","old":"draft"}},"id":"ai_1001"}`
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 50 {
+				got, err := tr.Apply(gateway.NewFilterInput(envelope("catalog360.assetitem.updated", c360New, c360Old)))
+				if err == nil && string(got) != want {
+					err = fmt.Errorf("got %s", got)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
