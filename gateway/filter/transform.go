@@ -116,7 +116,9 @@ func CompileTransform(expr string, maxSize int) (*Transform, error) {
 // which Apply then checks value by value.
 func jsonType(t *cel.Type) error {
 	switch t.Kind() {
-	case types.BytesKind, types.DurationKind, types.TypeKind, types.ErrorKind, types.UnknownKind:
+	case types.DurationKind:
+		return errors.New("is a duration, which JSON cannot hold (string(d) makes it a string)")
+	case types.BytesKind, types.TypeKind, types.ErrorKind, types.UnknownKind:
 		return fmt.Errorf("is of type %s, which JSON cannot hold", t)
 	case types.MapKind:
 		if k := t.Parameters()[0]; k.Kind() != types.StringKind && k.Kind() != types.DynKind && k.Kind() != types.TypeParamKind {
@@ -249,7 +251,9 @@ func (c *converter) native(v ref.Val, depth int) (any, error) {
 		return nil, errors.New(x.String())
 	}
 	switch v.Type() {
-	case types.BytesType, types.DurationType, types.TypeType:
+	case types.DurationType:
+		return nil, errors.New("value holds a duration, which JSON cannot")
+	case types.BytesType, types.TypeType:
 		return nil, fmt.Errorf("value holds a %s, which JSON cannot", v.Type().TypeName())
 	}
 	if ev, ok := v.Value().(*filterEvent); ok {

@@ -79,7 +79,7 @@ func TestTransformApply(t *testing.T) {
 		{"int map key", `{1: "a"}`, "iimmpact.product.updated", `{}`, "", "", ""}, // refused at load, below
 		{"dyn int map key", `{event.data.object.n: "a"}`, "iimmpact.product.updated", `{"n":1.5}`, "", "", "map key of type double"},
 		{"bytes in dyn", `[event.data.object.a, b"x"]`, "iimmpact.product.updated", `{"a":1}`, "", "", "bytes, which JSON cannot"},
-		{"duration in dyn", `{"d": duration("1s"), "a": event.data.object.a}`, "iimmpact.product.updated", `{"a":1}`, "", "", "Duration, which JSON cannot"},
+		{"duration in dyn", `{"d": duration("1s"), "a": event.data.object.a}`, "iimmpact.product.updated", `{"a":1}`, "", "", "a duration, which JSON cannot"},
 		{"NaN", `event.data.object.a / 0.0 * 0.0`, "iimmpact.product.updated", `{"a":1.0}`, "", "", "which JSON cannot"},
 		{"infinity", `event.data.object.a / 0.0`, "iimmpact.product.updated", `{"a":1.0}`, "", "", "which JSON cannot"},
 		{"wrong type", `event.data.object.a + "x"`, "iimmpact.product.updated", `{"a":1.0}`, "", "", "no such overload"},
@@ -140,7 +140,7 @@ func TestCompileTransformErrors(t *testing.T) {
 		{"unknown field of event", `event.typo`, "undefined field 'typo'"},
 		{"unknown variable", `evnt.type`, "undeclared reference to 'evnt'"},
 		{"bytes", `b"abc"`, "bytes, which JSON cannot hold"},
-		{"duration", `duration("1s")`, "Duration, which JSON cannot hold"},
+		{"duration", `duration("1s")`, "a duration, which JSON cannot hold"},
 		{"a type", `type(event)`, "JSON cannot hold"},
 		{"int keys", `{1: "a"}`, "int keys"},
 		{"list of bytes", `[b"a"]`, "bytes, which JSON cannot hold"},
