@@ -49,8 +49,9 @@ chaos: deps
 
 ## fuzz: the hostile-input suite's long half, FUZZTIME each (default 10m): each provider's parser (the
 ## untrusted input at the edge), the public listener's request framing against Go's HTTP parser (smuggling),
-## config.yaml parsing, the envelope encoder against json.Marshal, the W3C trace context parser, the
-## outbound signature and Retry-After parsers, and the admin search's CEL compiler (?q=). `make test` runs every seed corpus once.
+## config.yaml parsing, the envelope encoder against json.Marshal, the W3C trace context parser,
+## transforms over any provider data, the outbound signature and Retry-After parsers, and the admin
+## search's CEL compiler (?q=). `make test` runs every seed corpus once.
 FUZZTIME ?= 10m
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./plugins/iimmpact
@@ -59,6 +60,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseConfig -fuzztime $(FUZZTIME) ./gateway/config
 	$(GO) test -run '^$$' -fuzz FuzzEncodeEnvelope -fuzztime $(FUZZTIME) ./gateway
 	$(GO) test -run '^$$' -fuzz FuzzTraceContext -fuzztime $(FUZZTIME) ./gateway
+	$(GO) test -run '^$$' -fuzz FuzzTransformApply -fuzztime $(FUZZTIME) ./gateway/filter
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./gateway/deliver
 	$(GO) test -run '^$$' -fuzz FuzzParseRetryAfter -fuzztime $(FUZZTIME) ./gateway/deliver
 	$(GO) test -run '^$$' -fuzz FuzzCompileQuery -fuzztime $(FUZZTIME) ./gateway/filter

@@ -153,6 +153,10 @@ type SubscriberConfig struct {
 	// store (at start or on a reload); at most store.retention. Default 0:
 	// off. A name seen before is never backfilled.
 	Backfill time.Duration `yaml:"backfill"`
+	// Transform is a CEL expression over the envelope as `event` whose
+	// value is sent as the envelope's data in place of the stored data,
+	// evaluated at each attempt. Blank (BlankFilter): data sent as stored.
+	Transform string `yaml:"transform"`
 
 	// SigningKeys are the decoded Secrets, in order; filled by validation.
 	SigningKeys Keys `yaml:"-"`
@@ -161,6 +165,9 @@ type SubscriberConfig struct {
 	// CompiledFilter is Filter compiled, nil without one; filled by
 	// validation.
 	CompiledFilter Filter `yaml:"-" json:"-"`
+	// CompiledTransform is Transform compiled, nil without one; filled by
+	// validation.
+	CompiledTransform Transform `yaml:"-" json:"-"`
 }
 
 // Values of SubscriberConfig.Ordering.

@@ -94,6 +94,7 @@ func (v *validator) subscribers(c *gateway.Config) {
 		}
 		v.headers(key+".headers", sub.Headers)
 		sub.CompiledFilter = v.filter(key+".filter", sub.Filter)
+		sub.CompiledTransform = v.transform(key+".transform", sub.Transform, largestBody(c))
 		v.rateLimit(key+".rate_limit", &sub.RateLimit)
 		switch sub.Ordering {
 		case "":
@@ -136,6 +137,25 @@ func (v *validator) filter(key, expr string) gateway.Filter {
 		return nil
 	}
 	return f
+}
+
+// transform compiles a subscriber's transform, so that check, serve and
+// every reload refuse one that does not compile or whose type JSON cannot
+// hold. Its value may take as many bytes as the largest body a source
+// takes. Blank: no transform.
+func (v *validator) transform(key, expr string, maxSize gateway.ByteSize) gateway.Transform {
+	if gateway.BlankFilter(expr) {
+		return nil
+	}
+	if maxSize <= 0 {
+		maxSize = DefaultMaxBody // server.max_body is wrong, and said so
+	}
+	t, err := filter.CompileTransform(expr, int(maxSize))
+	if err != nil {
+		v.addAtValue(key, "%v", err)
+		return nil
+	}
+	return t
 }
 
 // subscriberURL checks the delivery URL without quoting it: it may carry

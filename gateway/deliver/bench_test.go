@@ -21,12 +21,14 @@ import (
 func BenchmarkDeliver(b *testing.B) {
 	for _, bk := range backends {
 		for _, inflight := range []int{1, 16, 64} {
-			b.Run(bk.name+"/inflight="+strconv.Itoa(inflight), func(b *testing.B) { benchDeliver(b, bk, inflight) })
+			b.Run(bk.name+"/inflight="+strconv.Itoa(inflight), func(b *testing.B) { benchDeliver(b, bk, inflight, nil) })
 		}
 	}
 }
 
-func benchDeliver(b *testing.B, bk backend, inflight int) {
+// benchDeliver runs BenchmarkDeliver's case; tweak, if set, changes the
+// subscriber's config first.
+func benchDeliver(b *testing.B, bk backend, inflight int, tweak func(*gateway.SubscriberConfig)) {
 	st := bk.open(b)
 	var got atomic.Int64
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -41,6 +43,9 @@ func benchDeliver(b *testing.B, bk backend, inflight int) {
 	}
 	cfg := testSub("bench", sink.URL)
 	cfg.MaxInFlight = inflight
+	if tweak != nil {
+		tweak(cfg)
+	}
 	e := New(st, map[string]*gateway.SubscriberConfig{"bench": cfg}, Options{
 		Logger:       slog.New(slog.DiscardHandler),
 		PollInterval: time.Millisecond,

@@ -94,6 +94,13 @@ type subState struct {
 	own     *http.Transport // nil when Options.Transport is shared
 	breaker *breaker
 	secrets [][]byte // redacted from response excerpts (redactedSecrets)
+	// transform makes the body of each attempt (SubscriberConfig's
+	// CompiledTransform); nil: the stored envelope is sent as it is.
+	// uncompiled: the config has a transform that validation did not
+	// compile, which every attempt fails rather than send the data
+	// untransformed.
+	transform  gateway.Transform
+	uncompiled bool
 }
 
 func (s *subState) closeIdle() {
@@ -103,7 +110,8 @@ func (s *subState) closeIdle() {
 }
 
 func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *Options, log *slog.Logger) *subState {
-	s := &subState{cfg: cfg, secrets: redactedSecrets(cfg)}
+	s := &subState{cfg: cfg, secrets: redactedSecrets(cfg), transform: cfg.CompiledTransform,
+		uncompiled: cfg.CompiledTransform == nil && !gateway.BlankFilter(cfg.Transform)}
 	if prev != nil && prev.cfg.URL == cfg.URL && prev.cfg.Breaker == cfg.Breaker {
 		s.breaker = prev.breaker
 	} else {

@@ -29,9 +29,8 @@ const (
 	// Transform: the subscriber's transform failed on this event at run
 	// time, so nothing was sent; it would fail the same way again. The
 	// delivery is dead (gateway.DeadTransform). Not the subscriber's
-	// failure: the breaker does not count it. Nothing produces it yet
-	// (transforms are to come); the class is here so that the reason is
-	// decided where the others are.
+	// failure: the breaker is neither asked nor told (send records it
+	// before the breaker's Allow).
 	Transform
 )
 

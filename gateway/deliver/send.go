@@ -56,6 +56,15 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		e.sends.Done()
 	}()
 
+	body, err := st.body(c)
+	if err != nil {
+		// Nothing is sent, and the breaker is neither asked nor told:
+		// the subscriber had no part in it. The delivery is dead
+		// (Decide), the reason recorded as the attempt's error.
+		finishRequest()
+		d.record(st, c, transformFailure(e.opts.Now(), err), Result{Class: Transform}, nil)
+		return
+	}
 	allowDone, err := st.breaker.Allow()
 	if err != nil {
 		// The breaker opened (or a probe is out) since the claim: hand it
@@ -87,7 +96,7 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		// panic on the way.
 		defer span.End()
 	}
-	a, res, err := d.attempt(st, c, span)
+	a, res, err := d.attempt(st, c, body, span)
 	if e.aborted(err) {
 		done(errAborted)
 		if span != nil {
@@ -103,7 +112,14 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	}
 	done(verdict(res.Class))
 	finishRequest()
+	d.record(st, c, a, res, span)
+}
 
+// record decides the delivery's outcome from the attempt's result and
+// records it, then counts and logs it; span, the attempt's (nil: none),
+// ends with the outcome.
+func (d *dispatcher) record(st *subState, c gateway.Claim, a gateway.Attempt, res Result, span trace.Span) {
+	e := d.e
 	now := e.opts.Now()
 	o := Decide(st.cfg.Retry, e.opts.Backoff, c, res, now, e.opts.Rand())
 	o.Attempt = a
@@ -112,7 +128,7 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
-	err = e.store.Record(ctx, c, o)
+	err := e.store.Record(ctx, c, o)
 	d.observe(c, o, e.opts.Now())
 	d.logOutcome(c, o, err)
 }
@@ -178,18 +194,18 @@ func (d *dispatcher) logOutcome(c gateway.Claim, o gateway.Outcome, err error) {
 	log.LogAttrs(ctx, level, msg, attrs...)
 }
 
-// attempt POSTs the envelope once. err is the transport error, if any,
-// returned so the caller can tell a shutdown abort from a failure. span is
-// the attempt's span (nil: tracing off), whose context the traceparent
-// header carries.
-func (d *dispatcher) attempt(st *subState, c gateway.Claim, span trace.Span) (gateway.Attempt, Result, error) {
+// attempt POSTs body, the envelope as st.body made it, once. err is the
+// transport error, if any, returned so the caller can tell a shutdown
+// abort from a failure. span is the attempt's span (nil: tracing off),
+// whose context the traceparent header carries.
+func (d *dispatcher) attempt(st *subState, c gateway.Claim, body []byte, span trace.Span) (gateway.Attempt, Result, error) {
 	e, cfg := d.e, st.cfg
 	ctx, cancel := context.WithTimeout(e.sendCtx, cfg.Timeout)
 	defer cancel()
 
 	ts := e.opts.Now()
 	a := gateway.Attempt{At: ts}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(c.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
 	if err != nil {
 		// Config validation should make this impossible; the error text
 		// would contain the URL, so it is not recorded.
@@ -205,7 +221,7 @@ func (d *dispatcher) attempt(st *subState, c gateway.Claim, span trace.Span) (ga
 	h.Set("User-Agent", e.opts.UserAgent)
 	h.Set(HeaderID, c.EventID)
 	h.Set(HeaderTimestamp, strconv.FormatInt(ts.Unix(), 10))
-	h.Set(HeaderSignature, Sign(cfg.SigningKeys, c.EventID, ts, c.Body))
+	h.Set(HeaderSignature, Sign(cfg.SigningKeys, c.EventID, ts, body))
 	setTraceHeaders(h, c.Body, span)
 
 	start := time.Now() // a measurement, not a decision: the real clock

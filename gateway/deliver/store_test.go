@@ -98,6 +98,9 @@ func TestEngine(t *testing.T) {
 		{"Paused", testPaused},
 		{"NotifyPaused", testNotifyPaused},
 		{"UnrecordedCountInFlight", testUnrecordedCountInFlight},
+		{"Transform", testTransform},
+		{"TransformFails", testTransformFails},
+		{"TransformUncompiled", testTransformUncompiled},
 	}
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {

@@ -81,6 +81,9 @@ func printCheck(w io.Writer, cfg *gateway.Config) {
 		if sub.CompiledFilter != nil {
 			fmt.Fprintf(tw, "    filter:\t%s\n", oneLine(sub.Filter))
 		}
+		if sub.CompiledTransform != nil {
+			fmt.Fprintf(tw, "    transform:\t%s\n", oneLine(sub.Transform))
+		}
 		if sub.Ordering == gateway.OrderingSubject {
 			fmt.Fprintf(tw, "    ordering:\tsubject (one at a time per subject, in receipt order)\n")
 		}
