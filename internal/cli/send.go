@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookgate/hookgate/gateway"
@@ -89,7 +90,11 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	if !*same {
 		nonce = rand.Text()
 	}
-	if err := stampSamples(reqs, provider, src.MaxEventAge, time.Now(), nonce); err != nil {
+	at := time.Now()
+	if nonce != "" {
+		at = stampTime(at)
+	}
+	if err := stampSamples(reqs, provider, src.MaxEventAge, at, nonce); err != nil {
 		fmt.Fprintf(stderr, "hookgate send: %v\n", err)
 		return exitError
 	}
@@ -235,4 +240,23 @@ func postSigned(client *http.Client, target string, p gateway.Provider, secret [
 	}
 	fmt.Fprintf(stdout, "%s -> %s %s\n", r.label, resp.Status, shown)
 	return resp.StatusCode/100 == 2
+}
+
+// lastStamp is the millisecond of the last new-event stamp in this process.
+var lastStamp atomic.Int64
+
+// stampTime is now, moved past the last stamp this process gave out: an
+// IIMMPACT event's identity has the provider's timestamp to the
+// millisecond and no event id of its own, so two sends in one millisecond
+// (a script, or tests calling Main) would otherwise be one event twice.
+func stampTime(now time.Time) time.Time {
+	for {
+		last, ms := lastStamp.Load(), now.UnixMilli()
+		if ms <= last {
+			ms = last + 1
+		}
+		if lastStamp.CompareAndSwap(last, ms) {
+			return time.UnixMilli(ms)
+		}
+	}
 }

@@ -121,3 +121,16 @@ func TestStampSamplesNewEvent(t *testing.T) {
 		})
 	}
 }
+
+// Sends in one millisecond still get distinct stamps, in order.
+func TestStampTimeDistinct(t *testing.T) {
+	now := time.Now()
+	prev := stampTime(now)
+	for range 100 {
+		got := stampTime(now)
+		if !got.After(prev) {
+			t.Fatalf("stampTime(%v) = %v after %v: not later", now, got, prev)
+		}
+		prev = got
+	}
+}
