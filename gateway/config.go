@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"time"
 )
 
@@ -157,6 +158,11 @@ type SubscriberConfig struct {
 	// value is sent as the envelope's data in place of the stored data,
 	// evaluated at each attempt. Blank (BlankFilter): data sent as stored.
 	Transform string `yaml:"transform"`
+	// TLS is the client certificate (mTLS) and the CA for an https URL;
+	// zero: the system's roots, no client certificate.
+	TLS ClientTLSConfig `yaml:"tls"`
+	// Auth authenticates each request; zero: none.
+	Auth AuthConfig `yaml:"auth"`
 
 	// SigningKeys are the decoded Secrets, in order; filled by validation.
 	SigningKeys Keys `yaml:"-"`
@@ -168,6 +174,42 @@ type SubscriberConfig struct {
 	// CompiledTransform is Transform compiled, nil without one; filled by
 	// validation.
 	CompiledTransform Transform `yaml:"-" json:"-"`
+}
+
+// ClientTLSConfig is a subscriber's TLS as a client: CertFile and KeyFile
+// (set together) are the certificate presented to a server that asks for
+// one; CAFile, when set, replaces the system's roots for verifying the
+// server. The files are read again when they change, for new connections.
+type ClientTLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	CAFile   string `yaml:"ca_file"`
+}
+
+// Set reports whether any file is named.
+func (t ClientTLSConfig) Set() bool { return t != ClientTLSConfig{} }
+
+// AuthConfig authenticates a subscriber's requests.
+type AuthConfig struct {
+	OAuth2 *OAuth2Config `yaml:"oauth2"` // nil: none
+}
+
+// OAuth2Config is an OAuth 2.0 client-credentials grant (RFC 6749 4.4):
+// the access token it yields goes in each request's Authorization header.
+type OAuth2Config struct {
+	TokenURL     string   `yaml:"token_url"`
+	ClientID     string   `yaml:"client_id"`
+	ClientSecret Secret   `yaml:"client_secret"`
+	Scopes       []string `yaml:"scopes"`
+}
+
+// Equal reports whether a and b configure the same grant (nil: none).
+func (a *OAuth2Config) Equal(b *OAuth2Config) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.TokenURL == b.TokenURL && a.ClientID == b.ClientID && a.ClientSecret == b.ClientSecret &&
+		slices.Equal(a.Scopes, b.Scopes)
 }
 
 // Values of SubscriberConfig.Ordering.

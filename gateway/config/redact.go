@@ -14,7 +14,8 @@ var redacted = gateway.Secret("").String()
 
 // Redacted renders c as YAML with every secret replaced by
 // "[redacted]": Secret fields, subscriber header values (often
-// credentials) and passwords in subscriber URLs. Safe to log or show in
+// credentials), passwords in subscriber URLs and what an OAuth2
+// token_url may carry (gateway.RedactURL). Safe to log or show in
 // the admin API.
 func Redacted(c *gateway.Config) string {
 	shown := *c
@@ -30,6 +31,11 @@ func Redacted(c *gateway.Config) string {
 		cp.Headers = make(map[string]string, len(sub.Headers))
 		for k := range sub.Headers {
 			cp.Headers[k] = redacted
+		}
+		if o := sub.Auth.OAuth2; o != nil {
+			oc := *o // client_secret redacts itself
+			oc.TokenURL = gateway.RedactURL(o.TokenURL)
+			cp.Auth.OAuth2 = &oc
 		}
 		shown.Subscribers[name] = &cp
 	}

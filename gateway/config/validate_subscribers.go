@@ -96,6 +96,8 @@ func (v *validator) subscribers(c *gateway.Config) {
 		sub.CompiledFilter = v.filter(key+".filter", sub.Filter)
 		sub.CompiledTransform = v.transform(key+".transform", sub.Transform, largestBody(c))
 		v.rateLimit(key+".rate_limit", &sub.RateLimit)
+		v.subscriberTLS(key+".tls", sub)
+		v.subscriberAuth(key+".auth", sub)
 		switch sub.Ordering {
 		case "":
 			sub.Ordering = gateway.OrderingNone
