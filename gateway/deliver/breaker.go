@@ -101,11 +101,23 @@ type subState struct {
 	// untransformed.
 	transform  gateway.Transform
 	uncompiled bool
+	tokens     *tokenSource // auth.oauth2; nil: none
+}
+
+// excerptSecrets is what a failed attempt's response excerpt redacts.
+func (s *subState) excerptSecrets() [][]byte {
+	if s.tokens == nil {
+		return s.secrets
+	}
+	return s.tokens.secrets(s.secrets)
 }
 
 func (s *subState) closeIdle() {
 	if s.own != nil {
 		s.own.CloseIdleConnections()
+	}
+	if s.tokens != nil {
+		s.tokens.closeIdle()
 	}
 }
 
@@ -117,14 +129,29 @@ func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *
 	} else {
 		s.breaker = newBreaker(name, cfg.Breaker, o.Now, log)
 	}
-	if prev != nil && prev.cfg.MaxInFlight == cfg.MaxInFlight {
+	if cfg.Auth.OAuth2 != nil {
+		if prev != nil && prev.tokens != nil && prev.cfg.Auth.OAuth2.Equal(cfg.Auth.OAuth2) {
+			s.tokens = prev.tokens
+		} else {
+			s.tokens = newTokenSource(cfg.Auth.OAuth2, o.Transport)
+		}
+	}
+	if prev != nil && prev.cfg.MaxInFlight == cfg.MaxInFlight && prev.cfg.TLS == cfg.TLS && prev.tokens == s.tokens {
 		s.client, s.own = prev.client, prev.own
 		return s
 	}
 	rt := o.Transport
-	if rt == nil {
+	if rt == nil || cfg.TLS.Set() {
+		// A tls block is the subscriber's own: it never shares a
+		// transport, Options.Transport included.
 		s.own = newTransport(cfg.MaxInFlight)
+		if cfg.TLS.Set() {
+			s.own.TLSClientConfig = newClientTLS(name, cfg.TLS, log).config()
+		}
 		rt = s.own
+	}
+	if s.tokens != nil {
+		rt = &authTransport{base: rt, tokens: s.tokens}
 	}
 	s.client = &http.Client{
 		Transport: rt,

@@ -82,6 +82,9 @@ func (d *dispatcher) update(cfg *gateway.SubscriberConfig) {
 	if prev.own != nil && prev.own != next.own {
 		prev.own.CloseIdleConnections() // busy ones finish their request first
 	}
+	if prev.tokens != nil && prev.tokens != next.tokens {
+		prev.tokens.closeIdle()
+	}
 }
 
 // run is the dispatcher loop. It claims only what it can send at once, so

@@ -47,7 +47,8 @@ type Options struct {
 	// enough to send and record (timeout*2 + 10s).
 	LeaseFor func(timeout time.Duration) time.Duration
 	// Transport, if set, is used for every subscriber instead of a
-	// transport of their own.
+	// transport of their own (and for their OAuth2 token requests),
+	// except for a subscriber with a tls block, which always has its own.
 	Transport http.RoundTripper
 	// Classify and Backoff are the retry policy (DefaultClassify,
 	// DefaultBackoff).

@@ -24,8 +24,9 @@ const (
 // redactedSecrets lists what hookgate sends a subscriber that is secret and
 // that a subscriber might echo in an error page: the configured header
 // values (an API key, a bearer token), the URL's user name, password and
-// query values, and the signing secrets themselves (never sent, but
-// cheap to rule out). Longest first, so that a secret containing another
+// query values, and the signing secrets and OAuth2 client secret
+// themselves (never sent, but cheap to rule out; the access tokens are
+// added per attempt, tokenSource.secrets). Longest first, so that a secret containing another
 // is redacted whole.
 func redactedSecrets(cfg *gateway.SubscriberConfig) [][]byte {
 	var out [][]byte
@@ -39,6 +40,9 @@ func redactedSecrets(cfg *gateway.SubscriberConfig) [][]byte {
 	}
 	for _, s := range cfg.Secrets {
 		add(s.Reveal())
+	}
+	if o := cfg.Auth.OAuth2; o != nil {
+		add(o.ClientSecret.Reveal())
 	}
 	if u, err := url.Parse(cfg.URL); err == nil {
 		if u.User != nil {

@@ -33,6 +33,10 @@ func Reason(status int, err error, timeout time.Duration) string {
 }
 
 func errReason(err error, timeout time.Duration) string {
+	var te *tokenError
+	if errors.As(err, &te) {
+		return te.reason(timeout)
+	}
 	var ne net.Error
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
 		return "timeout after " + timeout.String()

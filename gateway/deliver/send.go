@@ -238,7 +238,7 @@ func (d *dispatcher) attempt(st *subState, c gateway.Claim, body []byte, span tr
 		if res.Class != Delivered {
 			// Why it failed, in the subscriber's words: the excerpt is
 			// bounded, the rest is drained below like any body.
-			a.Response = readExcerpt(resp.Body, resp.Header.Get("Content-Type"), st.secrets)
+			a.Response = readExcerpt(resp.Body, resp.Header.Get("Content-Type"), st.excerptSecrets())
 		}
 		// Errors draining are ignored: the status is the answer, and a
 		// connection that fails here is simply not reused.
