@@ -2,6 +2,7 @@ package deliver
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -36,6 +37,7 @@ func TestSubscriberAuth(t *testing.T) {
 		{"OAuth2Token", testOAuth2Token},
 		{"OAuth2EndpointRefuses", testOAuth2EndpointRefuses},
 		{"OAuth2EndpointTimeout", testOAuth2EndpointTimeout},
+		{"StopDuringTokenFetch", testStopDuringTokenFetch},
 	}
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
@@ -452,4 +454,27 @@ func testOAuth2EndpointTimeout(t *testing.T, bk backend) {
 	te.hang.Store(false)
 	waitFor(t, "delivered", statusIs(t, st, "a", gateway.StatusDelivered, ids...))
 	_ = e
+}
+
+// A shutdown that cancels an attempt waiting for its token hands the
+// delivery back: no attempt is counted.
+func testStopDuringTokenFetch(t *testing.T, bk backend) {
+	st := bk.open(t)
+	te := newTokenEndpoint(t, "hookgate", testClientSecret)
+	te.hang.Store(true)
+	sk := newBearerSink(t, te)
+	cfg := oauthSub(sk.Server, te.Server, testClientSecret)
+	cfg.Timeout = time.Minute
+	ids := putEvents(t, st, 1, time.Now(), "a")
+	e := New(st, map[string]*gateway.SubscriberConfig{"a": cfg}, testOptions(t))
+	e.Start(context.Background())
+	waitFor(t, "a token request", func() bool { return te.requests.Load() > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.Stop(ctx); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if d := delivery(t, st, ids[0], "a"); d.Attempts != 0 || d.Status != gateway.StatusPending {
+		t.Errorf("after a stop during the token fetch: status %s, attempts %d; want pending, 0", d.Status, d.Attempts)
+	}
 }
