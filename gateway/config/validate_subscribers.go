@@ -57,7 +57,15 @@ func (v *validator) subscribers(c *gateway.Config) {
 		if !nameRE.MatchString(name) {
 			v.add(key, "name must match [a-z0-9][a-z0-9_-]*")
 		}
-		v.subscriberURL(key+".url", sub.URL)
+		if sub.Kind == "" {
+			sub.Kind = gateway.KindHTTP
+		}
+		if sub.Kind == gateway.KindHTTP {
+			v.subscriberURL(key+".url", sub.URL)
+			v.httpOnly(key, sub)
+		} else {
+			v.destination(key, sub)
+		}
 		sub.SigningKeys = v.signingKeys(key+".secret", sub.Secrets)
 		sub.Patterns = v.patterns(key+".events", sub.Events)
 		if sub.Sources != nil && len(sub.Sources) == 0 {

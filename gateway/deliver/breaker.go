@@ -101,6 +101,9 @@ type subState struct {
 	// untransformed.
 	transform  gateway.Transform
 	uncompiled bool
+	// dest is a queue subscriber's destination (kind other than http);
+	// nil for http.
+	dest *destRef
 }
 
 func (s *subState) closeIdle() {
@@ -116,6 +119,13 @@ func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *
 		s.breaker = prev.breaker
 	} else {
 		s.breaker = newBreaker(name, cfg.Breaker, o.Now, log)
+	}
+	if cfg.IsQueue() {
+		if prev != nil && prev.dest != nil && sameDestination(prev.cfg, cfg) {
+			s.dest = prev.dest
+		} else {
+			s.dest = openDestination(cfg)
+		}
 	}
 	if prev != nil && prev.cfg.MaxInFlight == cfg.MaxInFlight {
 		s.client, s.own = prev.client, prev.own

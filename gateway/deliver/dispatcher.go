@@ -82,6 +82,9 @@ func (d *dispatcher) update(cfg *gateway.SubscriberConfig) {
 	if prev.own != nil && prev.own != next.own {
 		prev.own.CloseIdleConnections() // busy ones finish their request first
 	}
+	if prev.dest != nil && prev.dest != next.dest {
+		prev.dest.retire() // closed when its publishes under way return
+	}
 }
 
 // run is the dispatcher loop. It claims only what it can send at once, so
