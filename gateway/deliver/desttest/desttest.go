@@ -41,6 +41,10 @@ type Broker struct {
 	Topic string
 	// Read returns every message on Topic so far, oldest first.
 	Read func(t *testing.T) []Received
+	// RefusedTopic is a topic the broker refuses every message to, for a
+	// reason an operator must fix (a Redis key of another type, a subject
+	// no JetStream stream takes).
+	RefusedTopic string
 	// Stop makes the broker unreachable; Restart brings it back with
 	// what it held.
 	Stop, Restart func()
@@ -63,6 +67,7 @@ func Run(t *testing.T, kit Kit) {
 	t.Run("BrokerDownRetried", func(t *testing.T) { testBrokerDown(t, kit) })
 	t.Run("SubjectOrder", func(t *testing.T) { testSubjectOrder(t, kit) })
 	t.Run("TopicChangeOnUpdate", func(t *testing.T) { testTopicChange(t, kit) })
+	t.Run("RefusedIsRetried", func(t *testing.T) { testRefused(t, kit) })
 	if kit.Dedupes {
 		t.Run("DedupeByID", func(t *testing.T) { testDedupe(t, kit) })
 	}
@@ -377,3 +382,22 @@ func publishWhenUp(ctx context.Context, d gateway.Destination, m *gateway.Messag
 	}
 }
 
+// testRefused: a broker that refuses the message (a misconfiguration)
+// makes the delivery retry, not die, and opens the breaker; the reason is
+// recorded.
+func testRefused(t *testing.T, kit Kit) {
+	b := kit.Start(t)
+	s := openStore(t)
+	ids, _ := put(t, s, "product/1")
+	cfg := sub(kit, b)
+	cfg.Topic = b.RefusedTopic
+	cfg.Breaker.Cooldown = time.Hour // stays open once opened
+	e := startEngine(t, s, cfg)
+	waitFor(t, "breaker open", func() bool { return e.Breaker("q") == "open" })
+	d := status(t, s, ids[0])
+	if d.Status != gateway.StatusRetrying || d.Attempts != cfg.Breaker.ConsecutiveFailures || d.LastError == "" {
+		t.Errorf("delivery %s after %d attempts, last error %q; want retrying after %d, with a reason",
+			d.Status, d.Attempts, d.LastError, cfg.Breaker.ConsecutiveFailures)
+	}
+	t.Logf("recorded reason: %s", d.LastError)
+}

@@ -6,8 +6,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hookgate/hookgate/gateway/deliver/desttest"
 	_ "github.com/hookgate/hookgate/gateway/deliver/dest/redisstream"
+	"github.com/hookgate/hookgate/gateway/deliver/desttest"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
@@ -24,8 +24,11 @@ func start(t *testing.T) *desttest.Broker {
 	}
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Set(context.Background(), "hooks:a-string", "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
 	return &desttest.Broker{
-		URL: srv.URL(), Topic: "hooks:catalog",
+		URL: srv.URL(), Topic: "hooks:catalog", RefusedTopic: "hooks:a-string",
 		Read: func(t *testing.T) []desttest.Received { return read(t, rdb, "hooks:catalog") },
 		Stop: srv.Stop, Restart: srv.Restart,
 	}
@@ -51,4 +54,3 @@ func read(t *testing.T, rdb *redis.Client, key string) []desttest.Received {
 	}
 	return out
 }
-
