@@ -393,7 +393,11 @@ func testRefused(t *testing.T, kit Kit) {
 	cfg.Topic = b.RefusedTopic
 	cfg.Breaker.Cooldown = time.Hour // stays open once opened
 	e := startEngine(t, s, cfg)
-	waitFor(t, "breaker open", func() bool { return e.Breaker("q") == "open" })
+	// The breaker opens as the fifth attempt ends, just before it is
+	// recorded.
+	waitFor(t, "breaker open, five attempts recorded", func() bool {
+		return e.Breaker("q") == "open" && status(t, s, ids[0]).Attempts >= cfg.Breaker.ConsecutiveFailures
+	})
 	d := status(t, s, ids[0])
 	if d.Status != gateway.StatusRetrying || d.Attempts != cfg.Breaker.ConsecutiveFailures || d.LastError == "" {
 		t.Errorf("delivery %s after %d attempts, last error %q; want retrying after %d, with a reason",
