@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -65,6 +66,9 @@ type DestinationDriver struct {
 	// Headers: messages carry headers, so the subscriber's headers are
 	// sent as message headers; without, configuring headers is an error.
 	Headers bool
+	// Check, when set, refuses a broker URL of the right scheme that the
+	// kind cannot use (config validation; the error must not quote it).
+	Check func(u *url.URL) error
 	// Open connects to the subscriber's broker (cfg.URL, cfg.Addrs) for
 	// cfg.Topic. It must not block on the network.
 	Open func(cfg *SubscriberConfig) (Destination, error)

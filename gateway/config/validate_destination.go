@@ -36,6 +36,10 @@ func (v *validator) destination(key string, sub *gateway.SubscriberConfig) {
 		v.add(key+".url", "required for kind: %s (the broker, %s)%s", sub.Kind, schemes, v.emptyHint(key+".url"))
 	} else if u, err := url.Parse(sub.URL); err != nil || !slices.Contains(d.Schemes, u.Scheme) || (u.Host == "" && u.Scheme != "unix") {
 		v.add(key+".url", "must be a broker URL for kind: %s (%s host:port)", sub.Kind, schemes)
+	} else if d.Check != nil {
+		if err := d.Check(u); err != nil {
+			v.add(key+".url", "%v", err)
+		}
 	}
 	if sub.Topic == "" {
 		v.add(key+".topic", "required for kind: %s (%s)%s", sub.Kind, d.Topic, v.emptyHint(key+".topic"))

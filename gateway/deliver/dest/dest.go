@@ -4,6 +4,7 @@
 package dest
 
 import (
+	_ "github.com/hookgate/hookgate/gateway/deliver/dest/kafka"       // kind: kafka
 	_ "github.com/hookgate/hookgate/gateway/deliver/dest/nats"        // kind: nats (JetStream)
 	_ "github.com/hookgate/hookgate/gateway/deliver/dest/redisstream" // kind: redis_stream
 )
