@@ -92,6 +92,8 @@ func (r *destRef) close() {
 	}
 }
 
+// errRetired: the subscriber stopped being a queue destination between
+// its claim and the attempt.
 var errRetired = errors.New("destination closed by a config change")
 
 // publish is attempt for a queue destination: the envelope, signed as
@@ -116,14 +118,25 @@ func (d *dispatcher) publish(st *subState, c gateway.Claim, body []byte, span tr
 		m.Headers = messageHeaders(cfg.Headers, c.Body, span)
 	}
 	start := time.Now() // a measurement, not a decision: the real clock
-	err := r.openErr
-	if err == nil {
-		if r.acquire() {
-			err = r.dest.Publish(ctx, m)
-			r.release()
-		} else {
-			err = errRetired
+	if !r.acquire() {
+		// A reload replaced the destination between the claim and now:
+		// publish through the current one (the message is signed and
+		// built as this claim's settings say).
+		r = d.state.Load().dest
+		if r != nil && !r.acquire() {
+			r = nil
 		}
+	}
+	var err error
+	switch {
+	case r == nil:
+		err = errRetired
+	case r.openErr != nil:
+		err = r.openErr
+		r.release()
+	default:
+		err = r.dest.Publish(ctx, m)
+		r.release()
 	}
 	a.Duration = time.Since(start)
 	if err == nil {
