@@ -71,6 +71,16 @@ func (r *destRef) release() {
 	}
 }
 
+// publish sends m through an acquired destination and releases it, also
+// when Publish panics (send contains the panic).
+func (r *destRef) publish(ctx context.Context, m *gateway.Message) error {
+	defer r.release()
+	if r.openErr != nil {
+		return r.openErr
+	}
+	return r.dest.Publish(ctx, m)
+}
+
 // retire closes the destination now, or when its last use returns.
 func (r *destRef) retire() {
 	r.mu.Lock()
@@ -127,16 +137,9 @@ func (d *dispatcher) publish(st *subState, c gateway.Claim, body []byte, span tr
 			r = nil
 		}
 	}
-	var err error
-	switch {
-	case r == nil:
-		err = errRetired
-	case r.openErr != nil:
-		err = r.openErr
-		r.release()
-	default:
-		err = r.dest.Publish(ctx, m)
-		r.release()
+	err := errRetired
+	if r != nil {
+		err = r.publish(ctx, m)
 	}
 	a.Duration = time.Since(start)
 	if err == nil {
