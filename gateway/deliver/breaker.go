@@ -115,7 +115,7 @@ func (s *subState) closeIdle() {
 func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *Options, log *slog.Logger) *subState {
 	s := &subState{cfg: cfg, secrets: redactedSecrets(cfg), transform: cfg.CompiledTransform,
 		uncompiled: cfg.CompiledTransform == nil && !gateway.BlankFilter(cfg.Transform)}
-	if prev != nil && prev.cfg.URL == cfg.URL && prev.cfg.Breaker == cfg.Breaker {
+	if prev != nil && prev.cfg.URL == cfg.URL && prev.cfg.Breaker == cfg.Breaker && sameTarget(prev.cfg, cfg) {
 		s.breaker = prev.breaker
 	} else {
 		s.breaker = newBreaker(name, cfg.Breaker, o.Now, log)

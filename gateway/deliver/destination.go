@@ -50,6 +50,13 @@ func sameDestination(a, b *gateway.SubscriberConfig) bool {
 		a.Topic == b.Topic && a.MaxInFlight == b.MaxInFlight && a.Timeout == b.Timeout
 }
 
+// sameTarget reports whether a and b deliver to the same place beyond
+// their URL (kind, addrs, topic), so that a reload keeps the breaker: a
+// new target starts with a closed one, as a new URL does.
+func sameTarget(a, b *gateway.SubscriberConfig) bool {
+	return a.Kind == b.Kind && a.Topic == b.Topic && slices.Equal(a.Addrs, b.Addrs)
+}
+
 // acquire takes a use of the destination; false once it is retired.
 func (r *destRef) acquire() bool {
 	r.mu.Lock()
