@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/gateway/config"
 )
 
 // queueSub is minimal plus subscriber "s" (line 6) of the given kind, url
@@ -80,5 +81,14 @@ func TestDestinationDefaultsAndRedaction(t *testing.T) {
 	http := mustParse(t, withSub(""), nil).Subscribers["s"]
 	if http.Kind != gateway.KindHTTP || http.IsQueue() {
 		t.Errorf("default kind %q, queue %v; want http", http.Kind, http.IsQueue())
+	}
+}
+
+// Redacted shows no part of a broker URL's userinfo: a NATS token is the
+// user name.
+func TestRedactedBrokerURL(t *testing.T) {
+	cfg := mustParse(t, queueSub("nats", "nats://natstoken0123456789@q.internal:4222", "hooks.catalog", ""), nil)
+	if out := config.Redacted(cfg); strings.Contains(out, "natstoken0123456789") || !strings.Contains(out, "nats://redacted@q.internal:4222") {
+		t.Errorf("Redacted shows the token or not the broker:\n%s", out)
 	}
 }
