@@ -133,8 +133,15 @@ func (c *Config) BodyLimit(source string) ByteSize {
 
 // SubscriberConfig is one internal consumer.
 type SubscriberConfig struct {
-	Name        string            `yaml:"-"`
+	Name string `yaml:"-"`
+	// Kind is how deliveries are sent: KindHTTP (the default, a signed
+	// POST to URL) or a queue destination registered with
+	// RegisterDestination (redis_stream, nats, kafka), whose broker URL
+	// is the URL and which publishes to Topic.
+	Kind        string            `yaml:"kind"`
 	URL         string            `yaml:"url"`
+	Addrs       []string          `yaml:"addrs"`   // more broker addresses, host:port (kafka)
+	Topic       string            `yaml:"topic"`   // stream key, JetStream subject or Kafka topic
 	Secrets     []Secret          `yaml:"secret"`  // whsec_<base64>; one or a list (rotation); a scalar in YAML is a one-item list
 	Events      []string          `yaml:"events"`  // default ["**"]
 	Sources     []string          `yaml:"sources"` // default: all sources

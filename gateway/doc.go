@@ -1,6 +1,8 @@
 // Package gateway holds hookgate's domain: the envelope every event is
 // normalized into, the Provider interface that upstream plugins implement,
-// the Store interface that durable backends implement, event-pattern routing,
+// the Store interface that durable backends implement, the Destination
+// interface and registry of queue destinations (subscribers.<name>.kind),
+// event-pattern routing,
 // the configuration types, and the sentinel errors.
 //
 // It imports nothing else of hookgate's and no web framework: plugins,

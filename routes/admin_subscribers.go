@@ -17,8 +17,11 @@ import (
 // deliveries still in the store) has no url, since the config held it,
 // and no breaker, since nothing is sent to it: both are "".
 type subscriberView struct {
-	Name    string `json:"name"`
-	URL     string `json:"url"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// Kind is the subscriber's kind: http, or a queue destination
+	// (redis_stream, nats, kafka); "" for a removed subscriber.
+	Kind    string `json:"kind"`
 	Breaker string `json:"breaker"`
 	// BreakerNextProbeAt is, while the breaker is open, the earliest its
 	// half-open probe goes out (its cooldown after it opened, in this
@@ -59,6 +62,7 @@ func (a *admin) subscribers(c *fiber.Ctx) error {
 			return err
 		}
 		v.URL = gateway.RedactURL(cfg.Subscribers[name].URL)
+		v.Kind = cfg.Subscribers[name].Kind
 		v.Breaker = a.Engine.Breaker(name)
 		if at, ok := a.Engine.BreakerNextProbe(name); ok && v.Breaker == "open" {
 			at = at.UTC()

@@ -75,7 +75,7 @@ func TestAdminSubscribersWaiting(t *testing.T) {
 			t.Errorf("%s: oldest_pending_at = %v, want %v", tt.name, got, tt.oldest)
 		}
 	}
-	want := []string{"breaker", "dead", "delivered", "last_error", "last_success_at", "name",
+	want := []string{"breaker", "dead", "delivered", "kind", "last_error", "last_success_at", "name",
 		"oldest_pending_at", "paused", "paused_reason", "pending", "removed", "retrying", "url"}
 	if got := keys(byName["idle"]); !slices.Equal(got, want) {
 		t.Errorf("row keys = %v, want %v", got, want)

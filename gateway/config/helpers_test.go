@@ -9,6 +9,7 @@ import (
 	"github.com/hookgate/hookgate/gateway/config"
 	// The real providers, where they exist; registerIfMissing covers the
 	// rest until they land.
+	_ "github.com/hookgate/hookgate/gateway/deliver/dest"
 	_ "github.com/hookgate/hookgate/plugins"
 )
 

@@ -55,6 +55,7 @@ func TestParseConfigSpecExample(t *testing.T) {
 	}
 	want := gateway.SubscriberConfig{
 		Name:        "search-indexer",
+		Kind:        gateway.KindHTTP,
 		URL:         "http://search.internal:8000/hooks/catalog",
 		Secrets:     []gateway.Secret{whsec},
 		Events:      []string{"iimmpact.product.*", "*.option.**"},

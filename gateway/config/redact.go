@@ -27,6 +27,12 @@ func Redacted(c *gateway.Config) string {
 		cp := *sub
 		if u, err := url.Parse(cp.URL); err == nil {
 			cp.URL = u.Redacted()
+			if u.User != nil && cp.IsQueue() {
+				// A broker URL's user name may be the credential itself
+				// (a NATS token): the whole userinfo goes, as the admin
+				// API shows it.
+				cp.URL = gateway.RedactURL(sub.URL)
+			}
 		}
 		cp.Headers = make(map[string]string, len(sub.Headers))
 		for k := range sub.Headers {

@@ -57,7 +57,15 @@ func (v *validator) subscribers(c *gateway.Config) {
 		if !nameRE.MatchString(name) {
 			v.add(key, "name must match [a-z0-9][a-z0-9_-]*")
 		}
-		v.subscriberURL(key+".url", sub.URL)
+		if sub.Kind == "" {
+			sub.Kind = gateway.KindHTTP
+		}
+		if sub.Kind == gateway.KindHTTP {
+			v.subscriberURL(key+".url", sub.URL)
+			v.httpOnly(key, sub)
+		} else {
+			v.destination(key, sub)
+		}
 		sub.SigningKeys = v.signingKeys(key+".secret", sub.Secrets)
 		sub.Patterns = v.patterns(key+".events", sub.Events)
 		if sub.Sources != nil && len(sub.Sources) == 0 {
@@ -96,8 +104,10 @@ func (v *validator) subscribers(c *gateway.Config) {
 		sub.CompiledFilter = v.filter(key+".filter", sub.Filter)
 		sub.CompiledTransform = v.transform(key+".transform", sub.Transform, largestBody(c))
 		v.rateLimit(key+".rate_limit", &sub.RateLimit)
-		v.subscriberTLS(key+".tls", sub)
-		v.subscriberAuth(key+".auth", sub)
+		if sub.Kind == gateway.KindHTTP {
+			v.subscriberTLS(key+".tls", sub)
+			v.subscriberAuth(key+".auth", sub)
+		}
 		switch sub.Ordering {
 		case "":
 			sub.Ordering = gateway.OrderingNone

@@ -101,7 +101,10 @@ type subState struct {
 	// untransformed.
 	transform  gateway.Transform
 	uncompiled bool
-	tokens     *tokenSource // auth.oauth2; nil: none
+	// dest is a queue subscriber's destination (kind other than http);
+	// nil for http.
+	dest   *destRef
+	tokens *tokenSource // auth.oauth2; nil: none
 }
 
 // excerptSecrets is what a failed attempt's response excerpt redacts.
@@ -124,7 +127,7 @@ func (s *subState) closeIdle() {
 func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *Options, log *slog.Logger) *subState {
 	s := &subState{cfg: cfg, secrets: redactedSecrets(cfg), transform: cfg.CompiledTransform,
 		uncompiled: cfg.CompiledTransform == nil && !gateway.BlankFilter(cfg.Transform)}
-	if prev != nil && prev.cfg.URL == cfg.URL && prev.cfg.Breaker == cfg.Breaker {
+	if prev != nil && prev.cfg.URL == cfg.URL && prev.cfg.Breaker == cfg.Breaker && sameTarget(prev.cfg, cfg) {
 		s.breaker = prev.breaker
 	} else {
 		s.breaker = newBreaker(name, cfg.Breaker, o.Now, log)
@@ -134,6 +137,13 @@ func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *
 			s.tokens = prev.tokens
 		} else {
 			s.tokens = newTokenSource(cfg.Auth.OAuth2, o.Transport)
+		}
+	}
+	if cfg.IsQueue() {
+		if prev != nil && prev.dest != nil && sameDestination(prev.cfg, cfg) {
+			s.dest = prev.dest
+		} else {
+			s.dest = openDestination(cfg)
 		}
 	}
 	if prev != nil && prev.cfg.MaxInFlight == cfg.MaxInFlight && prev.cfg.TLS == cfg.TLS && prev.tokens == s.tokens {

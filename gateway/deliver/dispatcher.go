@@ -85,6 +85,9 @@ func (d *dispatcher) update(cfg *gateway.SubscriberConfig) {
 	if prev.tokens != nil && prev.tokens != next.tokens {
 		prev.tokens.closeIdle()
 	}
+	if prev.dest != nil && prev.dest != next.dest {
+		prev.dest.retire() // closed when its publishes under way return
+	}
 }
 
 // run is the dispatcher loop. It claims only what it can send at once, so

@@ -241,6 +241,9 @@ func (e *Engine) Update(subs map[string]*gateway.SubscriberConfig) {
 			if d.cancel != nil {
 				d.cancel()
 			}
+			if st := d.state.Load(); st.dest != nil {
+				st.dest.retire()
+			}
 			delete(e.subs, name)
 			e.log.Info("subscriber removed", "subscriber", name)
 		}
@@ -302,7 +305,11 @@ func (e *Engine) closeIdle() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, d := range e.subs {
-		d.state.Load().closeIdle()
+		st := d.state.Load()
+		st.closeIdle()
+		if st.dest != nil {
+			st.dest.retire()
+		}
 	}
 }
 

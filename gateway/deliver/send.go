@@ -96,7 +96,13 @@ func (d *dispatcher) send(st *subState, c gateway.Claim) {
 		// panic on the way.
 		defer span.End()
 	}
-	a, res, err := d.attempt(st, c, body, span)
+	var a gateway.Attempt
+	var res Result
+	if st.dest == nil {
+		a, res, err = d.attempt(st, c, body, span)
+	} else {
+		a, res, err = d.publish(st, c, body, span)
+	}
 	if e.aborted(err) {
 		done(errAborted)
 		if span != nil {

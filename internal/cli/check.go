@@ -75,6 +75,13 @@ func printCheck(w io.Writer, cfg *gateway.Config) {
 		fmt.Fprintf(w, "  %s\n", name)
 		tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
 		fmt.Fprintf(tw, "    url:\t%s\n", gateway.RedactURL(sub.URL))
+		if sub.IsQueue() {
+			fmt.Fprintf(tw, "    kind:\t%s\n", sub.Kind)
+			if len(sub.Addrs) > 0 {
+				fmt.Fprintf(tw, "    addrs:\t%s\n", strings.Join(sub.Addrs, ", "))
+			}
+			fmt.Fprintf(tw, "    topic:\t%s\n", sub.Topic)
+		}
 		fmt.Fprintf(tw, "    events:\t%s\n", strings.Join(sub.Events, ", "))
 		fmt.Fprintf(tw, "    sources:\t%s\n", sources)
 		fmt.Fprintf(tw, "    secrets:\t%d\n", len(sub.Secrets))
