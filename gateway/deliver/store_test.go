@@ -101,6 +101,11 @@ func TestEngine(t *testing.T) {
 		{"Transform", testTransform},
 		{"TransformFails", testTransformFails},
 		{"TransformUncompiled", testTransformUncompiled},
+		{"OpDead", testOpDead},
+		{"OpGonePausedResumed", testOpGonePausedResumed},
+		{"OpBreaker", testOpBreaker},
+		{"OpNoLoop", testOpNoLoop},
+		{"OpTwoEngines", testOpTwoEngines},
 	}
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {
