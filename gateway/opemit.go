@@ -130,6 +130,10 @@ func (m *OpEmitter) Stop(ctx context.Context) {
 	}
 }
 
+// Raising reports whether some subscriber of the config in force names
+// OpSource in its sources; while none does, Raise drops everything.
+func (m *OpEmitter) Raising() bool { return m.in.snap.Load().wantsOps }
+
 // Raise queues one transition; it never blocks. Nothing is queued when
 // no subscriber takes operational events, for a dead delivery of an
 // operational event (OpEvent.Loops), or for a breaker flapping faster

@@ -204,8 +204,12 @@ type Latcher interface {
 	SwapState(ctx context.Context, key, value string) (prev string, err error)
 }
 
-// OpRaiser takes the gateway's transitions. Raise must never block: the
-// delivery engine calls it from its send path and under a breaker's lock.
+// OpRaiser takes the gateway's transitions. Its methods must never
+// block: the delivery engine calls them from its send path and under a
+// breaker's lock.
 type OpRaiser interface {
+	// Raising reports whether Raise would do anything: some subscriber
+	// takes operational events. False, the caller need not build them.
+	Raising() bool
 	Raise(op OpEvent)
 }

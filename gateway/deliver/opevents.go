@@ -20,8 +20,8 @@ import (
 // retried one.
 func (d *dispatcher) raiseDead(c gateway.Claim, o gateway.Outcome) {
 	ops := d.e.opts.Ops
-	if ops == nil {
-		return
+	if ops == nil || !ops.Raising() {
+		return // no subscriber takes them: not even the envelope is read
 	}
 	head, err := gateway.ReadEnvelopeHead(c.Body)
 	if err != nil {

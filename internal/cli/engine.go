@@ -38,6 +38,12 @@ type opsLink struct {
 	m atomic.Pointer[gateway.OpEmitter]
 }
 
+// Raising implements gateway.OpRaiser.
+func (l *opsLink) Raising() bool {
+	m := l.m.Load()
+	return m != nil && m.Raising()
+}
+
 // Raise implements gateway.OpRaiser.
 func (l *opsLink) Raise(op gateway.OpEvent) {
 	if m := l.m.Load(); m != nil {
