@@ -196,11 +196,10 @@ func (m *OpEmitter) Stats() OpStats {
 
 func (m *OpEmitter) run() {
 	defer close(m.done)
-	defer Contain("opevents", nil)
 	for {
 		select {
 		case op := <-m.queue:
-			if !m.handle(op) {
+			if !m.handleContained(op) {
 				m.dropRest(1)
 				return
 			}
@@ -213,7 +212,7 @@ func (m *OpEmitter) run() {
 					m.dropRest(0)
 					return
 				case op := <-m.queue:
-					if !m.handle(op) {
+					if !m.handleContained(op) {
 						m.dropRest(1)
 						return
 					}
@@ -237,6 +236,14 @@ func (m *OpEmitter) dropRest(held int64) {
 			return
 		}
 	}
+}
+
+// handleContained is handle, with a panic logged and counted: that
+// transition is dropped, and the loop goes on.
+func (m *OpEmitter) handleContained(op OpEvent) (goOn bool) {
+	goOn = true
+	defer Contain("opevents", func(error) { m.dropped.Add(1) })
+	return m.handle(op)
 }
 
 // handle stores one transition, retrying while the store fails. It
