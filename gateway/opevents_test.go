@@ -263,19 +263,19 @@ func TestOpEmitterTransitions(t *testing.T) {
 	}
 }
 
-// failingStore fails Put and SwapState while down is set.
+// failingStore fails Put and SwapState while down is set, and Put alone
+// while putDown is.
 type failingStore struct {
 	gateway.Store
-	latch gateway.Latcher
-	down  atomic.Bool
-	puts  atomic.Int64
+	latch         gateway.Latcher
+	down, putDown atomic.Bool
+	swaps         atomic.Int64
 }
 
 var errDown = errors.New("store down")
 
 func (f *failingStore) Put(ctx context.Context, evs []gateway.NewEvent) ([]gateway.PutResult, error) {
-	f.puts.Add(1)
-	if f.down.Load() {
+	if f.down.Load() || f.putDown.Load() {
 		return nil, errDown
 	}
 	return f.Store.Put(ctx, evs)
@@ -285,7 +285,53 @@ func (f *failingStore) SwapState(ctx context.Context, key, value string) (string
 	if f.down.Load() {
 		return "", errDown
 	}
+	f.swaps.Add(1)
 	return f.latch.SwapState(ctx, key, value)
+}
+
+// TestOpEmitterPutFailsAfterSwap: a transition whose shared state moved
+// but whose event the store refused is stored on a retry, without moving
+// the state again (which would read its own move back and raise nothing).
+func TestOpEmitterPutFailsAfterSwap(t *testing.T) {
+	inner := openBolt(t)
+	fs := &failingStore{Store: inner, latch: inner.(gateway.Latcher)}
+	fs.putDown.Store(true)
+	m, _ := newOpEmitter(t, fs, opsConfig, gateway.OpEmitterOptions{})
+	m.Raise(gateway.OpPause("products", gateway.PauseGone, opAt))
+	waitStats(t, m, "two failures", func(s gateway.OpStats) bool { return s.Failures >= 2 })
+	fs.putDown.Store(false)
+	st := waitStats(t, m, "stored", func(s gateway.OpStats) bool { return s.Stored == 1 })
+	if n := fs.swaps.Load(); n != 1 || st.Unchanged != 0 {
+		t.Errorf("state swapped %d times, %d unchanged; want once, 0", n, st.Unchanged)
+	}
+}
+
+// TestOpEmitterStopWhileDown: a shutdown while the store is down ends
+// within Stop's context; what was queued is dropped and counted.
+func TestOpEmitterStopWhileDown(t *testing.T) {
+	inner := openBolt(t)
+	fs := &failingStore{Store: inner, latch: inner.(gateway.Latcher)}
+	fs.down.Store(true)
+	n := &notifications{}
+	in, err := gateway.NewIngester(parseConfig(t, opsConfig), fs, gateway.IngesterOptions{Notify: n.notify})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := gateway.NewOpEmitter(in, gateway.OpEmitterOptions{})
+	m.Start()
+	m.Raise(gateway.OpBreaker("products", true, opAt))
+	m.Raise(gateway.OpPause("products", gateway.PauseAdmin, opAt))
+	waitStats(t, m, "a failure", func(s gateway.OpStats) bool { return s.Failures >= 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	m.Stop(ctx)
+	if st := m.Stats(); st.Dropped != 2 || st.Stored != 0 {
+		t.Errorf("after Stop: %+v, want 2 dropped", st)
+	}
+	m.Raise(gateway.OpResume("products", opAt))
+	if st := m.Stats(); st.Dropped != 3 {
+		t.Errorf("a Raise after Stop: %+v, want it dropped", st)
+	}
 }
 
 // TestOpEmitterStoreDown: while the store fails, transitions wait in the
