@@ -294,6 +294,19 @@ func (m *OpEmitter) try(op OpEvent, swapped, changed *bool) error {
 	if op.latch != "" && !*changed {
 		return nil
 	}
+	if op.unconfirmed {
+		rec, err := m.in.store.Event(ctx, op.Event.ID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			m.unchanged.Add(1)
+			return nil
+		case err != nil:
+			return err
+		case !op.confirmedDead(rec):
+			m.unchanged.Add(1) // the Record did not land: the delivery goes on
+			return nil
+		}
+	}
 	env, body, err := op.Envelope()
 	if err != nil {
 		m.log.Error("operational event not built", "type", op.Type, "subscriber", op.Subscriber, "err", err)

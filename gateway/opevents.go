@@ -63,6 +63,10 @@ type OpEvent struct {
 	// found.
 	latch, latchTo string
 	emitIf         func(prev string) bool
+	// unconfirmed: a dead delivery whose Record failed without saying
+	// whether it landed; raised only if the store shows it dead by this
+	// attempt (At).
+	unconfirmed bool
 }
 
 // OpEventRef is what a dead-delivery event says of the event that died.
@@ -97,6 +101,34 @@ func OpDead(subscriber string, ref OpEventRef, created time.Time, at time.Time) 
 		identity: joinIdentity(OpDeliveryDead, subscriber, ref.ID,
 			strconv.FormatInt(created.UnixNano(), 10), strconv.Itoa(ref.Attempts)),
 	}
+}
+
+// Unconfirmed marks a dead delivery (OpDead) whose Record returned an
+// error that does not tell whether the write landed (a timeout, a reset
+// connection): the emitter reads the delivery back first, and raises the
+// event only if the store has it dead by the attempt at op.At. If the
+// write did not land, the delivery is retried and its own death, if it
+// comes, raises its own event.
+func (op OpEvent) Unconfirmed() OpEvent {
+	op.unconfirmed = op.Event != nil
+	return op
+}
+
+// confirmedDead reports whether rec shows the delivery of op (an
+// unconfirmed OpDead) dead by the attempt at op.At: its last recorded
+// attempt, to the millisecond (the precision every store keeps).
+func (op OpEvent) confirmedDead(rec EventRecord) bool {
+	for _, d := range rec.Deliveries {
+		if d.Subscriber != op.Subscriber {
+			continue
+		}
+		if d.Status != StatusDead || len(d.History) == 0 {
+			return false
+		}
+		last := d.History[len(d.History)-1].At
+		return last.Truncate(time.Millisecond).Equal(op.At.Truncate(time.Millisecond))
+	}
+	return false
 }
 
 // OpPause is the subscriber's transition to paused, for reason.

@@ -364,3 +364,40 @@ func TestOpEmitterStoreDown(t *testing.T) {
 		}
 	}
 }
+
+// TestOpEmitterUnconfirmedDead: a dead delivery whose Record reply was
+// lost is raised only if the store shows it dead by that attempt.
+func TestOpEmitterUnconfirmedDead(t *testing.T) {
+	store := openBolt(t)
+	m, _ := newOpEmitter(t, store, opsConfig, gateway.OpEmitterOptions{})
+	ctx := context.Background()
+	var evs []gateway.NewEvent
+	for _, id := range []string{"evt_landed", "evt_not_landed"} {
+		env := gateway.Envelope{SpecVersion: "1.0", ID: id, Source: "shop", Type: "iimmpact.product.updated", Time: opAt}
+		evs = append(evs, gateway.NewEvent{Envelope: env, Body: []byte(`{"id":"` + id + `"}`), ReceivedAt: opAt, Subscribers: []string{"products"}})
+	}
+	if _, err := store.Put(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := store.Claim(ctx, "products", opAt, 2, time.Hour)
+	if err != nil || len(claims) != 2 {
+		t.Fatalf("Claim: %d, %v", len(claims), err)
+	}
+	attemptAt := opAt.Add(time.Second)
+	for _, c := range claims {
+		op := gateway.OpDead("products", gateway.OpEventRef{ID: c.EventID, Source: "shop", Attempts: 1, LastStatus: 403, DeadReason: gateway.DeadPermanent},
+			c.CreatedAt, attemptAt).Unconfirmed()
+		if c.EventID == "evt_landed" {
+			o := gateway.Outcome{Status: gateway.StatusDead, DeadReason: gateway.DeadPermanent,
+				Attempt: gateway.Attempt{At: attemptAt, StatusCode: 403, Error: "HTTP 403"}}
+			if err := store.Record(ctx, c, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m.Raise(op)
+	}
+	st := waitStats(t, m, "both handled", func(s gateway.OpStats) bool { return s.Stored+s.Unchanged == 2 })
+	if st.Stored != 1 || st.Unchanged != 1 {
+		t.Errorf("stats %+v, want the landed one stored, the other unchanged", st)
+	}
+}

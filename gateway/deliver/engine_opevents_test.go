@@ -303,3 +303,34 @@ func testOpTwoEngines(t *testing.T, bk backend) {
 	}
 	t.Logf("gateway a: %+v; gateway b: %+v", opsA.emitter.Stats(), emB.Stats())
 }
+
+// replyLostStore records every attempt but answers Record with an error,
+// as a store whose reply was lost after the write landed would.
+type replyLostStore struct{ gateway.Store }
+
+func (s replyLostStore) Record(ctx context.Context, c gateway.Claim, o gateway.Outcome) error {
+	if err := s.Store.Record(ctx, c, o); err != nil {
+		return err
+	}
+	return errDown
+}
+
+// testOpDeadReplyLost: a dead delivery whose Record reply was lost is
+// still reported, once the emitter has read it back dead.
+func testOpDeadReplyLost(t *testing.T, bk backend) {
+	inner := bk.open(t)
+	st := replyLostStore{inner}
+	sk := newSink(t, func(request, int) (int, http.Header) { return http.StatusForbidden, nil })
+	ids := putEvents(t, inner, 1, time.Now(), "a")
+	subs := map[string]*gateway.SubscriberConfig{"a": testSub("a", sk.URL)}
+	ops := newOpsSetup(t, inner, subs, nil)
+	o := testOptions(t)
+	o.Ops = ops.emitter
+	startEngine(t, st, subs, o)
+
+	waitFor(t, "dead", statusIs(t, inner, "a", gateway.StatusDead, ids...))
+	waitFor(t, "the ops subscriber told", func() bool { return ops.ops.total() == 1 })
+	if got := opsReceived(t, ops.ops)[0]; got.Type != gateway.OpDeliveryDead || got.Data.Object.Event.ID != ids[0] || got.Data.Object.Event.LastStatus != 403 {
+		t.Errorf("ops got %+v", got)
+	}
+}

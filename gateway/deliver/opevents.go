@@ -14,11 +14,12 @@ import (
 // breaker opening or closing. What becomes of them, routing, the store
 // and the one-per-transition rule, is package gateway's (OpEmitter).
 
-// raiseDead reports a delivery the store has recorded dead. Only the
-// gateway whose Record took the outcome gets here (a lost lease records
-// nothing), and the transition's id (gateway.OpDead) is the same for a
-// retried one.
-func (d *dispatcher) raiseDead(c gateway.Claim, o gateway.Outcome) {
+// raiseDead reports a delivery recorded dead. Only the gateway whose
+// Record took the outcome gets here (a lost lease records nothing), and
+// the transition's id (gateway.OpDead) is the same for a retried one.
+// recorded is false when Record failed without saying whether it landed:
+// the emitter then reads the delivery back before raising it.
+func (d *dispatcher) raiseDead(c gateway.Claim, o gateway.Outcome, recorded bool) {
 	ops := d.e.opts.Ops
 	if ops == nil || !ops.Raising() {
 		return // no subscriber takes them: not even the envelope is read
@@ -29,11 +30,15 @@ func (d *dispatcher) raiseDead(c gateway.Claim, o gateway.Outcome) {
 			"subscriber", d.name, "event", c.EventID, "err", err)
 		return
 	}
-	ops.Raise(gateway.OpDead(d.name, gateway.OpEventRef{
+	op := gateway.OpDead(d.name, gateway.OpEventRef{
 		ID: c.EventID, Source: head.Source, Type: head.Type, Subject: head.Subject,
 		Attempts: c.Attempts + 1, LastStatus: o.Attempt.StatusCode, LastError: o.Attempt.Error,
 		DeadReason: o.DeadReason, Response: o.Attempt.Response,
-	}, c.CreatedAt, o.Attempt.At))
+	}, c.CreatedAt, o.Attempt.At)
+	if !recorded {
+		op = op.Unconfirmed()
+	}
+	ops.Raise(op)
 }
 
 // PauseChanged tells the engine that the subscriber has just been paused

@@ -129,8 +129,8 @@ func (d *dispatcher) record(st *subState, c gateway.Claim, a gateway.Attempt, re
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	err := e.store.Record(ctx, c, o)
-	if err == nil && o.Status == gateway.StatusDead {
-		d.raiseDead(c, o)
+	if o.Status == gateway.StatusDead && !errors.Is(err, gateway.ErrLeaseLost) {
+		d.raiseDead(c, o, err == nil)
 	}
 	d.observe(c, o, e.opts.Now())
 	d.logOutcome(c, o, err)

@@ -102,6 +102,7 @@ func TestEngine(t *testing.T) {
 		{"TransformFails", testTransformFails},
 		{"TransformUncompiled", testTransformUncompiled},
 		{"OpDead", testOpDead},
+		{"OpDeadReplyLost", testOpDeadReplyLost},
 		{"OpGonePausedResumed", testOpGonePausedResumed},
 		{"OpBreaker", testOpBreaker},
 		{"OpNoLoop", testOpNoLoop},
