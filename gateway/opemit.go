@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -199,8 +200,8 @@ func (m *OpEmitter) run() {
 	for {
 		select {
 		case op := <-m.queue:
-			if !m.handleContained(op) {
-				m.dropRest(1)
+			if !m.handleContained(m.batch(op)) {
+				m.dropRest()
 				return
 			}
 		case <-m.stop:
@@ -209,11 +210,11 @@ func (m *OpEmitter) run() {
 			for {
 				select {
 				case <-m.abort:
-					m.dropRest(0)
+					m.dropRest()
 					return
 				case op := <-m.queue:
-					if !m.handleContained(op) {
-						m.dropRest(1)
+					if !m.handleContained(m.batch(op)) {
+						m.dropRest()
 						return
 					}
 				default:
@@ -224,10 +225,36 @@ func (m *OpEmitter) run() {
 	}
 }
 
-// dropRest counts what is left, and held (the one being handled), as
-// dropped.
-func (m *OpEmitter) dropRest(held int64) {
-	m.dropped.Add(held)
+// opBatch bounds the transitions stored in one Put: a storm of dead
+// deliveries costs one write per batch, not one per event.
+const opBatch = 64
+
+// opJob is one transition on its way to the store, with what the tries
+// so far have settled, so that a retry does not do it again.
+type opJob struct {
+	op        OpEvent
+	swapped   bool // the latch is moved (and changed says whether it changed)
+	changed   bool
+	confirmed bool // an unconfirmed death was read back dead
+	done      bool
+}
+
+// batch takes first and what else is queued, up to opBatch.
+func (m *OpEmitter) batch(first OpEvent) []*opJob {
+	jobs := []*opJob{{op: first}}
+	for len(jobs) < opBatch {
+		select {
+		case op := <-m.queue:
+			jobs = append(jobs, &opJob{op: op})
+		default:
+			return jobs
+		}
+	}
+	return jobs
+}
+
+// dropRest counts what is left in the queue as dropped.
+func (m *OpEmitter) dropRest() {
 	for {
 		select {
 		case <-m.queue:
@@ -238,93 +265,141 @@ func (m *OpEmitter) dropRest(held int64) {
 	}
 }
 
-// handleContained is handle, with a panic logged and counted: that
-// transition is dropped, and the loop goes on.
-func (m *OpEmitter) handleContained(op OpEvent) (goOn bool) {
+// handleContained is handle, with a panic logged and counted: the
+// batch's transitions not yet stored are dropped, and the loop goes on.
+func (m *OpEmitter) handleContained(jobs []*opJob) (goOn bool) {
 	goOn = true
-	defer Contain("opevents", func(error) { m.dropped.Add(1) })
-	return m.handle(op)
+	defer Contain("opevents", func(error) { m.dropped.Add(int64(pending(jobs))) })
+	return m.handle(jobs)
 }
 
-// handle stores one transition, retrying while the store fails. It
-// returns false when it gave up because of a shutdown.
-func (m *OpEmitter) handle(op OpEvent) bool {
-	var swapped, changed bool
+func pending(jobs []*opJob) int {
+	n := 0
+	for _, j := range jobs {
+		if !j.done {
+			n++
+		}
+	}
+	return n
+}
+
+// handle stores a batch of transitions, retrying while the store fails.
+// It returns false when it gave up because of a shutdown (what was not
+// stored then is counted dropped).
+func (m *OpEmitter) handle(jobs []*opJob) bool {
 	wait := opRetryMin
 	var failLog logEvery
 	for attempt := 0; ; attempt++ {
-		err := m.try(op, &swapped, &changed)
+		err := m.try(jobs)
 		if err == nil {
 			return true
 		}
 		m.failures.Add(1)
 		if n, ok := failLog.allow(time.Now(), time.Minute); ok {
-			m.log.Warn("operational event not stored yet; retrying", "type", op.Type,
-				"subscriber", op.Subscriber, "attempt", attempt+1, "unlogged", n, "err", err)
+			m.log.Warn("operational events not stored yet; retrying", "events", pending(jobs),
+				"first_type", jobs[0].op.Type, "attempt", attempt+1, "unlogged", n, "err", err)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-m.abort:
 			t.Stop()
-			m.log.Error("operational event dropped at shutdown: the store did not take it",
-				"type", op.Type, "subscriber", op.Subscriber, "err", err)
+			n := pending(jobs)
+			m.dropped.Add(int64(n))
+			m.log.Error("operational events dropped at shutdown: the store did not take them", "events", n, "err", err)
 			return false
 		}
 		wait = min(wait*2, opRetryMax)
 	}
 }
 
-// try makes one pass: move the latch (once: a retry must not read back
-// its own move), then store the event. swapped and changed carry the
-// latch's answer across retries.
-func (m *OpEmitter) try(op OpEvent, swapped, changed *bool) error {
+// try makes one pass over the jobs not done: move each one's latch
+// (once: a retry must not read back its own move), read an unconfirmed
+// death back, then store the events of all in one Put.
+func (m *OpEmitter) try(jobs []*opJob) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opStoreTimeout)
 	defer cancel()
-	if op.latch != "" && !*swapped {
-		prev, err := m.swap(ctx, op.latch, op.latchTo)
+	var store []*opJob
+	for _, j := range jobs {
+		if j.done {
+			continue
+		}
+		ready, err := m.prepare(ctx, j)
 		if err != nil {
 			return err
 		}
-		*swapped, *changed = true, op.emitIf(prev)
-		if !*changed {
+		if !ready {
+			j.done = true
 			m.unchanged.Add(1)
+			continue
 		}
+		store = append(store, j)
 	}
-	if op.latch != "" && !*changed {
+	if len(store) == 0 {
 		return nil
 	}
-	if op.unconfirmed {
+	envs := make([]Envelope, 0, len(store))
+	bodies := make([][]byte, 0, len(store))
+	built := store[:0]
+	for _, j := range store {
+		env, body, err := j.op.Envelope()
+		if err != nil {
+			// A bug, not the store: retrying would not help.
+			m.log.Error("operational event not built", "type", j.op.Type, "subscriber", j.op.Subscriber, "err", err)
+			j.done = true
+			m.dropped.Add(1)
+			continue
+		}
+		envs, bodies, built = append(envs, env), append(bodies, body), append(built, j)
+	}
+	results, err := m.in.ingestOwn(ctx, envs, bodies, m.now())
+	if err != nil {
+		return err
+	}
+	for i, j := range built {
+		j.done = true
+		switch r := results[i]; {
+		case r.routed == 0:
+			m.unrouted.Add(1)
+		case r.dup:
+			m.duplicates.Add(1)
+		default:
+			m.stored.Add(1)
+			m.log.Debug("operational event stored", "type", j.op.Type, "subscriber", j.op.Subscriber,
+				"id", envs[i].ID, "subscribers", r.routed)
+		}
+	}
+	return nil
+}
+
+// prepare settles, once, whether the job's event is to be stored: its
+// latch moved by this gateway (OpEvent.latch), its death read back
+// (OpEvent.unconfirmed). ready false: nothing to raise.
+func (m *OpEmitter) prepare(ctx context.Context, j *opJob) (ready bool, err error) {
+	op := j.op
+	if op.latch != "" && !j.swapped {
+		prev, err := m.swap(ctx, op.latch, op.latchTo)
+		if err != nil {
+			return false, err
+		}
+		j.swapped, j.changed = true, op.emitIf(prev)
+	}
+	if op.latch != "" && !j.changed {
+		return false, nil
+	}
+	if op.unconfirmed && !j.confirmed {
 		rec, err := m.in.store.Event(ctx, op.Event.ID)
 		switch {
 		case errors.Is(err, ErrNotFound):
-			m.unchanged.Add(1)
-			return nil
+			return false, nil
 		case err != nil:
-			return err
+			return false, err
 		case !op.confirmedDead(rec):
-			m.unchanged.Add(1) // the Record did not land: the delivery goes on
-			return nil
+			return false, nil // the Record did not land: the delivery goes on
 		}
+		j.confirmed = true
 	}
-	env, body, err := op.Envelope()
-	if err != nil {
-		m.log.Error("operational event not built", "type", op.Type, "subscriber", op.Subscriber, "err", err)
-		return nil // a bug, not the store: retrying would not help
-	}
-	routed, dup, err := m.in.IngestOwn(ctx, env, body, m.now())
-	switch {
-	case err != nil:
-		return err
-	case routed == 0:
-		m.unrouted.Add(1)
-	case dup:
-		m.duplicates.Add(1)
-	default:
-		m.stored.Add(1)
-		m.log.Info("operational event stored", "type", op.Type, "subscriber", op.Subscriber, "id", env.ID, "subscribers", routed)
-	}
-	return nil
+	return true, nil
 }
 
 func (m *OpEmitter) swap(ctx context.Context, key, value string) (string, error) {
@@ -338,33 +413,58 @@ func (m *OpEmitter) swap(ctx context.Context, key, value string) (string, error)
 	return prev, nil
 }
 
-// IngestOwn stores one of the gateway's own events (OpEmitter), routed
-// like an upstream event of source OpSource (Config.Routes, which only
-// subscribers naming it in their sources match) and filtered. It stores
-// nothing when no subscriber takes it (routed 0); dup tells that an
-// event of this id was already stored. The subscribers that got it are
-// notified.
-func (in *Ingester) IngestOwn(ctx context.Context, env Envelope, body []byte, at time.Time) (routed int, dup bool, err error) {
+// ownResult is what ingestOwn did with one event.
+type ownResult struct {
+	routed int  // subscribers it was stored for; 0: none takes it, not stored
+	dup    bool // an event of this id was already stored
+}
+
+// ingestOwn stores the gateway's own events (OpEmitter) in one Put,
+// each routed like an upstream event of source OpSource (Config.Routes,
+// which only subscribers naming it in their sources match) and filtered.
+// An event no subscriber takes is not stored. The subscribers that got a
+// new delivery are notified.
+func (in *Ingester) ingestOwn(ctx context.Context, envs []Envelope, bodies [][]byte, at time.Time) ([]ownResult, error) {
 	snap := in.snap.Load()
-	subs := snap.cfg.Routes(OpSource, env.Type)
-	if snap.filters != nil && len(subs) > 0 {
-		subs = in.filter(snap, subs, env)
+	out := make([]ownResult, len(envs))
+	events := make([]NewEvent, 0, len(envs))
+	index := make([]int, 0, len(envs)) // events[k] is envs[index[k]]
+	for i, env := range envs {
+		subs := snap.cfg.Routes(OpSource, env.Type)
+		if snap.filters != nil && len(subs) > 0 {
+			subs = in.filter(snap, subs, env)
+		}
+		if len(subs) == 0 {
+			continue
+		}
+		out[i].routed = len(subs)
+		events = append(events, NewEvent{Envelope: env, Body: bodies[i], ReceivedAt: at, Subscribers: subs, Ordered: snap.ordered})
+		index = append(index, i)
 	}
-	if len(subs) == 0 {
-		return 0, false, nil
+	if len(events) == 0 {
+		return out, nil
 	}
-	results, err := in.store.Put(ctx, []NewEvent{{Envelope: env, Body: body, ReceivedAt: at, Subscribers: subs, Ordered: snap.ordered}})
-	if err == nil && len(results) != 1 {
-		err = errors.New("store returned no result")
+	results, err := in.store.Put(ctx, events)
+	if err == nil && len(results) != len(events) {
+		err = fmt.Errorf("store returned %d results for %d events", len(results), len(events))
 	}
 	if err != nil {
-		return 0, false, err
+		return nil, err
 	}
-	if results[0].Duplicate {
-		return len(subs), true, nil
+	var woken []string
+	for k, r := range results {
+		if r.Duplicate {
+			out[index[k]].dup = true
+			continue
+		}
+		for _, s := range events[k].Subscribers {
+			if !contains(woken, s) {
+				woken = append(woken, s)
+			}
+		}
 	}
-	for _, s := range subs {
+	for _, s := range woken {
 		in.notify(s)
 	}
-	return len(subs), false, nil
+	return out, nil
 }
