@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,27 @@ func TestOpEvents(t *testing.T) {
 		time.Sleep(time.Second) // a late or doubled event would arrive; not an assertion on time
 		if n, dup := ops.counts(); n != 4 || dup != 0 {
 			t.Errorf("ops got %d events (%d copies more), want 4 once each", n, dup)
+		}
+		// Counted in /metrics: 4 stored across the gateways, none dropped.
+		stored := 0
+		gws := []*gateway{ingest}
+		if control != ingest {
+			gws = append(gws, control)
+		}
+		for _, g := range gws {
+			text := g.metricsText(t)
+			if !strings.Contains(text, `hookgate_opevents_total{result="dropped"} 0`+"\n") ||
+				!strings.Contains(text, "hookgate_opevents_queue_limit 4096\n") {
+				t.Errorf("metrics lack dropped 0 or the queue limit:\n%s", grepLines(text, "hookgate_opevents"))
+			}
+			var n int
+			if m := regexp.MustCompile(`(?m)^hookgate_opevents_total\{result="stored"\} (\d+)$`).FindStringSubmatch(text); m != nil {
+				n, _ = strconv.Atoi(m[1])
+			}
+			stored += n
+		}
+		if stored != 4 {
+			t.Errorf("hookgate_opevents_total{result=\"stored\"} sums to %d over the gateways, want 4", stored)
 		}
 		all.waitN(t, 1, 30*time.Second)
 		for _, rc := range all.all() {

@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -42,7 +41,7 @@ type OpStats struct {
 	Raised     int64 // transitions handed to Raise
 	Stored     int64 // events stored (new, routed to at least one subscriber)
 	Duplicates int64 // events another gateway (or an earlier try) had stored
-	Unchanged  int64 // transitions another gateway had already made: nothing raised
+	Unchanged  int64 // no transition: another gateway had made it, or a death did not land; nothing raised
 	Unrouted   int64 // no subscriber takes the type: nothing stored
 	Suppressed int64 // breaker transitions within BreakerGap: nothing raised
 	Loops      int64 // dead deliveries of operational events: nothing raised
@@ -411,60 +410,4 @@ func (m *OpEmitter) swap(ctx context.Context, key, value string) (string, error)
 	prev := m.local[key]
 	m.local[key] = value
 	return prev, nil
-}
-
-// ownResult is what ingestOwn did with one event.
-type ownResult struct {
-	routed int  // subscribers it was stored for; 0: none takes it, not stored
-	dup    bool // an event of this id was already stored
-}
-
-// ingestOwn stores the gateway's own events (OpEmitter) in one Put,
-// each routed like an upstream event of source OpSource (Config.Routes,
-// which only subscribers naming it in their sources match) and filtered.
-// An event no subscriber takes is not stored. The subscribers that got a
-// new delivery are notified.
-func (in *Ingester) ingestOwn(ctx context.Context, envs []Envelope, bodies [][]byte, at time.Time) ([]ownResult, error) {
-	snap := in.snap.Load()
-	out := make([]ownResult, len(envs))
-	events := make([]NewEvent, 0, len(envs))
-	index := make([]int, 0, len(envs)) // events[k] is envs[index[k]]
-	for i, env := range envs {
-		subs := snap.cfg.Routes(OpSource, env.Type)
-		if snap.filters != nil && len(subs) > 0 {
-			subs = in.filter(snap, subs, env)
-		}
-		if len(subs) == 0 {
-			continue
-		}
-		out[i].routed = len(subs)
-		events = append(events, NewEvent{Envelope: env, Body: bodies[i], ReceivedAt: at, Subscribers: subs, Ordered: snap.ordered})
-		index = append(index, i)
-	}
-	if len(events) == 0 {
-		return out, nil
-	}
-	results, err := in.store.Put(ctx, events)
-	if err == nil && len(results) != len(events) {
-		err = fmt.Errorf("store returned %d results for %d events", len(results), len(events))
-	}
-	if err != nil {
-		return nil, err
-	}
-	var woken []string
-	for k, r := range results {
-		if r.Duplicate {
-			out[index[k]].dup = true
-			continue
-		}
-		for _, s := range events[k].Subscribers {
-			if !contains(woken, s) {
-				woken = append(woken, s)
-			}
-		}
-	}
-	for _, s := range woken {
-		in.notify(s)
-	}
-	return out, nil
 }

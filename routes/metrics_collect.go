@@ -53,7 +53,7 @@ var (
 	descInFlight    = desc("hookgate_subscriber_in_flight", "Requests to the subscriber under way in this process (at most max_in_flight).", "subscriber")
 	descBackfilled  = desc("hookgate_backfill_queued_total", "Deliveries queued by backfills run in this process (a new subscriber's retained events), by subscriber.", "subscriber")
 
-	descOpEvents     = desc("hookgate_opevents_total", "The gateway's own events (source hookgate) raised in this process, by result: stored, duplicate (another gateway stored it), unchanged (another gateway made the transition), unrouted, suppressed (a breaker flapping), loop (a dead operational event), dropped (queue full, or left at shutdown), failure (a store error, retried).", "result")
+	descOpEvents     = desc("hookgate_opevents_total", "The gateway's own events (source hookgate) raised in this process, by result: stored, duplicate (another gateway stored it), unchanged (no transition: another gateway made it, or a dead delivery's record did not land), unrouted, suppressed (a breaker flapping), loop (a dead operational event), dropped (queue full, or left at shutdown), failure (a store error, retried).", "result")
 	descOpQueued     = desc("hookgate_opevents_queued", "The gateway's own events waiting to be stored in this process.")
 	descOpQueueLimit = desc("hookgate_opevents_queue_limit", "The bound of hookgate_opevents_queued; past it, events are dropped and counted.")
 
