@@ -52,7 +52,7 @@ type OpStats struct {
 }
 
 // OpEmitter turns the gateway's transitions (OpEvent) into events, stored
-// and delivered like any other (Ingester.IngestOwn): routed only to
+// and delivered like any other (through the Ingester): routed only to
 // subscribers that name OpSource in their sources, filtered, signed and
 // retried as usual.
 //
