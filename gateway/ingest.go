@@ -429,6 +429,10 @@ type ingestSnapshot struct {
 	// ordered names the subscribers with ordering: subject, sorted; nil
 	// when none has.
 	ordered []string
+	// wantsOps: some subscriber names OpSource in its sources, so the
+	// gateway's own events are raised (OpEmitter.Raise); false, they cost
+	// nothing.
+	wantsOps bool
 }
 
 // maxCachedRoutes bounds the per-source cache of routes for event types the
@@ -465,6 +469,9 @@ func newIngestSnapshot(cfg *Config) (*ingestSnapshot, error) {
 	for _, name := range slices.Sorted(maps.Keys(cfg.Subscribers)) {
 		if cfg.Subscribers[name].Ordering == OrderingSubject {
 			s.ordered = append(s.ordered, name)
+		}
+		if slices.Contains(cfg.Subscribers[name].Sources, OpSource) {
+			s.wantsOps = true
 		}
 	}
 	for name, sc := range cfg.Sources {

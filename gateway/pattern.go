@@ -80,7 +80,12 @@ func (c *Config) Routes(source, typ string) []string {
 }
 
 // Wants reports whether the subscriber takes events of type typ from source.
+// The gateway's own events (OpSource) reach only a subscriber that names
+// OpSource in its sources: "all sources" does not include them.
 func (s *SubscriberConfig) Wants(source, typ string) bool {
+	if len(s.Sources) == 0 && source == OpSource {
+		return false
+	}
 	if len(s.Sources) > 0 {
 		found := false
 		for _, src := range s.Sources {

@@ -73,7 +73,7 @@ func (a *admin) setPaused(c *fiber.Ctx, reason gateway.PauseReason) error {
 		return fmt.Errorf("admin pause %s: %w", name, err)
 	}
 	paused := reason != gateway.PauseNone
-	a.Engine.NotifyPaused(name, paused)
+	a.Engine.PauseChanged(name, reason)
 	return c.JSON(fiber.Map{"name": name, "paused": paused, "paused_reason": reason})
 }
 

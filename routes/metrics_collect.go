@@ -53,6 +53,10 @@ var (
 	descInFlight    = desc("hookgate_subscriber_in_flight", "Requests to the subscriber under way in this process (at most max_in_flight).", "subscriber")
 	descBackfilled  = desc("hookgate_backfill_queued_total", "Deliveries queued by backfills run in this process (a new subscriber's retained events), by subscriber.", "subscriber")
 
+	descOpEvents     = desc("hookgate_opevents_total", "The gateway's own events (source hookgate) raised in this process, by result: stored, duplicate (another gateway stored it), unchanged (no transition: another gateway made it, or a dead delivery's record did not land), unrouted, suppressed (a breaker flapping), loop (a dead operational event), dropped (queue full, or left at shutdown), failure (a store error, retried).", "result")
+	descOpQueued     = desc("hookgate_opevents_queued", "The gateway's own events waiting to be stored in this process.")
+	descOpQueueLimit = desc("hookgate_opevents_queue_limit", "The bound of hookgate_opevents_queued; past it, events are dropped and counted.")
+
 	descSpans = desc("hookgate_trace_spans_total", "Trace spans of this process by result: exported, failed (in an export that failed after its retries), dropped (the export queue was full); 0 with tracing off.", "result")
 )
 
@@ -81,6 +85,7 @@ func (s *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 		descReloadOK, descLoadedAt, descReloads, descStoreUp, descWarnings, descOrphans, descCorrupt, descPanics,
 		descRemoved, descPending, descRetrying, descOldestAge, descDead, descDelivered,
 		descLastSuccess, descPaused, descBreaker, descInFlight, descBackfilled, descSpans,
+		descOpEvents, descOpQueued, descOpQueueLimit,
 	} {
 		ch <- d
 	}
@@ -125,6 +130,20 @@ func (s *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descSpans, float64(exported), "exported")
 	counter(descSpans, float64(failed), "failed")
 	counter(descSpans, float64(dropped), "dropped")
+
+	var ops gateway.OpStats // none raised: all 0
+	if d.OpStats != nil {
+		ops = d.OpStats()
+	}
+	for _, r := range []struct {
+		result string
+		n      int64
+	}{{"stored", ops.Stored}, {"duplicate", ops.Duplicates}, {"unchanged", ops.Unchanged}, {"unrouted", ops.Unrouted},
+		{"suppressed", ops.Suppressed}, {"loop", ops.Loops}, {"dropped", ops.Dropped}, {"failure", ops.Failures}} {
+		counter(descOpEvents, float64(r.n), r.result)
+	}
+	gauge(descOpQueued, float64(ops.Queued))
+	gauge(descOpQueueLimit, float64(ops.QueueMax))
 
 	if r := d.Reloader; r != nil {
 		gauge(descReloadOK, float64(boolInt(r.LastReloadError() == "")))

@@ -33,6 +33,10 @@ type Engine interface {
 	// resumed in the store, so that it stops claiming (or resumes) at once
 	// rather than when it next reads the flag. It must not block.
 	NotifyPaused(subscriber string, paused bool)
+	// PauseChanged is NotifyPaused for a pause (reason) or resume
+	// (gateway.PauseNone) just stored by this process, which also
+	// reports the transition as one of the gateway's own events.
+	PauseChanged(subscriber string, reason gateway.PauseReason)
 	// InFlight is how many requests to the subscriber are under way.
 	InFlight(subscriber string) int
 	// Attempts counts the subscriber's attempts by outcome since start.
@@ -91,6 +95,9 @@ type Deps struct {
 	// since the start, for hookgate_trace_spans_total; nil (tracing off):
 	// all 0.
 	SpanCounts func() (exported, failed, dropped int64)
+	// OpStats, if set, reports the counters of the gateway's own events
+	// (gateway.OpEmitter), for hookgate_opevents_*; nil: all 0.
+	OpStats func() gateway.OpStats
 
 	// pending is the public listener's body budget, made by New and read
 	// by the metrics.

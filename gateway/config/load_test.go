@@ -267,3 +267,30 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("errors.As(Error) = %v, want the first error", ce)
 	}
 }
+
+// TestOpSourceRouting: hookgate is a source name a subscriber may list
+// without configuring it, and it is the only way to get the gateway's
+// own events: a subscriber of every event ("**", all sources) does not.
+func TestOpSourceRouting(t *testing.T) {
+	src := minimal + "subscribers:\n" +
+		"  ops:\n    url: https://ops.example/h\n    secret: " + whsec + "\n    sources: [hookgate]\n    events: [\"hookgate.delivery.dead\", \"hookgate.subscriber.*\"]\n" +
+		"  all:\n    url: https://all.example/h\n    secret: " + whsec + "\n" +
+		"  both:\n    url: https://both.example/h\n    secret: " + whsec + "\n    sources: [iimmpact, hookgate]\n"
+	cfg, err := config.Parse("config.yaml", []byte(src), envMap(nil))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	cases := []struct {
+		source, typ string
+		want        []string
+	}{
+		{"hookgate", "hookgate.delivery.dead", []string{"both", "ops"}},
+		{"hookgate", "hookgate.subscriber.paused", []string{"both", "ops"}},
+		{"iimmpact", "iimmpact.product.updated", []string{"all", "both"}},
+	}
+	for _, c := range cases {
+		if got := cfg.Routes(c.source, c.typ); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Routes(%s, %s) = %v, want %v", c.source, c.typ, got, c.want)
+		}
+	}
+}

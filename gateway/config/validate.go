@@ -260,6 +260,8 @@ func (v *validator) sources(c *gateway.Config) {
 		src.Name = name
 		if !nameRE.MatchString(name) {
 			v.add(key, "name must match [a-z0-9][a-z0-9_-]*")
+		} else if name == gateway.OpSource {
+			v.add(key, "%q is the source of the gateway's own events; name this source otherwise", gateway.OpSource)
 		}
 		var p gateway.Provider
 		if src.Provider == "" {

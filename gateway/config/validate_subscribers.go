@@ -82,7 +82,7 @@ func (v *validator) subscribers(c *gateway.Config) {
 				sub.Retry.MaxAge, c.Store.Retention)
 		}
 		for i, src := range sub.Sources {
-			if _, ok := c.Sources[src]; !ok {
+			if _, ok := c.Sources[src]; !ok && src != gateway.OpSource {
 				v.add(fmt.Sprintf("%s.sources[%d]", key, i), "unknown source %q (configured: %s)",
 					src, strings.Join(sortedKeys(c.Sources), ", "))
 			}

@@ -109,6 +109,8 @@ func TestValidateRules(t *testing.T) {
 			want: []string{"config.yaml:9: subscribers.s.events: must list at least one pattern (leave events out for all events)"}},
 		{name: "unknown source", src: withSub("    sources: [iimmpact, nope]\n"),
 			want: []string{`config.yaml:9: subscribers.s.sources[1]: unknown source "nope" (configured: iimmpact)`}},
+		{name: "a source named hookgate", src: minimal + "  hookgate:\n    provider: iimmpact\n    secrets: [k]\n",
+			want: []string{`config.yaml:5: sources.hookgate: "hookgate" is the source of the gateway's own events; name this source otherwise`}},
 		{name: "timeout zero", src: withSub("    timeout: 0s\n"),
 			want: []string{"config.yaml:9: subscribers.s.timeout: must be > 0"}},
 		{name: "timeout negative", src: withSub("    timeout: -1s\n"),

@@ -25,6 +25,9 @@ type breaker struct {
 	// openedAt is the last transition to open, by Options.Now; nil
 	// before the first.
 	openedAt atomic.Pointer[time.Time]
+	// ops is told of each transition (Options.Ops); set before the
+	// breaker is first used.
+	ops gateway.OpRaiser
 }
 
 // Verdicts reported to the breaker. Only retryable failures count against
@@ -53,6 +56,7 @@ func newBreaker(name string, bc gateway.BreakerConfig, now func() time.Time, log
 				b.openedAt.Store(&at)
 			}
 			log.Log(context.Background(), level, "breaker "+to.String(), "subscriber", name, "from", from.String())
+			raiseBreaker(b.ops, name, to, now())
 		},
 	})
 	return b
@@ -131,6 +135,7 @@ func newSubState(name string, cfg *gateway.SubscriberConfig, prev *subState, o *
 		s.breaker = prev.breaker
 	} else {
 		s.breaker = newBreaker(name, cfg.Breaker, o.Now, log)
+		s.breaker.ops = o.Ops
 	}
 	if cfg.Auth.OAuth2 != nil {
 		if prev != nil && prev.tokens != nil && prev.cfg.Auth.OAuth2.Equal(cfg.Auth.OAuth2) {

@@ -61,6 +61,10 @@ type Options struct {
 	// context the envelope carries; nil: tracing is off (an envelope's
 	// traceparent is still sent on, as it came).
 	Tracer trace.Tracer
+	// Ops, if set, is told of the engine's transitions, for the gateway's
+	// own events (gateway.OpEmitter): deliveries recorded dead, pauses
+	// after a 410 and through PauseChanged, breakers opening and closing.
+	Ops gateway.OpRaiser
 }
 
 func (o *Options) fill() {

@@ -135,6 +135,9 @@ func (d *dispatcher) record(st *subState, c gateway.Claim, a gateway.Attempt, re
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	err := e.store.Record(ctx, c, o)
+	if o.Status == gateway.StatusDead && !errors.Is(err, gateway.ErrLeaseLost) {
+		d.raiseDead(c, o, err == nil)
+	}
 	d.observe(c, o, e.opts.Now())
 	d.logOutcome(c, o, err)
 }
@@ -154,6 +157,7 @@ func (d *dispatcher) pauseGone(c gateway.Claim) {
 		return
 	}
 	d.e.NotifyPaused(d.name, true)
+	d.e.raisePause(d.name, gateway.PauseGone)
 	d.e.log.Warn("subscriber answered 410 Gone: paused in every gateway until resumed",
 		"subscriber", d.name, "event", c.EventID, "paused_reason", string(gateway.PauseGone))
 }

@@ -101,6 +101,12 @@ func TestEngine(t *testing.T) {
 		{"Transform", testTransform},
 		{"TransformFails", testTransformFails},
 		{"TransformUncompiled", testTransformUncompiled},
+		{"OpDead", testOpDead},
+		{"OpDeadReplyLost", testOpDeadReplyLost},
+		{"OpGonePausedResumed", testOpGonePausedResumed},
+		{"OpBreaker", testOpBreaker},
+		{"OpNoLoop", testOpNoLoop},
+		{"OpTwoEngines", testOpTwoEngines},
 	}
 	for _, bk := range backends {
 		t.Run(bk.name, func(t *testing.T) {

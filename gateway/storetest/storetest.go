@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T, cfg gateway.StoreConfig) gateway.
 		{"MarkSubscribers", testMarkSubscribers},
 		{"Paused", testPaused},
 		{"ClaimPaused", testClaimPaused},
+		{"SwapState", testSwapState},
 		{"Subscribers", testSubscribers},
 		{"Purge", testPurge},
 		{"PurgeLarge", testPurgeLarge},

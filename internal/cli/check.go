@@ -107,6 +107,7 @@ func printCheck(w io.Writer, cfg *gateway.Config) {
 	for _, name := range sortedNames(cfg.Sources) {
 		printRoutes(w, cfg, name)
 	}
+	printOpRoutes(w, cfg)
 	for _, sub := range cfg.Subscribers {
 		if sub.CompiledFilter != nil {
 			fmt.Fprintf(w, "  %s: only the events its filter passes (see subscribers)\n", filteredMark)
@@ -146,6 +147,9 @@ func patternWarnings(cfg *gateway.Config) []string {
 				break
 			}
 			types = append(types, sampler.KnownTypes()...)
+		}
+		if slices.Contains(sub.Sources, gateway.OpSource) {
+			types = append(types, gateway.OpTypes()...)
 		}
 		if !judged {
 			continue
@@ -187,6 +191,29 @@ func printRoutes(w io.Writer, cfg *gateway.Config, source string) {
 		subs := cfg.Routes(source, typ)
 		to := "(none)"
 		if len(subs) > 0 {
+			to = routeNames(cfg, subs)
+		}
+		fmt.Fprintf(tw, "    %s\t-> %s\n", typ, to)
+	}
+	tw.Flush()
+}
+
+// printOpRoutes lists the gateway's own event types and the subscribers
+// they reach, when a subscriber names hookgate in its sources; nothing
+// otherwise (they are then not even raised).
+func printOpRoutes(w io.Writer, cfg *gateway.Config) {
+	wanted := false
+	for _, sub := range cfg.Subscribers {
+		wanted = wanted || slices.Contains(sub.Sources, gateway.OpSource)
+	}
+	if !wanted {
+		return
+	}
+	fmt.Fprintf(w, "  %s (the gateway's own events):\n", gateway.OpSource)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, typ := range gateway.OpTypes() {
+		to := "(none)"
+		if subs := cfg.Routes(gateway.OpSource, typ); len(subs) > 0 {
 			to = routeNames(cfg, subs)
 		}
 		fmt.Fprintf(tw, "    %s\t-> %s\n", typ, to)

@@ -230,3 +230,36 @@ func TestCheckShippedConfig(t *testing.T) {
 		t.Errorf("check shows a secret:\n%s", stdout)
 	}
 }
+
+// TestCheckOpRoutes: a subscriber naming hookgate in its sources gets a
+// routing table of the gateway's own event types, and its patterns are
+// judged against them (no warning for hookgate.subscriber.*); the
+// subscriber of every event does not get them.
+func TestCheckOpRoutes(t *testing.T) {
+	path := writeConfig(t, validCheckConfig+`  ops-alerts:
+    url: http://alerts.internal/hooks/hookgate
+    secret: `+checkSecret+`
+    sources: [hookgate]
+    events: ["hookgate.delivery.dead", "hookgate.subscriber.*", "hookgate.nothing"]
+`)
+	stdout, stderr, code := check(t, "-config", path)
+	if code != exitOK || stderr != "" {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"  hookgate (the gateway's own events):\n" +
+			"    hookgate.delivery.dead              -> ops-alerts\n" +
+			"    hookgate.subscriber.breaker_opened  -> ops-alerts\n" +
+			"    hookgate.subscriber.breaker_closed  -> ops-alerts\n" +
+			"    hookgate.subscriber.paused          -> ops-alerts\n" +
+			"    hookgate.subscriber.resumed         -> ops-alerts\n",
+		`subscribers.ops-alerts.events[2]: "hookgate.nothing" matches no documented event type of its sources`,
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "ops-alerts.events[0]") || strings.Contains(stdout, "ops-alerts.events[1]") {
+		t.Errorf("a warning about a pattern that matches operational events:\n%s", stdout)
+	}
+}

@@ -19,6 +19,8 @@ type server struct {
 	store    gateway.Store
 	engine   engine
 	ingester *gateway.Ingester
+	// ops stores the gateway's own events (source hookgate).
+	ops      *gateway.OpEmitter
 	reloader *reloader
 	// watcher reloads the config when its file changes; nil when the
 	// watch could not start (SIGHUP and the API still reload).
@@ -71,8 +73,12 @@ func start(o serveOptions) (_ *server, err error) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stopEngine = cancel
-	s.engine = newEngine(s.store, cfg, o.log, tracer)
-	s.engine.Start(ctx)
+	// The engine reports its transitions to the emitter of the gateway's
+	// own events, which stores them through the ingester, which wakes the
+	// engine: the link is made once all three exist, before the engine
+	// starts.
+	ops := &opsLink{}
+	s.engine = newEngine(s.store, cfg, o.log, tracer, ops)
 	cleanup = append(cleanup, func() {
 		stopCtx, done := context.WithTimeout(context.Background(), o.grace)
 		defer done()
@@ -88,6 +94,15 @@ func start(o serveOptions) (_ *server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	s.ops = gateway.NewOpEmitter(s.ingester, gateway.OpEmitterOptions{Logger: o.log})
+	ops.m.Store(s.ops)
+	s.ops.Start()
+	cleanup = append(cleanup, func() {
+		stopCtx, done := context.WithTimeout(context.Background(), o.grace)
+		defer done()
+		s.ops.Stop(stopCtx)
+	})
+	s.engine.Start(ctx)
 	s.reloader = newReloader(o.configPath, cfg, sum, s.ingester, s.engine, o.log)
 	s.reloader.level = o.level
 	s.reloader.allowDevSecrets = o.allowDevSecrets
@@ -106,6 +121,7 @@ func start(o serveOptions) (_ *server, err error) {
 		Version:   Version,
 		Logger:    o.log,
 		Tracer:    tracer,
+		OpStats:   s.ops.Stats,
 	}
 	if o.tracing != nil {
 		deps.SpanCounts = func() (int64, int64, int64) {
@@ -175,6 +191,7 @@ func (s *server) shutdown(grace time.Duration) {
 		s.log.Error("shutdown: delivery engine", "error", err)
 	}
 	s.stopEngine()
+	s.ops.Stop(ctx) // what the engine's last attempts raised
 	if err := s.admin.Shutdown(ctx); err != nil {
 		s.log.Error("shutdown: admin listener", "error", err)
 	}
