@@ -105,6 +105,12 @@ func startSubscriber(t *testing.T, key []byte, status int) (*subscriberLog, *htt
 	return log, srv
 }
 
+func (s *subscriberLog) badlySigned() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bad
+}
+
 func (s *subscriberLog) received() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -164,12 +170,14 @@ func TestRelayLoopDeliversAndAcks(t *testing.T) {
 			stop()
 			<-done
 
-			if log.bad != 0 {
-				t.Errorf("%d deliveries had a bad signature", log.bad)
+			if bad := log.badlySigned(); bad != 0 {
+				t.Errorf("%d deliveries had a bad signature", bad)
 			}
 			if got := log.received(); got != n {
 				t.Errorf("received %d deliveries, want %d, each once", got, n)
 			}
+			log.mu.Lock()
+			defer log.mu.Unlock()
 			for id, body := range want {
 				if got := log.bodies[id]; len(got) != 1 || got[0] != body {
 					t.Errorf("entry %s: received %q, want its body once", id, got)
@@ -204,4 +212,70 @@ func TestRelayTargetsRoundTrip(t *testing.T) {
 			t.Errorf("parseRelayTargets(%q): no error", bad)
 		}
 	}
+}
+
+// A held relay takes requests but delivers nothing before POST /start, and
+// then the backlog too; it returns cleanly when its context ends.
+func TestServeRelayHoldsUntilStart(t *testing.T) {
+	srv := testredis.Start(t)
+	key := []byte("0123456789abcdef0123456789abcdef")
+	log, sub := startSubscriber(t, key, http.StatusOK)
+	addr, err := freeAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := "s3cret"
+	subs := formatRelayTargets([]subscriber{{URL: sub.URL, Secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="}})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveRelay(ctx, addr, srv.URL(), secret, subs, true) }()
+	t.Cleanup(func() { stop(); <-done })
+
+	base := "http://" + addr
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("relay not ready: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	post := func(path string, body []byte, sig string) int {
+		req, _ := http.NewRequest(http.MethodPost, base+path, bytes.NewReader(body))
+		if sig != "" {
+			req.Header.Set(loadgen.IimmpactHeader, sig)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := []byte(`{"data":{"bench_seq":0}}`)
+	if code := post("/webhooks/iimmpact", body, loadgen.SignIimmpact(body, []byte(secret))); code != http.StatusOK {
+		t.Fatalf("ingest: status %d, want 200", code)
+	}
+	time.Sleep(3 * relayBlock)
+	if n := log.received(); n != 0 {
+		t.Fatalf("%d deliveries before /start, want 0", n)
+	}
+	if code := post("/start", nil, ""); code != http.StatusOK {
+		t.Fatalf("start: status %d, want 200", code)
+	}
+	for log.received() < 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n, bad := log.received(), log.badlySigned(); n != 1 || bad != 0 {
+		t.Errorf("after /start: %d deliveries, %d badly signed; want 1 and 0", n, bad)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("serveRelay returned %v after its context ended, want nil", err)
+	}
+	done <- nil // for the cleanup
 }
