@@ -279,3 +279,73 @@ func TestServeRelayHoldsUntilStart(t *testing.T) {
 	}
 	done <- nil // for the cleanup
 }
+
+// A Redis crash in the middle of delivery neither stops nor wedges the
+// loop: its reads fail while Redis is down, and entries written after the
+// restart are delivered once and acked.
+func TestRelayLoopOutlivesARedisCrash(t *testing.T) {
+	ctx := context.Background()
+	srv := testredis.Start(t)
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	key := []byte("0123456789abcdef0123456789abcdef")
+	log, sub := startSubscriber(t, key, http.StatusOK)
+	if err := rdb.XGroupCreateMkStream(ctx, relayStream, relayGroup(1), "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	add := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: relayStream, Values: []any{"body", fmt.Sprint(i)}}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	pending := func() int64 {
+		p, err := rdb.XPending(ctx, relayStream, relayGroup(1)).Result()
+		if err != nil {
+			return -1
+		}
+		return p.Count
+	}
+
+	lctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	l := relayLoop{rdb: rdb, client: sub.Client(), group: relayGroup(1), target: relayTarget{URL: sub.URL, Key: key}, now: time.Now}
+	go func() {
+		defer close(done)
+		l.run(lctx)
+	}()
+	add(0, 10)
+	waitFor("the first 10 delivered and acked", func() bool { return log.received() == 10 && pending() == 0 })
+
+	srv.Kill()
+	time.Sleep(3 * relayBlock) // reads fail meanwhile
+	select {
+	case <-done:
+		t.Fatal("the loop stopped when Redis went away")
+	default:
+	}
+	srv.Restart()
+	add(10, 10)
+	waitFor("the 10 written after the restart delivered and acked", func() bool { return log.received() == 20 && pending() == 0 })
+	stop()
+	<-done
+	if bad := log.badlySigned(); bad != 0 {
+		t.Errorf("%d deliveries badly signed", bad)
+	}
+}
