@@ -65,9 +65,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseRetryAfter -fuzztime $(FUZZTIME) ./gateway/deliver
 	$(GO) test -run '^$$' -fuzz FuzzCompileQuery -fuzztime $(FUZZTIME) ./gateway/filter
 
-## bench: the floor (Fiber + HMAC + one Redis XADD) and the gateway's held ingest, backlog drain,
-## sustained and 10-subscriber fanout runs on both stores, each as a ratio to the floor (~3-5 min).
-## BENCH_FLAGS to vary: -runs held,drain,sustained,fanout -store embedded|redis -n -c -rate -fanout -json
+## bench: the floor (Fiber + HMAC + one Redis XADD), the lean relay's sustained, drain and fanout, and
+## the gateway's held ingest, backlog drain, sustained and 10-subscriber fanout runs on both stores,
+## each as a ratio to the floor, and delivery to the matching relay run too (~3-5 min).
+## BENCH_FLAGS to vary: -runs relay,held,drain,sustained,fanout -store embedded|redis -n -c -rate -fanout -json
 BENCH_FLAGS ?=
 bench: build deps
 	$(GO) run ./cmd/hookbench $(BENCH_FLAGS)

@@ -81,7 +81,7 @@ func runFloorBench(ctx context.Context, o options) (*runResult, error) {
 	res.finish()
 	// One XADD per accepted request: anything else means the floor did
 	// less (or more) work than it claims.
-	if n, err := streamLen(ctx, rdb.URL()); err != nil {
+	if n, err := streamLen(ctx, rdb.URL(), floorStream); err != nil {
 		res.Failures = append(res.Failures, err.Error())
 	} else if n != int64(load.Accepted) {
 		res.Failures = append(res.Failures, fmt.Sprintf("floor appended %d entries for %d accepted requests", n, load.Accepted))
@@ -89,17 +89,17 @@ func runFloorBench(ctx context.Context, o options) (*runResult, error) {
 	return res, nil
 }
 
-// streamLen returns XLEN of the floor's stream in the Redis at url.
-func streamLen(ctx context.Context, url string) (int64, error) {
+// streamLen returns XLEN of stream in the Redis at url.
+func streamLen(ctx context.Context, url, stream string) (int64, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return 0, fmt.Errorf("redis url: %w", err)
 	}
 	c := redis.NewClient(opt)
 	defer c.Close()
-	n, err := c.XLen(ctx, floorStream).Result()
+	n, err := c.XLen(ctx, stream).Result()
 	if err != nil {
-		return 0, fmt.Errorf("floor xlen: %w", err)
+		return 0, fmt.Errorf("%s xlen: %w", stream, err)
 	}
 	return n, nil
 }

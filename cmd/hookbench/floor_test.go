@@ -67,7 +67,7 @@ func TestFloorHandlerAppendsOnlyAuthenticBodies(t *testing.T) {
 			t.Errorf("%s: status %d, want %d", tt.name, resp.StatusCode, tt.want)
 		}
 	}
-	n, err := streamLen(context.Background(), srv.URL())
+	n, err := streamLen(context.Background(), srv.URL(), floorStream)
 	if err != nil || n != 1 {
 		t.Fatalf("XLEN = %d (%v), want 1 entry for the one authentic request", n, err)
 	}

@@ -61,7 +61,7 @@ func newRig(o options, store string, subscribers int) (_ *rig, err error) {
 	if r.gen, err = loadgen.NewGenerator(plan(o, o.Mix, iiSecret, c3Secret)); err != nil {
 		return nil, err
 	}
-	sinks, subs, stopSinks, err := startSinks(subscribers, r.gen.Events(), o.VerifyEvery)
+	sinks, subs, stopSinks, err := startSinks(subscribers, r.gen.Events(), o.VerifyEvery, false)
 	if err != nil {
 		return nil, err
 	}
@@ -216,8 +216,9 @@ func plan(o options, mix float64, iiSecret, c3Secret string) loadgen.Plan {
 }
 
 // startSinks serves n counting sinks on loopback ports, over fasthttp so
-// that they take little of the CPU the gateway is measured on.
-func startSinks(n, events, verifyEvery int) ([]*loadgen.Sink, []subscriber, func(), error) {
+// that they take little of the CPU the gateway is measured on; raw ones
+// (loadgen.NewRawSink) for the lean relay.
+func startSinks(n, events, verifyEvery int, raw bool) ([]*loadgen.Sink, []subscriber, func(), error) {
 	var (
 		sinks   []*loadgen.Sink
 		subs    []subscriber
@@ -232,7 +233,11 @@ func startSinks(n, events, verifyEvery int) ([]*loadgen.Sink, []subscriber, func
 	}
 	for i := 1; i <= n; i++ {
 		secret := randomWhsec()
-		sink, err := loadgen.NewSink(secret, events, verifyEvery, time.Now)
+		newSink := loadgen.NewSink
+		if raw {
+			newSink = loadgen.NewRawSink
+		}
+		sink, err := newSink(secret, events, verifyEvery, time.Now)
 		if err != nil {
 			stop()
 			return nil, nil, nil, err

@@ -1,13 +1,21 @@
 // Command hookbench measures hookgate against the real binary, and divides
 // every figure by the floor measured in the same invocation: a bare Fiber
 // handler that verifies the HMAC and makes one Redis XADD per request,
-// closed loop. It is what `make bench` runs.
+// closed loop. Delivery figures are also divided by the lean relay's: the
+// floor's ingest plus the plainest consumer-group delivery on the same
+// Redis (relay.go). It is what `make bench` runs.
 //
-//	hookbench [-runs floor,held,drain,sustained,fanout] [-store embedded,redis]
+//	hookbench [-runs floor,relay,held,drain,sustained,fanout] [-store embedded,redis]
 //	          [-n 20000] [-floor-n 60000] [-c 64] [-rate 0] [-mix 0.2] [-batch 1] [-fanout 10]
 //	          [-verify-every 64] [-duration 30s] [-drain 90s] [-json]
 //
-// The runs, each on every store named:
+// The lean relay's runs, on Redis, with the floor's iimmpact requests:
+//
+//	relay-sustained  ingest and delivery together, 1 subscriber
+//	relay-drain      a backlog written with delivery off, then deliveries/s
+//	relay-fanout     ingest and delivery together, -fanout subscribers
+//
+// (-runs relay names all three). The runs, each on every store named:
 //
 //	held       ingest alone: the subscriber paused before sending
 //	drain      after held, on a restarted gateway: resume, deliveries/s until all arrive
@@ -33,14 +41,21 @@ import (
 
 // The runs, in the order they are made.
 const (
-	runFloor     = "floor"
-	runHeld      = "held"
-	runDrain     = "drain"
-	runSustained = "sustained"
-	runFanout    = "fanout"
+	runFloor          = "floor"
+	runRelaySustained = "relay-sustained"
+	runRelayDrain     = "relay-drain"
+	runRelayFanout    = "relay-fanout"
+	runHeld           = "held"
+	runDrain          = "drain"
+	runSustained      = "sustained"
+	runFanout         = "fanout"
 )
 
-var allRuns = []string{runFloor, runHeld, runDrain, runSustained, runFanout}
+var allRuns = []string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runHeld, runDrain, runSustained, runFanout}
+
+// relayRuns maps each gateway delivery run to the relay run its ×relay
+// divides by.
+var relayRuns = map[string]string{runSustained: runRelaySustained, runDrain: runRelayDrain, runFanout: runRelayFanout}
 
 // options are the command-line flags.
 type options struct {
@@ -64,9 +79,9 @@ type options struct {
 	JSON        bool          `json:"-"`
 	Keep        bool          `json:"-"`
 
-	// the floor server's own process (internal)
-	serveFloor       bool
-	listen, redisURL string
+	// the floor's and the relay's own processes (internal)
+	serveFloor, serveRelay, hold bool
+	listen, redisURL             string
 }
 
 // has reports whether run is among the selected runs.
@@ -75,7 +90,7 @@ func (o options) has(run string) bool { return slices.Contains(o.Runs, run) }
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("hookbench", flag.ContinueOnError)
-	runs := fs.String("runs", "all", "runs to make: all, or a list of held, drain, sustained, fanout (drain needs held's backlog and adds it; the floor always runs)")
+	runs := fs.String("runs", "all", "runs to make: all, or a list of relay-sustained, relay-drain, relay-fanout (relay: all three), held, drain, sustained, fanout (drain needs held's backlog and adds it; the floor always runs)")
 	stores := fs.String("store", "embedded,redis", "gateway stores: embedded, redis, or both as embedded,redis")
 	fs.IntVar(&o.Requests, "n", 20000, "requests per gateway run")
 	fs.IntVar(&o.FloorN, "floor-n", 60000, "requests for the floor, which every figure is divided by (a longer run, a steadier divisor); 0 = -n")
@@ -95,8 +110,10 @@ func parseFlags(args []string) (options, error) {
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directories (config, logs, data)")
 	fs.BoolVar(&o.serveFloor, "serve-floor", false, "internal: be the floor server")
-	fs.StringVar(&o.listen, "listen", "", "internal: floor server listen address")
-	fs.StringVar(&o.redisURL, "redis", "", "internal: floor server Redis URL")
+	fs.BoolVar(&o.serveRelay, "serve-relay", false, "internal: be the lean relay")
+	fs.BoolVar(&o.hold, "hold", false, "internal: the relay delivers only after POST /start")
+	fs.StringVar(&o.listen, "listen", "", "internal: floor or relay listen address")
+	fs.StringVar(&o.redisURL, "redis", "", "internal: floor or relay Redis URL")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -148,6 +165,8 @@ func parseRuns(s string) ([]string, error) {
 			for _, r := range allRuns {
 				want[r] = true
 			}
+		case name == "relay":
+			want[runRelaySustained], want[runRelayDrain], want[runRelayFanout] = true, true, true
 		case slices.Contains(allRuns, name):
 			want[name] = true
 		default:
@@ -181,6 +200,13 @@ func main() {
 		}
 		return
 	}
+	if o.serveRelay {
+		if err := serveRelay(ctx, o.listen, o.redisURL, os.Getenv(relaySecretEnv), os.Getenv(relaySubsEnv), o.hold); err != nil {
+			fmt.Fprintln(os.Stderr, "hookbench relay:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	rep, err := run(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hookbench:", err)
@@ -200,8 +226,8 @@ func main() {
 	}
 }
 
-// run makes the selected runs: the floor, then each store's runs in turn,
-// every gateway run on a gateway process (and store) of its own.
+// run makes the selected runs: the floor, the lean relay's, then each
+// store's runs in turn, every run on a process (and store) of its own.
 func run(ctx context.Context, o options) (*report, error) {
 	rep := newReport(o)
 	progress("floor")
@@ -210,6 +236,25 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
 	rep.add(floor)
+	relay := []struct {
+		run string
+		do  func() ([]*runResult, error)
+	}{
+		{runRelaySustained, func() ([]*runResult, error) { return runRelayDelivery(ctx, o, runRelaySustained, 1) }},
+		{runRelayDrain, func() ([]*runResult, error) { return runRelayBacklog(ctx, o) }},
+		{runRelayFanout, func() ([]*runResult, error) { return runRelayDelivery(ctx, o, runRelayFanout, o.Fanout) }},
+	}
+	for _, s := range relay {
+		if !o.has(s.run) || ctx.Err() != nil {
+			continue
+		}
+		progress(s.run)
+		rs, err := s.do()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.run, err)
+		}
+		rep.add(rs...)
+	}
 	for _, store := range o.Stores {
 		steps := []struct {
 			run string

@@ -58,6 +58,8 @@ func TestParseRuns(t *testing.T) {
 		{"floor", []string{runFloor}, false},
 		{"fanout,sustained", []string{runFloor, runSustained, runFanout}, false},
 		{"drain", []string{runFloor, runHeld, runDrain}, false},
+		{"relay", []string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout}, false},
+		{"fanout,relay-fanout", []string{runFloor, runRelayFanout, runFanout}, false},
 		{" held , fanout ", []string{runFloor, runHeld, runFanout}, false},
 		{"sustained,all", allRuns, false},
 		{"held,", nil, true},

@@ -15,8 +15,8 @@ import (
 
 // runResult is one run: the floor, or one gateway run on one store.
 type runResult struct {
-	Run         string `json:"run"`   // floor, held, drain, sustained, fanout
-	Store       string `json:"store"` // "redis" or "embedded"
+	Run         string `json:"run"`   // floor, relay-*, held, drain, sustained, fanout
+	Store       string `json:"store"` // "redis" or "embedded"; the relay's is redis
 	Requests    int    `json:"requests_planned"`
 	Events      int    `json:"events_planned"`
 	Subscribers int    `json:"subscribers,omitempty"`
@@ -39,6 +39,10 @@ type runResult struct {
 	// has no such figure.
 	IngestRatio   float64 `json:"ingest_to_floor,omitempty"`
 	DeliveryRatio float64 `json:"deliveries_to_floor,omitempty"`
+	// RelayRatio is deliveries/s over the matching lean relay run's
+	// (sustained to relay-sustained, drain to relay-drain, fanout to
+	// relay-fanout; a relay run to itself); 0 when that run was not made.
+	RelayRatio float64 `json:"deliveries_to_relay,omitempty"`
 
 	E2E   *loadgen.Summary     `json:"end_to_end,omitempty"` // upstream POST start to sink receipt
 	Sinks []loadgen.SinkCounts `json:"sinks,omitempty"`
@@ -68,7 +72,21 @@ func (r *runResult) label() string { return r.Run + "/" + r.Store }
 // delivers tells whether the run waits for deliveries, so that lost ones
 // fail it.
 func (r *runResult) delivers() bool {
-	return r.Run == runDrain || r.Run == runSustained || r.Run == runFanout
+	return relayRuns[r.Run] != "" || isRelay(r.Run)
+}
+
+// isRelay tells whether run is one of the lean relay's.
+func isRelay(run string) bool {
+	return run == runRelaySustained || run == runRelayDrain || run == runRelayFanout
+}
+
+// relayRun is the lean relay run r's deliveries are divided by: its
+// counterpart for a gateway run, itself for a relay run, "" for none.
+func (r *runResult) relayRun() string {
+	if isRelay(r.Run) {
+		return r.Run
+	}
+	return relayRuns[r.Run]
 }
 
 // finish derives the rates and totals and lists what makes the run fail.
@@ -117,23 +135,38 @@ type report struct {
 	Options  options         `json:"options"`
 	Floor    float64         `json:"floor_req_per_s"` // what every ratio divides by
 	FloorCPU *cpuUse         `json:"-"`
-	Runs     []*runResult    `json:"runs"`
-	Failures []string        `json:"failures,omitempty"`
+	// Relay is the lean relay's deliveries/s by run (relay-sustained,
+	// relay-drain, relay-fanout): what each ×relay divides by.
+	Relay    map[string]float64 `json:"relay_deliveries_per_s,omitempty"`
+	Runs     []*runResult       `json:"runs"`
+	Failures []string           `json:"failures,omitempty"`
 }
 
 func newReport(o options) *report {
 	return &report{Machine: loadgen.ThisMachine(), Options: o}
 }
 
-// add appends runs, the floor first, and sets their ratios to the floor.
+// add appends runs, and sets their ratios to the floor and to the relay
+// runs made so far.
 func (rep *report) add(runs ...*runResult) {
 	for _, r := range runs {
 		if r.Run == runFloor {
 			rep.Floor, rep.FloorCPU = r.IngestRPS, r.CPU
 		}
+		if isRelay(r.Run) && r.DeliveriesPS > 0 {
+			if rep.Relay == nil {
+				rep.Relay = map[string]float64{}
+			}
+			rep.Relay[r.Run] = r.DeliveriesPS
+		}
 		rep.Runs = append(rep.Runs, r)
 		for _, f := range r.Failures {
 			rep.Failures = append(rep.Failures, r.label()+": "+f)
+		}
+	}
+	for _, r := range rep.Runs {
+		if relay := rep.Relay[r.relayRun()]; relay > 0 {
+			r.RelayRatio = r.DeliveriesPS / relay
 		}
 	}
 	if rep.Floor == 0 {
@@ -164,6 +197,16 @@ func (rep *report) writeText(w io.Writer) error {
 	fmt.Fprintf(w, "load:    %d requests per gateway run, %d for the floor, %d connections, gateway %s, cap %v per send phase\n", o.Requests, o.FloorN, o.Concurrency, rate, o.Duration)
 	fmt.Fprintf(w, "         gateway: %.0f%% catalog360 batches of %d, the rest iimmpact single events; floor: iimmpact only\n", o.Mix*100, o.Batch)
 	fmt.Fprintf(w, "floor:   Fiber handler, HMAC check, one Redis XADD per request, closed loop: %.0f req/s; every ×floor divides by it\n", rep.Floor)
+	if len(rep.Relay) > 0 {
+		var rs []string
+		for _, run := range []string{runRelaySustained, runRelayDrain, runRelayFanout} {
+			if v, ok := rep.Relay[run]; ok {
+				rs = append(rs, fmt.Sprintf("%s %.0f", strings.TrimPrefix(run, "relay-"), v))
+			}
+		}
+		fmt.Fprintf(w, "relay:   the floor's ingest + one consumer group per subscriber, XREADGROUP 64, 64 POSTs in flight, XACK on 2xx,\n")
+		fmt.Fprintf(w, "         the floor's requests: %s deliveries/s; ×relay divides the matching run by it\n", strings.Join(rs, ", "))
+	}
 	inFlight := fmt.Sprintf("%d (the gateway's default)", config.DefaultMaxInFlight)
 	if o.MaxInFlight > 0 {
 		inFlight = fmt.Sprint(o.MaxInFlight)
@@ -178,7 +221,7 @@ func (rep *report) writeText(w io.Writer) error {
 		}
 		fmt.Fprintln(tw)
 	}
-	table([]string{left("run"), left("store"), "subs", "events", "ingest/s", "×floor", "delivered/s", "×floor", "peak RSS", "lost", "dups", "checked", "bad sig"},
+	table([]string{left("run"), left("store"), "subs", "events", "ingest/s", "×floor", "delivered/s", "×floor", "×relay", "peak RSS", "lost", "dups", "checked", "bad sig"},
 		func(r *runResult) []string {
 			events, subs := "-", "-"
 			if r.Load != nil {
@@ -197,15 +240,15 @@ func (rep *report) writeText(w io.Writer) error {
 				}
 				ingest, ingestX = fmt.Sprintf("%.0f", rate), ratio(r.IngestRatio)
 			}
-			deliv, delivX := "-", "-"
+			deliv, delivX, relayX := "-", "-", "-"
 			if r.delivers() {
-				deliv, delivX = fmt.Sprintf("%.0f", r.DeliveriesPS), ratio(r.DeliveryRatio)
+				deliv, delivX, relayX = fmt.Sprintf("%.0f", r.DeliveriesPS), ratio(r.DeliveryRatio), ratio(r.RelayRatio)
 			}
 			lost, dups, checked, bad := "-", "-", "-", "-"
 			if r.delivers() {
 				lost, dups, checked, bad = fmt.Sprint(r.Lost), fmt.Sprint(r.Duplicates), fmt.Sprint(r.Verified), fmt.Sprint(r.BadSignatures)
 			}
-			return []string{left(r.Run), left(r.Store), subs, events, ingest, ingestX, deliv, delivX, mb(r.PeakRSS), lost, dups, checked, bad}
+			return []string{left(r.Run), left(r.Store), subs, events, ingest, ingestX, deliv, delivX, relayX, mb(r.PeakRSS), lost, dups, checked, bad}
 		})
 	table([]string{left("run"), left("store"), "accepted", "non-200", "errors", "send", "deliver", "ingest p50 / p99 / max", "end-to-end p50 / p99 / max", "exit"},
 		func(r *runResult) []string {
@@ -258,8 +301,9 @@ func (rep *report) writeText(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "held: subscriber paused before sending, ingest only; drain: after held, a new gateway process, from resume to the last arrival;")
 	fmt.Fprintln(w, "sustained, fanout: ingest and delivery together, from the first send to the last arrival.")
+	fmt.Fprintln(w, "relay-*: the lean relay on its own Redis, measured as its gateway counterpart (relay-drain: its backlog written with delivery off).")
 	fmt.Fprintln(w, "peak RSS: the server process's high-water resident memory (VmHWM) over that run alone.")
-	fmt.Fprintln(w, "cpu: CPU time per event (floor: per request; drain: per delivery) of the gateway (floor: its server), its Redis and")
+	fmt.Fprintln(w, "cpu: CPU time per event (floor: per request; drain: per delivery) of the gateway (floor, relay-*: their server), its Redis and")
 	fmt.Fprintln(w, "     this process (load generator, sinks); ×floor: to the floor's own (here more is costlier); busy: of all cores.")
 	if o.Rate == 0 && slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return r.E2E != nil }) {
 		fmt.Fprintln(w, "end-to-end: sent closed loop, so it includes the delivery backlog; -rate measures it at a given load.")

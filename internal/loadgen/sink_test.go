@@ -99,6 +99,42 @@ func TestSinkVerifiesAndCounts(t *testing.T) {
 	}
 }
 
+// A raw sink takes the upstream event itself, as the lean relay delivers
+// it: counted by its bench_seq, the sample signature-checked and decoded as
+// the event, with any webhook-id.
+func TestRawSinkTakesUpstreamBodies(t *testing.T) {
+	sink, err := NewRawSink(sinkSecret, 3, 1, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(sink)
+	defer srv.Close()
+	raw := func(seq int, sentAt int64) []byte {
+		return fmt.Appendf(nil, `{"type":"product.updated","id":"BENCH-x-%d","data":{"id":"BENCH-x-%d","bench_seq":%d,"sent_at_ns":%d,"name":"n"}}`, seq, seq, seq, sentAt)
+	}
+	sent := time.Now().UnixNano()
+	steps := []struct {
+		name string
+		key  []byte
+		body []byte
+		want int
+	}{
+		{"upstream body", sinkKey, raw(0, sent), 204},
+		{"wrong key", otherKey, raw(1, sent), 401},
+		{"an envelope is not an upstream body", sinkKey, envelopeBody("evt_2", 2, sent), 400},
+	}
+	for i, s := range steps {
+		if got := deliver(t, srv.URL, s.key, fmt.Sprintf("1700000000000-%d", i), s.body, ""); got != s.want {
+			t.Errorf("%s: status %d, want %d", s.name, got, s.want)
+		}
+	}
+	got := sink.Counts([]bool{true, true, true})
+	want := SinkCounts{Received: 1, Lost: 2, Verified: 3, BadSignatures: 1, Malformed: 1}
+	if got != want {
+		t.Errorf("Counts = %+v, want %+v", got, want)
+	}
+}
+
 // A sampling sink checks the signature of every verifyEvery-th delivery
 // only, and counts the rest by the event they carry, served by fasthttp as
 // hookbench serves it.
