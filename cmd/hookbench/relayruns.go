@@ -127,22 +127,7 @@ func runRelayDelivery(ctx context.Context, o options, run string, subscribers in
 	defer p.stop(stopGrace)
 
 	res := r.result(run)
-	cpu := startCPU(p, r.redis)
-	res.Load = r.load(ctx)
-	res.Wait, res.Drained = waitAll(ctx, r.sinks, res.Load.AcceptedSeq, o.Drain, o.DrainIdle)
-	res.CPU = cpu.stop(res.Load.AcceptedEvents)
-	stopGateway(p, res)
-	if last := lastReceipt(r.sinks); !last.IsZero() {
-		res.Deliveries, res.DeliverySpan = distinct(r.sinks), last.Sub(res.Load.Started)
-	}
-	e2e := loadgen.NewRecorder(0)
-	for _, s := range r.sinks {
-		e2e.AddAll(s.Latency().Samples())
-	}
-	sum := e2e.Summary()
-	res.E2E = &sum
-	res.Sinks = counts(r.sinks, res.Load.AcceptedSeq)
-	res.finish()
+	measureDelivery(ctx, o, res, p, r.redis, r.sinks, r.load)
 	return []*runResult{res}, nil
 }
 

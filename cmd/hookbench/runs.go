@@ -81,23 +81,33 @@ func runDelivery(ctx context.Context, o options, store, run string, subscribers 
 	defer gw.stop(stopGrace)
 
 	res := r.result(run)
-	cpu := startCPU(gw, r.redis)
-	res.Load = r.load(ctx)
-	res.Wait, res.Drained = waitAll(ctx, r.sinks, res.Load.AcceptedSeq, o.Drain, o.DrainIdle)
+	measureDelivery(ctx, o, res, gw, r.redis, r.sinks, r.load)
+	return []*runResult{res}, nil
+}
+
+// measureDelivery fills res for a closed-loop run of ingest and delivery
+// together against server (the gateway or the lean relay) and its Redis
+// (nil: none): load sends, then every accepted event is waited for at
+// every sink, and the server is stopped. Deliveries/s runs from the start
+// of sending to the last first receipt.
+func measureDelivery(ctx context.Context, o options, res *runResult, server *proc, rdb *loadgen.Redis,
+	sinks []*loadgen.Sink, load func(context.Context) *loadgen.LoadResult) {
+	cpu := startCPU(server, rdb)
+	res.Load = load(ctx)
+	res.Wait, res.Drained = waitAll(ctx, sinks, res.Load.AcceptedSeq, o.Drain, o.DrainIdle)
 	res.CPU = cpu.stop(res.Load.AcceptedEvents)
-	stopGateway(gw, res)
-	if last := lastReceipt(r.sinks); !last.IsZero() {
-		res.Deliveries, res.DeliverySpan = distinct(r.sinks), last.Sub(res.Load.Started)
+	stopGateway(server, res)
+	if last := lastReceipt(sinks); !last.IsZero() {
+		res.Deliveries, res.DeliverySpan = distinct(sinks), last.Sub(res.Load.Started)
 	}
 	e2e := loadgen.NewRecorder(0)
-	for _, s := range r.sinks {
+	for _, s := range sinks {
 		e2e.AddAll(s.Latency().Samples())
 	}
 	sum := e2e.Summary()
 	res.E2E = &sum
-	res.Sinks = counts(r.sinks, res.Load.AcceptedSeq)
+	res.Sinks = counts(sinks, res.Load.AcceptedSeq)
 	res.finish()
-	return []*runResult{res}, nil
 }
 
 // waitAll waits until every accepted event has reached every sink. It
