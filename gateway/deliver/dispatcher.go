@@ -31,6 +31,7 @@ type dispatcher struct {
 	delivered, retrying, dead atomic.Int64
 	wake                      chan struct{} // Notify, Update
 	freed                     chan struct{} // a send finished: a slot may be free
+	handoff                   chan sendJob  // to an idle send goroutine (workers.go); unbuffered
 	cancel                    context.CancelFunc
 	// recheck: a Notify came; if the cached flag says paused, read it
 	// again, so that a resume followed by Notify takes effect at once.
@@ -65,11 +66,12 @@ type dispatcher struct {
 
 func newDispatcher(e *Engine, name string, cfg *gateway.SubscriberConfig) *dispatcher {
 	d := &dispatcher{
-		e:     e,
-		name:  name,
-		wake:  make(chan struct{}, 1),
-		freed: make(chan struct{}, 1),
-		rates: e.ratesOf(name),
+		e:       e,
+		name:    name,
+		wake:    make(chan struct{}, 1),
+		freed:   make(chan struct{}, 1),
+		handoff: make(chan sendJob),
+		rates:   e.ratesOf(name),
 	}
 	d.state.Store(newSubState(name, cfg, nil, &e.opts, e.log))
 	return d
@@ -134,7 +136,7 @@ func (d *dispatcher) run(ctx context.Context) {
 		for _, c := range claims {
 			d.inflight.Add(1)
 			e.sends.Add(1)
-			go d.send(st, c)
+			d.dispatch(ctx, st, c)
 		}
 		switch {
 		case wait > 0:
