@@ -335,16 +335,25 @@ func (s *Store) runDurableEach(ctx context.Context, script *redis.Script, jobs [
 	}
 	cmds := make([]*redis.Cmd, len(jobs))
 	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
-	for g, node := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer gateway.Contain(component, func(err error) { errs[g] = err })
-			errs[g] = s.runOnNode(ctx, node, script, jobs, groups[g], cmds, strict)
-		}()
+	run := func(g int, node *redis.Client) {
+		defer gateway.Contain(component, func(err error) { errs[g] = err })
+		errs[g] = s.runOnNode(ctx, node, script, jobs, groups[g], cmds, strict)
 	}
-	wg.Wait()
+	if len(nodes) == 1 {
+		// One master (always, outside a Cluster): no goroutine, whose
+		// stack would grow anew to go-redis's depth on every call.
+		run(0, nodes[0])
+	} else {
+		var wg sync.WaitGroup
+		for g, node := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run(g, node)
+			}()
+		}
+		wg.Wait()
+	}
 	for g, err := range errs {
 		if err == nil {
 			continue
