@@ -58,16 +58,21 @@ func (s *Store) claim(ctx context.Context, sub string, now time.Time, max int, l
 			return nil
 		}
 		limit := timeBits(now)
+		// The deliveries under way lead the due index (their entries
+		// stay where they were due until recorded), so a claim passes
+		// over up to max_in_flight plus the unrecorded ones: their
+		// lease keys are built in buf, not allocated, to be looked up.
+		var buf []byte
 		c := due.Cursor()
 		for k, _ := c.First(); k != nil && len(claims) < max; k, _ = c.Next() {
 			if len(k) < 8 || binary.BigEndian.Uint64(k) > limit {
 				break
 			}
-			_, id := splitTimeKey(k)
-			key := leaseKey(id, sub)
-			if !lt.free(key, now) {
+			buf = appendLeaseKey(buf[:0], k[8:], sub)
+			if !lt.freeBytes(buf, now) {
 				continue
 			}
+			key := string(buf)
 			corrupt := len(t.found)
 			cl, ok, err := t.claimable(sub, k)
 			if err != nil {

@@ -116,6 +116,13 @@ func historyPrefix(ek []byte, sub string) []byte {
 // leaseKey names a delivery in the in-memory lease table.
 func leaseKey(eventID, sub string) string { return eventID + "\x00" + sub }
 
+// appendLeaseKey appends leaseKey(eventID, sub) to b.
+func appendLeaseKey(b, eventID []byte, sub string) []byte {
+	b = append(b, eventID...)
+	b = append(b, 0)
+	return append(b, sub...)
+}
+
 // subStatusName names a subscriber+status listing bucket.
 func subStatusName(sub string, st string) []byte {
 	return []byte(sub + "\x00" + st)

@@ -54,10 +54,13 @@ func (lt *leaseTable) newCall() *leaseCall {
 	return &leaseCall{tab: lt, id: lt.calls}
 }
 
-// free reports whether the delivery under key may be leased at now: no
-// entry, or an expired one that no write call owns.
-func (lt *leaseTable) free(key string, now time.Time) bool {
-	l := lt.m[key]
+// freeBytes reports whether the delivery under key may be leased at now;
+// key is a leaseKey held in a byte slice, looked up without allocating.
+func (lt *leaseTable) freeBytes(key []byte, now time.Time) bool { return lt.m[string(key)].free(now) }
+
+// free reports whether l (nil: no entry) lets its delivery be leased at
+// now: none, or expired and owned by no write call.
+func (l *lease) free(now time.Time) bool {
 	return l == nil || (l.owner == 0 && !l.until.After(now))
 }
 
