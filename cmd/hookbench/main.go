@@ -7,7 +7,7 @@
 //
 //	hookbench [-runs floor,relay,held,drain,sustained,fanout] [-store embedded,redis]
 //	          [-n 20000] [-floor-n 60000] [-c 64] [-rate 0] [-mix 0.2] [-batch 1] [-fanout 10]
-//	          [-verify-every 64] [-duration 30s] [-drain 90s] [-json]
+//	          [-verify-every 64] [-duration 30s] [-drain 90s] [-repeat 3] [-json]
 //
 // The lean relay's runs, on Redis, with the floor's iimmpact requests:
 //
@@ -22,7 +22,12 @@
 //	sustained  ingest and delivery together, 1 subscriber
 //	fanout     ingest and delivery together, -fanout subscribers
 //
-// The floor always runs first. It exits 1 when any accepted event was lost,
+// The floor always runs first. The whole sequence is made -repeat times in
+// turn (3: alternating, so that drift on a shared machine spreads over
+// every run), each repetition's ratios to its own floor and relay, and the
+// report gives each figure's median over the repetitions, with the range
+// of the ratios beside it (-json: every repetition, and the medians). It
+// exits 1 when any accepted event was lost,
 // any sampled delivery was badly signed, a paused subscriber received
 // anything, or a server did not stop cleanly; 2 on bad usage.
 package main
@@ -76,6 +81,7 @@ type options struct {
 	DrainIdle   time.Duration `json:"drain_idle_ns"`
 	Timeout     time.Duration `json:"timeout_ns"`
 	Seed        uint64        `json:"seed"`
+	Repeat      int           `json:"repeat"`
 	JSON        bool          `json:"-"`
 	Keep        bool          `json:"-"`
 
@@ -107,6 +113,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.DrainIdle, "drain-idle", 10*time.Second, "stop waiting sooner when no delivery arrives for this long")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the provider mix")
+	fs.IntVar(&o.Repeat, "repeat", 3, "make the whole sequence of runs this many times in turn and report the medians (1: a quick look)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directories (config, logs, data)")
 	fs.BoolVar(&o.serveFloor, "serve-floor", false, "internal: be the floor server")
@@ -149,6 +156,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-rate must not be negative")
 	case o.VerifyEvery < 1:
 		return o, fmt.Errorf("-verify-every must be at least 1")
+	case o.Repeat < 1:
+		return o, fmt.Errorf("-repeat %d: want at least 1", o.Repeat)
 	}
 	return o, nil
 }
@@ -207,23 +216,43 @@ func main() {
 		}
 		return
 	}
-	rep, err := run(ctx, o)
+	sum, err := repeat(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hookbench:", err)
 		os.Exit(1)
 	}
 	if o.JSON {
-		err = rep.writeJSON(os.Stdout)
+		err = sum.writeJSON(os.Stdout)
 	} else {
-		err = rep.writeText(os.Stdout)
+		err = sum.writeText(os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hookbench:", err)
 		os.Exit(1)
 	}
-	if len(rep.Failures) > 0 {
+	if len(sum.Failures) > 0 {
 		os.Exit(1)
 	}
+}
+
+// repeat makes the whole sequence of selected runs -repeat times in turn,
+// and takes the medians.
+func repeat(ctx context.Context, o options) (*summary, error) {
+	var reps []*report
+	for i := 1; i <= o.Repeat && ctx.Err() == nil; i++ {
+		if o.Repeat > 1 {
+			progress(fmt.Sprintf("repetition %d of %d", i, o.Repeat))
+		}
+		rep, err := run(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("repetition %d: %w", i, err)
+		}
+		reps = append(reps, rep)
+	}
+	if len(reps) == 0 {
+		return nil, ctx.Err()
+	}
+	return summarize(o, reps), nil
 }
 
 // run makes the selected runs: the floor, the lean relay's, then each

@@ -29,6 +29,9 @@ func TestParseFlags(t *testing.T) {
 		{"verify none", []string{"-verify-every", "0"}, true, nil, nil},
 		{"negative floor", []string{"-floor-n", "-1"}, true, nil, nil},
 		{"stray argument", []string{"extra"}, true, nil, nil},
+		{"one repetition", []string{"-repeat", "1"}, false, []string{"embedded", "redis"}, allRuns},
+		{"no repetition", []string{"-repeat", "0"}, true, nil, nil},
+		{"negative repetitions", []string{"-repeat", "-2"}, true, nil, nil},
 	}
 	for _, tt := range tests {
 		o, err := parseFlags(tt.args)
@@ -42,6 +45,12 @@ func TestParseFlags(t *testing.T) {
 		if !slices.Equal(o.Stores, tt.wantStores) || !slices.Equal(o.Runs, tt.wantRuns) {
 			t.Errorf("%s: stores %v runs %v, want %v and %v", tt.name, o.Stores, o.Runs, tt.wantStores, tt.wantRuns)
 		}
+	}
+	if o, _ := parseFlags(nil); o.Repeat != 3 {
+		t.Errorf("default -repeat %d, want 3 (medians of 3)", o.Repeat)
+	}
+	if o, _ := parseFlags([]string{"-repeat", "5"}); o.Repeat != 5 {
+		t.Errorf("-repeat 5: %d", o.Repeat)
 	}
 	if o, _ := parseFlags([]string{"-n", "500", "-floor-n", "0"}); o.FloorN != 500 {
 		t.Errorf("-floor-n 0: %d floor requests, want -n's 500", o.FloorN)

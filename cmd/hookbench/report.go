@@ -43,6 +43,11 @@ type runResult struct {
 	// (sustained to relay-sustained, drain to relay-drain, fanout to
 	// relay-fanout; a relay run to itself); 0 when that run was not made.
 	RelayRatio float64 `json:"deliveries_to_relay,omitempty"`
+	// The ranges of the three ratios over the repetitions, on a median
+	// record (medianRun) alone.
+	IngestRange   *span `json:"ingest_to_floor_range,omitempty"`
+	DeliveryRange *span `json:"deliveries_to_floor_range,omitempty"`
+	RelayRange    *span `json:"deliveries_to_relay_range,omitempty"`
 
 	E2E   *loadgen.Summary     `json:"end_to_end,omitempty"` // upstream POST start to sink receipt
 	Sinks []loadgen.SinkCounts `json:"sinks,omitempty"`
@@ -131,10 +136,13 @@ func (r *runResult) finish() {
 
 // report is everything hookbench prints.
 type report struct {
-	Machine  loadgen.Machine `json:"machine"`
-	Options  options         `json:"options"`
-	Floor    float64         `json:"floor_req_per_s"` // what every ratio divides by
-	FloorCPU *cpuUse         `json:"-"`
+	Machine loadgen.Machine `json:"machine"`
+	Options options         `json:"options"`
+	// Of is, for the medians (summarize), the number of repetitions they
+	// are the medians of; 0 for one repetition's report.
+	Of       int     `json:"median_of,omitempty"`
+	Floor    float64 `json:"floor_req_per_s"` // what every ratio divides by
+	FloorCPU *cpuUse `json:"-"`
 	// Relay is the lean relay's deliveries/s by run (relay-sustained,
 	// relay-drain, relay-fanout): what each ×relay divides by.
 	Relay    map[string]float64 `json:"relay_deliveries_per_s,omitempty"`
@@ -194,6 +202,10 @@ func (rep *report) writeText(w io.Writer) error {
 		rate = fmt.Sprintf("%.0f req/s", o.Rate)
 	}
 	fmt.Fprintf(w, "machine: %d cores, %s, GOMAXPROCS %d, %s, %s\n", m.Cores, m.CPU, m.GOMAXPROCS, m.OS, m.Go)
+	if rep.Of > 0 {
+		fmt.Fprintf(w, "figures: medians of %d repetitions of the whole sequence, made in turn, each repetition's ratios to its own floor and relay;\n", rep.Of)
+		fmt.Fprintf(w, "         (min–max) over the repetitions beside the ratios; lost and bad sig: the worst repetition's\n")
+	}
 	fmt.Fprintf(w, "load:    %d requests per gateway run, %d for the floor, %d connections, gateway %s, cap %v per send phase\n", o.Requests, o.FloorN, o.Concurrency, rate, o.Duration)
 	fmt.Fprintf(w, "         gateway: %.0f%% catalog360 batches of %d, the rest iimmpact single events; floor: iimmpact only\n", o.Mix*100, o.Batch)
 	fmt.Fprintf(w, "floor:   Fiber handler, HMAC check, one Redis XADD per request, closed loop: %.0f req/s; every ×floor divides by it\n", rep.Floor)
@@ -238,11 +250,11 @@ func (rep *report) writeText(w io.Writer) error {
 				if r.Run == runFloor {
 					rate = r.IngestRPS
 				}
-				ingest, ingestX = fmt.Sprintf("%.0f", rate), ratio(r.IngestRatio)
+				ingest, ingestX = fmt.Sprintf("%.0f", rate), ratioSpan(r.IngestRatio, r.IngestRange)
 			}
 			deliv, delivX, relayX := "-", "-", "-"
 			if r.delivers() {
-				deliv, delivX, relayX = fmt.Sprintf("%.0f", r.DeliveriesPS), ratio(r.DeliveryRatio), ratio(r.RelayRatio)
+				deliv, delivX, relayX = fmt.Sprintf("%.0f", r.DeliveriesPS), ratioSpan(r.DeliveryRatio, r.DeliveryRange), ratioSpan(r.RelayRatio, r.RelayRange)
 			}
 			lost, dups, checked, bad := "-", "-", "-", "-"
 			if r.delivers() {
@@ -341,6 +353,15 @@ func ratio(x float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f×", x)
+}
+
+// ratioSpan is ratio(x) with the range beside it, when there is one
+// (a median's): "0.52× (0.49–0.55)".
+func ratioSpan(x float64, sp *span) string {
+	if x == 0 || sp == nil {
+		return ratio(x)
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", x, sp.Min, sp.Max)
 }
 
 // mb renders bytes as whole megabytes, "-" for unknown.
