@@ -127,7 +127,7 @@ func medianDur(xs []float64) time.Duration { return time.Duration(math.Round(med
 // the repetitions' own do.
 func medianRun(rs []*runResult, cores int) *runResult {
 	first := rs[0]
-	m := &runResult{Run: first.Run, Store: first.Store, Requests: first.Requests, Events: first.Events,
+	m := &runResult{Run: first.Run, Store: first.Store, Rate: first.Rate, Requests: first.Requests, Events: first.Events,
 		Subscribers: first.Subscribers, Version: first.Version, Drained: true}
 	med := func(f func(*runResult) float64) float64 { return median(values(rs, f)) }
 	m.IngestRPS = med(func(r *runResult) float64 { return r.IngestRPS })
@@ -136,11 +136,19 @@ func medianRun(rs []*runResult, cores int) *runResult {
 	m.IngestRatio, m.IngestRange = medianSpan(rs, func(r *runResult) float64 { return r.IngestRatio })
 	m.DeliveryRatio, m.DeliveryRange = medianSpan(rs, func(r *runResult) float64 { return r.DeliveryRatio })
 	m.RelayRatio, m.RelayRange = medianSpan(rs, func(r *runResult) float64 { return r.RelayRatio })
-	if m.Run == runFloor { // the floor's ratio is its own: 1.00× every time
+	m.PacedCPURatio, m.PacedCPURange = medianSpan(rs, func(r *runResult) float64 { return r.PacedCPURatio })
+	// No range from one repetition, nor for a ratio of a run to itself.
+	if m.Run == runFloor || len(rs) == 1 {
 		m.IngestRange = nil
 	}
-	if isRelay(m.Run) {
+	if isRelay(m.Run) || len(rs) == 1 {
 		m.RelayRange = nil
+	}
+	if m.Run == runRelayPaced || len(rs) == 1 {
+		m.PacedCPURange = nil
+	}
+	if len(rs) == 1 {
+		m.DeliveryRange = nil
 	}
 	m.Backlog = medianInt(values(rs, func(r *runResult) float64 { return float64(r.Backlog) }))
 	m.Deliveries = int64(medianInt(values(rs, func(r *runResult) float64 { return float64(r.Deliveries) })))
