@@ -104,7 +104,7 @@ func TestReportPacedCPUToRelayPaced(t *testing.T) {
 			t.Errorf("paced row %d %q, want rate %s, %s on %s, p99 3ms, %s µs, %s", i, r, w[0], w[1], w[2], w[3], w[4])
 		}
 	}
-	for _, want := range []string{"paced@1000  redis", "paced@2000  redis", "paced:   1000, 2000 req/s, each for 1s"} {
+	for _, want := range []string{"paced@1000  redis", "paced@2000  redis", "paced:   1000 req/s (1000 requests), 2000 req/s (2000 requests), each for 1s"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())
 		}

@@ -249,9 +249,9 @@ func (rep *report) writeText(w io.Writer) error {
 	if slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return isPaced(r.Run) }) {
 		var rates []string
 		for _, rate := range o.Paced {
-			rates = append(rates, fmt.Sprintf("%g", rate))
+			rates = append(rates, fmt.Sprintf("%g req/s (%d requests)", rate, pacedRequests(rate, o.PacedFor)))
 		}
-		fmt.Fprintf(w, "paced:   %s req/s, each for %v (rate × that requests), 1 subscriber\n", strings.Join(rates, ", "), o.PacedFor)
+		fmt.Fprintf(w, "paced:   %s, each for %v, 1 subscriber\n", strings.Join(rates, ", "), o.PacedFor)
 	}
 	fmt.Fprintf(w, "floor:   Fiber handler, HMAC check, one Redis XADD per request, closed loop: %.0f req/s; every ×floor divides by it\n", rep.Floor)
 	if len(rep.Relay) > 0 {
@@ -388,7 +388,7 @@ func (rep *report) writeText(w io.Writer) error {
 	fmt.Fprintln(w, "cpu: CPU time per event (floor: per request; drain: per delivery) of the gateway (floor, relay-*: their server), its Redis and")
 	fmt.Fprintln(w, "     this process (load generator, sinks); ×floor: to the floor's own (here more is costlier); busy: of all cores.")
 	if o.Rate == 0 && slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return r.E2E != nil && !isPaced(r.Run) }) {
-		fmt.Fprintln(w, "end-to-end: sent closed loop, so it includes the delivery backlog; -rate measures it at a given load.")
+		fmt.Fprintln(w, "end-to-end: sent closed loop, so it includes the delivery backlog; the paced runs (and -rate) measure it at a given load.")
 	}
 	for _, r := range rep.Runs {
 		if r.ExitLog != "" {
