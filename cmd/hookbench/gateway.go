@@ -39,8 +39,9 @@ type rig struct {
 	closers []func()
 }
 
-// newRig sets up a rig for store with subscribers sinks.
-func newRig(o options, store string, subscribers int) (_ *rig, err error) {
+// newRig sets up a rig for store with subscribers sinks; redisOpts are
+// for the redis store's server.
+func newRig(o options, store string, subscribers int, redisOpts ...loadgen.RedisOption) (_ *rig, err error) {
 	r := &rig{o: o, store: store}
 	defer func() {
 		if err != nil {
@@ -71,7 +72,7 @@ func newRig(o options, store string, subscribers int) (_ *rig, err error) {
 	r.cfg = benchConfig{IimmpactSecret: iiSecret, Catalog360Secret: c3Secret, Subscribers: subs,
 		MaxInFlight: o.MaxInFlight, StorePath: filepath.Join(dir, "data"), AdminToken: randomHex(16)}
 	if store == "redis" {
-		rdb, err := loadgen.StartRedis(filepath.Join(dir, "redis"))
+		rdb, err := loadgen.StartRedis(filepath.Join(dir, "redis"), redisOpts...)
 		if err != nil {
 			return nil, err
 		}

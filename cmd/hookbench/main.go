@@ -7,22 +7,34 @@
 //
 //	hookbench [-runs floor,relay,held,drain,sustained,fanout] [-store embedded,redis]
 //	          [-n 20000] [-floor-n 60000] [-c 64] [-rate 0] [-mix 0.2] [-batch 1] [-fanout 10]
-//	          [-verify-every 64] [-duration 30s] [-drain 90s] [-json]
+//	          [-verify-every 64] [-duration 30s] [-drain 90s] [-paced 1000,2000] [-paced-for 8s]
+//	          [-repeat 3] [-json]
 //
 // The lean relay's runs, on Redis, with the floor's iimmpact requests:
 //
 //	relay-sustained  ingest and delivery together, 1 subscriber
 //	relay-drain      a backlog written with delivery off, then deliveries/s
 //	relay-fanout     ingest and delivery together, -fanout subscribers
+//	relay-paced      relay-sustained sent at each -paced rate for -paced-for
 //
-// (-runs relay names all three). The runs, each on every store named:
+// (-runs relay names the first three). The runs, each on every store named:
 //
 //	held       ingest alone: the subscriber paused before sending
 //	drain      after held, on a restarted gateway: resume, deliveries/s until all arrive
 //	sustained  ingest and delivery together, 1 subscriber
 //	fanout     ingest and delivery together, -fanout subscribers
+//	paced      sustained sent at each -paced rate for -paced-for: end-to-end latency and
+//	           CPU per event at a fixed load, the CPU as a ratio to relay-paced's
+//	paced-always  paced on the redis store only, its redis-server at appendfsync always
 //
-// The floor always runs first. It exits 1 when any accepted event was lost,
+// (-runs paced names relay-paced, paced and paced-always; -paced 0, none).
+//
+// The floor always runs first. The whole sequence is made -repeat times in
+// turn (3: alternating, so that drift on a shared machine spreads over
+// every run), each repetition's ratios to its own floor and relay, and the
+// report gives each figure's median over the repetitions, with the range
+// of the ratios beside it (-json: every repetition, and the medians). It
+// exits 1 when any accepted event was lost,
 // any sampled delivery was badly signed, a paused subscriber received
 // anything, or a server did not stop cleanly; 2 on bad usage.
 package main
@@ -31,9 +43,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,9 +63,18 @@ const (
 	runDrain          = "drain"
 	runSustained      = "sustained"
 	runFanout         = "fanout"
+	runRelayPaced     = "relay-paced"
+	runPaced          = "paced"
+	runPacedAlways    = "paced-always"
 )
 
-var allRuns = []string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runHeld, runDrain, runSustained, runFanout}
+var allRuns = []string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runRelayPaced,
+	runHeld, runDrain, runSustained, runFanout, runPaced, runPacedAlways}
+
+// isPaced tells whether run is sent at the -paced rates.
+func isPaced(run string) bool {
+	return run == runRelayPaced || run == runPaced || run == runPacedAlways
+}
 
 // relayRuns maps each gateway delivery run to the relay run its ×relay
 // divides by.
@@ -76,6 +99,9 @@ type options struct {
 	DrainIdle   time.Duration `json:"drain_idle_ns"`
 	Timeout     time.Duration `json:"timeout_ns"`
 	Seed        uint64        `json:"seed"`
+	Repeat      int           `json:"repeat"`
+	Paced       []float64     `json:"paced_rates"` // req/s of the paced runs, ascending
+	PacedFor    time.Duration `json:"paced_for_ns"`
 	JSON        bool          `json:"-"`
 	Keep        bool          `json:"-"`
 
@@ -90,7 +116,7 @@ func (o options) has(run string) bool { return slices.Contains(o.Runs, run) }
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("hookbench", flag.ContinueOnError)
-	runs := fs.String("runs", "all", "runs to make: all, or a list of relay-sustained, relay-drain, relay-fanout (relay: all three), held, drain, sustained, fanout (drain needs held's backlog and adds it; the floor always runs)")
+	runs := fs.String("runs", "all", "runs to make: all, or a list of relay-sustained, relay-drain, relay-fanout (relay: all three), relay-paced, held, drain, sustained, fanout, paced, paced-always (paced: relay-paced, paced and paced-always; drain needs held's backlog and adds it; the floor always runs)")
 	stores := fs.String("store", "embedded,redis", "gateway stores: embedded, redis, or both as embedded,redis")
 	fs.IntVar(&o.Requests, "n", 20000, "requests per gateway run")
 	fs.IntVar(&o.FloorN, "floor-n", 60000, "requests for the floor, which every figure is divided by (a longer run, a steadier divisor); 0 = -n")
@@ -107,6 +133,9 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.DrainIdle, "drain-idle", 10*time.Second, "stop waiting sooner when no delivery arrives for this long")
 	fs.DurationVar(&o.Timeout, "timeout", 30*time.Second, "per-request timeout")
 	fs.Uint64Var(&o.Seed, "seed", 1, "seed of the provider mix")
+	paced := fs.String("paced", "1000,2000", "rates of the paced runs, requests per second, comma-separated; 0 or empty: no paced runs")
+	fs.DurationVar(&o.PacedFor, "paced-for", 8*time.Second, "how long each paced run sends: it sends rate × this requests")
+	fs.IntVar(&o.Repeat, "repeat", 3, "make the whole sequence of runs this many times in turn and report the medians (1: a quick look)")
 	fs.BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directories (config, logs, data)")
 	fs.BoolVar(&o.serveFloor, "serve-floor", false, "internal: be the floor server")
@@ -125,6 +154,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	var err error
 	if o.Runs, err = parseRuns(*runs); err != nil {
+		return o, err
+	}
+	if o.Paced, err = parseRates(*paced); err != nil {
 		return o, err
 	}
 	for _, s := range strings.Split(*stores, ",") {
@@ -149,8 +181,46 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-rate must not be negative")
 	case o.VerifyEvery < 1:
 		return o, fmt.Errorf("-verify-every must be at least 1")
+	case o.Repeat < 1:
+		return o, fmt.Errorf("-repeat %d: want at least 1", o.Repeat)
+	case len(o.Paced) > 0 && o.PacedFor <= 0:
+		return o, fmt.Errorf("-paced-for must be positive")
 	}
+	for _, rate := range o.Paced {
+		if n := pacedRequests(rate, o.PacedFor); n < 1 {
+			return o, fmt.Errorf("-paced %v for %v: no request to send", rate, o.PacedFor)
+		}
+	}
+	// Without a rate there is no paced run, and paced-always is on Redis.
+	o.Runs = slices.DeleteFunc(o.Runs, func(r string) bool {
+		return isPaced(r) && len(o.Paced) == 0 || r == runPacedAlways && !slices.Contains(o.Stores, "redis")
+	})
 	return o, nil
+}
+
+// parseRates reads -paced: requests per second, comma-separated, each
+// above 0; "0" or "" for none. The result is ascending, without repeats.
+func parseRates(s string) ([]float64, error) {
+	if s = strings.TrimSpace(s); s == "" || s == "0" {
+		return nil, nil
+	}
+	var rates []float64
+	for _, f := range strings.Split(s, ",") {
+		rate, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || !(rate > 0) || math.IsInf(rate, 0) {
+			return nil, fmt.Errorf("-paced %q: %q is not a rate above 0 (requests per second; -paced 0 for none)", s, f)
+		}
+		if !slices.Contains(rates, rate) {
+			rates = append(rates, rate)
+		}
+	}
+	slices.Sort(rates)
+	return rates, nil
+}
+
+// pacedRequests is how many requests a paced run at rate sends over d.
+func pacedRequests(rate float64, d time.Duration) int {
+	return int(math.Round(rate * d.Seconds()))
 }
 
 // parseRuns reads -runs: "all" or a comma-separated list of run names. The
@@ -167,6 +237,8 @@ func parseRuns(s string) ([]string, error) {
 			}
 		case name == "relay":
 			want[runRelaySustained], want[runRelayDrain], want[runRelayFanout] = true, true, true
+		case name == runPaced:
+			want[runRelayPaced], want[runPaced], want[runPacedAlways] = true, true, true
 		case slices.Contains(allRuns, name):
 			want[name] = true
 		default:
@@ -207,23 +279,43 @@ func main() {
 		}
 		return
 	}
-	rep, err := run(ctx, o)
+	sum, err := repeat(ctx, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hookbench:", err)
 		os.Exit(1)
 	}
 	if o.JSON {
-		err = rep.writeJSON(os.Stdout)
+		err = sum.writeJSON(os.Stdout)
 	} else {
-		err = rep.writeText(os.Stdout)
+		err = sum.writeText(os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hookbench:", err)
 		os.Exit(1)
 	}
-	if len(rep.Failures) > 0 {
+	if len(sum.Failures) > 0 {
 		os.Exit(1)
 	}
+}
+
+// repeat makes the whole sequence of selected runs -repeat times in turn,
+// and takes the medians.
+func repeat(ctx context.Context, o options) (*summary, error) {
+	var reps []*report
+	for i := 1; i <= o.Repeat && ctx.Err() == nil; i++ {
+		if o.Repeat > 1 {
+			progress(fmt.Sprintf("repetition %d of %d", i, o.Repeat))
+		}
+		rep, err := run(ctx, o)
+		if err != nil {
+			return nil, fmt.Errorf("repetition %d: %w", i, err)
+		}
+		reps = append(reps, rep)
+	}
+	if len(reps) == 0 {
+		return nil, ctx.Err()
+	}
+	return summarize(o, reps), nil
 }
 
 // run makes the selected runs: the floor, the lean relay's, then each
@@ -236,48 +328,64 @@ func run(ctx context.Context, o options) (*report, error) {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
 	rep.add(floor)
-	relay := []struct {
-		run string
-		do  func() ([]*runResult, error)
-	}{
-		{runRelaySustained, func() ([]*runResult, error) { return runRelayDelivery(ctx, o, runRelaySustained, 1) }},
-		{runRelayDrain, func() ([]*runResult, error) { return runRelayBacklog(ctx, o) }},
-		{runRelayFanout, func() ([]*runResult, error) { return runRelayDelivery(ctx, o, runRelayFanout, o.Fanout) }},
+	relay := []step{
+		{runRelaySustained, "", func() ([]*runResult, error) { return runRelayDelivery(ctx, o, runRelaySustained, 1, 0) }},
+		{runRelayDrain, "", func() ([]*runResult, error) { return runRelayBacklog(ctx, o) }},
+		{runRelayFanout, "", func() ([]*runResult, error) { return runRelayDelivery(ctx, o, runRelayFanout, o.Fanout, 0) }},
+	}
+	for _, rate := range o.Paced {
+		relay = append(relay, step{runRelayPaced, atRate(rate), func() ([]*runResult, error) {
+			return runRelayDelivery(ctx, pacedOptions(o, rate), runRelayPaced, 1, rate)
+		}})
 	}
 	for _, s := range relay {
 		if !o.has(s.run) || ctx.Err() != nil {
 			continue
 		}
-		progress(s.run)
+		progress(s.run + s.what)
 		rs, err := s.do()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", s.run, err)
+			return nil, fmt.Errorf("%s%s: %w", s.run, s.what, err)
 		}
 		rep.add(rs...)
 	}
 	for _, store := range o.Stores {
-		steps := []struct {
-			run string
-			do  func() ([]*runResult, error)
-		}{
-			{runHeld, func() ([]*runResult, error) { return runHeldDrain(ctx, o, store, o.has(runDrain)) }},
-			{runSustained, func() ([]*runResult, error) { return runDelivery(ctx, o, store, runSustained, 1) }},
-			{runFanout, func() ([]*runResult, error) { return runDelivery(ctx, o, store, runFanout, o.Fanout) }},
+		steps := []step{
+			{runHeld, "", func() ([]*runResult, error) { return runHeldDrain(ctx, o, store, o.has(runDrain)) }},
+			{runSustained, "", func() ([]*runResult, error) { return runDelivery(ctx, o, store, runSustained, 1) }},
+			{runFanout, "", func() ([]*runResult, error) { return runDelivery(ctx, o, store, runFanout, o.Fanout) }},
+		}
+		for _, run := range []string{runPaced, runPacedAlways} {
+			if run == runPacedAlways && store != "redis" {
+				continue
+			}
+			for _, rate := range o.Paced {
+				steps = append(steps, step{run, atRate(rate), func() ([]*runResult, error) { return runPacedDelivery(ctx, o, store, run, rate) }})
+			}
 		}
 		for _, s := range steps {
 			if !o.has(s.run) || ctx.Err() != nil {
 				continue
 			}
-			progress(s.run + " on " + store)
+			progress(s.run + s.what + " on " + store)
 			rs, err := s.do()
 			if err != nil {
-				return nil, fmt.Errorf("%s (%s store): %w", s.run, store, err)
+				return nil, fmt.Errorf("%s%s (%s store): %w", s.run, s.what, store, err)
 			}
 			rep.add(rs...)
 		}
 	}
 	return rep, nil
 }
+
+// step is one run to make: its name, what else names it in progress and
+// errors (" at 1000 req/s"), and what makes it.
+type step struct {
+	run, what string
+	do        func() ([]*runResult, error)
+}
+
+func atRate(rate float64) string { return fmt.Sprintf(" at %g req/s", rate) }
 
 // progress tells on stderr what runs now: a full bench takes minutes.
 func progress(what string) {

@@ -29,6 +29,22 @@ func TestParseFlags(t *testing.T) {
 		{"verify none", []string{"-verify-every", "0"}, true, nil, nil},
 		{"negative floor", []string{"-floor-n", "-1"}, true, nil, nil},
 		{"stray argument", []string{"extra"}, true, nil, nil},
+		{"one repetition", []string{"-repeat", "1"}, false, []string{"embedded", "redis"}, allRuns},
+		{"paced brings relay-paced and paced-always", []string{"-runs", "paced"}, false, []string{"embedded", "redis"},
+			[]string{runFloor, runRelayPaced, runPaced, runPacedAlways}},
+		{"paced-always alone", []string{"-runs", "paced-always", "-store", "redis"}, false, []string{"redis"}, []string{runFloor, runPacedAlways}},
+		{"paced-always is on redis only", []string{"-runs", "paced", "-store", "embedded"}, false, []string{"embedded"},
+			[]string{runFloor, runRelayPaced, runPaced}},
+		{"-paced 0: no paced run", []string{"-paced", "0"}, false, []string{"embedded", "redis"},
+			[]string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runHeld, runDrain, runSustained, runFanout}},
+		{"-paced empty: no paced run", []string{"-runs", "paced,sustained", "-paced", ""}, false, []string{"embedded", "redis"}, []string{runFloor, runSustained}},
+		{"bad rate", []string{"-paced", "fast"}, true, nil, nil},
+		{"negative rate", []string{"-paced", "1000,-5"}, true, nil, nil},
+		{"zero among rates", []string{"-paced", "1000,0"}, true, nil, nil},
+		{"a rate too low to send anything", []string{"-paced", "0.01", "-paced-for", "1s"}, true, nil, nil},
+		{"no paced duration", []string{"-paced-for", "0s"}, true, nil, nil},
+		{"no repetition", []string{"-repeat", "0"}, true, nil, nil},
+		{"negative repetitions", []string{"-repeat", "-2"}, true, nil, nil},
 	}
 	for _, tt := range tests {
 		o, err := parseFlags(tt.args)
@@ -42,6 +58,18 @@ func TestParseFlags(t *testing.T) {
 		if !slices.Equal(o.Stores, tt.wantStores) || !slices.Equal(o.Runs, tt.wantRuns) {
 			t.Errorf("%s: stores %v runs %v, want %v and %v", tt.name, o.Stores, o.Runs, tt.wantStores, tt.wantRuns)
 		}
+	}
+	if o, _ := parseFlags(nil); o.Repeat != 3 {
+		t.Errorf("default -repeat %d, want 3 (medians of 3)", o.Repeat)
+	}
+	if o, _ := parseFlags(nil); !slices.Equal(o.Paced, []float64{1000, 2000}) || o.PacedFor != 8*time.Second {
+		t.Errorf("default -paced %v for %v, want 1000 and 2000 req/s for 8s", o.Paced, o.PacedFor)
+	}
+	if o, _ := parseFlags([]string{"-paced", "2000, 500,2000", "-paced-for", "3s"}); !slices.Equal(o.Paced, []float64{500, 2000}) || o.PacedFor != 3*time.Second {
+		t.Errorf("-paced '2000, 500,2000' -paced-for 3s: %v for %v, want 500 and 2000 for 3s", o.Paced, o.PacedFor)
+	}
+	if o, _ := parseFlags([]string{"-repeat", "5"}); o.Repeat != 5 {
+		t.Errorf("-repeat 5: %d", o.Repeat)
 	}
 	if o, _ := parseFlags([]string{"-n", "500", "-floor-n", "0"}); o.FloorN != 500 {
 		t.Errorf("-floor-n 0: %d floor requests, want -n's 500", o.FloorN)
@@ -62,6 +90,10 @@ func TestParseRuns(t *testing.T) {
 		{"fanout,relay-fanout", []string{runFloor, runRelayFanout, runFanout}, false},
 		{" held , fanout ", []string{runFloor, runHeld, runFanout}, false},
 		{"sustained,all", allRuns, false},
+		{"paced", []string{runFloor, runRelayPaced, runPaced, runPacedAlways}, false},
+		{"relay-paced", []string{runFloor, runRelayPaced}, false},
+		{"paced-always,relay", []string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runPacedAlways}, false},
+		{"paced-never", nil, true},
 		{"held,", nil, true},
 		{"backlog", nil, true},
 	}

@@ -25,6 +25,7 @@ type relayRig struct {
 	sinks   []*loadgen.Sink
 	subs    []subscriber
 	redis   *loadgen.Redis
+	rate    float64 // requests per second; 0: closed loop
 	starts  int
 	closers []func()
 }
@@ -104,22 +105,26 @@ func (r *relayRig) start(ctx context.Context, deliver, hold bool) (*proc, error)
 	return p, nil
 }
 
-// load runs one send phase, closed loop as the floor is.
+// load runs one send phase, closed loop as the floor is unless the rig
+// has a rate.
 func (r *relayRig) load(ctx context.Context) *loadgen.LoadResult {
-	l := loadgen.Load{Addr: r.addr, Gen: r.gen, Concurrency: r.o.Concurrency,
+	l := loadgen.Load{Addr: r.addr, Gen: r.gen, Concurrency: r.o.Concurrency, Rate: r.rate,
 		Duration: r.o.Duration, Timeout: r.o.Timeout, Now: time.Now}.Run(ctx)
 	return &l
 }
 
 // runRelayDelivery makes relay-sustained (1 subscriber) or relay-fanout
 // (-fanout subscribers, a consumer group each): ingest and delivery
-// together, closed loop, measured as runDelivery measures the gateway.
-func runRelayDelivery(ctx context.Context, o options, run string, subscribers int) ([]*runResult, error) {
+// together, closed loop, measured as runDelivery measures the gateway; or
+// relay-paced (1 subscriber), its load sent at rate (o's -n the paced
+// run's: pacedOptions).
+func runRelayDelivery(ctx context.Context, o options, run string, subscribers int, rate float64) ([]*runResult, error) {
 	r, err := newRelayRig(o, subscribers)
 	if err != nil {
 		return nil, err
 	}
 	defer r.close()
+	r.rate = rate
 	p, err := r.start(ctx, true, false)
 	if err != nil {
 		return nil, err
@@ -127,6 +132,7 @@ func runRelayDelivery(ctx context.Context, o options, run string, subscribers in
 	defer p.stop(stopGrace)
 
 	res := r.result(run)
+	res.Rate = rate
 	measureDelivery(ctx, o, res, p, r.redis, r.sinks, r.load)
 	return []*runResult{res}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,12 +16,13 @@ import (
 
 // runResult is one run: the floor, or one gateway run on one store.
 type runResult struct {
-	Run         string `json:"run"`   // floor, relay-*, held, drain, sustained, fanout
-	Store       string `json:"store"` // "redis" or "embedded"; the relay's is redis
-	Requests    int    `json:"requests_planned"`
-	Events      int    `json:"events_planned"`
-	Subscribers int    `json:"subscribers,omitempty"`
-	Version     string `json:"version,omitempty"` // `hookgate version` of the binary measured
+	Run         string  `json:"run"`            // floor, relay-*, held, drain, sustained, fanout, paced, paced-always
+	Store       string  `json:"store"`          // "redis" or "embedded"; the relay's is redis
+	Rate        float64 `json:"rate,omitempty"` // a paced run's requests per second
+	Requests    int     `json:"requests_planned"`
+	Events      int     `json:"events_planned"`
+	Subscribers int     `json:"subscribers,omitempty"`
+	Version     string  `json:"version,omitempty"` // `hookgate version` of the binary measured
 
 	// Load is the run's own send phase; nil for drain, which sends nothing.
 	Load      *loadgen.LoadResult `json:"ingest,omitempty"`
@@ -43,6 +45,16 @@ type runResult struct {
 	// (sustained to relay-sustained, drain to relay-drain, fanout to
 	// relay-fanout; a relay run to itself); 0 when that run was not made.
 	RelayRatio float64 `json:"deliveries_to_relay,omitempty"`
+	// The ranges of the three ratios over the repetitions, on a median
+	// record (medianRun) alone.
+	IngestRange   *span `json:"ingest_to_floor_range,omitempty"`
+	DeliveryRange *span `json:"deliveries_to_floor_range,omitempty"`
+	RelayRange    *span `json:"deliveries_to_relay_range,omitempty"`
+	// PacedCPURatio is, for a paced run, its (server + its Redis) CPU per
+	// event over relay-paced's at the same rate in the same repetition
+	// (relay-paced: 1); 0 when that run was not made.
+	PacedCPURatio float64 `json:"paced_cpu_to_relay,omitempty"`
+	PacedCPURange *span   `json:"paced_cpu_to_relay_range,omitempty"`
 
 	E2E   *loadgen.Summary     `json:"end_to_end,omitempty"` // upstream POST start to sink receipt
 	Sinks []loadgen.SinkCounts `json:"sinks,omitempty"`
@@ -67,15 +79,34 @@ type runResult struct {
 	Failures []string      `json:"failures,omitempty"`
 }
 
-func (r *runResult) label() string { return r.Run + "/" + r.Store }
+func (r *runResult) label() string { return r.name() + "/" + r.Store }
+
+// name is the run's name, with its rate for a paced run: "paced@1000".
+func (r *runResult) name() string {
+	if r.Rate > 0 {
+		return fmt.Sprintf("%s@%g", r.Run, r.Rate)
+	}
+	return r.Run
+}
 
 // delivers tells whether the run waits for deliveries, so that lost ones
 // fail it.
 func (r *runResult) delivers() bool {
-	return relayRuns[r.Run] != "" || isRelay(r.Run)
+	return relayRuns[r.Run] != "" || isRelay(r.Run) || isPaced(r.Run)
 }
 
-// isRelay tells whether run is one of the lean relay's.
+// serverRedisCPU is the run's server and its Redis's CPU per event, in µs;
+// 0 without a measure.
+func (r *runResult) serverRedisCPU() float64 {
+	if r.CPU == nil {
+		return 0
+	}
+	return r.CPU.each(r.CPU.Server) + r.CPU.each(r.CPU.Redis)
+}
+
+// isRelay tells whether run is one of the lean relay's closed-loop runs,
+// those the ×relay column divides by (relay-paced is divided by in the
+// paced table instead).
 func isRelay(run string) bool {
 	return run == runRelaySustained || run == runRelayDrain || run == runRelayFanout
 }
@@ -131,10 +162,13 @@ func (r *runResult) finish() {
 
 // report is everything hookbench prints.
 type report struct {
-	Machine  loadgen.Machine `json:"machine"`
-	Options  options         `json:"options"`
-	Floor    float64         `json:"floor_req_per_s"` // what every ratio divides by
-	FloorCPU *cpuUse         `json:"-"`
+	Machine loadgen.Machine `json:"machine"`
+	Options options         `json:"options"`
+	// Of is, for the medians (summarize), the number of repetitions they
+	// are the medians of; 0 for one repetition's report.
+	Of       int     `json:"median_of,omitempty"`
+	Floor    float64 `json:"floor_req_per_s"` // what every ratio divides by
+	FloorCPU *cpuUse `json:"-"`
 	// Relay is the lean relay's deliveries/s by run (relay-sustained,
 	// relay-drain, relay-fanout): what each ×relay divides by.
 	Relay    map[string]float64 `json:"relay_deliveries_per_s,omitempty"`
@@ -164,9 +198,18 @@ func (rep *report) add(runs ...*runResult) {
 			rep.Failures = append(rep.Failures, r.label()+": "+f)
 		}
 	}
+	pacedCPU := map[float64]float64{} // relay-paced's server + Redis µs per event, by rate
+	for _, r := range rep.Runs {
+		if r.Run == runRelayPaced {
+			pacedCPU[r.Rate] = r.serverRedisCPU()
+		}
+	}
 	for _, r := range rep.Runs {
 		if relay := rep.Relay[r.relayRun()]; relay > 0 {
 			r.RelayRatio = r.DeliveriesPS / relay
+		}
+		if base := pacedCPU[r.Rate]; isPaced(r.Run) && base > 0 {
+			r.PacedCPURatio = r.serverRedisCPU() / base
 		}
 	}
 	if rep.Floor == 0 {
@@ -194,8 +237,22 @@ func (rep *report) writeText(w io.Writer) error {
 		rate = fmt.Sprintf("%.0f req/s", o.Rate)
 	}
 	fmt.Fprintf(w, "machine: %d cores, %s, GOMAXPROCS %d, %s, %s\n", m.Cores, m.CPU, m.GOMAXPROCS, m.OS, m.Go)
+	if rep.Of == 1 {
+		fmt.Fprintf(w, "figures: one repetition (-repeat 1), no medians\n")
+	}
+	if rep.Of > 1 {
+		fmt.Fprintf(w, "figures: medians of %d repetitions of the whole sequence, made in turn, each repetition's ratios to its own floor and relay;\n", rep.Of)
+		fmt.Fprintf(w, "         (min–max) over the repetitions beside the ratios; lost and bad sig: the worst repetition's\n")
+	}
 	fmt.Fprintf(w, "load:    %d requests per gateway run, %d for the floor, %d connections, gateway %s, cap %v per send phase\n", o.Requests, o.FloorN, o.Concurrency, rate, o.Duration)
 	fmt.Fprintf(w, "         gateway: %.0f%% catalog360 batches of %d, the rest iimmpact single events; floor: iimmpact only\n", o.Mix*100, o.Batch)
+	if slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return isPaced(r.Run) }) {
+		var rates []string
+		for _, rate := range o.Paced {
+			rates = append(rates, fmt.Sprintf("%g req/s (%d requests)", rate, pacedRequests(rate, o.PacedFor)))
+		}
+		fmt.Fprintf(w, "paced:   %s, each for %v, 1 subscriber\n", strings.Join(rates, ", "), o.PacedFor)
+	}
 	fmt.Fprintf(w, "floor:   Fiber handler, HMAC check, one Redis XADD per request, closed loop: %.0f req/s; every ×floor divides by it\n", rep.Floor)
 	if len(rep.Relay) > 0 {
 		var rs []string
@@ -238,17 +295,20 @@ func (rep *report) writeText(w io.Writer) error {
 				if r.Run == runFloor {
 					rate = r.IngestRPS
 				}
-				ingest, ingestX = fmt.Sprintf("%.0f", rate), ratio(r.IngestRatio)
+				ingest, ingestX = fmt.Sprintf("%.0f", rate), ratioSpan(r.IngestRatio, r.IngestRange)
 			}
 			deliv, delivX, relayX := "-", "-", "-"
 			if r.delivers() {
-				deliv, delivX, relayX = fmt.Sprintf("%.0f", r.DeliveriesPS), ratio(r.DeliveryRatio), ratio(r.RelayRatio)
+				deliv, delivX, relayX = fmt.Sprintf("%.0f", r.DeliveriesPS), ratioSpan(r.DeliveryRatio, r.DeliveryRange), ratioSpan(r.RelayRatio, r.RelayRange)
+			}
+			if isPaced(r.Run) { // sent at a fixed rate: its rates say nothing against the floor's
+				ingestX, delivX = "-", "-"
 			}
 			lost, dups, checked, bad := "-", "-", "-", "-"
 			if r.delivers() {
 				lost, dups, checked, bad = fmt.Sprint(r.Lost), fmt.Sprint(r.Duplicates), fmt.Sprint(r.Verified), fmt.Sprint(r.BadSignatures)
 			}
-			return []string{left(r.Run), left(r.Store), subs, events, ingest, ingestX, deliv, delivX, relayX, mb(r.PeakRSS), lost, dups, checked, bad}
+			return []string{left(r.name()), left(r.Store), subs, events, ingest, ingestX, deliv, delivX, relayX, mb(r.PeakRSS), lost, dups, checked, bad}
 		})
 	table([]string{left("run"), left("store"), "accepted", "non-200", "errors", "send", "deliver", "ingest p50 / p99 / max", "end-to-end p50 / p99 / max", "exit"},
 		func(r *runResult) []string {
@@ -269,23 +329,41 @@ func (rep *report) writeText(w io.Writer) error {
 			if r.ExitCode != nil {
 				exit = fmt.Sprintf("%d in %v", *r.ExitCode, r.ExitTook.Round(time.Millisecond))
 			}
-			return []string{left(r.Run), left(r.Store), accepted, codes, errs, send, deliver, ingest, e2e, exit}
+			return []string{left(r.name()), left(r.Store), accepted, codes, errs, send, deliver, ingest, e2e, exit}
 		})
 	fc := rep.FloorCPU
 	table([]string{left("run"), left("store"), "cpu µs/event:", "gateway", "×floor", "redis", "×floor", "bench", "busy"},
 		func(r *runResult) []string {
 			c := r.CPU
 			if c == nil {
-				return []string{left(r.Run), left(r.Store), "", "-", "-", "-", "-", "-", "-"}
+				return []string{left(r.name()), left(r.Store), "", "-", "-", "-", "-", "-", "-"}
 			}
 			redis, redisX := "-", "-"
 			if c.Redis > 0 {
 				redis, redisX = fmt.Sprintf("%.1f", c.each(c.Redis)), costRatio(c.each(c.Redis), fc.each(fc.Redis))
 			}
-			return []string{left(r.Run), left(r.Store), "",
+			return []string{left(r.name()), left(r.Store), "",
 				fmt.Sprintf("%.1f", c.each(c.Server)), costRatio(c.each(c.Server), fc.each(fc.Server)),
 				redis, redisX, fmt.Sprintf("%.1f", c.each(c.Bench)), fmt.Sprintf("%.0f%%", 100*c.busy(rep.Machine.Cores))}
 		})
+	paced := slices.DeleteFunc(slices.Clone(rep.Runs), func(r *runResult) bool { return !isPaced(r.Run) })
+	slices.SortStableFunc(paced, func(a, b *runResult) int { return cmp.Compare(a.Rate, b.Rate) })
+	if len(paced) > 0 {
+		fmt.Fprintln(tw, strings.Join([]string{"req/s", left("paced run"), left("store"), "delivered/s", "end-to-end p50 / p99 / max",
+			"server+redis µs/event", "×relay-paced", "peak RSS"}, "\t")+"\t")
+		for _, r := range paced {
+			e2e, cpu := "-", "-"
+			if r.E2E != nil {
+				e2e = triple(*r.E2E)
+			}
+			if r.CPU != nil {
+				cpu = fmt.Sprintf("%.1f", r.serverRedisCPU())
+			}
+			fmt.Fprintln(tw, strings.Join([]string{fmt.Sprintf("%g", r.Rate), left(r.Run), left(r.Store), fmt.Sprintf("%.0f", r.DeliveriesPS), e2e,
+				cpu, ratioSpan(r.PacedCPURatio, r.PacedCPURange), mb(r.PeakRSS)}, "\t")+"\t")
+		}
+		fmt.Fprintln(tw)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -302,11 +380,15 @@ func (rep *report) writeText(w io.Writer) error {
 	fmt.Fprintln(w, "held: subscriber paused before sending, ingest only; drain: after held, a new gateway process, from resume to the last arrival;")
 	fmt.Fprintln(w, "sustained, fanout: ingest and delivery together, from the first send to the last arrival.")
 	fmt.Fprintln(w, "relay-*: the lean relay on its own Redis, measured as its gateway counterpart (relay-drain: its backlog written with delivery off).")
+	if len(paced) > 0 {
+		fmt.Fprintln(w, "relay-paced, paced, paced-always: relay-sustained and sustained sent at a fixed rate (paced-always: on Redis at appendfsync")
+		fmt.Fprintln(w, "     always); ×relay-paced: (server + its Redis) CPU per event over relay-paced's at the same rate, lower is better.")
+	}
 	fmt.Fprintln(w, "peak RSS: the server process's high-water resident memory (VmHWM) over that run alone.")
 	fmt.Fprintln(w, "cpu: CPU time per event (floor: per request; drain: per delivery) of the gateway (floor, relay-*: their server), its Redis and")
 	fmt.Fprintln(w, "     this process (load generator, sinks); ×floor: to the floor's own (here more is costlier); busy: of all cores.")
-	if o.Rate == 0 && slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return r.E2E != nil }) {
-		fmt.Fprintln(w, "end-to-end: sent closed loop, so it includes the delivery backlog; -rate measures it at a given load.")
+	if o.Rate == 0 && slices.ContainsFunc(rep.Runs, func(r *runResult) bool { return r.E2E != nil && !isPaced(r.Run) }) {
+		fmt.Fprintln(w, "end-to-end: sent closed loop, so it includes the delivery backlog; the paced runs (and -rate) measure it at a given load.")
 	}
 	for _, r := range rep.Runs {
 		if r.ExitLog != "" {
@@ -341,6 +423,15 @@ func ratio(x float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.2f×", x)
+}
+
+// ratioSpan is ratio(x) with the range beside it, when there is one
+// (a median's): "0.52× (0.49–0.55)".
+func ratioSpan(x float64, sp *span) string {
+	if x == 0 || sp == nil {
+		return ratio(x)
+	}
+	return fmt.Sprintf("%.2f× (%.2f–%.2f)", x, sp.Min, sp.Max)
 }
 
 // mb renders bytes as whole megabytes, "-" for unknown.

@@ -66,10 +66,10 @@ func runHeldDrain(ctx context.Context, o options, store string, drainToo bool) (
 }
 
 // runDelivery makes a run of ingest and delivery together on store, with
-// subscribers sinks: sustained (1) or fanout (-fanout). Deliveries/s runs
-// from the start of sending to the last first receipt.
-func runDelivery(ctx context.Context, o options, store, run string, subscribers int) ([]*runResult, error) {
-	r, err := newRig(o, store, subscribers)
+// subscribers sinks: sustained (1) or fanout (-fanout), or paced (1).
+// Deliveries/s runs from the start of sending to the last first receipt.
+func runDelivery(ctx context.Context, o options, store, run string, subscribers int, redisOpts ...loadgen.RedisOption) ([]*runResult, error) {
+	r, err := newRig(o, store, subscribers, redisOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,30 @@ func runDelivery(ctx context.Context, o options, store, run string, subscribers 
 	return []*runResult{res}, nil
 }
 
-// measureDelivery fills res for a closed-loop run of ingest and delivery
+// runPacedDelivery makes paced, or paced-always (its redis-server at appendfsync
+// always), at rate: sustained with its load sent at rate for -paced-for.
+func runPacedDelivery(ctx context.Context, o options, store, run string, rate float64) ([]*runResult, error) {
+	var redisOpts []loadgen.RedisOption
+	if run == runPacedAlways {
+		redisOpts = append(redisOpts, loadgen.AppendFsync("always"))
+	}
+	rs, err := runDelivery(ctx, pacedOptions(o, rate), store, run, 1, redisOpts...)
+	for _, r := range rs {
+		r.Rate = rate
+	}
+	return rs, err
+}
+
+// pacedOptions are o for a paced run at rate: rate × -paced-for requests
+// sent at rate, the send phase capped at twice -paced-for (or -duration,
+// if longer) should the server fall behind.
+func pacedOptions(o options, rate float64) options {
+	o.Requests, o.Rate = pacedRequests(rate, o.PacedFor), rate
+	o.Duration = max(o.Duration, 2*o.PacedFor)
+	return o
+}
+
+// measureDelivery fills res for a run of ingest and delivery
 // together against server (the gateway or the lean relay) and its Redis
 // (nil: none): load sends, then every accepted event is waited for at
 // every sink, and the server is stopped. Deliveries/s runs from the start
