@@ -16,6 +16,8 @@
 //	relay-drain      a backlog written with delivery off, then deliveries/s
 //	relay-fanout     ingest and delivery together, -fanout subscribers
 //	relay-paced      relay-sustained sent at each -paced rate for -paced-for
+//	relay-paced-always  relay-paced, its redis-server at appendfsync always: the
+//	                 relay with the durability of the gateway's zero-loss settings
 //
 // (-runs relay names the first three). The runs, each on every store named:
 //
@@ -24,10 +26,12 @@
 //	sustained  ingest and delivery together, 1 subscriber
 //	fanout     ingest and delivery together, -fanout subscribers
 //	paced      sustained sent at each -paced rate for -paced-for: end-to-end latency and
-//	           CPU per event at a fixed load, the CPU as a ratio to relay-paced's
+//	           CPU per event at a fixed load, the CPU as a ratio to relay-paced's and to
+//	           relay-paced-always's
 //	paced-always  paced on the redis store only, its redis-server at appendfsync always
 //
-// (-runs paced names relay-paced, paced and paced-always; -paced 0, none).
+// (-runs paced names relay-paced, relay-paced-always, paced and paced-always;
+// -paced 0, none).
 //
 // The floor always runs first. The whole sequence is made -repeat times in
 // turn (3: alternating, so that drift on a shared machine spreads over
@@ -64,16 +68,36 @@ const (
 	runSustained      = "sustained"
 	runFanout         = "fanout"
 	runRelayPaced     = "relay-paced"
-	runPaced          = "paced"
-	runPacedAlways    = "paced-always"
+	// runRelayPacedAlways is relay-paced on a redis-server at appendfsync
+	// always: the lean relay with the durability of the gateway's zero-loss
+	// settings (the embedded store's fsync per commit, Redis at appendfsync
+	// always), so that paced-always and the embedded store's paced have a
+	// like-for-like divisor.
+	runRelayPacedAlways = "relay-paced-always"
+	runPaced            = "paced"
+	runPacedAlways      = "paced-always"
 )
 
-var allRuns = []string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runRelayPaced,
+var allRuns = []string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runRelayPaced, runRelayPacedAlways,
 	runHeld, runDrain, runSustained, runFanout, runPaced, runPacedAlways}
 
 // isPaced tells whether run is sent at the -paced rates.
 func isPaced(run string) bool {
-	return run == runRelayPaced || run == runPaced || run == runPacedAlways
+	return isRelayPaced(run) || run == runPaced || run == runPacedAlways
+}
+
+// isRelayPaced tells whether run is one of the lean relay's paced runs, the
+// divisors of the paced runs' CPU.
+func isRelayPaced(run string) bool { return run == runRelayPaced || run == runRelayPacedAlways }
+
+// fsyncPolicy is the appendfsync of the redis-server run's server stands
+// on: always for the zero-loss runs (paced-always, relay-paced-always),
+// everysec, the default, for the others.
+func fsyncPolicy(run string) string {
+	if run == runPacedAlways || run == runRelayPacedAlways {
+		return "always"
+	}
+	return "everysec"
 }
 
 // relayRuns maps each gateway delivery run to the relay run its ×relay
@@ -116,7 +140,7 @@ func (o options) has(run string) bool { return slices.Contains(o.Runs, run) }
 func parseFlags(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("hookbench", flag.ContinueOnError)
-	runs := fs.String("runs", "all", "runs to make: all, or a list of relay-sustained, relay-drain, relay-fanout (relay: all three), relay-paced, held, drain, sustained, fanout, paced, paced-always (paced: relay-paced, paced and paced-always; drain needs held's backlog and adds it; the floor always runs)")
+	runs := fs.String("runs", "all", "runs to make: all, or a list of relay-sustained, relay-drain, relay-fanout (relay: all three), relay-paced, relay-paced-always, held, drain, sustained, fanout, paced, paced-always (paced: relay-paced, relay-paced-always, paced and paced-always; drain needs held's backlog and adds it; the floor always runs)")
 	stores := fs.String("store", "embedded,redis", "gateway stores: embedded, redis, or both as embedded,redis")
 	fs.IntVar(&o.Requests, "n", 20000, "requests per gateway run")
 	fs.IntVar(&o.FloorN, "floor-n", 60000, "requests for the floor, which every figure is divided by (a longer run, a steadier divisor); 0 = -n")
@@ -238,7 +262,7 @@ func parseRuns(s string) ([]string, error) {
 		case name == "relay":
 			want[runRelaySustained], want[runRelayDrain], want[runRelayFanout] = true, true, true
 		case name == runPaced:
-			want[runRelayPaced], want[runPaced], want[runPacedAlways] = true, true, true
+			want[runRelayPaced], want[runRelayPacedAlways], want[runPaced], want[runPacedAlways] = true, true, true, true
 		case slices.Contains(allRuns, name):
 			want[name] = true
 		default:
@@ -333,10 +357,12 @@ func run(ctx context.Context, o options) (*report, error) {
 		{runRelayDrain, "", func() ([]*runResult, error) { return runRelayBacklog(ctx, o) }},
 		{runRelayFanout, "", func() ([]*runResult, error) { return runRelayDelivery(ctx, o, runRelayFanout, o.Fanout, 0) }},
 	}
-	for _, rate := range o.Paced {
-		relay = append(relay, step{runRelayPaced, atRate(rate), func() ([]*runResult, error) {
-			return runRelayDelivery(ctx, pacedOptions(o, rate), runRelayPaced, 1, rate)
-		}})
+	for _, run := range []string{runRelayPaced, runRelayPacedAlways} {
+		for _, rate := range o.Paced {
+			relay = append(relay, step{run, atRate(rate), func() ([]*runResult, error) {
+				return runRelayDelivery(ctx, pacedOptions(o, rate), run, 1, rate)
+			}})
+		}
 	}
 	for _, s := range relay {
 		if !o.has(s.run) || ctx.Err() != nil {

@@ -30,11 +30,15 @@ func TestParseFlags(t *testing.T) {
 		{"negative floor", []string{"-floor-n", "-1"}, true, nil, nil},
 		{"stray argument", []string{"extra"}, true, nil, nil},
 		{"one repetition", []string{"-repeat", "1"}, false, []string{"embedded", "redis"}, allRuns},
-		{"paced brings relay-paced and paced-always", []string{"-runs", "paced"}, false, []string{"embedded", "redis"},
-			[]string{runFloor, runRelayPaced, runPaced, runPacedAlways}},
+		{"paced brings relay-paced, relay-paced-always and paced-always", []string{"-runs", "paced"}, false, []string{"embedded", "redis"},
+			[]string{runFloor, runRelayPaced, runRelayPacedAlways, runPaced, runPacedAlways}},
 		{"paced-always alone", []string{"-runs", "paced-always", "-store", "redis"}, false, []string{"redis"}, []string{runFloor, runPacedAlways}},
-		{"paced-always is on redis only", []string{"-runs", "paced", "-store", "embedded"}, false, []string{"embedded"},
-			[]string{runFloor, runRelayPaced, runPaced}},
+		{"relay-paced-always alone", []string{"-runs", "relay-paced-always"}, false, []string{"embedded", "redis"},
+			[]string{runFloor, runRelayPacedAlways}},
+		{"paced-always is on redis only; relay-paced-always, the relay's, stays", []string{"-runs", "paced", "-store", "embedded"}, false,
+			[]string{"embedded"}, []string{runFloor, runRelayPaced, runRelayPacedAlways, runPaced}},
+		{"relay-paced-always without a rate: none", []string{"-runs", "relay-paced-always,held", "-paced", "0"}, false,
+			[]string{"embedded", "redis"}, []string{runFloor, runHeld}},
 		{"-paced 0: no paced run", []string{"-paced", "0"}, false, []string{"embedded", "redis"},
 			[]string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runHeld, runDrain, runSustained, runFanout}},
 		{"-paced empty: no paced run", []string{"-runs", "paced,sustained", "-paced", ""}, false, []string{"embedded", "redis"}, []string{runFloor, runSustained}},
@@ -90,8 +94,11 @@ func TestParseRuns(t *testing.T) {
 		{"fanout,relay-fanout", []string{runFloor, runRelayFanout, runFanout}, false},
 		{" held , fanout ", []string{runFloor, runHeld, runFanout}, false},
 		{"sustained,all", allRuns, false},
-		{"paced", []string{runFloor, runRelayPaced, runPaced, runPacedAlways}, false},
+		{"paced", []string{runFloor, runRelayPaced, runRelayPacedAlways, runPaced, runPacedAlways}, false},
 		{"relay-paced", []string{runFloor, runRelayPaced}, false},
+		{"relay-paced-always", []string{runFloor, runRelayPacedAlways}, false},
+		{"paced-always,relay-paced-always", []string{runFloor, runRelayPacedAlways, runPacedAlways}, false},
+		{"relay-paced-never", nil, true},
 		{"paced-always,relay", []string{runFloor, runRelaySustained, runRelayDrain, runRelayFanout, runPacedAlways}, false},
 		{"paced-never", nil, true},
 		{"held,", nil, true},
@@ -101,6 +108,37 @@ func TestParseRuns(t *testing.T) {
 		got, err := parseRuns(tt.in)
 		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
 			t.Errorf("parseRuns(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+	if !slices.Contains(allRuns, runRelayPacedAlways) {
+		t.Errorf("all (%v) lacks %s", allRuns, runRelayPacedAlways)
+	}
+}
+
+// The zero-loss runs stand on a redis-server at appendfsync always, every
+// other run on one at everysec; relay-paced-always is a paced run and a
+// divisor of the paced table, not of ×relay.
+func TestRunKinds(t *testing.T) {
+	tests := []struct {
+		run                       string
+		fsync                     string
+		paced, relayPaced, closed bool
+	}{
+		{runFloor, "everysec", false, false, false},
+		{runRelaySustained, "everysec", false, false, true},
+		{runRelayPaced, "everysec", true, true, false},
+		{runRelayPacedAlways, "always", true, true, false},
+		{runSustained, "everysec", false, false, false},
+		{runPaced, "everysec", true, false, false},
+		{runPacedAlways, "always", true, false, false},
+	}
+	for _, tt := range tests {
+		if got := fsyncPolicy(tt.run); got != tt.fsync {
+			t.Errorf("fsyncPolicy(%s) = %s, want %s", tt.run, got, tt.fsync)
+		}
+		if isPaced(tt.run) != tt.paced || isRelayPaced(tt.run) != tt.relayPaced || isRelay(tt.run) != tt.closed {
+			t.Errorf("%s: paced %v, relay-paced %v, closed-loop relay %v; want %v, %v, %v", tt.run,
+				isPaced(tt.run), isRelayPaced(tt.run), isRelay(tt.run), tt.paced, tt.relayPaced, tt.closed)
 		}
 	}
 }

@@ -137,6 +137,7 @@ func medianRun(rs []*runResult, cores int) *runResult {
 	m.DeliveryRatio, m.DeliveryRange = medianSpan(rs, func(r *runResult) float64 { return r.DeliveryRatio })
 	m.RelayRatio, m.RelayRange = medianSpan(rs, func(r *runResult) float64 { return r.RelayRatio })
 	m.PacedCPURatio, m.PacedCPURange = medianSpan(rs, func(r *runResult) float64 { return r.PacedCPURatio })
+	m.PacedAlwaysCPURatio, m.PacedAlwaysCPURange = medianSpan(rs, func(r *runResult) float64 { return r.PacedAlwaysCPURatio })
 	// No range from one repetition, nor for a ratio of a run to itself.
 	if m.Run == runFloor || len(rs) == 1 {
 		m.IngestRange = nil
@@ -146,6 +147,9 @@ func medianRun(rs []*runResult, cores int) *runResult {
 	}
 	if m.Run == runRelayPaced || len(rs) == 1 {
 		m.PacedCPURange = nil
+	}
+	if m.Run == runRelayPacedAlways || len(rs) == 1 {
+		m.PacedAlwaysCPURange = nil
 	}
 	if len(rs) == 1 {
 		m.DeliveryRange = nil

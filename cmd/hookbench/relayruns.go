@@ -30,8 +30,9 @@ type relayRig struct {
 	closers []func()
 }
 
-// newRelayRig sets up a relay rig with subscribers sinks.
-func newRelayRig(o options, subscribers int) (_ *relayRig, err error) {
+// newRelayRig sets up a relay rig with subscribers sinks, its redis-server
+// run with redisOpts.
+func newRelayRig(o options, subscribers int, redisOpts ...loadgen.RedisOption) (_ *relayRig, err error) {
 	r := &relayRig{o: o, secret: randomHex(32)}
 	defer func() {
 		if err != nil {
@@ -56,7 +57,7 @@ func newRelayRig(o options, subscribers int) (_ *relayRig, err error) {
 	}
 	r.sinks, r.subs = sinks, subs
 	r.closers = append(r.closers, stopSinks)
-	rdb, err := loadgen.StartRedis(filepath.Join(dir, "redis"))
+	rdb, err := loadgen.StartRedis(filepath.Join(dir, "redis"), redisOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -116,10 +117,11 @@ func (r *relayRig) load(ctx context.Context) *loadgen.LoadResult {
 // runRelayDelivery makes relay-sustained (1 subscriber) or relay-fanout
 // (-fanout subscribers, a consumer group each): ingest and delivery
 // together, closed loop, measured as runDelivery measures the gateway; or
-// relay-paced (1 subscriber), its load sent at rate (o's -n the paced
-// run's: pacedOptions).
+// relay-paced or relay-paced-always (1 subscriber; the latter's
+// redis-server at appendfsync always), its load sent at rate (o's -n the
+// paced run's: pacedOptions).
 func runRelayDelivery(ctx context.Context, o options, run string, subscribers int, rate float64) ([]*runResult, error) {
-	r, err := newRelayRig(o, subscribers)
+	r, err := newRelayRig(o, subscribers, loadgen.AppendFsync(fsyncPolicy(run)))
 	if err != nil {
 		return nil, err
 	}

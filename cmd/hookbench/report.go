@@ -55,6 +55,11 @@ type runResult struct {
 	// (relay-paced: 1); 0 when that run was not made.
 	PacedCPURatio float64 `json:"paced_cpu_to_relay,omitempty"`
 	PacedCPURange *span   `json:"paced_cpu_to_relay_range,omitempty"`
+	// PacedAlwaysCPURatio is the same over relay-paced-always's, the relay
+	// on a redis-server at appendfsync always: the divisor with the
+	// durability of the gateway's zero-loss settings (relay-paced-always: 1).
+	PacedAlwaysCPURatio float64 `json:"paced_cpu_to_relay_always,omitempty"`
+	PacedAlwaysCPURange *span   `json:"paced_cpu_to_relay_always_range,omitempty"`
 
 	E2E   *loadgen.Summary     `json:"end_to_end,omitempty"` // upstream POST start to sink receipt
 	Sinks []loadgen.SinkCounts `json:"sinks,omitempty"`
@@ -105,8 +110,8 @@ func (r *runResult) serverRedisCPU() float64 {
 }
 
 // isRelay tells whether run is one of the lean relay's closed-loop runs,
-// those the ×relay column divides by (relay-paced is divided by in the
-// paced table instead).
+// those the ×relay column divides by (relay-paced and relay-paced-always
+// are divided by in the paced table instead).
 func isRelay(run string) bool {
 	return run == runRelaySustained || run == runRelayDrain || run == runRelayFanout
 }
@@ -198,18 +203,29 @@ func (rep *report) add(runs ...*runResult) {
 			rep.Failures = append(rep.Failures, r.label()+": "+f)
 		}
 	}
-	pacedCPU := map[float64]float64{} // relay-paced's server + Redis µs per event, by rate
+	// relay-paced's and relay-paced-always's server + Redis µs per event,
+	// by rate
+	pacedCPU, alwaysCPU := map[float64]float64{}, map[float64]float64{}
 	for _, r := range rep.Runs {
-		if r.Run == runRelayPaced {
+		switch r.Run {
+		case runRelayPaced:
 			pacedCPU[r.Rate] = r.serverRedisCPU()
+		case runRelayPacedAlways:
+			alwaysCPU[r.Rate] = r.serverRedisCPU()
 		}
 	}
 	for _, r := range rep.Runs {
 		if relay := rep.Relay[r.relayRun()]; relay > 0 {
 			r.RelayRatio = r.DeliveriesPS / relay
 		}
-		if base := pacedCPU[r.Rate]; isPaced(r.Run) && base > 0 {
+		if !isPaced(r.Run) {
+			continue
+		}
+		if base := pacedCPU[r.Rate]; base > 0 {
 			r.PacedCPURatio = r.serverRedisCPU() / base
+		}
+		if base := alwaysCPU[r.Rate]; base > 0 {
+			r.PacedAlwaysCPURatio = r.serverRedisCPU() / base
 		}
 	}
 	if rep.Floor == 0 {
@@ -350,7 +366,7 @@ func (rep *report) writeText(w io.Writer) error {
 	slices.SortStableFunc(paced, func(a, b *runResult) int { return cmp.Compare(a.Rate, b.Rate) })
 	if len(paced) > 0 {
 		fmt.Fprintln(tw, strings.Join([]string{"req/s", left("paced run"), left("store"), "delivered/s", "end-to-end p50 / p99 / max",
-			"server+redis µs/event", "×relay-paced", "peak RSS"}, "\t")+"\t")
+			"server+redis µs/event", "×relay-paced", "×relay-always", "peak RSS"}, "\t")+"\t")
 		for _, r := range paced {
 			e2e, cpu := "-", "-"
 			if r.E2E != nil {
@@ -360,7 +376,7 @@ func (rep *report) writeText(w io.Writer) error {
 				cpu = fmt.Sprintf("%.1f", r.serverRedisCPU())
 			}
 			fmt.Fprintln(tw, strings.Join([]string{fmt.Sprintf("%g", r.Rate), left(r.Run), left(r.Store), fmt.Sprintf("%.0f", r.DeliveriesPS), e2e,
-				cpu, ratioSpan(r.PacedCPURatio, r.PacedCPURange), mb(r.PeakRSS)}, "\t")+"\t")
+				cpu, ratioSpan(r.PacedCPURatio, r.PacedCPURange), ratioSpan(r.PacedAlwaysCPURatio, r.PacedAlwaysCPURange), mb(r.PeakRSS)}, "\t")+"\t")
 		}
 		fmt.Fprintln(tw)
 	}
@@ -381,8 +397,10 @@ func (rep *report) writeText(w io.Writer) error {
 	fmt.Fprintln(w, "sustained, fanout: ingest and delivery together, from the first send to the last arrival.")
 	fmt.Fprintln(w, "relay-*: the lean relay on its own Redis, measured as its gateway counterpart (relay-drain: its backlog written with delivery off).")
 	if len(paced) > 0 {
-		fmt.Fprintln(w, "relay-paced, paced, paced-always: relay-sustained and sustained sent at a fixed rate (paced-always: on Redis at appendfsync")
-		fmt.Fprintln(w, "     always); ×relay-paced: (server + its Redis) CPU per event over relay-paced's at the same rate, lower is better.")
+		fmt.Fprintln(w, "relay-paced, paced: relay-sustained and sustained sent at a fixed rate; relay-paced-always, paced-always: the same on")
+		fmt.Fprintln(w, "     Redis at appendfsync always, the gateway's zero-loss setting (the embedded store fsyncs every commit), so that the")
+		fmt.Fprintln(w, "     gateway's zero-loss runs have a relay of the same durability to compare with; ×relay-paced, ×relay-always:")
+		fmt.Fprintln(w, "     (server + its Redis) CPU per event over relay-paced's, relay-paced-always's, at the same rate; lower is better.")
 	}
 	fmt.Fprintln(w, "peak RSS: the server process's high-water resident memory (VmHWM) over that run alone.")
 	fmt.Fprintln(w, "cpu: CPU time per event (floor: per request; drain: per delivery) of the gateway (floor, relay-*: their server), its Redis and")

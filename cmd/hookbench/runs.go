@@ -88,11 +88,7 @@ func runDelivery(ctx context.Context, o options, store, run string, subscribers 
 // runPacedDelivery makes paced, or paced-always (its redis-server at appendfsync
 // always), at rate: sustained with its load sent at rate for -paced-for.
 func runPacedDelivery(ctx context.Context, o options, store, run string, rate float64) ([]*runResult, error) {
-	var redisOpts []loadgen.RedisOption
-	if run == runPacedAlways {
-		redisOpts = append(redisOpts, loadgen.AppendFsync("always"))
-	}
-	rs, err := runDelivery(ctx, pacedOptions(o, rate), store, run, 1, redisOpts...)
+	rs, err := runDelivery(ctx, pacedOptions(o, rate), store, run, 1, loadgen.AppendFsync(fsyncPolicy(run)))
 	for _, r := range rs {
 		r.Rate = rate
 	}
