@@ -43,6 +43,9 @@ type Options struct {
 	// end, and its size lets a healthy one commit records in large batches
 	// while the next requests go out. Claims wait while it is reached.
 	MaxUnrecorded int
+	// SendIdle is how long a send goroutine waits for its subscriber's next
+	// claim before it exits (1s; see workers.go).
+	SendIdle time.Duration
 	// LeaseFor is how long a claim lasts for a subscriber timeout: long
 	// enough to send and record (timeout*2 + 10s).
 	LeaseFor func(timeout time.Duration) time.Duration
@@ -88,6 +91,9 @@ func (o *Options) fill() {
 	}
 	if o.MaxUnrecorded <= 0 {
 		o.MaxUnrecorded = 256
+	}
+	if o.SendIdle <= 0 {
+		o.SendIdle = time.Second
 	}
 	if o.LeaseFor == nil {
 		o.LeaseFor = func(timeout time.Duration) time.Duration { return 2*timeout + 10*time.Second }

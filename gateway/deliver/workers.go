@@ -7,12 +7,12 @@ import (
 	"github.com/hookgate/hookgate/gateway"
 )
 
-// workerIdle is how long a send goroutine waits for the next claim before
-// it exits. Under steady traffic the same goroutines carry one attempt
-// after another, so their stacks, grown once to net/http's depth, are not
-// grown again for every attempt (runtime.newstack was ~7% of a delivery
-// run's CPU with a goroutine per attempt); an idle subscriber keeps none.
-const workerIdle = time.Second
+// Send goroutines: one carries a claimed delivery's attempt, then waits
+// Options.SendIdle for the subscriber's next claim before it exits. Under
+// steady traffic the same goroutines carry one attempt after another, so
+// their stacks, grown once to net/http's depth, are not grown again for
+// every attempt (runtime.newstack was ~7% of a delivery run's CPU with a
+// goroutine per attempt); an idle subscriber keeps none.
 
 // sendJob is one claimed delivery and the state it was claimed under.
 type sendJob struct {
@@ -33,14 +33,15 @@ func (d *dispatcher) dispatch(ctx context.Context, st *subState, c gateway.Claim
 	}
 }
 
-// worker sends j, then waits up to workerIdle for another claim to send,
-// until ctx (the dispatcher's loop) ends.
+// worker sends j, then waits up to Options.SendIdle for another claim to
+// send, until ctx (the dispatcher's loop) ends.
 func (d *dispatcher) worker(ctx context.Context, j sendJob) {
-	t := time.NewTimer(workerIdle)
+	idle := d.e.opts.SendIdle
+	t := time.NewTimer(idle)
 	defer t.Stop()
 	for {
 		d.send(j.st, j.c)
-		t.Reset(workerIdle)
+		t.Reset(idle)
 		select {
 		case j = <-d.handoff:
 		case <-t.C:
