@@ -1,12 +1,15 @@
 package redisstore
 
 import (
+	"context"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate/gateway"
+	"github.com/hookgate/hookgate/internal/testredis"
 )
 
 func TestNewClientKind(t *testing.T) {
@@ -60,5 +63,25 @@ func TestNewClientRedactsURL(t *testing.T) {
 		if strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("newClient error %q reveals the password", err)
 		}
+	}
+}
+
+// TestNewClientSpeaksRESP2: the store's connections use RESP2 (no push
+// messages to peek for around every reply) unless the URL asks for 3.
+func TestNewClientSpeaksRESP2(t *testing.T) {
+	srv := testredis.Start(t)
+	for _, tc := range []struct{ query, want string }{{"", "resp=2"}, {"?protocol=3", "resp=3"}} {
+		c, err := newClient(&gateway.RedisConfig{URL: gateway.Secret(srv.URL() + tc.query)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := c.ClientInfo(context.Background()).Result()
+		if err != nil {
+			t.Fatalf("CLIENT INFO: %v", err)
+		}
+		if got := "resp=" + strconv.Itoa(info.Resp); got != tc.want {
+			t.Errorf("URL%s: connection speaks %s, want %s", tc.query, got, tc.want)
+		}
+		c.Close()
 	}
 }
