@@ -41,6 +41,7 @@ func (d *dispatcher) worker(ctx context.Context, j sendJob) {
 	defer t.Stop()
 	for {
 		d.send(j.st, j.c)
+		j = sendJob{} // idle, it holds no body and no retired state
 		t.Reset(idle)
 		select {
 		case j = <-d.handoff:

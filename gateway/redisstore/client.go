@@ -26,7 +26,7 @@ func newClient(cfg *gateway.RedisConfig) (redis.UniversalClient, error) {
 	if opts.Protocol == 0 {
 		// RESP2 unless the URL asks (?protocol=3): under RESP3 go-redis
 		// peeks for push notifications around every reply, which the store
-		// never uses (no client-side caching, no pub/sub), at ~4% of the
+		// never uses (no client-side caching, no pub/sub), at ~5% of the
 		// gateway's CPU in a delivery run.
 		opts.Protocol = 2
 	}
