@@ -32,6 +32,7 @@ type dispatcher struct {
 	wake                      chan struct{} // Notify, Update
 	freed                     chan struct{} // a send finished: a slot may be free
 	handoff                   chan sendJob  // to an idle send goroutine (workers.go); unbuffered
+	idle                      atomic.Int64  // send goroutines waiting on handoff; at most max_in_flight
 	cancel                    context.CancelFunc
 	// recheck: a Notify came; if the cached flag says paused, read it
 	// again, so that a resume followed by Notify takes effect at once.

@@ -34,20 +34,33 @@ func (d *dispatcher) dispatch(ctx context.Context, st *subState, c gateway.Claim
 }
 
 // worker sends j, then waits up to Options.SendIdle for another claim to
-// send, until ctx (the dispatcher's loop) ends.
+// send, until ctx (the dispatcher's loop) ends. At most max_in_flight of
+// the subscriber's send goroutines wait at once (d.idle): the attempts
+// over that (those still recording while the next requests go out, up to
+// Options.MaxUnrecorded) end with their send, as every attempt's did, so
+// that idle goroutines and their grown stacks stay bounded by the
+// subscriber's concurrency, not by its bursts.
 func (d *dispatcher) worker(ctx context.Context, j sendJob) {
 	idle := d.e.opts.SendIdle
 	t := time.NewTimer(idle)
 	defer t.Stop()
 	for {
+		keep := int64(max(j.st.cfg.MaxInFlight, 1))
 		d.send(j.st, j.c)
 		j = sendJob{} // idle, it holds no body and no retired state
+		if d.idle.Add(1) > keep {
+			d.idle.Add(-1)
+			return
+		}
 		t.Reset(idle)
 		select {
 		case j = <-d.handoff:
+			d.idle.Add(-1)
 		case <-t.C:
+			d.idle.Add(-1)
 			return
 		case <-ctx.Done():
+			d.idle.Add(-1)
 			return
 		}
 	}

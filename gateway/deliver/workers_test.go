@@ -96,3 +96,32 @@ func TestSendGoroutinesEndWithTheEngine(t *testing.T) {
 		return all == 0
 	})
 }
+
+// TestIdleSendGoroutinesBounded: after a burst in which records were slow
+// (many attempts waiting for Record at once), at most max_in_flight send
+// goroutines stay to wait for claims; the others end with their send.
+func TestIdleSendGoroutinesBounded(t *testing.T) {
+	const limit, n = 2, 10
+	gs := &gatedStore{Store: openBolt(t), gate: make(chan struct{})}
+	sk := newSink(t, nil)
+	ids := putEvents(t, gs, n, time.Now(), "a")
+	cfg := testSub("a", sk.URL)
+	cfg.MaxInFlight = limit
+	o := idleForever(t)
+	o.MaxUnrecorded = n
+	startEngine(t, gs, map[string]*gateway.SubscriberConfig{"a": cfg}, o)
+
+	waitFor(t, "every attempt waiting for its Record", func() bool { return gs.atGate.Load() == n })
+	if all, _ := sendGoroutines(); all != n {
+		t.Fatalf("%d send goroutines with %d attempts waiting for Record, want %d", all, n, n)
+	}
+	for range n {
+		gs.atGate.Add(-1)
+		gs.gate <- struct{}{}
+	}
+	waitFor(t, "all delivered", statusIs(t, gs, "a", gateway.StatusDelivered, ids...))
+	waitFor(t, "the send goroutines over max_in_flight gone", func() bool {
+		all, idle := sendGoroutines()
+		return all == limit && idle == limit
+	})
+}
