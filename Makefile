@@ -69,7 +69,7 @@ fuzz:
 ## (relay-paced-always: its Redis at appendfsync always), and the gateway's held ingest, backlog drain,
 ## sustained, 10-subscriber fanout and paced runs on both stores (paced-always: Redis at appendfsync
 ## always), each as a ratio to the floor, delivery to the matching relay run too, paced CPU to
-## relay-paced's and relay-paced-always's; medians of 3 repetitions (~15-20 min on 2 cores;
+## relay-paced's and relay-paced-always's; medians of 3 repetitions (~7 min on 2 cores;
 ## BENCH_FLAGS='-repeat 1' for a quick look, a third of that).
 ## BENCH_FLAGS to vary: -runs relay,held,drain,sustained,fanout,paced -store embedded|redis -n -c -rate
 ## -fanout -paced 1000,2000 -paced-for 8s -repeat 3 -json
