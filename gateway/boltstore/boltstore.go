@@ -345,12 +345,11 @@ func (s *Store) updateOnce(ctx context.Context, fn func(t *txn) error) error {
 		return err
 	}
 	call := s.leases.newCall()
-	err := s.disk.writeTx(s.db, func(tx *bolt.Tx) error {
+	err := s.disk.writeTxThen(s.db, func(tx *bolt.Tx) error {
 		t := newTxn(tx, call)
 		t.opened = s.opened
 		return fn(t)
-	})
-	call.finish(err == nil)
+	}, func(err error) { call.finish(err == nil) })
 	if err == nil {
 		s.updates.Add(1)
 	}

@@ -78,6 +78,11 @@ type diskState struct {
 	minBackoff, maxBackoff, readyHold time.Duration
 
 	tries atomic.Int64 // write transactions begun; tests count them
+	// serial is held from a write transaction's start until its calls'
+	// lease-table entries are given up (writeTxThen), so that no write
+	// transaction sees an entry still owned by a call whose commit it can
+	// already see.
+	serial sync.Mutex
 	// refusing is set while writes may be refused (a backoff, or latched
 	// failed), so that admit, which every write calls, takes no lock
 	// while the disk is well.

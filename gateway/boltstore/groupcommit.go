@@ -38,6 +38,11 @@ type groupCommit struct {
 
 	commits atomic.Int64 // transactions committed, for benchmarks
 
+	// committed, if not nil, is called after a transaction commits and
+	// before its calls are finished (their lease-table entries given up).
+	// A test hook, nil outside tests, set before g is used.
+	committed func()
+
 	// waitingForSlot, if not nil, is called by a writer that found the
 	// queue full, just before it waits for a slot or for its context to
 	// end. It is a test hook, nil outside tests, set before g is used: it
@@ -216,7 +221,7 @@ func (g *groupCommit) commit(calls []*gcCall) {
 	for len(calls) > 0 {
 		failed := -1
 		skipped := make([]bool, len(calls))
-		err := g.disk.writeTx(g.db, func(tx *bolt.Tx) error {
+		err := g.disk.writeTxThen(g.db, func(tx *bolt.Tx) error {
 			for i, c := range calls {
 				if c.ctx.Err() != nil {
 					skipped[i] = true
@@ -228,10 +233,15 @@ func (g *groupCommit) commit(calls []*gcCall) {
 				}
 			}
 			return nil
-		})
-		if failed < 0 {
+		}, func(err error) {
+			if failed >= 0 {
+				return // rolled back: the others run again below
+			}
 			if err == nil {
 				g.commits.Add(1)
+				if g.committed != nil {
+					g.committed()
+				}
 			}
 			for i, c := range calls {
 				if skipped[i] {
@@ -240,6 +250,8 @@ func (g *groupCommit) commit(calls []*gcCall) {
 				}
 				g.finish(c, err == nil, err)
 			}
+		})
+		if failed < 0 {
 			return
 		}
 		g.finish(calls[failed], false, err)

@@ -103,3 +103,53 @@ func TestRedeliverAtomicAgainstClaim(t *testing.T) {
 	}
 	checkIndexes(t, s)
 }
+
+// TestRedeliverDeadRightAfterDeath: a redelivery of dead deliveries made
+// just as the Record that killed one commits finds it, rather than taking
+// it for a delivery still in that Record's hands. The group commit's
+// lease entries are given up before any other write transaction can run;
+// a redelivery that came between the commit and that would skip it.
+func TestRedeliverDeadRightAfterDeath(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	if _, err := s.Put(ctx, []gateway.NewEvent{testEvent("evt_d", t0, "sub")}); err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	now := t0.Add(time.Second)
+	cs, err := s.Claim(ctx, "sub", now, 1, time.Minute)
+	if err != nil || len(cs) != 1 {
+		t.Fatalf("Claim = %d claims, %v", len(cs), err)
+	}
+
+	committed, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.gc.committed = func() {
+		once.Do(func() {
+			close(committed)
+			<-release
+		})
+	}
+	recorded := make(chan error, 1)
+	go func() {
+		recorded <- s.Record(ctx, cs[0], gateway.Outcome{Status: gateway.StatusDead, Attempt: gateway.Attempt{At: now, StatusCode: 410}})
+	}()
+	<-committed // the death is committed; its lease entry not yet given up
+	redelivered := make(chan int, 1)
+	go func() {
+		n, err := s.RedeliverDead(ctx, "sub", now)
+		if err != nil {
+			t.Errorf("RedeliverDead: %v", err)
+		}
+		redelivered <- n
+	}()
+	// Give a redelivery that does not wait its chance to run in the gap
+	// (which this test is about); one that waits is not hurried by it.
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-recorded; err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	if n := <-redelivered; n != 1 {
+		t.Errorf("RedeliverDead redelivered %d, want 1: the delivery was dead and in no one's hands", n)
+	}
+}

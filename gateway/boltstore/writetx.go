@@ -43,6 +43,22 @@ func (d *diskState) writeTx(db *bolt.DB, fn func(*bolt.Tx) error) (err error) {
 	return nil
 }
 
+// writeTxThen is writeTx followed by then(err), both under d.serial: then
+// gives up the lease-table entries of the calls in the transaction
+// (leaseCall.finish), which must be done before the next write
+// transaction runs. A write transaction that came between the commit and
+// then would see a committed delivery still owned by its Record, and take
+// it for one in someone's hands: a manual redelivery just after a
+// delivery died was skipped so (boltstore's writes outside the group
+// commit, update, run on their own goroutines).
+func (d *diskState) writeTxThen(db *bolt.DB, fn func(*bolt.Tx) error, then func(error)) error {
+	d.serial.Lock()
+	defer d.serial.Unlock()
+	err := d.writeTx(db, fn)
+	then(err)
+	return err
+}
+
 // recoverWrite ends a write transaction that panicked, with p, and
 // returns the error its callers get: a gateway.ErrUnavailable, so that
 // nothing of the batch in hand (every call of the transaction) is
