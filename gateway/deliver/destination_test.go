@@ -16,12 +16,14 @@ import (
 // of the destination lifecycle (the brokers' behaviour is desttest's, on
 // real brokers). Each Open makes a new one, recorded in memOpened.
 type memDest struct {
-	topic  string
-	mu     sync.Mutex
-	got    []*gateway.Message
-	fail   atomic.Bool
-	block  atomic.Pointer[chan struct{}] // set: Publish waits for it
-	closed atomic.Bool
+	topic string
+	mu    sync.Mutex
+	got   []*gateway.Message
+	fail  atomic.Bool
+	block atomic.Pointer[chan struct{}] // set: Publish waits for it
+	// blocked counts the Publishes waiting for block.
+	blocked atomic.Int64
+	closed  atomic.Bool
 }
 
 var (
@@ -47,6 +49,8 @@ func (d *memDest) Publish(ctx context.Context, m *gateway.Message) error {
 		return errors.New("publish on a closed destination")
 	}
 	if b := d.block.Load(); b != nil {
+		d.blocked.Add(1)
+		defer d.blocked.Add(-1)
 		select {
 		case <-*b:
 		case <-ctx.Done():
@@ -121,9 +125,9 @@ func TestDestinationLifecycle(t *testing.T) {
 	block := make(chan struct{})
 	first.block.Store(&block)
 	blocked := putEvents(t, st, 1, time.Now(), "q")
-	waitFor(t, "a publish under way", func() bool {
-		return delivery(t, st, blocked[0], "q").Status == gateway.StatusPending && e.InFlight("q") > 0
-	})
+	// Under way means inside Publish: a claim counts in InFlight before
+	// its send has taken the destination.
+	waitFor(t, "a publish under way", func() bool { return first.blocked.Load() > 0 })
 	e.Update(map[string]*gateway.SubscriberConfig{"q": memSub("two")})
 	second := lastOpened(t)
 	if second == first {
