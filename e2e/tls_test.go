@@ -1,76 +1,26 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookgate/hookgate/internal/testpki"
 )
 
-// selfSigned makes a certificate for 127.0.0.1 named cn, and its key, both
-// DER.
-func selfSigned(t *testing.T, cn string) (certDER, keyDER []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	certDER, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err = x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return certDER, keyDER
-}
-
-// serveTLS gives the world's public listeners a fresh self-signed
-// certificate for 127.0.0.1 (server.tls), and its gateways a client that
-// trusts it.
+// serveTLS gives the world's public listeners a certificate for 127.0.0.1
+// from a fresh CA (server.tls), and its gateways a client that trusts it.
 func (w *world) serveTLS() {
 	w.t.Helper()
-	der, keyDER := selfSigned(w.t, "hookgate e2e")
-	certFile := filepath.Join(w.dir, "cert.pem")
-	keyFile := filepath.Join(w.dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		w.t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		w.t.Fatal(err)
-	}
+	w.ca = testpki.NewCA(w.t, "hookgate e2e CA")
+	certFile, keyFile := w.ca.ServerNamed(w.t, "hookgate e2e").Write(w.t, w.dir, "server")
 	w.server["tls"] = map[string]any{"cert_file": certFile, "key_file": keyFile}
-
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
 	w.tlsClient = &http.Client{
 		Timeout:   30 * time.Second,
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}},
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: w.ca.Pool(), MinVersion: tls.VersionTLS12}},
 	}
 }
 
@@ -100,24 +50,15 @@ func TestTLSListener(t *testing.T) {
 	}
 }
 
-// renewCert writes a new self-signed certificate for 127.0.0.1, named cn,
-// over the world's TLS files the way renewal tools do: beside them, then
-// renamed into place.
+// renewCert writes a new certificate for 127.0.0.1, named cn and signed by
+// the world's CA, over the world's TLS files the way renewal tools do:
+// beside them, then renamed into place.
 func (w *world) renewCert(cn string) {
 	w.t.Helper()
-	der, keyDER := selfSigned(w.t, cn)
+	p := w.ca.ServerNamed(w.t, cn)
 	files := w.server["tls"].(map[string]any)
-	for file, block := range map[string]*pem.Block{
-		files["key_file"].(string):  {Type: "PRIVATE KEY", Bytes: keyDER},
-		files["cert_file"].(string): {Type: "CERTIFICATE", Bytes: der},
-	} {
-		if err := os.WriteFile(file+".new", pem.EncodeToMemory(block), 0o600); err != nil {
-			w.t.Fatal(err)
-		}
-		if err := os.Rename(file+".new", file); err != nil {
-			w.t.Fatal(err)
-		}
-	}
+	testpki.WriteFile(w.t, files["key_file"].(string), p.KeyPEM)
+	testpki.WriteFile(w.t, files["cert_file"].(string), p.CertPEM)
 }
 
 // servedCN is the common name of the certificate the listener presents to

@@ -12,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hookgate/hookgate/internal/testpki"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
@@ -65,6 +66,7 @@ type world struct {
 	dir         string
 	store       map[string]any
 	redis       *testredis.Server // nil on the embedded store
+	ca          *testpki.CA       // signs the public listener's certificates (serveTLS)
 	server      map[string]any    // extra keys of the server block (max_body)
 	iimmpact    map[string]any    // extra keys of the iimmpact source (max_event_age)
 	noToken     bool              // admin without a token (loopback only)

@@ -65,7 +65,14 @@ func (ca *CA) Pool() *x509.CertPool {
 // Server signs a server certificate for 127.0.0.1, ::1 and localhost.
 func (ca *CA) Server(t testing.TB) Pair {
 	t.Helper()
-	return ca.issue(t, "localhost", x509.ExtKeyUsageServerAuth)
+	return ca.ServerNamed(t, "localhost")
+}
+
+// ServerNamed is Server with the common name cn (a renewal test tells the
+// certificates apart by it).
+func (ca *CA) ServerNamed(t testing.TB, cn string) Pair {
+	t.Helper()
+	return ca.issue(t, cn, x509.ExtKeyUsageServerAuth)
 }
 
 // Client signs a client certificate named cn.

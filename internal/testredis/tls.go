@@ -1,20 +1,11 @@
 package testredis
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/hookgate/hookgate/internal/redisproc"
+	"github.com/hookgate/hookgate/internal/testpki"
 )
 
 // TLSServer is a redis-server that serves TLS on a loopback port, with a
@@ -64,68 +55,9 @@ func (s *TLSServer) TLSProc() *redisproc.TLSServer { return s.tls }
 // given in practice.
 func writeTestPKI(tb testing.TB, dir string) redisproc.TLSFiles {
 	tb.Helper()
-	now := time.Now()
-	caKey := newKey(tb)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "hookgate test redis CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		tb.Fatalf("create test CA: %v", err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		tb.Fatal(err)
-	}
-
-	srvKey := newKey(tb)
-	srvTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "hookgate test redis"},
-		DNSNames:     []string{"localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
-	if err != nil {
-		tb.Fatalf("create test server certificate: %v", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-
-	files := redisproc.TLSFiles{
-		CA:   filepath.Join(dir, "ca.crt"),
-		Cert: filepath.Join(dir, "server.crt"),
-		Key:  filepath.Join(dir, "server.key"),
-	}
-	for path, block := range map[string]*pem.Block{
-		files.CA:   {Type: "CERTIFICATE", Bytes: caDER},
-		files.Cert: {Type: "CERTIFICATE", Bytes: srvDER},
-		files.Key:  {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	return files
-}
-
-func newKey(tb testing.TB) *ecdsa.PrivateKey {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return key
+	ca := testpki.NewCA(tb, "hookgate test redis CA")
+	cert, key := ca.Server(tb).Write(tb, dir, "server")
+	caFile := filepath.Join(dir, "ca.crt")
+	testpki.WriteFile(tb, caFile, ca.PEM)
+	return redisproc.TLSFiles{CA: caFile, Cert: cert, Key: key}
 }
